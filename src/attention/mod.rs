@@ -1,0 +1,1 @@
+//! Attention maps: extraction per layer and head, long tables.

@@ -1,0 +1,1 @@
+//! Integrated gradients at the embedding layer and inside every head.

@@ -1,0 +1,80 @@
+//! One error type for the library. Every variant says what went wrong, where (file, record,
+//! tensor, position) and, where there is one, what to do about it.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+
+    #[error("{path}: tensor `{tensor}`: {message}")]
+    Tensor {
+        path: PathBuf,
+        tensor: String,
+        message: String,
+    },
+
+    #[error("record `{record}`: {message}")]
+    Sequence { record: String, message: String },
+
+    #[error("invalid input: {0}")]
+    Invalid(String),
+
+    #[error("device: {0}")]
+    Device(String),
+
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+
+    #[error(transparent)]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::File {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn tensor(
+        path: impl Into<PathBuf>,
+        tensor: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Tensor {
+            path: path.into(),
+            tensor: tensor.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn sequence(record: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Sequence {
+            record: record.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid(message.into())
+    }
+}

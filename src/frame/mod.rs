@@ -1,0 +1,1 @@
+//! Polars helpers: building frames, writing parquet/CSV atomically, joins.

@@ -1,0 +1,1 @@
+//! Model architectures on one instrumented encoder core.

@@ -1,0 +1,1 @@
+//! Statistics: correlations, tests, multiple-testing corrections.

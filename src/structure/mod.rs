@@ -1,0 +1,1 @@
+//! Structures (PDB/mmCIF): residue mapping, distance and contact maps.
