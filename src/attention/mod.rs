@@ -1,1 +1,190 @@
-//! Attention maps: extraction per layer and head, long tables.
+//! Attention maps per layer and head, and their long-table form.
+
+pub mod heads;
+
+use candle_core::{DType, Device, Tensor};
+use polars::prelude::*;
+
+use crate::model::{Capture, EncodedSequence, ForwardOptions, ProteinModel};
+use crate::{Error, Result};
+
+/// Attention probabilities of one protein: `weights[layer][head][from][to]` flattened as
+/// (layers, heads, T, T) over ALL tokens, specials included (row = query, column = key).
+#[derive(Debug, Clone)]
+pub struct AttentionMaps {
+    pub protein: String,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    /// Tokens, specials included.
+    pub tokens: usize,
+    /// (layers, heads, T, T) on the CPU.
+    pub weights: Tensor,
+}
+
+impl AttentionMaps {
+    /// Residues (tokens minus the first and final special token).
+    pub fn residues(&self) -> usize {
+        self.tokens - 2
+    }
+
+    /// Residue-only maps (layers, heads, n, n): special-token rows and columns dropped, weights
+    /// NOT renormalised (as in Vig et al.).
+    pub fn residue_weights(&self) -> Result<Tensor> {
+        let n = self.residues();
+        Ok(self.weights.narrow(2, 1, n)?.narrow(3, 1, n)?)
+    }
+}
+
+/// Which layers and heads to keep, and the smallest weight to report.
+#[derive(Debug, Clone, Default)]
+pub struct AttentionFilter {
+    /// 0-based layers; empty = all.
+    pub layers: Vec<usize>,
+    /// 0-based heads; empty = all.
+    pub heads: Vec<usize>,
+    /// Keep weights >= this (None = keep all).
+    pub min_weight: Option<f32>,
+}
+
+impl AttentionFilter {
+    /// Checks the selection against the model's shape.
+    pub fn validate(&self, num_layers: usize, num_heads: usize) -> Result<()> {
+        if let Some(&l) = self.layers.iter().find(|&&l| l >= num_layers) {
+            return Err(Error::invalid(format!(
+                "layer {l} does not exist: the model has layers 0..{}",
+                num_layers - 1
+            )));
+        }
+        if let Some(&h) = self.heads.iter().find(|&&h| h >= num_heads) {
+            return Err(Error::invalid(format!(
+                "head {h} does not exist: the model has heads 0..{}",
+                num_heads - 1
+            )));
+        }
+        if let Some(t) = self.min_weight {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(Error::invalid(format!("--min-attn {t} must lie in [0, 1]")));
+            }
+        }
+        Ok(())
+    }
+
+    fn layer_list(&self, n: usize) -> Vec<usize> {
+        if self.layers.is_empty() {
+            (0..n).collect()
+        } else {
+            self.layers.clone()
+        }
+    }
+
+    fn head_list(&self, n: usize) -> Vec<usize> {
+        if self.heads.is_empty() {
+            (0..n).collect()
+        } else {
+            self.heads.clone()
+        }
+    }
+}
+
+/// Runs a padded batch and returns each sequence's attention maps (padding removed), on the CPU.
+pub fn attention_maps(
+    model: &ProteinModel,
+    seqs: &[&EncodedSequence],
+) -> Result<Vec<AttentionMaps>> {
+    let batch = model.batch(seqs)?;
+    let out = model.forward(
+        &batch,
+        ForwardOptions {
+            capture: Capture {
+                attentions: true,
+                ..Capture::none()
+            },
+            ..Default::default()
+        },
+    )?;
+    // (B, layers, heads, T, T)
+    let stacked = Tensor::stack(&out.attentions, 1)?
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F32)?;
+    seqs.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let t = s.len();
+            let w = stacked
+                .get(i)?
+                .narrow(2, 0, t)?
+                .narrow(3, 0, t)?
+                .contiguous()?;
+            check_finite(&w, &s.id)?;
+            Ok(AttentionMaps {
+                protein: s.id.clone(),
+                num_layers: model.num_layers(),
+                num_heads: model.num_heads(),
+                tokens: t,
+                weights: w,
+            })
+        })
+        .collect()
+}
+
+fn check_finite(t: &Tensor, id: &str) -> Result<()> {
+    let s = t.sum_all()?.to_scalar::<f32>()?;
+    if !s.is_finite() {
+        return Err(Error::sequence(
+            id,
+            "the model produced NaN/infinite attention; check the weights and --device",
+        ));
+    }
+    Ok(())
+}
+
+/// Column layout of the attention long table.
+pub fn empty_attention_frame() -> DataFrame {
+    df!(
+        "protein" => Vec::<String>::new(),
+        "layer" => Vec::<i64>::new(),
+        "head" => Vec::<i64>::new(),
+        "from" => Vec::<i64>::new(),
+        "to" => Vec::<i64>::new(),
+        "weight" => Vec::<f32>::new(),
+    )
+    .expect("static schema")
+}
+
+/// Long table of one protein's attention: one row per (layer, head, from, to) over residues
+/// (1-based positions; special-token rows and columns dropped; weights not renormalised).
+pub fn attention_frame(maps: &AttentionMaps, filter: &AttentionFilter) -> Result<DataFrame> {
+    filter.validate(maps.num_layers, maps.num_heads)?;
+    let n = maps.residues();
+    let residue = maps.residue_weights()?.contiguous()?;
+    let values: Vec<f32> = residue.flatten_all()?.to_vec1()?;
+    let (mut layer, mut head, mut from, mut to, mut weight) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let threshold = filter.min_weight.unwrap_or(f32::NEG_INFINITY);
+    for l in filter.layer_list(maps.num_layers) {
+        for h in filter.head_list(maps.num_heads) {
+            let base = (l * maps.num_heads + h) * n * n;
+            for i in 0..n {
+                let row = &values[base + i * n..base + (i + 1) * n];
+                for (j, &w) in row.iter().enumerate() {
+                    if w >= threshold {
+                        layer.push(l as i64);
+                        head.push(h as i64);
+                        from.push(i as i64 + 1);
+                        to.push(j as i64 + 1);
+                        weight.push(w);
+                    }
+                }
+            }
+        }
+    }
+    let rows = layer.len();
+    Ok(df!(
+        "protein" => vec![maps.protein.as_str(); rows],
+        "layer" => layer,
+        "head" => head,
+        "from" => from,
+        "to" => to,
+        "weight" => weight,
+    )?)
+}

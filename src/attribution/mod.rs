@@ -1,1 +1,12 @@
-//! Integrated gradients at the embedding layer and inside every head.
+//! Integrated gradients at the embedding layer and inside every attention head, from one pass
+//! over the α-nodes; results as typed values and Polars tables.
+
+pub mod integrated_gradients;
+pub mod quadrature;
+pub mod runner;
+pub mod tables;
+
+pub use integrated_gradients::{
+    auto_batch_size, baseline_ids, integrated_gradients, Baseline, IgOptions, IgResult,
+};
+pub use quadrature::Quadrature;

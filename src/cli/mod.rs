@@ -1,17 +1,39 @@
 //! The `protscope` command line: thin wrappers around the library.
 
+pub mod attribute;
+pub mod common;
+pub mod demo;
+pub mod model_cmds;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "protscope", version, about = "Look inside protein language models")]
+#[command(
+    name = "protscope",
+    version,
+    about = "Look inside protein language models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Attention weights per layer and head as a long table.
+    Attention(model_cmds::AttentionArgs),
+    /// Class logits and probabilities of every sequence-level head.
+    Predict(model_cmds::PredictArgs),
+    /// Per-residue or pooled hidden states.
+    Embed(model_cmds::EmbedArgs),
+    /// Integrated gradients at the embedding layer and (with --latent) inside every head.
+    Attribute(attribute::AttributeArgs),
+    /// The README's main job: AntiBERTy on data/antibodies.fasta.
+    Demo(demo::DemoArgs),
+    /// Download and prepare a model folder (AntiBERTy, from its PyPI wheel).
+    Fetch(model_cmds::FetchArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,5 +47,12 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Attention(a) => model_cmds::run_attention(a),
+        Command::Predict(a) => model_cmds::run_predict(a),
+        Command::Embed(a) => model_cmds::run_embed(a),
+        Command::Attribute(a) => attribute::run_attribute(a),
+        Command::Fetch(a) => model_cmds::run_fetch(a),
+        Command::Demo(a) => demo::run_demo(a),
+    }
 }

@@ -98,3 +98,168 @@ mod tests {
         assert!(write_table(&mut df, &dir.path().join("t.xlsx")).is_err());
     }
 }
+
+enum SinkWriter {
+    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+    Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
+}
+
+/// A table written batch by batch (so long runs never hold every row in memory), into a
+/// temporary file that is renamed onto `path` only by [`TableSink::finish`]. Dropping an
+/// unfinished sink leaves `path` untouched.
+pub struct TableSink {
+    path: std::path::PathBuf,
+    tmp: tempfile::NamedTempFile,
+    writer: SinkWriter,
+    schema: Schema,
+    rows: usize,
+}
+
+impl TableSink {
+    /// Opens a sink for tables shaped like `template` (its columns and dtypes; rows ignored).
+    pub fn create(path: &Path, template: &DataFrame) -> Result<Self> {
+        let format = TableFormat::from_path(path)?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".protscope-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let file = tmp.as_file().try_clone().map_err(|e| Error::io(dir, e))?;
+        let schema = template.schema().as_ref().clone();
+        let writer = match format {
+            TableFormat::Parquet => SinkWriter::Parquet(
+                ParquetWriter::new(file)
+                    .batched(&schema)
+                    .map_err(|e| Error::file(path, format!("opening parquet writer: {e}")))?,
+            ),
+            TableFormat::Csv => SinkWriter::Csv(
+                CsvWriter::new(file)
+                    .include_header(true)
+                    .batched(&schema)
+                    .map_err(|e| Error::file(path, format!("opening CSV writer: {e}")))?,
+            ),
+        };
+        Ok(TableSink {
+            path: path.to_path_buf(),
+            tmp,
+            writer,
+            schema,
+            rows: 0,
+        })
+    }
+
+    /// Appends rows; their columns must match the template's.
+    pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
+        if df.schema().as_ref() != &self.schema {
+            return Err(Error::invalid(format!(
+                "internal: batch columns {:?} differ from the table's {:?}",
+                df.get_column_names(),
+                self.schema.iter_names().collect::<Vec<_>>()
+            )));
+        }
+        if df.height() == 0 {
+            return Ok(());
+        }
+        df.rechunk_mut();
+        let path = &self.path;
+        match &mut self.writer {
+            SinkWriter::Parquet(w) => w.write_batch(df),
+            SinkWriter::Csv(w) => w.write_batch(df),
+        }
+        .map_err(|e| Error::file(path, format!("writing rows: {e}")))?;
+        self.rows += df.height();
+        Ok(())
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Completes the file and moves it onto the output path.
+    pub fn finish(self) -> Result<usize> {
+        let TableSink {
+            path,
+            tmp,
+            writer,
+            rows,
+            ..
+        } = self;
+        match writer {
+            SinkWriter::Parquet(w) => {
+                w.finish()
+                    .map_err(|e| Error::file(&path, format!("finishing parquet: {e}")))?;
+            }
+            SinkWriter::Csv(mut w) => {
+                w.finish()
+                    .map_err(|e| Error::file(&path, format!("finishing CSV: {e}")))?;
+            }
+        }
+        tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod sink_tests {
+    use super::*;
+
+    #[test]
+    fn sink_writes_batches_and_renames_on_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["s.parquet", "s.csv"] {
+            let path = dir.path().join(name);
+            let template =
+                df!("protein" => Vec::<String>::new(), "x" => Vec::<i64>::new()).unwrap();
+            let mut sink = TableSink::create(&path, &template).unwrap();
+            sink.write(&mut df!("protein" => ["a"], "x" => [1i64]).unwrap())
+                .unwrap();
+            assert!(!path.exists(), "output must appear only on finish");
+            sink.write(&mut df!("protein" => ["b", "c"], "x" => [2i64, 3]).unwrap())
+                .unwrap();
+            assert_eq!(sink.finish().unwrap(), 3);
+            assert_eq!(read_table(&path).unwrap().height(), 3);
+        }
+    }
+
+    #[test]
+    fn sink_rejects_mismatched_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = df!("x" => Vec::<i64>::new()).unwrap();
+        let mut sink = TableSink::create(&dir.path().join("t.csv"), &template).unwrap();
+        assert!(sink.write(&mut df!("y" => [1i64]).unwrap()).is_err());
+    }
+}
+
+/// Reads a table whose columns must be those of `template` (CSV values are parsed with the
+/// template's dtypes, so ids like `1` stay text).
+pub fn read_table_like(path: &Path, template: &DataFrame) -> Result<DataFrame> {
+    let df = match TableFormat::from_path(path)? {
+        TableFormat::Parquet => read_table(path)?,
+        TableFormat::Csv => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            CsvReadOptions::default()
+                .with_has_header(true)
+                .with_schema(Some(template.schema().clone()))
+                .into_reader_with_file_handle(file)
+                .finish()
+                .map_err(|e| Error::file(path, format!("reading CSV: {e}")))?
+        }
+    };
+    if df.schema() != template.schema() {
+        return Err(Error::file(
+            path,
+            format!(
+                "columns {:?} differ from the expected {:?}",
+                df.get_column_names(),
+                template.get_column_names()
+            ),
+        ));
+    }
+    Ok(df)
+}

@@ -1,1 +1,236 @@
-//! Model architectures on one instrumented encoder core.
+//! Protein language models on one instrumented encoder core.
+//!
+//! [`ProteinModel::load`] reads a local Hugging Face model folder (BERT family or ESM-2). The
+//! forward pass is split where interpretability needs it: [`ProteinModel::embed`] gives the
+//! embedding-module output, [`ProteinModel::encode`] runs the encoder from any such tensor
+//! (e.g. an interpolation for integrated gradients) with the capture points of
+//! [`encoder::Capture`], and [`ProteinModel::head_logits`] applies a named prediction head.
+
+pub mod bert;
+pub mod config;
+pub mod encoder;
+pub mod esm;
+pub mod fetch;
+pub mod heads;
+#[cfg(feature = "hub")]
+pub mod hub;
+pub mod outputs;
+pub mod tokenizer;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::Linear;
+
+pub use config::{Family, ModelConfig};
+pub use encoder::{Capture, EncoderOutput, ForwardOptions};
+pub use heads::{HeadLevel, PredictionHead};
+pub use tokenizer::{Alphabet, EncodedSequence, SequenceTokenizer};
+pub use weights::Weights;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub(crate) enum EmbeddingModule {
+    Bert(bert::BertEmbeddings),
+    Esm(esm::EsmEmbeddings),
+}
+
+/// What an architecture file builds: everything but the tokenizer.
+#[derive(Debug, Clone)]
+pub(crate) struct Backbone {
+    pub embeddings: EmbeddingModule,
+    pub encoder: encoder::Encoder,
+    /// BERT pooler: tanh(dense(h[CLS])).
+    pub pooler: Option<Linear>,
+    pub heads: Vec<PredictionHead>,
+}
+
+/// A loaded protein language model with its tokenizer and named heads.
+#[derive(Debug, Clone)]
+pub struct ProteinModel {
+    pub config: ModelConfig,
+    pub tokenizer: SequenceTokenizer,
+    pub dir: PathBuf,
+    backbone: Backbone,
+    device: Device,
+}
+
+/// A padded batch of encoded sequences.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// (B, T) token ids, padded with the pad token.
+    pub input_ids: Tensor,
+    /// (B, T) 1 for real tokens, 0 for padding.
+    pub mask: Tensor,
+    /// Token count of each sequence (specials included).
+    pub lengths: Vec<usize>,
+}
+
+impl ProteinModel {
+    /// Loads `config.json`, the weights and the tokenizer from a model folder.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::file(
+                dir,
+                "model folder not found; pass a folder with config.json and weights \
+                 (for AntiBERTy: `protscope fetch antiberty`)",
+            ));
+        }
+        let config = ModelConfig::from_file(&dir.join("config.json"))?;
+        let weights = Weights::from_folder(dir, device)?;
+        weights.check_finite()?;
+        let backbone = match config.family {
+            Family::Bert => bert::load(&config, &weights)?,
+            Family::Esm => esm::load(&config, &weights)?,
+        };
+        let tokenizer = SequenceTokenizer::from_folder(
+            dir,
+            config.max_position_embeddings,
+            config.family == Family::Esm,
+        )?;
+        Ok(ProteinModel {
+            config,
+            tokenizer,
+            dir: dir.to_path_buf(),
+            backbone,
+            device: device.clone(),
+        })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.config.num_hidden_layers
+    }
+
+    pub fn num_heads(&self) -> usize {
+        self.config.num_attention_heads
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+
+    pub fn heads(&self) -> &[PredictionHead] {
+        &self.backbone.heads
+    }
+
+    /// The head called `name`, or an error listing the heads this model has.
+    pub fn head(&self, name: &str) -> Result<&PredictionHead> {
+        self.backbone
+            .heads
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .backbone
+                    .heads
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect();
+                Error::invalid(format!(
+                    "model has no head `{name}`; its heads: {}",
+                    if names.is_empty() {
+                        "none (a bare encoder)".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ))
+            })
+    }
+
+    /// Encodes one sequence with the model's tokenizer (see [`tokenizer`] for the rules).
+    pub fn encode_sequence(
+        &self,
+        id: &str,
+        sequence: &str,
+        max_len: Option<usize>,
+    ) -> Result<EncodedSequence> {
+        self.tokenizer.encode(id, sequence, max_len)
+    }
+
+    /// Pads encoded sequences into one batch.
+    pub fn batch(&self, seqs: &[&EncodedSequence]) -> Result<Batch> {
+        if seqs.is_empty() {
+            return Err(Error::invalid("empty batch"));
+        }
+        let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        let pad = self.tokenizer.pad_id();
+        let mut ids = Vec::with_capacity(seqs.len() * t);
+        let mut mask = Vec::with_capacity(seqs.len() * t);
+        for s in seqs {
+            ids.extend_from_slice(&s.ids);
+            ids.extend(std::iter::repeat_n(pad, t - s.len()));
+            mask.extend(std::iter::repeat_n(1u32, s.len()));
+            mask.extend(std::iter::repeat_n(0u32, t - s.len()));
+        }
+        Ok(Batch {
+            input_ids: Tensor::from_vec(ids, (seqs.len(), t), &self.device)?,
+            mask: Tensor::from_vec(mask, (seqs.len(), t), &self.device)?,
+            lengths: seqs.iter().map(|s| s.len()).collect(),
+        })
+    }
+
+    /// A batch of token ids given directly (B, T), with a full attention mask.
+    pub fn batch_from_ids(&self, ids: &[Vec<u32>]) -> Result<Batch> {
+        let t = ids.first().map(|v| v.len()).unwrap_or(0);
+        if t == 0 || ids.iter().any(|v| v.len() != t) {
+            return Err(Error::invalid(
+                "token id rows must be non-empty and of equal length",
+            ));
+        }
+        let flat: Vec<u32> = ids.iter().flatten().copied().collect();
+        Ok(Batch {
+            input_ids: Tensor::from_vec(flat, (ids.len(), t), &self.device)?,
+            mask: Tensor::ones((ids.len(), t), DType::U32, &self.device)?,
+            lengths: vec![t; ids.len()],
+        })
+    }
+
+    /// The embedding-module output (B, T, hidden): for BERT word + position + type embeddings
+    /// after LayerNorm, for ESM-2 the HF `EsmEmbeddings` output.
+    pub fn embed(&self, input_ids: &Tensor, mask: &Tensor, differentiable: bool) -> Result<Tensor> {
+        match &self.backbone.embeddings {
+            EmbeddingModule::Bert(e) => e.forward(input_ids, differentiable),
+            EmbeddingModule::Esm(e) => e.forward(input_ids, mask, differentiable),
+        }
+    }
+
+    /// Runs the encoder from an embedding-module output.
+    pub fn encode(
+        &self,
+        embeddings: &Tensor,
+        mask: &Tensor,
+        options: ForwardOptions<'_>,
+    ) -> Result<EncoderOutput> {
+        self.backbone.encoder.forward(embeddings, mask, options)
+    }
+
+    /// Embedding + encoder for a batch.
+    pub fn forward(&self, batch: &Batch, options: ForwardOptions<'_>) -> Result<EncoderOutput> {
+        let emb = self.embed(&batch.input_ids, &batch.mask, options.differentiable)?;
+        self.encode(&emb, &batch.mask, options)
+    }
+
+    /// Logits of head `name`: (B, classes) for sequence heads, (B, T, vocab) for token heads.
+    pub fn head_logits(
+        &self,
+        name: &str,
+        output: &EncoderOutput,
+        differentiable: bool,
+    ) -> Result<Tensor> {
+        let head = self.head(name)?;
+        let pooled = match (&self.backbone.pooler, head.level) {
+            (Some(pooler), HeadLevel::Sequence) => {
+                let first = output.last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?;
+                Some(pooler.forward(&first)?.tanh()?)
+            }
+            _ => None,
+        };
+        head.forward(&output.last_hidden_state, pooled.as_ref(), differentiable)
+    }
+}

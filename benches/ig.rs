@@ -1,0 +1,137 @@
+//! Integrated gradients on AntiBERTy, protscope against Captum on PyTorch CPU, same proteins,
+//! steps and head, side by side in one run.
+//!
+//!     cargo bench --bench ig -- [--steps 50] [--proteins 2] [--python /path/to/python3]
+//!
+//! Needs AntiBERTy (`protscope fetch antiberty`) and, for the Captum side, a Python with
+//! scripts/requirements.txt installed. Prints a Markdown table for BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use candle_core::Device;
+use protscope::attribution::{integrated_gradients, IgOptions, Quadrature};
+use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::model::ProteinModel;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let steps: usize = arg("--steps").map(|s| s.parse()).transpose()?.unwrap_or(50);
+    let proteins: usize = arg("--proteins")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(2);
+    let python = arg("--python").unwrap_or_else(|| "python3".into());
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| num_threads().to_string());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model_dir = fetch_antiberty(&default_cache_dir())?;
+    let model = ProteinModel::load(&model_dir, &Device::Cpu)?;
+    let records = protscope::io::read_fasta(&root.join("data/antibodies.fasta"))?;
+    let records = &records[..proteins.min(records.len())];
+    let fasta = std::env::temp_dir().join("protscope-bench.fasta");
+    std::fs::write(
+        &fasta,
+        records
+            .iter()
+            .map(|r| format!(">{}\n{}\n", r.id, r.sequence))
+            .collect::<String>(),
+    )?;
+
+    let time = |latent: bool| -> anyhow::Result<f64> {
+        let start = Instant::now();
+        for r in records {
+            let seq = model.encode_sequence(&r.id, &r.sequence, None)?;
+            let options = IgOptions {
+                steps,
+                method: Quadrature::GaussLegendre,
+                latent,
+                ..Default::default()
+            };
+            let res = integrated_gradients(&model, &seq, "species", 1, &options)?;
+            std::hint::black_box(res);
+        }
+        Ok(start.elapsed().as_secs_f64() / records.len() as f64)
+    };
+    // Warm-up (allocator, thread pool).
+    let seq = model.encode_sequence(&records[0].id, &records[0].sequence, None)?;
+    integrated_gradients(
+        &model,
+        &seq,
+        "species",
+        1,
+        &IgOptions {
+            steps: 4,
+            ..Default::default()
+        },
+    )?;
+    let ours_embedding = time(false)?;
+    let ours_latent = time(true)?;
+
+    println!(
+        "proteins {}, steps {steps}, gausslegendre, pad baseline, head species target 1",
+        records.len()
+    );
+    println!("protscope: embedding IG {ours_embedding:.2} s/protein; embedding + all-layer latent IG {ours_latent:.2} s/protein");
+
+    let captum = Command::new(&python)
+        .arg(root.join("scripts/bench_captum.py"))
+        .args(["--model", model_dir.to_str().unwrap_or_default(), "--fasta"])
+        .arg(&fasta)
+        .args([
+            "--head",
+            "species",
+            "--target",
+            "1",
+            "--steps",
+            &steps.to_string(),
+            "--threads",
+            &threads,
+        ])
+        .output();
+    match captum {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let json: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap_or("{}"))?;
+            println!("captum: {json}");
+            let emb = json["embedding_seconds_per_protein"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            let lat = json["latent_all_layers_seconds_per_protein"]
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            println!();
+            println!("| task | protscope s/protein | Captum s/protein | speed-up |");
+            println!("|---|---|---|---|");
+            println!(
+                "| embedding IG | {ours_embedding:.2} | {emb:.2} | {:.1}× |",
+                emb / ours_embedding
+            );
+            println!(
+                "| all-layer latent IG | {ours_latent:.2} | {lat:.2} | {:.1}× |",
+                lat / ours_latent
+            );
+        }
+        Ok(out) => eprintln!(
+            "Captum side failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            eprintln!("Captum side not run ({e}); pass --python with torch and captum installed")
+        }
+    }
+    Ok(())
+}
+
+fn num_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

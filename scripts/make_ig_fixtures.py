@@ -1,0 +1,385 @@
+"""Integrated-gradients reference numbers (Captum / PyTorch) for the Rust IG engine.
+
+Reads the tiny models made by scripts/make_model_fixtures.py (tests/fixtures/models/<name>/) and
+writes tests/fixtures/ig/reference.json (one record per case) and
+tests/fixtures/ig/reference.safetensors (float64 tensors, keys "<case>.<quantity>").
+
+Method (what the Rust engine implements):
+  * target F = pre-softmax logit `target` of a named head;
+  * the path interpolates the OUTPUT of the whole embedding module:
+        e(a) = e' + a (e - e'),  attribution[t, d] = (e - e')[t, d] * sum_k w_k dF/de(a_k)[t, d],
+    relevance[t] = sum_d attribution[t, d]; attention mask all ones for input and baseline;
+  * baselines: pad = [first special, PAD..., last special], mask = same with MASK, zero = e' = 0;
+  * quadrature nodes/weights exactly as captum's approximation_parameters(method) returns them;
+  * delta = sum_t relevance[t] - (F(x) - F(x'));
+  * latent (per-head) IG (Wenzel, Gruener, Strodthoff 2024, "xai-proteins"): along the same path
+    record every layer's self-attention context h_k (output[0] of layer.attention.self, before the
+    output projection) and g_k = dF/dh_k;
+        latent[l, hd, t] = sum_k w_k sum_{d in head hd} g_k[t, d] * D_k[t, d],
+    D = numpy.gradient(h, alphas, axis=0, edge_order=1).
+
+Every case is computed two ways that must agree:
+  (a) Captum: LayerIntegratedGradients on the embedding module (pad/mask) or IntegratedGradients
+      on a function of the embedding-module output (zero); latent quantities the way xai-proteins
+      collects them (internal_batch_size=1, forward hooks + full backward hooks on
+      attention.self, the first two LIG forward records skipped, torch.gradient);
+  (b) a direct path integral: one batched run over all nodes with the embedding output replaced
+      by e(a_k) through a forward hook, contexts kept with retain_grad(), backward of sum_k F_k.
+The stored numbers are (b) in float64. float32 Captum is also checked against them.
+
+    /work/pyenv/bin/python scripts/make_ig_fixtures.py
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients, LayerIntegratedGradients
+from captum.attr._utils.approximation_methods import approximation_parameters
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, EsmForSequenceClassification, EsmTokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_model_fixtures import FIXTURES, AntiBERTy  # noqa: E402
+
+OUT_DIR = os.path.join(FIXTURES, "ig")
+METHODS = ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
+STEPS = 16
+
+# model folder -> tokenizer kind, list of (head, target)
+MODELS = {
+    "bert_cls": ("protbert", [("classifier", 1)]),
+    "esm_cls": ("esm", [("classifier", 0)]),
+    "antiberty_tiny": ("antiberty", [("species", 2), ("chain", 0)]),
+}
+
+# Largest allowed |difference| / (largest |reference value| of the case).
+TOL = {
+    "captum64_w32": 1e-10,  # Captum float64 vs direct float64 with Captum's float32-rounded weights
+    "captum64": 1e-6,  # Captum float64 (float32-rounded quadrature weights) vs stored numbers
+    "captum32": 1e-4,  # Captum float32 vs stored numbers
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# models and tokens
+
+
+def load_model(name, dtype):
+    folder = os.path.join(FIXTURES, "models", name)
+    if name == "bert_cls":
+        model = BertForSequenceClassification.from_pretrained(folder)
+    elif name == "esm_cls":
+        model = EsmForSequenceClassification.from_pretrained(folder)
+    elif name == "antiberty_tiny":
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+        model = AntiBERTy(BertConfig(**cfg))
+        missing, unexpected = model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")), strict=False)
+        assert not [m for m in missing if not m.endswith("position_ids")] and not unexpected, (missing, unexpected)
+    else:
+        raise ValueError(name)
+    model.set_attn_implementation("eager")
+    model.eval()
+    return model.to(dtype)
+
+
+class Target:
+    """F(input_ids) -> logits of one head (B, C); embedding module and attention.self modules."""
+
+    def __init__(self, name, head, dtype):
+        self.model = load_model(name, dtype)
+        self.head = head
+        self.base = self.model.esm if name == "esm_cls" else self.model.bert
+        self.embeddings = self.base.embeddings
+        self.selfattn = [layer.attention.self for layer in self.base.encoder.layer]
+        cfg = self.model.config
+        self.layers, self.heads, self.hidden = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
+
+    def logits(self, input_ids):
+        out = self.model(input_ids, attention_mask=torch.ones_like(input_ids))
+        return out.logits if self.head == "classifier" else out[self.head]
+
+    def embed(self, input_ids):
+        """The embedding module's output in a normal forward pass (1, T, H)."""
+        kept = []
+        hook = self.embeddings.register_forward_hook(lambda m, i, o: kept.append(o.detach()))
+        try:
+            with torch.no_grad():
+                self.logits(input_ids)
+        finally:
+            hook.remove()
+        return kept[0]
+
+    def logits_with_embedding(self, input_ids, emb):
+        """Run with the embedding module's output replaced by `emb` (B, T, H)."""
+        hook = self.embeddings.register_forward_hook(lambda m, i, o: emb)
+        try:
+            return self.logits(input_ids.expand(emb.shape[0], -1))
+        finally:
+            hook.remove()
+
+
+def tokenizer_for(name, kind):
+    """HF's tokenizer for the folder. (transformers 5's BertTokenizer takes `vocab=`; its old
+    `vocab_file=` keyword is silently ignored and gives a 5-token vocabulary.)"""
+    vocab = os.path.join(FIXTURES, "models", name, "vocab.txt")
+    if kind == "esm":
+        return EsmTokenizer(vocab_file=vocab)
+    return BertTokenizer(vocab=vocab, do_lower_case=False)
+
+
+def token_ids(tok, kind, seq):
+    if kind == "esm":
+        return tok(seq)["input_ids"]
+    return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind == "protbert" else seq))["input_ids"]
+
+
+def baseline_ids(tok, ids, baseline):
+    if baseline == "zero":
+        return None
+    fill = tok.pad_token_id if baseline == "pad" else tok.mask_token_id
+    return [ids[0]] + [fill] * (len(ids) - 2) + [ids[-1]]
+
+
+def quadrature(method, steps):
+    step_sizes, alphas = approximation_parameters(method)
+    return np.asarray(alphas(steps), dtype=np.float64), np.asarray(step_sizes(steps), dtype=np.float64)
+
+
+def head_sum(x, heads):
+    """(..., T, hidden) -> (..., heads, T): sum over each head's slice of the hidden axis."""
+    *lead, t, h = x.shape
+    return x.reshape(*lead, t, heads, h // heads).sum(-1).swapaxes(-1, -2)
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) direct path integral
+
+
+def direct(tm, ids, base, target, alphas, weights):
+    input_ids = torch.tensor([ids])
+    dtype = next(tm.model.parameters()).dtype
+    e = tm.embed(input_ids)
+    e0 = torch.zeros_like(e) if base is None else tm.embed(torch.tensor([base]))
+    a = torch.tensor(alphas, dtype=dtype)[:, None, None]
+    path = (e0 + a * (e - e0)).detach().requires_grad_(True)  # (N, T, H)
+    ctx = []
+
+    def keep(m, i, o):
+        o[0].retain_grad()
+        ctx.append(o[0])
+
+    hooks = [m.register_forward_hook(keep) for m in tm.selfattn]
+    try:
+        f = tm.logits_with_embedding(input_ids, path)[:, target]
+        f.sum().backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    def relevance_for(wts):
+        w = torch.tensor(wts, dtype=dtype)[:, None, None]
+        return ((e - e0)[0] * (w * path.grad).sum(0)).sum(-1).detach()
+
+    relevance = relevance_for(weights)
+    # Captum multiplies by torch.tensor(step_sizes).float(): its weights are float32-rounded.
+    relevance_w32 = relevance_for(np.asarray(weights, dtype=np.float32).astype(np.float64))
+    with torch.no_grad():
+        f_in = tm.logits(input_ids)[0, target]
+        f_base = tm.logits_with_embedding(input_ids, e0)[0, target]
+    latent = []
+    for h in ctx:
+        hv, g = h.detach().numpy(), h.grad.numpy()
+        d = np.gradient(hv, alphas, axis=0, edge_order=1)
+        latent.append(head_sum(np.einsum("k,ktd->td", weights, g * d), tm.heads))
+    return {
+        "relevance": relevance.numpy(),
+        "relevance_w32": relevance_w32.numpy(),
+        "f_input": f_in.item(),
+        "f_baseline": f_base.item(),
+        "delta": relevance.sum().item() - (f_in - f_base).item(),
+        "delta_w32": relevance_w32.sum().item() - (f_in - f_base).item(),
+        "latent": np.stack(latent),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) Captum
+
+
+def captum(tm, ids, base, target, method, steps, latent):
+    input_ids = torch.tensor([ids])
+    if base is None:
+        # zero embedding baseline: not expressible as token ids for LIG; use plain IG on the
+        # embedding-module output instead.
+        def fwd(emb):
+            return tm.logits_with_embedding(input_ids, emb)
+
+        algo, inputs, baselines, skip = IntegratedGradients(fwd), tm.embed(input_ids), 0.0, 0
+    else:
+        algo = LayerIntegratedGradients(tm.logits, tm.embeddings)
+        inputs, baselines, skip = input_ids, torch.tensor([base]), 2  # LIG: input + baseline forwards first
+    attr, delta = algo.attribute(
+        inputs, baselines=baselines, target=target, n_steps=steps, method=method, return_convergence_delta=True
+    )
+    out = {"relevance": attr[0].sum(-1).detach().numpy(), "delta": delta.item()}
+    if not latent:
+        return out
+    # Latent, as xai-proteins collects it: one step per forward, forward/backward hooks.
+    fwd_out = [[] for _ in tm.selfattn]
+    bwd_out = [[] for _ in tm.selfattn]
+    hooks = []
+    for i, m in enumerate(tm.selfattn):
+        hooks.append(m.register_forward_hook(lambda mod, inp, o, i=i: fwd_out[i].append(o[0].detach())))
+        hooks.append(m.register_full_backward_hook(lambda mod, gin, gout, i=i: bwd_out[i].append(gout[0].detach())))
+    try:
+        algo.attribute(inputs, baselines=baselines, target=target, n_steps=steps, method=method, internal_batch_size=1)
+    finally:
+        for h in hooks:
+            h.remove()
+    step_sizes, alphas = approximation_parameters(method)
+    w = torch.tensor(step_sizes(steps), dtype=torch.float64)
+    a = torch.tensor(alphas(steps), dtype=torch.float64)
+    lat = []
+    for i in range(tm.layers):
+        h = torch.cat(fwd_out[i][skip:]).double()
+        g = torch.cat(bwd_out[i]).double()
+        assert h.shape[0] == steps and g.shape[0] == steps, (h.shape, g.shape)
+        d = torch.gradient(h, spacing=(a,), dim=0, edge_order=1)[0]
+        lat.append(head_sum((w[:, None, None] * g * d).sum(0).numpy(), tm.heads))
+    out["latent"] = np.stack(lat)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def case_list():
+    cases = []
+    for name, (kind, heads) in MODELS.items():
+        head, target = heads[0]
+        for s in (0, 1):
+            for m in METHODS:
+                cases.append((name, s, head, target, "pad", m, STEPS, m in ("gausslegendre", "riemann_trapezoid")))
+            cases.append((name, s, head, target, "mask", "gausslegendre", STEPS, False))
+            cases.append((name, s, head, target, "zero", "gausslegendre", STEPS, s == 0))
+        for head, target in heads[1:]:
+            cases.append((name, 0, head, target, "pad", "gausslegendre", STEPS, True))
+    # odd step count; third sequence so that the case name stays unique
+    cases.append(("bert_cls", 2, "classifier", 1, "pad", "gausslegendre", 7, True))
+    return cases
+
+
+def max_rel_err(x, ref, scale_of=None):
+    """max |x - ref| / max |scale_of| (scale_of defaults to ref)."""
+    x, ref = np.asarray(x, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    scale = float(np.max(np.abs(ref if scale_of is None else np.asarray(scale_of))))
+    return float(np.max(np.abs(x - ref))) / scale
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=OUT_DIR)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    os.makedirs(args.out, exist_ok=True)
+
+    targets, tokenizers, sequences = {}, {}, {}
+    for name, (kind, _) in MODELS.items():
+        tokenizers[name] = tokenizer_for(name, kind)
+        with open(os.path.join(FIXTURES, "models", name, "reference.json")) as f:
+            sequences[name] = json.load(f)["sequences"]
+
+    def target_for(name, head, dtype):
+        key = (name, head, dtype)
+        if key not in targets:
+            targets[key] = Target(name, head, dtype)
+        return targets[key]
+
+    tensors, records = {}, []
+    worst = {}
+    for name, s, head, target, baseline, method, steps, latent in case_list():
+        kind = MODELS[name][0]
+        tok = tokenizers[name]
+        seq_rec = sequences[name][s]
+        ids = token_ids(tok, kind, seq_rec["sequence"])
+        assert tok.unk_token_id not in ids, f"{name}/{seq_rec['id']}: unknown token in {ids}"
+        base = baseline_ids(tok, ids, baseline)
+        alphas, weights = quadrature(method, steps)
+        case = f"{name}.{s}.{head}.{target}.{baseline}.{method}"
+        assert case not in {r["case"] for r in records}, case
+
+        ref = direct(target_for(name, head, torch.float64), ids, base, target, alphas, weights)
+        c64 = captum(target_for(name, head, torch.float64), ids, base, target, method, steps, latent)
+        c32 = captum(target_for(name, head, torch.float32), ids, base, target, method, steps, latent)
+        errs = {
+            # Captum float64 against the direct computation with Captum's float32-rounded weights:
+            # the same arithmetic, must agree to rounding.
+            "captum64_w32.embedding": max_rel_err(c64["relevance"], ref["relevance_w32"]),
+            "captum64_w32.delta": max_rel_err(c64["delta"], ref["delta_w32"], ref["relevance"]),
+            # ... and against the stored (exact-weight) numbers.
+            "captum64.embedding": max_rel_err(c64["relevance"], ref["relevance"]),
+            "captum32.embedding": max_rel_err(c32["relevance"], ref["relevance"]),
+            "captum32.delta": max_rel_err(c32["delta"], ref["delta"], ref["relevance"]),
+        }
+        if latent:
+            errs["captum64.latent"] = max_rel_err(c64["latent"], ref["latent"])
+            errs["captum32.latent"] = max_rel_err(c32["latent"], ref["latent"])
+        for k, v in errs.items():
+            worst[k] = max(worst.get(k, 0.0), v)
+            assert v < TOL[k.split(".")[0]], f"{case}: {k} differs by {v:.3g} (tolerance {TOL[k.split('.')[0]]})"
+        # Completeness sanity: the quadrature error must be small compared with F(x) - F(x').
+        print(f"{case:55s} steps={steps:2d} T={len(ids):2d} F(x)-F(x')={ref['f_input'] - ref['f_baseline']:+.4f} "
+              f"delta={ref['delta']:+.2e} err64w32={errs['captum64_w32.embedding']:.1e} err64={errs['captum64.embedding']:.1e} err32={errs['captum32.embedding']:.1e}"
+              + (f" lat64={errs['captum64.latent']:.1e} lat32={errs['captum32.latent']:.1e}" if latent else ""))
+
+        t = lambda x: torch.tensor(np.asarray(x, dtype=np.float64)).reshape(-1 if np.ndim(x) else 1).contiguous()  # noqa: E731
+        tensors[f"{case}.alphas"] = t(alphas)
+        tensors[f"{case}.weights"] = t(weights)
+        tensors[f"{case}.relevance"] = t(ref["relevance"])
+        tensors[f"{case}.f_input"] = t(ref["f_input"])
+        tensors[f"{case}.f_baseline"] = t(ref["f_baseline"])
+        tensors[f"{case}.delta"] = t(ref["delta"])
+        if latent:
+            tensors[f"{case}.latent"] = torch.tensor(ref["latent"]).contiguous()
+        records.append({
+            "case": case, "model": name, "sequence_id": seq_rec["id"], "sequence": seq_rec["sequence"],
+            "input_ids": ids, "baseline_ids": base, "head": head, "target": target, "baseline": baseline,
+            "method": method, "steps": steps, "latent": latent,
+        })
+
+    note = (
+        "Integrated gradients references from scripts/make_ig_fixtures.py (torch %s, captum %s, transformers %s). "
+        "All tensors are float64, computed with the model converted to float64 (model.double()), so Rust float32 "
+        "results are compared against (nearly) exact numbers; exceptions inherited from HF: ESM rotary cos/sin and "
+        "the ESM token_dropout scale factor are computed in float32 even in a float64 model. Path over the output of "
+        "the whole embedding module (bert.embeddings / esm.embeddings; for ESM its output includes token_dropout's "
+        "zeroing of <mask> rows and rescaling, so the mask baseline's e' has zero residue rows), attention mask all "
+        "ones; relevance[t] = "
+        "sum_d (e-e')[t,d] * sum_k weights[k] dF/de(alphas[k])[t,d]; F = pre-softmax logit `target` of `head`; "
+        "delta = sum(relevance) - (f_input - f_baseline). alphas/weights are exactly what captum's "
+        "approximation_parameters returns (riemann alphas come from torch.linspace in float32, so they carry float32 "
+        "rounding). baseline_ids null = zero embedding-module output. latent[l, h, t] = sum_k weights[k] sum_{d in head h} "
+        "dF/dctx_k[t,d] * D_k[t,d] with ctx = output[0] of layer l's attention.self (before the output projection) "
+        "and D = numpy.gradient(ctx, alphas, axis=0, edge_order=1). input_ids come from HF's tokenizer with the folder's "
+        "vocab.txt (BertTokenizer(vocab=...), EsmTokenizer). Each case was also computed with Captum "
+        "(LayerIntegratedGradients / IntegratedGradients, latent collected as xai-proteins does) in float64 and float32; "
+        "worst differences, as max|diff| / max|reference| per case (captum64_w32 = Captum float64 against "
+        "this computation redone with Captum's float32-rounded quadrature weights, Captum casting its step sizes "
+        "with .float()): %s."
+        % (torch.__version__, __import__("captum").__version__, __import__("transformers").__version__,
+           ", ".join(f"{k} {v:.1e}" for k, v in sorted(worst.items())))
+    )
+    save_file(tensors, os.path.join(args.out, "reference.safetensors"))
+    with open(os.path.join(args.out, "reference.json"), "w") as f:
+        json.dump({"note": note, "cases": records}, f, indent=1)
+    size = sum(os.path.getsize(os.path.join(args.out, p)) for p in os.listdir(args.out))
+    print(f"{len(records)} cases, {size} bytes in {args.out}")
+    print("worst differences:", json.dumps(worst))
+
+
+if __name__ == "__main__":
+    main()

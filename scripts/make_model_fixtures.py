@@ -1,0 +1,374 @@
+"""Tiny random protein language models and their reference outputs (HF transformers, PyTorch).
+
+Builds small BERT / ESM-2 / AntiBERTy-shaped models with random weights, saves each as a Hugging
+Face model folder under tests/fixtures/models/<name>/ together with reference.safetensors
+(logits, attention probabilities, hidden states, per-layer self-attention contexts) and
+reference.json (sequences and the token ids HF's tokenizer gives them). The Rust tests in
+tests/model_parity.rs load the same folders and compare.
+
+With --antiberty DIR (a folder holding AntiBERTy's config.json, pytorch_model.bin and
+vocab.txt, e.g. the one `protscope fetch antiberty` makes) it also writes
+tests/fixtures/antiberty_real/reference.safetensors from the real weights.
+
+    python3 scripts/make_model_fixtures.py [--antiberty ~/.cache/protscope/antiberty]
+"""
+
+import argparse
+import json
+import os
+import re
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    BertModel,
+    BertPreTrainedModel,
+    BertTokenizer,
+    EsmConfig,
+    EsmForMaskedLM,
+    EsmForSequenceClassification,
+)
+from transformers.models.bert.modeling_bert import BertLMPredictionHead
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+PROTBERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("LAGVESIKRDTPNQFYMHCWXUBZO")
+ANTIBERTY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("ACDEFGHIKLMNPQRSTVWY")
+ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO") + [".", "-", "<null_1>", "<mask>"]
+
+# Short real fragments (antibody V domains and a kinase N-terminus), varied lengths. The ProtBert
+# set includes U/Z/B to exercise the X mapping; the ESM set includes X.
+SEQUENCES = {
+    "protbert": [
+        ("s1", "MKTAYIAKQR"),
+        ("s2", "QVQLKESGPGLVAPSQSLSITCTVSGF"),
+        ("s3", "EVQLVUSGGZLVB"),
+    ],
+    "antiberty": [
+        ("h1", "EVQLVESGGGLVQPGRSLRLSCAASGFTFDDYAM"),
+        ("l1", "DIQMTQSPSSLSASVGDRV"),
+        ("x1", "QVQLXESG"),
+    ],
+    "esm": [
+        ("e1", "MKTAYIAKQRQISFVKSHFSRQ"),
+        ("e2", "LEDGRXLSDYNIQ"),
+        ("e3", "GSHMASMTGGQQMGRGS"),
+    ],
+}
+
+TINY = dict(
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=32,
+    max_position_embeddings=64,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    initializer_range=0.3,
+)
+
+
+class AntiBERTyHeads(nn.Module):
+    """Same module layout as the antiberty package's heads (cls.predictions/species/chain/graft)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config)
+        self.species = nn.Linear(config.hidden_size, 6)
+        self.chain = nn.Linear(config.hidden_size, 2)
+        self.graft = nn.Linear(config.hidden_size, 2)
+
+
+class AntiBERTy(BertPreTrainedModel):
+    """AntiBERTy's architecture: BertModel (with pooler) + AntiBERTyHeads."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = BertModel(config)
+        self.cls = AntiBERTyHeads(config)
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False):
+        out = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        seq, pooled = out[0], out[1]
+        return {
+            "mlm": self.cls.predictions(seq),
+            "species": self.cls.species(pooled),
+            "chain": self.cls.chain(pooled),
+            "graft": self.cls.graft(pooled),
+            "attentions": out.attentions,
+            "hidden_states": out.hidden_states,
+        }
+
+
+def randomize_norms(model, generator):
+    """Random LayerNorm weights/biases so that wiring mistakes cannot hide behind 1/0. Also
+    switches to eager attention: only it returns attention probabilities."""
+    model.set_attn_implementation("eager")
+    for module in model.modules():
+        if isinstance(module, nn.LayerNorm):
+            with torch.no_grad():
+                module.weight.copy_(1.0 + 0.2 * torch.randn(module.weight.shape, generator=generator))
+                module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=generator))
+
+
+def write_vocab(folder, vocab):
+    with open(os.path.join(folder, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+
+
+def state_dict_contiguous(model):
+    """Tied weights share storage, which safetensors refuses: clone every tensor."""
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
+
+def hf_token_ids(folder, kind, seq):
+    """Token ids from HF's own tokenizer class for the folder."""
+    if kind == "esm":
+        from transformers import EsmTokenizer
+
+        tok = EsmTokenizer(vocab_file=os.path.join(folder, "vocab.txt"))
+        return tok(seq)["input_ids"]
+    # transformers 5 ignores `vocab_file=`; pass the path as `vocab`.
+    tok = BertTokenizer(vocab=os.path.join(folder, "vocab.txt"), do_lower_case=False)
+    assert tok.vocab_size > 5, "vocabulary not loaded"
+    text = " ".join(re.sub(r"[UZOB]", "X", seq) if kind == "protbert" else seq)
+    return tok(text)["input_ids"]
+
+
+def capture_contexts(model, layers):
+    """Forward hooks on each layer's self-attention module: output[0] is the per-head context
+    concatenated (B, T, hidden), before the output projection."""
+    store = []
+    hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
+    return store, hooks
+
+
+def run_reference(model, kind, folder, layers, head_names, sequences):
+    tensors, records = {}, []
+    model.eval()
+    for idx, (sid, seq) in enumerate(sequences):
+        ids = hf_token_ids(folder, kind, seq)
+        input_ids = torch.tensor([ids])
+        store, hooks = capture_contexts(model, layers)
+        with torch.no_grad():
+            out = model(input_ids, attention_mask=torch.ones_like(input_ids), output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out["attentions"]]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out["hidden_states"]]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        for name, attr in head_names.items():
+            tensors[f"{key}.logits.{name}"] = out[attr][0].detach().contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    return tensors, records
+
+
+def save_reference(folder, tensors, records, note):
+    save_file(tensors, os.path.join(folder, "reference.safetensors"))
+    with open(os.path.join(folder, "reference.json"), "w") as f:
+        json.dump({"note": note, "sequences": records}, f, indent=1)
+
+
+class DictOut:
+    """Adapts HF ModelOutput to dict-style access by the names used above."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, input_ids, **kw):
+        out = self.model(input_ids, **kw)
+        return {"attentions": out.attentions, "hidden_states": out.hidden_states, "logits": out.logits}
+
+    def eval(self):
+        self.model.eval()
+
+
+def build_bert_classifier(name, multi_label, safetensors, seed):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    labels = ["binder", "non-binder", "unknown"] if not multi_label else ["membrane", "nucleus", "cytoplasm", "secreted"]
+    config = BertConfig(
+        vocab_size=len(PROTBERT_VOCAB),
+        type_vocab_size=2,
+        num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+        problem_type="multi_label_classification" if multi_label else "single_label_classification",
+        **TINY,
+    )
+    model = BertForSequenceClassification(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.save_pretrained(folder)
+    if not safetensors:
+        # transformers 5 only writes safetensors; write the legacy torch.save format by hand so
+        # the pytorch_model.bin reader is covered too.
+        os.remove(os.path.join(folder, "model.safetensors"))
+        torch.save(state_dict_contiguous(model), os.path.join(folder, "pytorch_model.bin"))
+    write_vocab(folder, PROTBERT_VOCAB)
+    tensors, records = run_reference(
+        DictOut(model), "protbert", folder, model.bert.encoder.layer, {"classifier": "logits"}, SEQUENCES["protbert"]
+    )
+    save_reference(folder, tensors, records, f"BertForSequenceClassification, multi_label={multi_label}")
+
+
+def build_bert_mlm(seed):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "bert_mlm")
+    os.makedirs(folder, exist_ok=True)
+    config = BertConfig(vocab_size=len(PROTBERT_VOCAB), **TINY)
+    model = BertForMaskedLM(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.save_pretrained(folder)
+    write_vocab(folder, PROTBERT_VOCAB)
+    tensors, records = run_reference(
+        DictOut(model), "protbert", folder, model.bert.encoder.layer, {"mlm": "logits"}, SEQUENCES["protbert"][:2]
+    )
+    save_reference(folder, tensors, records, "BertForMaskedLM (tied decoder)")
+
+
+def build_esm(name, arch, seed, shard):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    labels = ["cytoplasm", "membrane"]
+    config = EsmConfig(
+        vocab_size=len(ESM_VOCAB),
+        pad_token_id=ESM_VOCAB.index("<pad>"),
+        mask_token_id=ESM_VOCAB.index("<mask>"),
+        position_embedding_type="rotary",
+        token_dropout=True,
+        emb_layer_norm_before=False,
+        layer_norm_eps=1e-5,
+        num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+        **TINY,
+    )
+    config.max_position_embeddings = 66
+    model = arch(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    if shard:
+        model.save_pretrained(folder, max_shard_size="20KB")
+    else:
+        model.save_pretrained(folder)
+    write_vocab(folder, ESM_VOCAB)
+    head = {"classifier": "logits"} if arch is EsmForSequenceClassification else {"mlm": "logits"}
+    tensors, records = run_reference(DictOut(model), "esm", folder, model.esm.encoder.layer, head, SEQUENCES["esm"])
+    save_reference(folder, tensors, records, f"{arch.__name__}, rotary, token_dropout")
+
+
+def antiberty_config(**kw):
+    return BertConfig(vocab_size=len(ANTIBERTY_VOCAB), type_vocab_size=2, **kw)
+
+
+ANTIBERTY_HEADS = {"species": "species", "chain": "chain", "graft": "graft", "mlm": "mlm"}
+ANTIBERTY_LABELS = {
+    "species": ["Camel", "Human", "Mouse", "Rabbit", "Rat", "Rhesus"],
+    "chain": ["Heavy", "Light"],
+}
+
+
+def build_antiberty_tiny(seed):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "antiberty_tiny")
+    os.makedirs(folder, exist_ok=True)
+    config = antiberty_config(**TINY)
+    model = AntiBERTy(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    save_file(state_dict_contiguous(model), os.path.join(folder, "model.safetensors"))
+    cfg = config.to_dict()
+    cfg["architectures"] = ["AntiBERTy"]
+    cfg["protscope_head_labels"] = ANTIBERTY_LABELS
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    write_vocab(folder, ANTIBERTY_VOCAB)
+    tensors, records = run_reference(
+        model, "antiberty", folder, model.bert.encoder.layer, ANTIBERTY_HEADS, SEQUENCES["antiberty"]
+    )
+    save_reference(folder, tensors, records, "AntiBERTy-shaped: BertModel + cls.{predictions,species,chain,graft}")
+
+
+def load_real_antiberty(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    config = BertConfig(**{k: v for k, v in cfg.items() if k not in ("architectures", "_name_or_path", "protscope_head_labels")})
+    model = AntiBERTy(config)
+    state = torch.load(os.path.join(folder, "pytorch_model.bin"), map_location="cpu", weights_only=True)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [m for m in missing if not m.endswith("position_ids")]
+    assert not missing, f"missing weights: {missing}"
+    model.set_attn_implementation("eager")
+    model.eval()
+    return model
+
+
+def read_fasta(path):
+    records, name = [], None
+    for line in open(path):
+        line = line.strip()
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            records.append([name, ""])
+        elif line:
+            records[-1][1] += line
+    return [(n, s) for n, s in records]
+
+
+def build_antiberty_real(folder):
+    """Species/chain/graft logits for data/antibodies.fasta, and layer-3 attention of the first
+    40 residues of the first sequence (kept small)."""
+    model = load_real_antiberty(folder)
+    out_dir = os.path.join(FIXTURES, "antiberty_real")
+    os.makedirs(out_dir, exist_ok=True)
+    tensors, records = {}, []
+    seqs = read_fasta(os.path.join(ROOT, "data", "antibodies.fasta"))
+    for idx, (sid, seq) in enumerate(seqs):
+        ids = hf_token_ids(folder, "antiberty", seq)
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long))
+        for head in ("species", "chain", "graft"):
+            tensors[f"s{idx}.logits.{head}"] = out[head][0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    sid, seq = seqs[0]
+    ids = hf_token_ids(folder, "antiberty", seq[:40])
+    with torch.no_grad():
+        out = model(torch.tensor([ids]), output_attentions=True)
+    tensors["truncated.attention.layer3"] = out["attentions"][3][0].contiguous()
+    save_file(tensors, os.path.join(out_dir, "reference.safetensors"))
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump({"note": "real AntiBERTy (antiberty==0.1.3 wheel) loaded into HF BertModel + linear heads; "
+                   "`truncated` = first 40 residues of the first sequence",
+                   "sequences": records, "truncated_residues": 40}, f, indent=1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--antiberty", help="folder with real AntiBERTy weights (config.json, pytorch_model.bin, vocab.txt)")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1)
+    build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2)
+    build_bert_mlm(seed=3)
+    build_esm("esm_cls", EsmForSequenceClassification, seed=4, shard=False)
+    build_esm("esm_mlm", EsmForMaskedLM, seed=5, shard=True)
+    build_antiberty_tiny(seed=6)
+    if args.antiberty:
+        build_antiberty_real(args.antiberty)
+    print("fixtures written under", FIXTURES)
+
+
+if __name__ == "__main__":
+    main()

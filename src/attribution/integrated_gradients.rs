@@ -1,0 +1,445 @@
+//! Integrated gradients along the embedding-output path, at the embedding level and, in the
+//! same pass, inside every attention head (Wenzel, Grüner, Strodthoff 2024).
+//!
+//! One path-integration core serves both: each batch of α-nodes is one forward and one backward
+//! pass; the gradient w.r.t. the interpolated embedding output gives embedding-level IG, and
+//! zero-valued probes added to every layer's attention context give ∂F/∂h for every layer at
+//! once. The latent derivative dh/dα is estimated like `numpy.gradient(h, alphas,
+//! edge_order=1)` from a sliding window of three consecutive nodes, so memory does not grow with
+//! the number of steps.
+
+use candle_core::{DType, Device, Tensor, Var};
+
+use super::quadrature::Quadrature;
+use crate::model::{Capture, EncodedSequence, ForwardOptions, HeadLevel, ProteinModel};
+use crate::{Error, Result};
+
+/// Reference input of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// First special token, PAD for every residue, final special token (the paper's).
+    Pad,
+    /// Same with MASK tokens.
+    Mask,
+    /// Zero embedding-module output.
+    Zero,
+}
+
+impl Baseline {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Baseline::Pad => "pad",
+            Baseline::Mask => "mask",
+            Baseline::Zero => "zero",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "pad" => Ok(Baseline::Pad),
+            "mask" => Ok(Baseline::Mask),
+            "zero" => Ok(Baseline::Zero),
+            other => Err(Error::invalid(format!(
+                "unknown baseline `{other}`: use pad, mask or zero"
+            ))),
+        }
+    }
+}
+
+/// Settings of one attribution run.
+#[derive(Debug, Clone)]
+pub struct IgOptions {
+    pub steps: usize,
+    pub method: Quadrature,
+    pub baseline: Baseline,
+    /// α-nodes per forward/backward pass; None = chosen from the model and sequence size so
+    /// that the pass stays under [`DEFAULT_MEMORY_BUDGET`].
+    pub batch_size: Option<usize>,
+    /// Also attribute to every attention head (latent IG).
+    pub latent: bool,
+}
+
+impl Default for IgOptions {
+    fn default() -> Self {
+        IgOptions {
+            steps: 500,
+            method: Quadrature::GaussLegendre,
+            baseline: Baseline::Pad,
+            batch_size: None,
+            latent: false,
+        }
+    }
+}
+
+/// Bytes of activations one forward/backward pass may hold when the batch size is chosen
+/// automatically.
+pub const DEFAULT_MEMORY_BUDGET: usize = 2 << 30;
+
+/// Attribution of one protein.
+#[derive(Debug, Clone)]
+pub struct IgResult {
+    pub protein: String,
+    pub head: String,
+    pub target: usize,
+    /// Token texts: first special, residues, final special.
+    pub tokens: Vec<String>,
+    /// F(x): target logit at the input.
+    pub f_input: f64,
+    /// F(x'): target logit at the baseline.
+    pub f_baseline: f64,
+    /// Σ relevance − (F(x) − F(x')).
+    pub delta: f64,
+    /// Embedding-level relevance per position 0..T-1 (specials included).
+    pub embedding: Vec<f64>,
+    /// Latent relevance, `[layer][head][position]` flattened (layers × heads × T); empty
+    /// unless asked for.
+    pub latent: Vec<f64>,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub steps: usize,
+    pub method: Quadrature,
+    pub baseline: Baseline,
+}
+
+impl IgResult {
+    pub fn latent_at(&self, layer: usize, head: usize) -> &[f64] {
+        let t = self.tokens.len();
+        let start = (layer * self.num_heads + head) * t;
+        &self.latent[start..start + t]
+    }
+}
+
+/// Estimated activation bytes one α-node costs in a differentiable pass.
+pub fn bytes_per_step(model: &ProteinModel, tokens: usize) -> usize {
+    let c = &model.config;
+    let (t, h, i, heads) = (
+        tokens,
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_attention_heads,
+    );
+    // Per layer: ~16 (T×H) tensors (projections, norms, residuals, grads), the intermediate
+    // activation twice, and ~4 (heads×T×T) attention tensors (scores, softmax parts, grads).
+    let per_layer = 16 * t * h + 3 * t * i + 4 * heads * t * t;
+    4 * c.num_hidden_layers * per_layer + 8 * t * h
+}
+
+/// Batch size for `steps` nodes under a memory budget (at least 1).
+pub fn auto_batch_size(model: &ProteinModel, tokens: usize, steps: usize, budget: usize) -> usize {
+    (budget / bytes_per_step(model, tokens).max(1)).clamp(1, steps.max(1))
+}
+
+/// Baseline token ids for `seq`.
+pub fn baseline_ids(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    baseline: Baseline,
+) -> Option<Vec<u32>> {
+    let filler = match baseline {
+        Baseline::Pad => model.tokenizer.pad_id(),
+        Baseline::Mask => model.tokenizer.mask_id(),
+        Baseline::Zero => return None,
+    };
+    let t = seq.ids.len();
+    let mut ids = vec![filler; t];
+    ids[0] = seq.ids[0];
+    ids[t - 1] = seq.ids[t - 1];
+    Some(ids)
+}
+
+/// Runs integrated gradients for one protein and the target class of a sequence-level head.
+pub fn integrated_gradients(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    head_name: &str,
+    target: usize,
+    options: &IgOptions,
+) -> Result<IgResult> {
+    let head = model.head(head_name)?;
+    if head.level != HeadLevel::Sequence {
+        return Err(Error::invalid(format!(
+            "head `{head_name}` predicts per token; attribution needs a sequence-level head"
+        )));
+    }
+    if target >= head.num_classes {
+        return Err(Error::invalid(format!(
+            "target {target} is outside head `{head_name}` ({} classes)",
+            head.num_classes
+        )));
+    }
+    if options.latent && options.steps < 2 {
+        return Err(Error::invalid(
+            "latent attribution estimates dh/dα from neighbouring steps: use --steps >= 2",
+        ));
+    }
+    let (alphas, weights) = options.method.nodes(options.steps)?;
+    let device = model.device().clone();
+    let t = seq.ids.len();
+    let hidden = model.hidden_size();
+    let num_layers = model.num_layers();
+    let num_heads = model.num_heads();
+
+    let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
+    let mask = input.mask.clone();
+    let e_input = model.embed(&input.input_ids, &mask, false)?; // (1, T, H)
+    let e_base = match baseline_ids(model, seq, options.baseline) {
+        Some(ids) => {
+            let b = model.batch_from_ids(&[ids])?;
+            model.embed(&b.input_ids, &mask, false)?
+        }
+        None => e_input.zeros_like()?,
+    };
+    let diff = (&e_input - &e_base)?;
+    let f_at = |e: &Tensor| -> Result<f64> {
+        let out = model.encode(e, &mask, ForwardOptions::default())?;
+        let logits = model.head_logits(head_name, &out, false)?;
+        Ok(logits
+            .get(0)?
+            .get(target)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?)
+    };
+    let f_input = f_at(&e_input)?;
+    let f_baseline = f_at(&e_base)?;
+
+    let batch = options
+        .batch_size
+        .unwrap_or_else(|| auto_batch_size(model, t, options.steps, DEFAULT_MEMORY_BUDGET))
+        .max(1);
+    // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the host.
+    let mut grad_sum = vec![0f64; t * hidden];
+    let mut latent = options
+        .latent
+        .then(|| LatentAccumulator::new(num_layers, num_heads, t, hidden, &alphas, &weights));
+
+    let mut start = 0;
+    while start < options.steps {
+        let k = batch.min(options.steps - start);
+        let alpha = Tensor::from_vec(
+            alphas[start..start + k]
+                .iter()
+                .map(|&a| a as f32)
+                .collect::<Vec<_>>(),
+            (k, 1, 1),
+            &device,
+        )?;
+        let path = e_base.broadcast_add(&diff.broadcast_mul(&alpha)?)?; // (K, T, H)
+        let path = Var::from_tensor(&path)?;
+        let probes: Vec<Var> = if options.latent {
+            (0..num_layers)
+                .map(|_| Var::zeros((k, t, hidden), DType::F32, &device))
+                .collect::<candle_core::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        let probe_tensors: Vec<Tensor> = probes.iter().map(|v| v.as_tensor().clone()).collect();
+        let batch_mask = mask.broadcast_as((k, t))?.contiguous()?;
+        let out = model.encode(
+            path.as_tensor(),
+            &batch_mask,
+            ForwardOptions {
+                capture: Capture {
+                    contexts: options.latent,
+                    ..Capture::none()
+                },
+                differentiable: true,
+                context_probes: options.latent.then_some(probe_tensors.as_slice()),
+            },
+        )?;
+        let logits = model.head_logits(head_name, &out, true)?;
+        let objective = logits.narrow(1, target, 1)?.sum_all()?;
+        let grads = objective.backward()?;
+        let g = grads
+            .get(path.as_tensor())
+            .ok_or_else(|| Error::invalid("internal: no gradient reached the embedding path"))?;
+        let w = Tensor::from_vec(
+            weights[start..start + k]
+                .iter()
+                .map(|&w| w as f32)
+                .collect::<Vec<_>>(),
+            (k, 1, 1),
+            &device,
+        )?;
+        let weighted: Vec<f32> = g
+            .broadcast_mul(&w)?
+            .sum(0)?
+            .to_device(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1()?;
+        for (acc, v) in grad_sum.iter_mut().zip(weighted) {
+            *acc += v as f64;
+        }
+        if let Some(acc) = latent.as_mut() {
+            for j in 0..k {
+                let mut hs = Vec::with_capacity(num_layers);
+                let mut gs = Vec::with_capacity(num_layers);
+                for (layer, probe) in probes.iter().enumerate() {
+                    let g_probe = grads.get(probe.as_tensor()).ok_or_else(|| {
+                        Error::invalid(format!("internal: no gradient at layer {layer}'s context"))
+                    })?;
+                    hs.push(out.contexts[layer].get(j)?.detach());
+                    gs.push(g_probe.get(j)?.detach());
+                }
+                acc.push(hs, gs)?;
+            }
+        }
+        start += k;
+    }
+
+    let diff_host: Vec<f32> = diff.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?;
+    let embedding: Vec<f64> = (0..t)
+        .map(|p| {
+            (0..hidden)
+                .map(|d| diff_host[p * hidden + d] as f64 * grad_sum[p * hidden + d])
+                .sum()
+        })
+        .collect();
+    let delta = embedding.iter().sum::<f64>() - (f_input - f_baseline);
+    let latent = match latent {
+        Some(acc) => acc.finish()?,
+        None => Vec::new(),
+    };
+    if !f_input.is_finite() || embedding.iter().any(|v| !v.is_finite()) {
+        return Err(Error::sequence(
+            &seq.id,
+            "attribution produced NaN/infinite values; check the weights and the device",
+        ));
+    }
+    let mut tokens = Vec::with_capacity(t);
+    tokens.push(model.tokenizer.first_token.clone());
+    tokens.extend(seq.residues.iter().map(|c| c.to_string()));
+    tokens.push(model.tokenizer.last_token.clone());
+    Ok(IgResult {
+        protein: seq.id.clone(),
+        head: head_name.to_string(),
+        target,
+        tokens,
+        f_input,
+        f_baseline,
+        delta,
+        embedding,
+        latent,
+        num_layers,
+        num_heads,
+        steps: options.steps,
+        method: options.method,
+        baseline: options.baseline,
+    })
+}
+
+/// Latent relevance accumulated node by node: node k's contribution w_k Σ_d g_k D_k needs
+/// h_{k-1}, h_k, h_{k+1} (numpy.gradient's non-uniform central difference; one-sided at the
+/// ends), so only a window of three contexts per layer is kept.
+struct LatentAccumulator {
+    num_heads: usize,
+    tokens: usize,
+    hidden: usize,
+    alphas: Vec<f64>,
+    weights: Vec<f64>,
+    /// Nodes pushed so far.
+    seen: usize,
+    /// Per layer: context at node k-2 and k-1 (once known), and ∂F/∂h at node k-1.
+    prev2: Vec<Option<Tensor>>,
+    prev1: Vec<Option<Tensor>>,
+    prev_grad: Vec<Option<Tensor>>,
+    /// [layer][head][position], f64.
+    sums: Vec<f64>,
+}
+
+impl LatentAccumulator {
+    fn new(
+        layers: usize,
+        heads: usize,
+        tokens: usize,
+        hidden: usize,
+        alphas: &[f64],
+        weights: &[f64],
+    ) -> Self {
+        LatentAccumulator {
+            num_heads: heads,
+            tokens,
+            hidden,
+            alphas: alphas.to_vec(),
+            weights: weights.to_vec(),
+            seen: 0,
+            prev2: vec![None; layers],
+            prev1: vec![None; layers],
+            prev_grad: vec![None; layers],
+            sums: vec![0.0; layers * heads * tokens],
+        }
+    }
+
+    /// Adds node `seen`'s contexts and gradients (one (T, H) tensor per layer); finalises the
+    /// previous node, whose forward neighbour is now known.
+    fn push(&mut self, contexts: Vec<Tensor>, grads: Vec<Tensor>) -> Result<()> {
+        let k = self.seen;
+        for (layer, (h, g)) in contexts.into_iter().zip(grads).enumerate() {
+            if k >= 1 {
+                let (h_prev, g_prev) = (
+                    self.prev1[layer].clone().expect("node k-1 kept"),
+                    self.prev_grad[layer].clone().expect("node k-1 kept"),
+                );
+                let derivative = if k == 1 {
+                    // Forward difference at the first node.
+                    ((&h - &h_prev)? / (self.alphas[1] - self.alphas[0]))?
+                } else {
+                    let h_prev2 = self.prev2[layer].clone().expect("node k-2 kept");
+                    central_difference(&h_prev2, &h_prev, &h, &self.alphas[k - 2..=k])?
+                };
+                self.add(layer, k - 1, &g_prev, &derivative)?;
+            }
+            self.prev2[layer] = self.prev1[layer].take();
+            self.prev1[layer] = Some(h);
+            self.prev_grad[layer] = Some(g);
+        }
+        self.seen += 1;
+        Ok(())
+    }
+
+    fn add(&mut self, layer: usize, node: usize, grad: &Tensor, derivative: &Tensor) -> Result<()> {
+        let (t, heads) = (self.tokens, self.num_heads);
+        let per_head: Vec<f32> = (grad * derivative)?
+            .reshape((t, heads, self.hidden / heads))?
+            .sum(2)?
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1()?;
+        let w = self.weights[node];
+        for pos in 0..t {
+            for head in 0..heads {
+                self.sums[(layer * heads + head) * t + pos] +=
+                    w * per_head[pos * heads + head] as f64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finalises the last node with a backward difference.
+    fn finish(mut self) -> Result<Vec<f64>> {
+        let n = self.seen;
+        if n < 2 {
+            return Err(Error::invalid("latent attribution needs at least 2 steps"));
+        }
+        for layer in 0..self.prev1.len() {
+            let h_last = self.prev1[layer].clone().expect("last node kept");
+            let h_before = self.prev2[layer].clone().expect("node before last kept");
+            let g_last = self.prev_grad[layer].clone().expect("last node kept");
+            let derivative = ((&h_last - &h_before)? / (self.alphas[n - 1] - self.alphas[n - 2]))?;
+            self.add(layer, n - 1, &g_last, &derivative)?;
+        }
+        Ok(self.sums)
+    }
+}
+
+/// numpy.gradient's second-order central difference for non-uniform spacing at the middle of
+/// three nodes a0 < a1 < a2.
+fn central_difference(f0: &Tensor, f1: &Tensor, f2: &Tensor, a: &[f64]) -> Result<Tensor> {
+    let hd = a[1] - a[0];
+    let hs = a[2] - a[1];
+    let denom = hd * hs * (hd + hs);
+    let c2 = hd * hd / denom;
+    let c0 = -hs * hs / denom;
+    let c1 = (hs * hs - hd * hd) / denom;
+    Ok(((f2 * c2)? + (f0 * c0)? + (f1 * c1)?)?)
+}

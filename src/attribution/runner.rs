@@ -1,0 +1,241 @@
+//! Resumable attribution runs over many proteins.
+//!
+//! Each finished protein is written at once to a parts folder beside the output
+//! (`.<out name>.parts/`, one relevance file and one summary file per protein, each written
+//! atomically; the summary last, so its presence marks the protein complete). Re-running the same
+//! command skips proteins that are complete in the parts folder or in an existing output; when
+//! every protein is done the output and its summary are assembled in FASTA order, written
+//! atomically, and the parts folder is removed. A killed run therefore loses at most the protein
+//! in flight, and the final tables hold exactly the rows of an uninterrupted run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::tables::{empty_relevance_frame, empty_summary_frame, relevance_frame, summary_frame};
+use super::{integrated_gradients, IgOptions};
+use crate::frame::{read_table, read_table_like, write_table, TableFormat, TableSink};
+use crate::model::{EncodedSequence, ProteinModel};
+use crate::{Error, Result};
+
+/// What one attribution job computes.
+#[derive(Debug, Clone)]
+pub struct AttributionJob {
+    pub head: String,
+    pub target: usize,
+    pub options: IgOptions,
+    /// Output table (.parquet / .csv); the summary goes to `<stem>.summary.<ext>`.
+    pub out: PathBuf,
+    /// Compute at most this many new proteins in this invocation (time-boxed cluster jobs);
+    /// the run is then left resumable. None = all.
+    pub max_new_proteins: Option<usize>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Proteins computed in this invocation.
+    pub computed: usize,
+    /// Proteins found complete from an earlier invocation.
+    pub reused: usize,
+    /// Whether the output tables were written (every protein complete).
+    pub finished: bool,
+}
+
+/// `<stem>.summary.<ext>` beside `out`.
+pub fn summary_path(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}.summary.{ext}"))
+}
+
+fn parts_dir(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!(".{name}.parts"))
+}
+
+/// File-name-safe key of a protein id.
+fn part_key(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn job_fingerprint(job: &AttributionJob) -> serde_json::Value {
+    serde_json::json!({
+        "head": job.head,
+        "target": job.target,
+        "steps": job.options.steps,
+        "method": job.options.method.name(),
+        "baseline": job.options.baseline.name(),
+        "latent": job.options.latent,
+    })
+}
+
+fn string_column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a StringChunked> {
+    df.column(name)
+        .map_err(|_| Error::file(path, format!("no `{name}` column")))?
+        .str()
+        .map_err(|_| Error::file(path, format!("column `{name}` is not text")))
+}
+
+/// Proteins complete in an existing output (from its summary), after checking the summary was
+/// made with the same settings.
+fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)>> {
+    let summary_file = summary_path(&job.out);
+    if !job.out.is_file() || !summary_file.is_file() {
+        return Ok(None);
+    }
+    let summary = read_table_like(&summary_file, &empty_summary_frame())?;
+    let rows = read_table_like(&job.out, &empty_relevance_frame())?;
+    let fp = job_fingerprint(job);
+    for r in 0..summary.height() {
+        let head = string_column(&summary, "head", &summary_file)?
+            .get(r)
+            .unwrap_or_default();
+        let method = string_column(&summary, "method", &summary_file)?
+            .get(r)
+            .unwrap_or_default();
+        let baseline = string_column(&summary, "baseline", &summary_file)?
+            .get(r)
+            .unwrap_or_default();
+        let target = summary
+            .column("target")?
+            .get(r)?
+            .try_extract::<i64>()
+            .unwrap_or(-1);
+        let steps = summary
+            .column("steps")?
+            .get(r)?
+            .try_extract::<i64>()
+            .unwrap_or(-1);
+        if head != fp["head"]
+            || method != fp["method"]
+            || baseline != fp["baseline"]
+            || target != job.target as i64
+            || steps != job.options.steps as i64
+        {
+            return Err(Error::file(
+                &summary_file,
+                "was written with other settings (head, target, steps, method or baseline); \
+                 choose another --out or delete the old output",
+            ));
+        }
+    }
+    let has_latent = rows
+        .column("layer")
+        .ok()
+        .and_then(|c| c.i64().ok().and_then(|c| c.max()))
+        .is_some_and(|m| m >= 0);
+    if summary.height() > 0 && has_latent != job.options.latent {
+        return Err(Error::file(
+            &job.out,
+            "was written with a different --latent setting; choose another --out or delete it",
+        ));
+    }
+    Ok(Some((rows, summary)))
+}
+
+fn rows_of(df: &DataFrame, protein: &str, path: &Path) -> Result<DataFrame> {
+    let mask = string_column(df, "protein", path)?.equal(protein);
+    Ok(df.filter(&mask)?)
+}
+
+/// Runs `job` over `seqs`, resuming earlier work. `on_protein` is called after each protein
+/// (for progress bars).
+pub fn run_attribution(
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    job: &AttributionJob,
+    mut on_protein: impl FnMut(&str),
+) -> Result<RunReport> {
+    TableFormat::from_path(&job.out)?;
+    let parts = parts_dir(&job.out);
+    let fp = job_fingerprint(job);
+    let params_file = parts.join("params.json");
+    if parts.is_dir() && params_file.is_file() {
+        let text = std::fs::read_to_string(&params_file).map_err(|e| Error::io(&params_file, e))?;
+        let old: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::file(&params_file, format!("not valid JSON: {e}")))?;
+        if old != fp {
+            return Err(Error::file(
+                &parts,
+                format!("holds an unfinished run with other settings ({old}); choose another --out or delete this folder"),
+            ));
+        }
+    } else {
+        std::fs::create_dir_all(&parts).map_err(|e| Error::io(&parts, e))?;
+        std::fs::write(&params_file, fp.to_string()).map_err(|e| Error::io(&params_file, e))?;
+    }
+    let existing = existing_output(job)?;
+    let done_before: HashMap<String, ()> = match &existing {
+        Some((_, summary)) => string_column(summary, "protein", &summary_path(&job.out))?
+            .iter()
+            .flatten()
+            .map(|p| (p.to_string(), ()))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let part_files = |id: &str| {
+        let key = part_key(id);
+        (
+            parts.join(format!("{key}.parquet")),
+            parts.join(format!("{key}.summary.parquet")),
+        )
+    };
+
+    let mut report = RunReport {
+        computed: 0,
+        reused: 0,
+        finished: false,
+    };
+    for seq in seqs {
+        let (rel_file, sum_file) = part_files(&seq.id);
+        if done_before.contains_key(&seq.id) || sum_file.is_file() {
+            report.reused += 1;
+            on_protein(&seq.id);
+            continue;
+        }
+        if job.max_new_proteins.is_some_and(|m| report.computed >= m) {
+            return Ok(report);
+        }
+        let result = integrated_gradients(model, seq, &job.head, job.target, &job.options)?;
+        write_table(&mut relevance_frame(&result)?, &rel_file)?;
+        write_table(&mut summary_frame(&result)?, &sum_file)?;
+        report.computed += 1;
+        on_protein(&seq.id);
+    }
+
+    // Assemble in input order.
+    let summary_file = summary_path(&job.out);
+    let mut rows_sink = TableSink::create(&job.out, &empty_relevance_frame())?;
+    let mut summary_all = empty_summary_frame();
+    for seq in seqs {
+        let (rel_file, sum_file) = part_files(&seq.id);
+        let (mut rows, summary) = if sum_file.is_file() {
+            (read_table(&rel_file)?, read_table(&sum_file)?)
+        } else {
+            let (old_rows, old_summary) = existing.as_ref().expect("complete before");
+            (
+                rows_of(old_rows, &seq.id, &job.out)?,
+                rows_of(old_summary, &seq.id, &summary_file)?,
+            )
+        };
+        rows_sink.write(&mut rows)?;
+        summary_all.vstack_mut(&summary)?;
+    }
+    // Rows first: if we stop between the two, the parts folder still holds everything.
+    rows_sink.finish()?;
+    write_table(&mut summary_all, &summary_file)?;
+    std::fs::remove_dir_all(&parts).map_err(|e| Error::io(&parts, e))?;
+    report.finished = true;
+    Ok(report)
+}

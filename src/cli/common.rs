@@ -1,0 +1,135 @@
+//! Pieces every model-running subcommand shares: model + device options, reading and encoding
+//! FASTA records, progress bars, list parsing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::io::read_fasta;
+use crate::model::{EncodedSequence, ProteinModel};
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Hugging Face model folder (config.json, weights, vocab.txt or tokenizer.json); with the
+    /// `hub` feature also a repository id to download.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> anyhow::Result<ProteinModel> {
+        let device = crate::device::parse_device(&self.device)?;
+        #[cfg(feature = "hub")]
+        if !self.model.exists() {
+            // Not a local folder: treat it as a model-hub repository id.
+            let dir = crate::model::hub::download_model(&self.model.to_string_lossy())?;
+            return Ok(ProteinModel::load(&dir, &device)?);
+        }
+        let model = ProteinModel::load(&self.model, &device)?;
+        Ok(model)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Protein sequences (FASTA, may be gzip-compressed). The id is the header up to the first
+    /// whitespace.
+    #[arg(long)]
+    pub fasta: PathBuf,
+    /// Truncate sequences to this many tokens, the two special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Sequences per padded forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+}
+
+impl InputArgs {
+    /// Reads and encodes every record; the first bad record stops the run with its name.
+    pub fn encode(&self, model: &ProteinModel) -> anyhow::Result<Vec<EncodedSequence>> {
+        if self.batch_size == 0 {
+            anyhow::bail!("--batch-size must be at least 1");
+        }
+        let records = read_fasta(&self.fasta)?;
+        records
+            .iter()
+            .map(|r| {
+                model
+                    .encode_sequence(&r.id, &r.sequence, self.max_len)
+                    .with_context(|| format!("in {}", self.fasta.display()))
+            })
+            .collect()
+    }
+}
+
+/// A progress bar on stderr for `total` proteins (hidden when there is only one).
+pub fn progress(total: usize, what: &str) -> ProgressBar {
+    if total <= 1 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} proteins ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Parses `0,3,5-7` into indices.
+pub fn parse_index_list(text: &str) -> anyhow::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some((a, b)) = part.split_once('-').filter(|(a, _)| !a.is_empty()) {
+            let a: i64 = a
+                .trim()
+                .parse()
+                .with_context(|| format!("`{part}` is not a range"))?;
+            let b: i64 = b
+                .trim()
+                .parse()
+                .with_context(|| format!("`{part}` is not a range"))?;
+            if b < a {
+                anyhow::bail!("range `{part}` is empty");
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(
+                part.parse()
+                    .with_context(|| format!("`{part}` is not an index"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub fn to_usize_list(values: &[i64], what: &str) -> anyhow::Result<Vec<usize>> {
+    values
+        .iter()
+        .map(|&v| usize::try_from(v).map_err(|_| anyhow::anyhow!("{what} {v} must be >= 0")))
+        .collect()
+}
+
+pub fn print_written(path: &Path, rows: usize) {
+    eprintln!("wrote {rows} rows to {}", path.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_lists() {
+        assert_eq!(parse_index_list("0,3, 5-7").unwrap(), vec![0, 3, 5, 6, 7]);
+        assert_eq!(parse_index_list("-1,2").unwrap(), vec![-1, 2]);
+        assert!(parse_index_list("a").is_err());
+        assert!(parse_index_list("5-2").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! `attention`, `predict`, `embed`, `fetch`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::common::{
+    parse_index_list, print_written, progress, to_usize_list, InputArgs, ModelArgs,
+};
+use crate::attention::{attention_frame, attention_maps, empty_attention_frame, AttentionFilter};
+use crate::frame::TableSink;
+use crate::model::fetch::{default_cache_dir, fetch_antiberty};
+use crate::model::outputs::{
+    embeddings_frame, empty_embeddings_frame, empty_predictions_frame, predictions_frame, Pooling,
+};
+
+#[derive(Args, Debug)]
+pub struct AttentionArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output table (.parquet or .csv): protein, layer, head, from, to, weight.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Layers to keep (0-based, e.g. `0,3` or `0-2`); default all.
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Heads to keep (0-based); default all.
+    #[arg(long)]
+    pub heads: Option<String>,
+    /// Keep only rows with weight >= this.
+    #[arg(long)]
+    pub min_attn: Option<f32>,
+}
+
+pub fn run_attention(args: AttentionArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let filter = AttentionFilter {
+        layers: match &args.layers {
+            Some(l) => to_usize_list(&parse_index_list(l)?, "layer")?,
+            None => Vec::new(),
+        },
+        heads: match &args.heads {
+            Some(h) => to_usize_list(&parse_index_list(h)?, "head")?,
+            None => Vec::new(),
+        },
+        min_weight: args.min_attn,
+    };
+    filter.validate(model.num_layers(), model.num_heads())?;
+    let seqs = args.input.encode(&model)?;
+    let mut sink = TableSink::create(&args.out, &empty_attention_frame())?;
+    let bar = progress(seqs.len(), "attention");
+    for chunk in seqs.chunks(args.input.batch_size) {
+        let refs: Vec<_> = chunk.iter().collect();
+        for maps in attention_maps(&model, &refs)? {
+            sink.write(&mut attention_frame(&maps, &filter)?)?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(&args.out, rows);
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output table: protein, head, class, label, logit, prob.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    if !model
+        .heads()
+        .iter()
+        .any(|h| h.level == crate::model::HeadLevel::Sequence)
+    {
+        anyhow::bail!(
+            "{} has no sequence-level prediction head (architecture `{}`)",
+            model.dir.display(),
+            model.config.architecture()
+        );
+    }
+    let seqs = args.input.encode(&model)?;
+    let mut sink = TableSink::create(&args.out, &empty_predictions_frame())?;
+    let bar = progress(seqs.len(), "predict");
+    for chunk in seqs.chunks(args.input.batch_size) {
+        let refs: Vec<_> = chunk.iter().collect();
+        sink.write(&mut predictions_frame(&model, &refs)?)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(&args.out, rows);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PoolArg {
+    None,
+    Mean,
+    Cls,
+}
+
+#[derive(Args, Debug)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output table: protein, layer, position, embedding (list of f32).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Layers: -1 = embedding output, 0..L-1 = block outputs; `all` for every one. Default: the
+    /// last layer.
+    #[arg(long, allow_hyphen_values = true)]
+    pub layers: Option<String>,
+    /// none = one row per residue; mean = average over residues; cls = first special token.
+    #[arg(long, value_enum, default_value = "none")]
+    pub pool: PoolArg,
+}
+
+pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let last = model.num_layers() as i64 - 1;
+    let layers = match args.layers.as_deref() {
+        None => vec![last],
+        Some("all") => (-1..=last).collect(),
+        Some(l) => parse_index_list(l)?,
+    };
+    let pooling = match args.pool {
+        PoolArg::None => Pooling::None,
+        PoolArg::Mean => Pooling::Mean,
+        PoolArg::Cls => Pooling::Cls,
+    };
+    let seqs = args.input.encode(&model)?;
+    let mut sink = TableSink::create(&args.out, &empty_embeddings_frame())?;
+    let bar = progress(seqs.len(), "embed");
+    for chunk in seqs.chunks(args.input.batch_size) {
+        let refs: Vec<_> = chunk.iter().collect();
+        sink.write(&mut embeddings_frame(&model, &refs, &layers, pooling)?)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(&args.out, rows);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FetchModel {
+    Antiberty,
+}
+
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The model to fetch (only AntiBERTy ships without a model hub).
+    #[arg(value_enum)]
+    pub model: FetchModel,
+    /// Cache folder (default: $PROTSCOPE_CACHE or ~/.cache/protscope); the model lands in
+    /// DIR/antiberty.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
+    let cache = args.dir.unwrap_or_else(default_cache_dir);
+    let dir = match args.model {
+        FetchModel::Antiberty => fetch_antiberty(&cache)?,
+    };
+    // stdout carries just the folder so scripts can capture it.
+    println!("{}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! BERT family: BertModel, BertForMaskedLM, BertForSequenceClassification (single- and
+//! multi-label) and AntiBERTy (BERT + MLM head + `species`/`chain`/`graft` heads on the pooled
+//! output). Covers ProtBert, ProtBert-BFD and AntiBERTy.
+
+use candle_core::{Module, Tensor};
+use candle_nn::{Embedding, Linear};
+
+use super::config::ModelConfig;
+use super::encoder::{Activation, Encoder, EncoderConfig, NormPlacement};
+use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::weights::{LayerNorm, Weights};
+use super::{Backbone, EmbeddingModule};
+use crate::{Error, Result};
+
+/// HF `BertEmbeddings` in eval: LN(word + token_type(0) + position), positions 0..T.
+#[derive(Debug, Clone)]
+pub struct BertEmbeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    norm: LayerNorm,
+}
+
+impl BertEmbeddings {
+    pub fn forward(&self, input_ids: &Tensor, differentiable: bool) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let device = input_ids.device();
+        let positions = Tensor::arange(0u32, t as u32, device)?;
+        let types = Tensor::zeros((b, t), candle_core::DType::U32, device)?;
+        let x = (self.word.forward(input_ids)? + self.token_type.forward(&types)?)?;
+        let x = x.broadcast_add(&self.position.forward(&positions)?)?;
+        Ok(self.norm.forward(&x, differentiable)?)
+    }
+}
+
+pub(crate) fn activation(config: &ModelConfig) -> Result<Activation> {
+    Activation::from_hf(&config.hidden_act).ok_or_else(|| {
+        Error::file(
+            &config.path,
+            format!(
+                "hidden_act `{}` is not supported (gelu, gelu_new, relu)",
+                config.hidden_act
+            ),
+        )
+    })
+}
+
+pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
+    if config.position_embedding_type != "absolute" {
+        return Err(Error::file(
+            &config.path,
+            format!(
+                "BERT position_embedding_type `{}` is not supported (only absolute)",
+                config.position_embedding_type
+            ),
+        ));
+    }
+    // Task models save the backbone under `bert.`; a bare BertModel has no prefix.
+    let p = if w.contains("bert.embeddings.word_embeddings.weight") {
+        "bert."
+    } else {
+        ""
+    };
+    let h = config.hidden_size;
+    let act = activation(config)?;
+    let embeddings = BertEmbeddings {
+        word: w.embedding(
+            &format!("{p}embeddings.word_embeddings.weight"),
+            config.vocab_size,
+            h,
+        )?,
+        position: w.embedding(
+            &format!("{p}embeddings.position_embeddings.weight"),
+            config.max_position_embeddings,
+            h,
+        )?,
+        token_type: w.embedding(
+            &format!("{p}embeddings.token_type_embeddings.weight"),
+            config.type_vocab_size,
+            h,
+        )?,
+        norm: w.layer_norm(
+            &format!("{p}embeddings.LayerNorm"),
+            h,
+            config.layer_norm_eps,
+        )?,
+    };
+    let encoder_config = EncoderConfig {
+        hidden_size: h,
+        num_layers: config.num_hidden_layers,
+        num_heads: config.num_attention_heads,
+        intermediate_size: config.intermediate_size,
+        layer_norm_eps: config.layer_norm_eps,
+        activation: act,
+        norm: NormPlacement::Post,
+        rotary_base: None,
+    };
+    let encoder = Encoder::load(w, encoder_config, &format!("{p}encoder.layer"), None)?;
+    let pooler = if w.contains(&format!("{p}pooler.dense.weight")) {
+        Some(w.linear(&format!("{p}pooler.dense"), h, h)?)
+    } else {
+        None
+    };
+
+    let arch = config.architecture();
+    let mut heads = Vec::new();
+    let mlm = |heads: &mut Vec<PredictionHead>| -> Result<()> {
+        // The decoder is tied to the word embeddings; checkpoints may omit its weight.
+        let decoder_weight = if w.contains("cls.predictions.decoder.weight") {
+            w.get("cls.predictions.decoder.weight", &[config.vocab_size, h])?
+        } else {
+            w.get(
+                &format!("{p}embeddings.word_embeddings.weight"),
+                &[config.vocab_size, h],
+            )?
+        };
+        // The decoder's own bias is what HF's forward adds; older checkpoints tie it to
+        // `cls.predictions.bias` and may store only that one.
+        let bias_name = if w.contains("cls.predictions.decoder.bias") {
+            "cls.predictions.decoder.bias"
+        } else {
+            "cls.predictions.bias"
+        };
+        let bias = w.get(bias_name, &[config.vocab_size])?;
+        heads.push(PredictionHead {
+            name: "mlm".into(),
+            level: HeadLevel::Token,
+            num_classes: config.vocab_size,
+            labels: Vec::new(),
+            multi_label: false,
+            module: HeadModule::MaskedLm {
+                dense: w.linear("cls.predictions.transform.dense", h, h)?,
+                activation: act,
+                norm: w.layer_norm(
+                    "cls.predictions.transform.LayerNorm",
+                    h,
+                    config.layer_norm_eps,
+                )?,
+                decoder: Linear::new(decoder_weight, Some(bias)),
+            },
+        });
+        Ok(())
+    };
+    let needs_pooler = |name: &str| -> Result<()> {
+        if pooler.is_none() {
+            return Err(Error::tensor(
+                w.source(),
+                format!("{p}pooler.dense.weight"),
+                format!("missing; head `{name}` is computed from the pooled output"),
+            ));
+        }
+        Ok(())
+    };
+    match arch {
+        "AntiBERTy" => {
+            mlm(&mut heads)?;
+            for (name, classes) in [("species", 6), ("chain", 2), ("graft", 2)] {
+                needs_pooler(name)?;
+                heads.push(PredictionHead {
+                    name: name.into(),
+                    level: HeadLevel::Sequence,
+                    num_classes: classes,
+                    labels: config.head_labels.get(name).cloned().unwrap_or_default(),
+                    multi_label: false,
+                    module: HeadModule::Pooled(w.linear(&format!("cls.{name}"), h, classes)?),
+                });
+            }
+        }
+        "BertForMaskedLM" | "BertForPreTraining" => mlm(&mut heads)?,
+        "BertForSequenceClassification" => {
+            let classes = config.num_labels.unwrap_or(2);
+            needs_pooler("classifier")?;
+            let labels = (0..classes)
+                .map(|i| config.id2label.get(&i).cloned().unwrap_or_default())
+                .collect();
+            heads.push(PredictionHead {
+                name: "classifier".into(),
+                level: HeadLevel::Sequence,
+                num_classes: classes,
+                labels,
+                multi_label: config.is_multi_label(),
+                module: HeadModule::Pooled(w.linear("classifier", h, classes)?),
+            });
+        }
+        "BertModel" | "" => {}
+        other => {
+            return Err(Error::file(
+                &config.path,
+                format!(
+                    "BERT architecture `{other}` is not supported (BertModel, BertForMaskedLM, \
+                     BertForSequenceClassification, AntiBERTy)"
+                ),
+            ))
+        }
+    }
+    Ok(Backbone {
+        embeddings: EmbeddingModule::Bert(embeddings),
+        encoder,
+        pooler,
+        heads,
+    })
+}

@@ -1,0 +1,126 @@
+//! Named prediction heads shared by the architectures.
+
+use candle_core::{Module, Tensor};
+use candle_nn::Linear;
+
+use super::encoder::Activation;
+use super::weights::LayerNorm;
+use crate::Result;
+
+/// What a head predicts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadLevel {
+    /// One prediction per sequence: logits (B, classes).
+    Sequence,
+    /// One prediction per token: logits (B, T, vocab) — masked-language-model heads.
+    Token,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum HeadModule {
+    /// Linear layer on the BERT pooler output (tanh(dense(h[CLS]))).
+    Pooled(Linear),
+    /// HF `EsmClassificationHead`: out_proj(tanh(dense(h[0]))).
+    EsmClassification { dense: Linear, out_proj: Linear },
+    /// Masked-LM head: decoder(LN(act(dense(h)))) + bias, decoder usually tied to the word
+    /// embeddings.
+    MaskedLm {
+        dense: Linear,
+        activation: Activation,
+        norm: LayerNorm,
+        decoder: Linear,
+    },
+}
+
+/// A named head with its class labels.
+#[derive(Debug, Clone)]
+pub struct PredictionHead {
+    pub name: String,
+    pub level: HeadLevel,
+    pub num_classes: usize,
+    /// Class names by index where the config gives them (empty otherwise).
+    pub labels: Vec<String>,
+    /// Sigmoid per class (multi-label) instead of softmax.
+    pub multi_label: bool,
+    pub(crate) module: HeadModule,
+}
+
+impl PredictionHead {
+    /// Class index from an index or a label name.
+    pub fn class_index(&self, target: &str) -> Result<usize> {
+        let target = target.trim();
+        let idx = match target.parse::<usize>() {
+            Ok(i) => i,
+            Err(_) => self
+                .labels
+                .iter()
+                .position(|l| l.eq_ignore_ascii_case(target))
+                .ok_or_else(|| {
+                    crate::Error::invalid(format!(
+                        "head `{}` has no class named `{target}`; its classes are {}",
+                        self.name,
+                        self.describe_classes()
+                    ))
+                })?,
+        };
+        if idx >= self.num_classes {
+            return Err(crate::Error::invalid(format!(
+                "class {idx} is outside head `{}`, which has {} classes ({})",
+                self.name,
+                self.num_classes,
+                self.describe_classes()
+            )));
+        }
+        Ok(idx)
+    }
+
+    pub fn label(&self, class: usize) -> Option<&str> {
+        self.labels
+            .get(class)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn describe_classes(&self) -> String {
+        if self.labels.is_empty() {
+            format!("0..{}", self.num_classes.saturating_sub(1))
+        } else {
+            self.labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{i}={l}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+
+    /// Logits from the last hidden state (B, T, H) and, for pooled heads, the pooler output.
+    pub(crate) fn forward(
+        &self,
+        last_hidden: &Tensor,
+        pooled: Option<&Tensor>,
+        differentiable: bool,
+    ) -> Result<Tensor> {
+        Ok(match &self.module {
+            HeadModule::Pooled(linear) => {
+                let pooled = pooled.ok_or_else(|| {
+                    crate::Error::invalid(format!("head `{}` needs the BERT pooler", self.name))
+                })?;
+                linear.forward(pooled)?
+            }
+            HeadModule::EsmClassification { dense, out_proj } => {
+                let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
+                out_proj.forward(&dense.forward(&first)?.tanh()?)?
+            }
+            HeadModule::MaskedLm {
+                dense,
+                activation,
+                norm,
+                decoder,
+            } => {
+                let x = activation.apply(&dense.forward(last_hidden)?)?;
+                decoder.forward(&norm.forward(&x, differentiable)?)?
+            }
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Everyday outputs as Polars tables: class predictions of every sequence-level head, and
+//! per-residue or pooled hidden states.
+
+use candle_core::{DType, Device, Tensor, D};
+use polars::prelude::*;
+
+use super::{Capture, EncodedSequence, ForwardOptions, HeadLevel, ProteinModel};
+use crate::{Error, Result};
+
+/// Column layout of [`predictions_frame`].
+pub fn empty_predictions_frame() -> DataFrame {
+    df!(
+        "protein" => Vec::<String>::new(),
+        "head" => Vec::<String>::new(),
+        "class" => Vec::<i64>::new(),
+        "label" => Vec::<Option<String>>::new(),
+        "logit" => Vec::<f32>::new(),
+        "prob" => Vec::<f32>::new(),
+    )
+    .expect("static schema")
+}
+
+/// One row per (protein, sequence-level head, class): logit and probability (softmax over the
+/// head's classes; sigmoid per class for multi-label heads). Token-level heads (MLM) are skipped.
+pub fn predictions_frame(model: &ProteinModel, seqs: &[&EncodedSequence]) -> Result<DataFrame> {
+    let batch = model.batch(seqs)?;
+    let out = model.forward(&batch, ForwardOptions::default())?;
+    let mut frame = empty_predictions_frame();
+    for head in model
+        .heads()
+        .iter()
+        .filter(|h| h.level == HeadLevel::Sequence)
+    {
+        let logits = model
+            .head_logits(&head.name, &out, false)?
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?;
+        let probs = if head.multi_label {
+            candle_nn::ops::sigmoid(&logits)?
+        } else {
+            candle_nn::ops::softmax(&logits, D::Minus1)?
+        };
+        let logits: Vec<Vec<f32>> = logits.to_vec2()?;
+        let probs: Vec<Vec<f32>> = probs.to_vec2()?;
+        let (mut protein, mut class, mut label, mut logit, mut prob) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, s) in seqs.iter().enumerate() {
+            if logits[i].iter().any(|v| !v.is_finite()) {
+                return Err(Error::sequence(
+                    &s.id,
+                    format!("head `{}` produced NaN logits", head.name),
+                ));
+            }
+            for c in 0..head.num_classes {
+                protein.push(s.id.clone());
+                class.push(c as i64);
+                label.push(head.label(c).map(String::from));
+                logit.push(logits[i][c]);
+                prob.push(probs[i][c]);
+            }
+        }
+        let rows = protein.len();
+        let part = df!(
+            "protein" => protein,
+            "head" => vec![head.name.as_str(); rows],
+            "class" => class,
+            "label" => label,
+            "logit" => logit,
+            "prob" => prob,
+        )?;
+        frame.vstack_mut(&part)?;
+    }
+    Ok(frame)
+}
+
+/// How [`embeddings_frame`] reduces the residues of a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// One row per residue (positions 1..n).
+    None,
+    /// Mean over residues (special tokens excluded); position is null.
+    Mean,
+    /// The first special token's state (position 0).
+    Cls,
+}
+
+/// Layer index convention shared with the attribution tables: -1 = embedding-module output,
+/// 0..L-1 = output of that block (the last one after the final LayerNorm for ESM-2).
+pub fn empty_embeddings_frame() -> DataFrame {
+    let mut df = df!(
+        "protein" => Vec::<String>::new(),
+        "layer" => Vec::<i64>::new(),
+        "position" => Vec::<Option<i64>>::new(),
+    )
+    .expect("static schema");
+    let empty = Series::new_empty(
+        "embedding".into(),
+        &DataType::List(Box::new(DataType::Float32)),
+    );
+    df.with_column(empty.into()).expect("static schema");
+    df
+}
+
+/// Hidden states of `layers` (see [`empty_embeddings_frame`] for the numbering), pooled as asked.
+pub fn embeddings_frame(
+    model: &ProteinModel,
+    seqs: &[&EncodedSequence],
+    layers: &[i64],
+    pooling: Pooling,
+) -> Result<DataFrame> {
+    let n_layers = model.num_layers() as i64;
+    if let Some(&bad) = layers.iter().find(|&&l| l < -1 || l >= n_layers) {
+        return Err(Error::invalid(format!(
+            "layer {bad} does not exist: use -1 (embedding output) or 0..{}",
+            n_layers - 1
+        )));
+    }
+    let batch = model.batch(seqs)?;
+    let out = model.forward(
+        &batch,
+        ForwardOptions {
+            capture: Capture {
+                hidden_states: true,
+                ..Capture::none()
+            },
+            ..Default::default()
+        },
+    )?;
+    let (mut protein, mut layer_col, mut position, mut vectors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::<Series>::new());
+    for &layer in layers {
+        let states = out.hidden_states[(layer + 1) as usize].to_device(&Device::Cpu)?;
+        for (i, s) in seqs.iter().enumerate() {
+            let n = s.len() - 2;
+            let h = states.get(i)?; // (T, H)
+            let rows: Vec<(Option<i64>, Tensor)> = match pooling {
+                Pooling::None => (0..n)
+                    .map(|p| Ok((Some(p as i64 + 1), h.get(p + 1)?)))
+                    .collect::<Result<_>>()?,
+                Pooling::Mean => vec![(None, h.narrow(0, 1, n)?.mean(0)?)],
+                Pooling::Cls => vec![(Some(0), h.get(0)?)],
+            };
+            for (pos, v) in rows {
+                let v: Vec<f32> = v.to_dtype(DType::F32)?.to_vec1()?;
+                protein.push(s.id.clone());
+                layer_col.push(layer);
+                position.push(pos);
+                vectors.push(Series::new("".into(), v));
+            }
+        }
+    }
+    let mut df = df!("protein" => protein, "layer" => layer_col, "position" => position)?;
+    df.with_column(Series::new("embedding".into(), vectors).into())?;
+    Ok(df)
+}

@@ -1,0 +1,209 @@
+//! Weight loading: `model.safetensors`, sharded safetensors (`*.index.json`) or
+//! `pytorch_model.bin`, into one name → tensor map with errors that name the file and tensor.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Embedding, Linear};
+
+use crate::{Error, Result};
+
+/// The weight files found in a model folder, in the order they were read.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    tensors: HashMap<String, Tensor>,
+    /// Shown in errors: the file (or folder, for shards) the tensors came from.
+    source: PathBuf,
+    device: Device,
+}
+
+impl Weights {
+    /// Reads the weights of a Hugging Face model folder onto `device` as f32. Prefers
+    /// `model.safetensors`, then `model.safetensors.index.json` (shards), then
+    /// `pytorch_model.bin`.
+    pub fn from_folder(dir: &Path, device: &Device) -> Result<Self> {
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        let pickle = dir.join("pytorch_model.bin");
+        if single.is_file() {
+            let tensors = load_safetensors(&single, device)?;
+            Self::from_map(tensors, single, device)
+        } else if index.is_file() {
+            let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::file(&index, format!("not valid JSON: {e}")))?;
+            let map = json
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .ok_or_else(|| Error::file(&index, "no `weight_map` object"))?;
+            let mut files: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
+            files.sort();
+            files.dedup();
+            let mut tensors = HashMap::new();
+            for file in files {
+                let shard = dir.join(file);
+                if !shard.is_file() {
+                    return Err(Error::file(
+                        &index,
+                        format!("names shard `{file}`, which is not in {}", dir.display()),
+                    ));
+                }
+                tensors.extend(load_safetensors(&shard, device)?);
+            }
+            Self::from_map(tensors, index, device)
+        } else if pickle.is_file() {
+            let entries = candle_core::pickle::read_all(&pickle).map_err(|e| {
+                Error::file(
+                    &pickle,
+                    format!("cannot read PyTorch weights ({e}); the file may be truncated or not a torch.save archive"),
+                )
+            })?;
+            let mut tensors = HashMap::new();
+            for (name, t) in entries {
+                tensors.insert(name, t.to_device(device)?);
+            }
+            Self::from_map(tensors, pickle, device)
+        } else {
+            Err(Error::file(
+                dir,
+                "no weights found: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin",
+            ))
+        }
+    }
+
+    /// Wraps an in-memory map (tests, conversions). Tensors are converted to f32 and old
+    /// LayerNorm names (`gamma`/`beta`) are renamed to `weight`/`bias`.
+    pub fn from_map(
+        tensors: HashMap<String, Tensor>,
+        source: impl Into<PathBuf>,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut out = HashMap::with_capacity(tensors.len());
+        for (name, t) in tensors {
+            let name = if let Some(stem) = name.strip_suffix(".gamma") {
+                format!("{stem}.weight")
+            } else if let Some(stem) = name.strip_suffix(".beta") {
+                format!("{stem}.bias")
+            } else {
+                name
+            };
+            let t = if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.to_dtype(DType::F32)?
+            };
+            out.insert(name, t);
+        }
+        Ok(Weights {
+            tensors: out,
+            source: source.into(),
+            device: device.clone(),
+        })
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(|s| s.as_str())
+    }
+
+    pub fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+
+    /// The tensor `name`, which must have exactly `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = self.tensors.get(name).ok_or_else(|| {
+            Error::tensor(
+                &self.source,
+                name,
+                "missing; the weights do not match the architecture in config.json",
+            )
+        })?;
+        if t.dims() != shape {
+            return Err(Error::tensor(
+                &self.source,
+                name,
+                format!(
+                    "has shape {:?} but config.json implies {:?}",
+                    t.dims(),
+                    shape
+                ),
+            ));
+        }
+        Ok(t.clone())
+    }
+
+    /// `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
+    pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
+        let w = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
+        let b = self.get(&format!("{prefix}.bias"), &[out_dim])?;
+        Ok(Linear::new(w, Some(b)))
+    }
+
+    pub fn layer_norm(&self, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: self.get(&format!("{prefix}.weight"), &[size])?,
+            bias: self.get(&format!("{prefix}.bias"), &[size])?,
+            eps,
+        })
+    }
+
+    pub fn embedding(&self, name: &str, count: usize, hidden: usize) -> Result<Embedding> {
+        Ok(Embedding::new(self.get(name, &[count, hidden])?, hidden))
+    }
+
+    /// Checks every tensor for NaN/inf so corrupt weights fail at load, not as NaN outputs.
+    pub fn check_finite(&self) -> Result<()> {
+        for (name, t) in &self.tensors {
+            let sum = t.abs()?.sum_all()?.to_scalar::<f32>()?;
+            if !sum.is_finite() {
+                return Err(Error::tensor(
+                    &self.source,
+                    name,
+                    "contains NaN or infinite values; the weight file is corrupt",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load(path, device).map_err(|e| {
+        Error::file(
+            path,
+            format!("cannot read safetensors ({e}); the file may be truncated or corrupt"),
+        )
+    })
+}
+
+/// LayerNorm with its epsilon, usable on the gradient path (candle's fused kernel has no
+/// backward pass).
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn forward(&self, x: &Tensor, differentiable: bool) -> candle_core::Result<Tensor> {
+        if differentiable {
+            candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)
+        } else {
+            candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)
+        }
+    }
+}

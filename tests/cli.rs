@@ -1,0 +1,323 @@
+//! The `protscope` binary end to end on the tiny fixture models.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use polars::prelude::*;
+use protscope::frame::read_table;
+
+fn protscope(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_fasta(dir: &Path, records: &[(&str, &str)]) -> String {
+    let path = dir.join("in.fasta");
+    let text: String = records
+        .iter()
+        .map(|(id, s)| format!(">{id} some description\n{s}\n"))
+        .collect();
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn columns(df: &DataFrame) -> Vec<String> {
+    df.get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn attention_table_has_documented_columns_and_filters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = write_fasta(tmp.path(), &[("p1", "MKTAYIAK"), ("p2", "QVQLKES")]);
+    let model = model_fixture("bert_cls");
+    let out = tmp.path().join("a.csv");
+    let (ok, _, err) = protscope(&[
+        "attention",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    assert_eq!(
+        columns(&df),
+        ["protein", "layer", "head", "from", "to", "weight"]
+    );
+    // 2 layers × 4 heads × (8² + 7²) residue pairs, specials dropped.
+    assert_eq!(df.height(), 2 * 4 * (64 + 49));
+    let from = df.column("from").unwrap().i64().unwrap();
+    assert_eq!((from.min(), from.max()), (Some(1), Some(8)));
+
+    let out2 = tmp.path().join("a.parquet");
+    let (ok, _, err) = protscope(&[
+        "attention",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out2.to_str().unwrap(),
+        "--layers",
+        "1",
+        "--heads",
+        "0,2",
+        "--min-attn",
+        "0.2",
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out2).unwrap();
+    let layers = df.column("layer").unwrap().i64().unwrap();
+    assert_eq!((layers.min(), layers.max()), (Some(1), Some(1)));
+    assert!(df.column("weight").unwrap().f32().unwrap().min().unwrap() >= 0.2);
+    let heads: Vec<i64> = df
+        .column("head")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(heads.iter().all(|h| *h == 0 || *h == 2));
+
+    let (ok, _, err) = protscope(&[
+        "attention",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out2.to_str().unwrap(),
+        "--layers",
+        "7",
+    ]);
+    assert!(!ok && err.contains("layer 7 does not exist"), "{err}");
+}
+
+#[test]
+fn predict_and_embed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = write_fasta(tmp.path(), &[("h1", "EVQLVESGGG"), ("l1", "DIQMTQSP")]);
+    let model = model_fixture("antiberty_tiny");
+    let out = tmp.path().join("p.csv");
+    let (ok, _, err) = protscope(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    assert_eq!(
+        columns(&df),
+        ["protein", "head", "class", "label", "logit", "prob"]
+    );
+    // species (6) + chain (2) + graft (2) rows per protein; mlm is per token and skipped.
+    assert_eq!(df.height(), 2 * 10);
+    let labels: Vec<Option<&str>> = df.column("label").unwrap().str().unwrap().iter().collect();
+    assert!(labels.contains(&Some("Rabbit")) && labels.contains(&None));
+
+    let out = tmp.path().join("e.parquet");
+    let (ok, _, err) = protscope(&[
+        "embed",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+        "--layers",
+        "-1,1",
+        "--pool",
+        "mean",
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    assert_eq!(columns(&df), ["protein", "layer", "position", "embedding"]);
+    assert_eq!(df.height(), 4);
+    let first = df
+        .column("embedding")
+        .unwrap()
+        .list()
+        .unwrap()
+        .get_as_series(0)
+        .unwrap();
+    assert_eq!(first.len(), 16);
+}
+
+#[test]
+fn bad_inputs_fail_with_named_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = model_fixture("antiberty_tiny");
+    let fasta = write_fasta(tmp.path(), &[("ok", "EVQL"), ("bad_one", "EVQ1L")]);
+    let out = tmp.path().join("x.csv");
+    let (ok, _, err) = protscope(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("bad_one") && err.contains("position 4"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    let empty = tmp.path().join("empty.fasta");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, _, err) = protscope(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("no FASTA records"), "{err}");
+
+    let (ok, _, err) = protscope(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        &fasta,
+        "--out",
+        "x.xlsx",
+        "--device",
+        "cuda",
+    ]);
+    assert!(
+        !ok && (err.contains("--features cuda") || err.contains("cuda")),
+        "{err}"
+    );
+
+    let (ok, _, err) = protscope(&[
+        "predict",
+        "--model",
+        "/nonexistent",
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("model folder not found"), "{err}");
+}
+
+fn attribute_args<'a>(model: &'a str, fasta: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "attribute",
+        "--model",
+        model,
+        "--fasta",
+        fasta,
+        "--head",
+        "species",
+        "--target",
+        "Human",
+        "--steps",
+        "6",
+        "--latent",
+        "--out",
+        out,
+    ]
+}
+
+/// Resuming: a run stopped after one protein and re-run gives exactly the rows of an
+/// uninterrupted run; re-running a finished job computes nothing and changes nothing.
+#[test]
+fn attribute_is_resumable_and_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = model_fixture("antiberty_tiny");
+    let model = model.to_str().unwrap();
+    let fasta = write_fasta(
+        tmp.path(),
+        &[("h1", "EVQLVESGGG"), ("l1", "DIQMTQSP"), ("h2", "QVQLQESG")],
+    );
+
+    let full = tmp.path().join("full.parquet");
+    let (ok, _, err) = protscope(&attribute_args(model, &fasta, full.to_str().unwrap()));
+    assert!(ok, "{err}");
+    let full_rows = read_table(&full).unwrap();
+    assert_eq!(
+        columns(&full_rows),
+        [
+            "protein",
+            "layer",
+            "head",
+            "position",
+            "residue",
+            "relevance"
+        ]
+    );
+    // (1 embedding + 2 layers × 4 heads) blocks × (n + 2) positions.
+    assert_eq!(full_rows.height(), 9 * (12 + 10 + 10));
+    let summary = read_table(&tmp.path().join("full.summary.parquet")).unwrap();
+    assert_eq!(
+        columns(&summary),
+        [
+            "protein",
+            "head",
+            "target",
+            "f_input",
+            "f_baseline",
+            "delta",
+            "steps",
+            "method",
+            "baseline"
+        ]
+    );
+    assert_eq!(summary.height(), 3);
+
+    let resumed = tmp.path().join("resumed.parquet");
+    let mut args = attribute_args(model, &fasta, resumed.to_str().unwrap());
+    args.extend(["--max-proteins", "1"]);
+    let (ok, _, err) = protscope(&args);
+    assert!(ok && err.contains("run the same command again"), "{err}");
+    assert!(!resumed.exists(), "output appears only when complete");
+    let (ok, _, err) = protscope(&attribute_args(model, &fasta, resumed.to_str().unwrap()));
+    assert!(
+        ok && err.contains("2 computed now, 1 from an earlier run"),
+        "{err}"
+    );
+    assert!(read_table(&resumed).unwrap().equals(&full_rows));
+
+    let (ok, _, err) = protscope(&attribute_args(model, &fasta, resumed.to_str().unwrap()));
+    assert!(
+        ok && err.contains("0 computed now, 3 from an earlier run"),
+        "{err}"
+    );
+    assert!(read_table(&resumed).unwrap().equals(&full_rows));
+
+    // Same output with other settings is refused rather than mixed.
+    let mut other = attribute_args(model, &fasta, resumed.to_str().unwrap());
+    other[10] = "8";
+    let (ok, _, err) = protscope(&other);
+    assert!(!ok && err.contains("other settings"), "{err}");
+
+    let mut bad_target = attribute_args(model, &fasta, resumed.to_str().unwrap());
+    bad_target[8] = "Dog";
+    let (ok, _, err) = protscope(&bad_target);
+    assert!(!ok && err.contains("no class named `Dog`"), "{err}");
+}

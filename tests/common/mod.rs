@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+}
+
+pub fn model_fixture(name: &str) -> PathBuf {
+    fixtures().join("models").join(name)
+}
+
+/// `../shared/data` beside the checkout, or `$PROTSCOPE_SHARED_DATA`; None when absent.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("PROTSCOPE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    dir.is_dir().then_some(dir)
+}
+
+pub fn load_reference(dir: &Path) -> std::collections::HashMap<String, Tensor> {
+    candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
+        .expect("reference.safetensors")
+}
+
+pub struct RefSeq {
+    pub id: String,
+    pub sequence: String,
+    pub input_ids: Vec<u32>,
+}
+
+pub fn reference_sequences(dir: &Path) -> Vec<RefSeq> {
+    let text = std::fs::read_to_string(dir.join("reference.json")).expect("reference.json");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["sequences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| RefSeq {
+            id: s["id"].as_str().unwrap().to_string(),
+            sequence: s["sequence"].as_str().unwrap().to_string(),
+            input_ids: s["input_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect(),
+        })
+        .collect()
+}
+
+/// Max |a - b| over all elements (shapes must match).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shape mismatch");
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}

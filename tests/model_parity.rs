@@ -1,0 +1,161 @@
+//! Every forward quantity equals HF transformers (PyTorch) on the tiny fixture models that
+//! scripts/make_model_fixtures.py builds: token ids exactly; logits, hidden states, per-layer
+//! contexts and every attention probability within 1e-4 (max abs difference).
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use common::*;
+use protscope::model::{Capture, ForwardOptions, ProteinModel};
+
+const TOL: f32 = 1e-4;
+
+fn check_model(name: &str) {
+    let dir = model_fixture(name);
+    let model = ProteinModel::load(&dir, &Device::Cpu).expect("load model");
+    let reference = load_reference(&dir);
+    let mut worst = 0f32;
+    for (i, s) in reference_sequences(&dir).iter().enumerate() {
+        let enc = model.encode_sequence(&s.id, &s.sequence, None).unwrap();
+        assert_eq!(
+            enc.ids, s.input_ids,
+            "{name}/{}: token ids differ from HF's tokenizer",
+            s.id
+        );
+        for differentiable in [false, true] {
+            let batch = model.batch(&[&enc]).unwrap();
+            let out = model
+                .forward(
+                    &batch,
+                    ForwardOptions {
+                        capture: Capture::all(),
+                        differentiable,
+                        context_probes: None,
+                    },
+                )
+                .unwrap();
+            let key = format!("s{i}");
+            let attn = Tensor::stack(&out.attentions, 1).unwrap().get(0).unwrap();
+            let hidden = Tensor::stack(&out.hidden_states, 1)
+                .unwrap()
+                .get(0)
+                .unwrap();
+            let ctx = Tensor::stack(&out.contexts, 1).unwrap().get(0).unwrap();
+            for (what, ours) in [
+                ("attentions", &attn),
+                ("hidden_states", &hidden),
+                ("contexts", &ctx),
+            ] {
+                let d = max_abs_diff(ours, &reference[&format!("{key}.{what}")]);
+                assert!(d <= TOL, "{name}/{}: {what} differ by {d}", s.id);
+                worst = worst.max(d);
+            }
+            for head in model.heads() {
+                let logits = model
+                    .head_logits(&head.name, &out, differentiable)
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                let d = max_abs_diff(&logits, &reference[&format!("{key}.logits.{}", head.name)]);
+                assert!(
+                    d <= TOL,
+                    "{name}/{}: head {} logits differ by {d}",
+                    s.id,
+                    head.name
+                );
+                worst = worst.max(d);
+            }
+        }
+    }
+    eprintln!("{name}: max abs difference to HF transformers {worst:.2e}");
+}
+
+#[test]
+fn bert_sequence_classifier_matches_hf() {
+    check_model("bert_cls");
+}
+
+#[test]
+fn bert_multilabel_from_pytorch_bin_matches_hf() {
+    check_model("bert_multilabel");
+    let model = ProteinModel::load(&model_fixture("bert_multilabel"), &Device::Cpu).unwrap();
+    assert!(model.head("classifier").unwrap().multi_label);
+}
+
+#[test]
+fn bert_masked_lm_with_tied_decoder_matches_hf() {
+    check_model("bert_mlm");
+}
+
+#[test]
+fn esm_classifier_matches_hf() {
+    check_model("esm_cls");
+}
+
+#[test]
+fn esm_masked_lm_from_shards_matches_hf() {
+    check_model("esm_mlm");
+}
+
+#[test]
+fn antiberty_shaped_model_matches_hf() {
+    check_model("antiberty_tiny");
+    let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
+    let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["mlm", "species", "chain", "graft"]);
+    assert_eq!(model.head("species").unwrap().label(1), Some("Human"));
+}
+
+/// A padded batch gives each sequence the same results as running it alone.
+#[test]
+fn padded_batches_equal_single_runs() {
+    for name in ["bert_cls", "esm_cls", "antiberty_tiny"] {
+        let dir = model_fixture(name);
+        let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
+        let seqs: Vec<_> = reference_sequences(&dir)
+            .iter()
+            .map(|s| model.encode_sequence(&s.id, &s.sequence, None).unwrap())
+            .collect();
+        let refs: Vec<_> = seqs.iter().collect();
+        let batched = protscope::attention::attention_maps(&model, &refs).unwrap();
+        let batched_pred = protscope::model::outputs::predictions_frame(&model, &refs).unwrap();
+        let mut single_pred = Vec::new();
+        for (s, b) in seqs.iter().zip(&batched) {
+            let alone = &protscope::attention::attention_maps(&model, &[s]).unwrap()[0];
+            let d = max_abs_diff(&alone.weights, &b.weights);
+            assert!(
+                d <= 1e-5,
+                "{name}/{}: batched attention differs by {d}",
+                s.id
+            );
+            single_pred.push(protscope::model::outputs::predictions_frame(&model, &[s]).unwrap());
+        }
+        let mut stacked = single_pred[0].clone();
+        for p in &single_pred[1..] {
+            stacked.vstack_mut(p).unwrap();
+        }
+        // Same rows in the same order (protein-major within each head vs. per protein).
+        let logit = |df: &polars::prelude::DataFrame| -> Vec<(String, String, i64, f32)> {
+            let mut v: Vec<_> = (0..df.height())
+                .map(|r| {
+                    let row = df.get_row(r).unwrap().0;
+                    (
+                        row[0].get_str().unwrap().to_string(),
+                        row[1].get_str().unwrap().to_string(),
+                        row[2].try_extract::<i64>().unwrap(),
+                        row[4].try_extract::<f32>().unwrap(),
+                    )
+                })
+                .collect();
+            v.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+            v
+        };
+        for (a, b) in logit(&batched_pred).iter().zip(logit(&stacked).iter()) {
+            assert_eq!((&a.0, &a.1, a.2), (&b.0, &b.1, b.2));
+            assert!(
+                (a.3 - b.3).abs() <= 1e-5,
+                "{name}: batched logit differs: {a:?} vs {b:?}"
+            );
+        }
+    }
+}
