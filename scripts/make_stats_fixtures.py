@@ -9,7 +9,10 @@
   table computed by a plain numpy / scipy / statsmodels re-implementation of the reference
   metrics (see `relevance_reference`).
 
-Floats in the JSON: NaN as null, infinities as the strings "inf" / "-inf".
+Floats in the JSON are strings: Python's shortest round-trip repr ("0.1", "1e-300"), "nan",
+"inf", "-inf"; the Rust test parses them with `str::parse::<f64>`, which rounds correctly (a JSON
+number parsed by a best-effort float parser can be one ulp off, too much for 1e-9 parity on
+inputs like 1e8 + noise).
 
 Usage: python scripts/make_stats_fixtures.py [output_dir]
 Requirements: scripts/requirements-stats.txt
@@ -35,10 +38,10 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 def enc(value):
     value = float(value)
     if math.isnan(value):
-        return None
+        return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return value
+    return repr(value)
 
 
 def enc_list(values):
@@ -93,7 +96,7 @@ def ttest_cases(rng):
         for alternative in ALTERNATIVES:
             res = quiet(stats.ttest_1samp, np.asarray(x, float), popmean, alternative=alternative)
             cases.append({"function": "ttest_1samp", "name": name, "x": enc_list(x),
-                          "popmean": popmean, "alternative": alternative,
+                          "popmean": enc(popmean), "alternative": alternative,
                           "statistic": enc(res.statistic), "pvalue": enc(res.pvalue)})
 
     for n in (2, 3, 5, 10, 60, 200):

@@ -20,9 +20,7 @@ mod wilcoxon;
 
 pub use correlation::{pearson_r, point_biserial_r};
 pub use multitest::{benjamini_hochberg, bonferroni};
-pub use relevance::{
-    relevance_statistics, HeadRelevance, ProteinHeadScore, RelevanceStats,
-};
+pub use relevance::{relevance_statistics, HeadRelevance, ProteinHeadScore, RelevanceStats};
 pub use shapiro::shapiro_wilk;
 pub use ttest::ttest_1samp;
 pub use wilcoxon::{wilcoxon_signed_rank, WilcoxonMethod, WilcoxonResult};
@@ -111,7 +109,10 @@ mod tests {
 
     #[test]
     fn alternative_parses_scipy_spelling() {
-        assert_eq!("greater".parse::<Alternative>().unwrap(), Alternative::Greater);
+        assert_eq!(
+            "greater".parse::<Alternative>().unwrap(),
+            Alternative::Greater
+        );
         assert_eq!(
             "two-sided".parse::<Alternative>().unwrap(),
             Alternative::TwoSided

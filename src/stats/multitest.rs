@@ -3,10 +3,11 @@
 use crate::{Error, Result};
 
 fn check_p_values(p_values: &[f64]) -> Result<()> {
-    match p_values.iter().find(|p| !p.is_nan() && !(0.0..=1.0).contains(*p)) {
-        Some(p) => Err(Error::invalid(format!(
-            "p-value {p} is outside [0, 1]"
-        ))),
+    match p_values
+        .iter()
+        .find(|p| !p.is_nan() && !(0.0..=1.0).contains(*p))
+    {
+        Some(p) => Err(Error::invalid(format!("p-value {p} is outside [0, 1]"))),
         None => Ok(()),
     }
 }
@@ -42,7 +43,17 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Result<Vec<f64>> {
 pub fn bonferroni(p_values: &[f64]) -> Result<Vec<f64>> {
     check_p_values(p_values)?;
     let m = p_values.iter().filter(|p| !p.is_nan()).count() as f64;
-    Ok(p_values.iter().map(|&p| (p * m).min(1.0)).collect())
+    // f64::min would turn NaN into 1, hence the explicit branch.
+    Ok(p_values
+        .iter()
+        .map(|&p| {
+            if p.is_nan() {
+                f64::NAN
+            } else {
+                (p * m).min(1.0)
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -177,8 +177,10 @@ pub fn relevance_statistics(
     annotated: &HashMap<String, Vec<usize>>,
     alpha: f64,
 ) -> Result<RelevanceStats> {
-    if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(Error::invalid(format!("alpha must be in (0, 1), got {alpha}")));
+    if alpha.is_nan() || alpha <= 0.0 || alpha >= 1.0 {
+        return Err(Error::invalid(format!(
+            "alpha must be in (0, 1), got {alpha}"
+        )));
     }
     let table = AttributionColumns::read(attributions)?;
     let groups = group_rows(&table)?;
@@ -206,7 +208,11 @@ pub fn relevance_statistics(
             }
             _ => {}
         }
-        let indicator = annotation_indicator(protein, annotated.get(protein), n_residues)?;
+        let indicator = annotation_indicator(
+            protein,
+            annotated.get(protein).map(Vec::as_slice),
+            n_residues,
+        )?;
         let n_annotated = indicator.iter().filter(|&&a| a).count();
         if n_annotated == 0 {
             if skipped.insert(protein) {
@@ -256,11 +262,7 @@ pub fn relevance_statistics(
 }
 
 fn head_statistics(layer: i64, head: i64, scores: &[&ProteinHeadScore]) -> HeadRelevance {
-    let correlations: Vec<f64> = scores
-        .iter()
-        .map(|s| s.r)
-        .filter(|r| !r.is_nan())
-        .collect();
+    let correlations: Vec<f64> = scores.iter().map(|s| s.r).filter(|r| !r.is_nan()).collect();
     let rra: Vec<f64> = scores.iter().map(|s| s.rra).collect();
     let totals: Vec<f64> = scores.iter().map(|s| s.total_relevance).collect();
     let t = ttest_1samp(&correlations, 0.0, Alternative::Greater);
@@ -291,9 +293,7 @@ fn head_statistics(layer: i64, head: i64, scores: &[&ProteinHeadScore]) -> HeadR
 /// Corrects the attention heads (layer ≥ 0) as one family per test; the embedding level keeps
 /// its raw p-values (a family of one), which `head_statistics` already stored.
 fn adjust_p_values(heads: &mut [HeadRelevance], alpha: f64) -> Result<()> {
-    let family: Vec<usize> = (0..heads.len())
-        .filter(|&i| heads[i].layer >= 0)
-        .collect();
+    let family: Vec<usize> = (0..heads.len()).filter(|&i| heads[i].layer >= 0).collect();
     let t_raw: Vec<f64> = family.iter().map(|&i| heads[i].t_p).collect();
     let wilcoxon_raw: Vec<f64> = family.iter().map(|&i| heads[i].wilcoxon_p).collect();
     let t_fdr = benjamini_hochberg(&t_raw)?;
@@ -334,7 +334,7 @@ fn relevance_rank_accuracy(relevance: &[f64], indicator: &[bool], k: usize) -> f
 /// Annotation indicator over positions 0..=n+1 (false at the special positions 0 and n+1).
 fn annotation_indicator(
     protein: &str,
-    annotated: Option<&Vec<usize>>,
+    annotated: Option<&[usize]>,
     n_residues: usize,
 ) -> Result<Vec<bool>> {
     let mut indicator = vec![false; n_residues + 2];
@@ -372,7 +372,7 @@ impl AttributionColumns {
         }
         let protein = protein_column
             .str()?
-            .into_iter()
+            .iter()
             .map(|v| v.map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| null_error("protein"))?;
@@ -567,7 +567,11 @@ mod tests {
         assert!(err.to_string().contains("relevance"), "{err}");
 
         let mut wrong = table.clone();
-        let as_float = wrong.column("layer").unwrap().cast(&DataType::Float64).unwrap();
+        let as_float = wrong
+            .column("layer")
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap();
         wrong.with_column(as_float).unwrap();
         let err = relevance_statistics(&wrong, &annotation(&[1]), 0.05).unwrap_err();
         assert!(err.to_string().contains("integer"), "{err}");
@@ -601,7 +605,9 @@ mod tests {
 
         let mut mixed = table.clone();
         let heads: Vec<i64> = vec![0; 10];
-        mixed.with_column(Column::new("head".into(), heads)).unwrap();
+        mixed
+            .with_column(Column::new("head".into(), heads))
+            .unwrap();
         let err = relevance_statistics(&mixed, &annotation(&[1]), 0.05).unwrap_err();
         assert!(err.to_string().contains("embedding"), "{err}");
     }

@@ -149,8 +149,8 @@ fn half_coefficients(n: usize) -> Vec<f64> {
         (1, scale)
     };
     coefficients[0] = a1;
-    for i in first_plain..half {
-        coefficients[i] = -scores[i] / scale;
+    for (coefficient, score) in coefficients.iter_mut().zip(&scores).skip(first_plain) {
+        *coefficient = -score / scale;
     }
     coefficients
 }

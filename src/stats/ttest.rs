@@ -41,8 +41,12 @@ mod tests {
         assert!((r.p_value - expected).abs() < 1e-14);
         let r = ttest_1samp(&[1.0, 1.0, 1.0], 0.0, Alternative::Greater);
         assert_eq!((r.statistic, r.p_value), (f64::INFINITY, 0.0));
-        assert!(ttest_1samp(&[0.0; 3], 0.0, Alternative::Less).p_value.is_nan());
-        assert!(ttest_1samp(&[5.0], 0.0, Alternative::Less).statistic.is_nan());
+        assert!(ttest_1samp(&[0.0; 3], 0.0, Alternative::Less)
+            .p_value
+            .is_nan());
+        assert!(ttest_1samp(&[5.0], 0.0, Alternative::Less)
+            .statistic
+            .is_nan());
         assert!(ttest_1samp(&[], 0.0, Alternative::Less).statistic.is_nan());
     }
 }

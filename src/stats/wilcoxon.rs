@@ -212,7 +212,9 @@ mod tests {
         assert!(r.p_value.is_nan());
         let r = wilcoxon_signed_rank(&[f64::NAN, 1.0], Alternative::TwoSided);
         assert!(r.p_value.is_nan() && r.method.is_none());
-        assert!(wilcoxon_signed_rank(&[], Alternative::Less).statistic.is_nan());
+        assert!(wilcoxon_signed_rank(&[], Alternative::Less)
+            .statistic
+            .is_nan());
     }
 
     #[test]
