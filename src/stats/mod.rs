@@ -23,7 +23,10 @@ pub use multitest::{benjamini_hochberg, bonferroni};
 pub use relevance::{relevance_statistics, HeadRelevance, ProteinHeadScore, RelevanceStats};
 pub use shapiro::shapiro_wilk;
 pub use ttest::ttest_1samp;
-pub use wilcoxon::{wilcoxon_signed_rank, WilcoxonMethod, WilcoxonResult};
+pub use wilcoxon::{
+    wilcoxon_signed_rank, WilcoxonMethod, WilcoxonResult, WILCOXON_EXACT_MAX_N,
+    WILCOXON_PERMUTATION_MAX_N,
+};
 
 use crate::{Error, Result};
 use std::str::FromStr;

@@ -82,6 +82,8 @@ pub struct RelevanceStats {
     pub n_proteins_in_table: usize,
     /// Proteins of the table without any annotated residue (r undefined), sorted; left out.
     pub skipped_proteins: Vec<String>,
+    /// Proteins of the annotation that the attribution table does not have, sorted.
+    pub annotated_proteins_not_in_table: Vec<String>,
     /// Rows with a Shapiro–Wilk p-value (at least 3 defined r values).
     pub normality_tested_heads: usize,
     /// Of those, rows whose r distribution is not normal (`shapiro_p < alpha`).
@@ -185,7 +187,7 @@ pub fn relevance_statistics(
     let table = AttributionColumns::read(attributions)?;
     let groups = group_rows(&table)?;
 
-    let mut proteins: Vec<&str> = groups.keys().map(|k| k.protein.as_str()).collect();
+    let mut proteins: Vec<&str> = groups.keys().map(|k| k.protein).collect();
     proteins.sort_unstable();
     proteins.dedup();
     let n_proteins_in_table = proteins.len();
@@ -197,7 +199,7 @@ pub fn relevance_statistics(
     for (key, rows) in &groups {
         let positions = ordered_relevance(key, rows)?;
         let n_residues = positions.len() - 2;
-        let protein = key.protein.as_str();
+        let protein = key.protein;
         match residue_counts.insert(protein, n_residues) {
             Some(previous) if previous != n_residues => {
                 return Err(Error::invalid(format!(
@@ -234,6 +236,13 @@ pub fn relevance_statistics(
         });
     }
     skipped_proteins.sort_unstable();
+    let in_table: HashSet<&str> = proteins.iter().copied().collect();
+    let mut annotated_proteins_not_in_table: Vec<String> = annotated
+        .keys()
+        .filter(|p| !in_table.contains(p.as_str()))
+        .cloned()
+        .collect();
+    annotated_proteins_not_in_table.sort_unstable();
 
     let mut by_head: BTreeMap<(i64, i64), Vec<&ProteinHeadScore>> = BTreeMap::new();
     for score in &per_protein {
@@ -256,6 +265,7 @@ pub fn relevance_statistics(
         alpha,
         n_proteins_in_table,
         skipped_proteins,
+        annotated_proteins_not_in_table,
         normality_tested_heads,
         non_normal_heads,
     })
@@ -350,22 +360,22 @@ fn annotation_indicator(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct GroupKey {
-    protein: String,
+struct GroupKey<'a> {
+    protein: &'a str,
     layer: i64,
     head: i64,
 }
 
-struct AttributionColumns {
-    protein: Vec<String>,
+struct AttributionColumns<'a> {
+    protein: Vec<&'a str>,
     layer: Vec<i64>,
     head: Vec<i64>,
     position: Vec<i64>,
     relevance: Vec<f64>,
 }
 
-impl AttributionColumns {
-    fn read(df: &DataFrame) -> Result<Self> {
+impl<'a> AttributionColumns<'a> {
+    fn read(df: &'a DataFrame) -> Result<Self> {
         let protein_column = column(df, "protein")?;
         if protein_column.dtype() != &DataType::String {
             return Err(wrong_dtype("protein", "string", protein_column.dtype()));
@@ -373,7 +383,6 @@ impl AttributionColumns {
         let protein = protein_column
             .str()?
             .iter()
-            .map(|v| v.map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| null_error("protein"))?;
         let relevance = float_column(df, "relevance")?;
@@ -435,8 +444,10 @@ fn null_error(name: &str) -> Error {
 }
 
 /// Rows of each (protein, layer, head) as (position, relevance), after checking layer/head.
-fn group_rows(table: &AttributionColumns) -> Result<BTreeMap<GroupKey, Vec<(i64, f64)>>> {
-    let mut groups: BTreeMap<GroupKey, Vec<(i64, f64)>> = BTreeMap::new();
+fn group_rows<'a>(
+    table: &AttributionColumns<'a>,
+) -> Result<BTreeMap<GroupKey<'a>, Vec<(i64, f64)>>> {
+    let mut groups: BTreeMap<GroupKey<'a>, Vec<(i64, f64)>> = BTreeMap::new();
     for i in 0..table.protein.len() {
         let (layer, head) = (table.layer[i], table.head[i]);
         let embedding = layer == EMBEDDING_LEVEL && head == EMBEDDING_LEVEL;
@@ -448,7 +459,7 @@ fn group_rows(table: &AttributionColumns) -> Result<BTreeMap<GroupKey, Vec<(i64,
         }
         groups
             .entry(GroupKey {
-                protein: table.protein[i].clone(),
+                protein: table.protein[i],
                 layer,
                 head,
             })
@@ -459,7 +470,7 @@ fn group_rows(table: &AttributionColumns) -> Result<BTreeMap<GroupKey, Vec<(i64,
 }
 
 /// Relevance indexed by position, checking the positions are exactly 0..=n+1 with n ≥ 1.
-fn ordered_relevance(key: &GroupKey, rows: &[(i64, f64)]) -> Result<Vec<f64>> {
+fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>> {
     let where_ = || {
         format!(
             "protein `{}` layer {} head {}",
@@ -551,6 +562,12 @@ mod tests {
         assert_eq!(stats.skipped_proteins, vec!["P1".to_string()]);
         assert!(stats.heads.is_empty());
         assert_eq!(stats.n_proteins_in_table, 1);
+        let other = HashMap::from([("P9".to_string(), vec![1])]);
+        let stats = relevance_statistics(&small_table(), &other, 0.05).unwrap();
+        assert_eq!(
+            stats.annotated_proteins_not_in_table,
+            vec!["P9".to_string()]
+        );
         let frame = stats.to_frame().unwrap();
         assert_eq!(frame.height(), 0);
     }
@@ -610,6 +627,29 @@ mod tests {
             .unwrap();
         let err = relevance_statistics(&mixed, &annotation(&[1]), 0.05).unwrap_err();
         assert!(err.to_string().contains("embedding"), "{err}");
+    }
+
+    #[test]
+    fn narrower_numeric_dtypes_are_accepted() {
+        let table = small_table();
+        let expected = relevance_statistics(&table, &annotation(&[1, 3]), 0.05).unwrap();
+        let mut narrow = table.clone();
+        for (name, dtype) in [
+            ("layer", DataType::Int32),
+            ("head", DataType::Int32),
+            ("position", DataType::UInt32),
+            ("relevance", DataType::Float32),
+        ] {
+            let cast = narrow.column(name).unwrap().cast(&dtype).unwrap();
+            narrow.with_column(cast).unwrap();
+        }
+        let got = relevance_statistics(&narrow, &annotation(&[1, 3]), 0.05).unwrap();
+        assert_eq!(got.per_protein.len(), expected.per_protein.len());
+        for (a, b) in got.per_protein.iter().zip(&expected.per_protein) {
+            // f32 relevance is rounded, so compare loosely; the ranking is unchanged.
+            assert!((a.r - b.r).abs() < 1e-6);
+            assert_eq!(a.rra, b.rra);
+        }
     }
 
     #[test]
