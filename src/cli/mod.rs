@@ -1,5 +1,7 @@
 //! The `protscope` command line: thin wrappers around the library.
 
+pub mod annot;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -11,7 +13,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Print or write UniProt features (or per-residue masks with --residues).
+    Features(annot::FeaturesArgs),
+    /// Contact map of one chain of a PDB/mmCIF structure.
+    Contacts(annot::ContactsArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,5 +32,8 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Features(args) => annot::run_features(args),
+        Command::Contacts(args) => annot::run_contacts(args),
+    }
 }
