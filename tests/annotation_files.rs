@@ -61,7 +61,11 @@ fn assert_same_entries(a: &[Entry], b: &[Entry], what: &str) {
         assert_eq!(x.secondary_accessions, y.secondary_accessions, "{what}");
         assert_eq!(x.entry_name, y.entry_name, "{what}");
         assert_eq!(x.sequence, y.sequence, "{what} {}", x.accession);
-        assert_eq!(x.sequence_version, y.sequence_version, "{what} {}", x.accession);
+        assert_eq!(
+            x.sequence_version, y.sequence_version,
+            "{what} {}",
+            x.accession
+        );
         assert_eq!(x.features.len(), y.features.len(), "{what} {}", x.accession);
         for (f, g) in x.features.iter().zip(&y.features) {
             let ctx = format!("{what} {} {f:?} vs {g:?}", x.accession);
@@ -92,7 +96,11 @@ fn current_flat_layout_reads_sites_ligands_and_evidence() {
     assert_eq!(e.accession, "P39896");
     assert_eq!(e.entry_name.as_deref(), Some("TCMO_STRGA"));
     assert_eq!(e.sequence.as_ref().map(String::len), Some(339));
-    let act = e.features.iter().find(|f| f.feature_type == "Active site").unwrap();
+    let act = e
+        .features
+        .iter()
+        .find(|f| f.feature_type == "Active site")
+        .unwrap();
     assert_eq!(act.start, Position::exact(246));
     assert_eq!(act.description.as_deref(), Some("Proton acceptor"));
     assert_eq!(act.evidence, ["ECO:0000255|PROSITE-ProRule:PRU01020"]);
@@ -104,7 +112,10 @@ fn current_flat_layout_reads_sites_ligands_and_evidence() {
     assert_eq!(binding.len(), 2);
     assert_eq!(binding[1].start, Position::exact(226));
     assert_eq!(binding[1].end, Position::exact(228));
-    assert_eq!(binding[0].ligand.as_deref(), Some("S-adenosyl-L-methionine"));
+    assert_eq!(
+        binding[0].ligand.as_deref(),
+        Some("S-adenosyl-L-methionine")
+    );
     assert_eq!(binding[0].ligand_id.as_deref(), Some("ChEBI:CHEBI:59789"));
     let chain = &e.features[0];
     assert_eq!(
@@ -151,8 +162,18 @@ fn same_entry_in_flat_and_xml_gives_equal_tables() {
         assert!(a.equals_missing(&b), "{acc}: feature frames differ");
     }
     let q = &read(&fixture("Q13639.xml"))[0];
-    assert_eq!(q.features.iter().filter(|f| f.feature_type == "Transmembrane").count(), 7);
-    let tm = q.features.iter().find(|f| f.feature_type == "Transmembrane").unwrap();
+    assert_eq!(
+        q.features
+            .iter()
+            .filter(|f| f.feature_type == "Transmembrane")
+            .count(),
+        7
+    );
+    let tm = q
+        .features
+        .iter()
+        .find(|f| f.feature_type == "Transmembrane")
+        .unwrap();
     assert_eq!(tm.status.as_deref(), Some("by similarity"));
 }
 
@@ -164,35 +185,57 @@ fn rest_json_tsv_gff_and_synthetic_xml_fixtures() {
     let peptide = &e.features[0];
     assert_eq!(peptide.feature_type, "Peptide");
     assert_eq!(peptide.start.modifier, Modifier::LessThan);
-    let modres = e.features.iter().find(|f| f.feature_type == "Modified residue").unwrap();
+    let modres = e
+        .features
+        .iter()
+        .find(|f| f.feature_type == "Modified residue")
+        .unwrap();
     assert_eq!(modres.start, Position::exact(130));
     assert_eq!(modres.evidence, ["ECO:0000269|PubMed:12818635"]);
 
     let tsv = read(&fixture("rest_search_results.tsv"));
     assert_eq!(tsv.len(), 6);
     let cyp = tsv.iter().find(|e| e.accession == "A0A087X1C5").unwrap();
-    let heme = cyp.features.iter().find(|f| f.feature_type == "Binding site").unwrap();
+    let heme = cyp
+        .features
+        .iter()
+        .find(|f| f.feature_type == "Binding site")
+        .unwrap();
     assert_eq!(heme.start, Position::exact(461));
     assert_eq!(heme.ligand.as_deref(), Some("heme"));
     assert_eq!(heme.ligand_id.as_deref(), Some("ChEBI:CHEBI:30413"));
     assert_eq!(heme.description.as_deref(), Some("axial binding residue"));
     let sik = tsv.iter().find(|e| e.accession == "A0A0B4J2F2").unwrap();
     assert_eq!(sik.sequence.as_ref().map(String::len), Some(783));
-    let types: Vec<&str> = sik.features.iter().map(|f| f.feature_type.as_str()).collect();
+    let types: Vec<&str> = sik
+        .features
+        .iter()
+        .map(|f| f.feature_type.as_str())
+        .collect();
     assert_eq!(types, ["Active site", "Binding site", "Binding site"]);
 
     let gff = read(&fixture("swiss4.gff"));
     let accs: Vec<&str> = gff.iter().map(|e| e.accession.as_str()).collect();
     assert_eq!(accs, ["P00750", "P56540", "Q51858", "Q51481"]);
-    let np = gff[1].features.iter().find(|f| f.feature_type == "Nucleotide binding").unwrap();
-    assert_eq!((np.start, np.end), (Position::exact(41), Position::exact(48)));
+    let np = gff[1]
+        .features
+        .iter()
+        .find(|f| f.feature_type == "Nucleotide binding")
+        .unwrap();
+    assert_eq!(
+        (np.start, np.end),
+        (Position::exact(41), Position::exact(48))
+    );
     assert_eq!(np.description.as_deref(), Some("ATP"));
     assert_eq!(np.status.as_deref(), Some("potential"));
 
     let multi = read(&fixture("multiligand.xml"));
     let f = &multi[0].features[0];
     assert_eq!(f.ligand.as_deref(), Some("ATP; ADP"));
-    assert_eq!(f.ligand_id.as_deref(), Some("ChEBI:CHEBI:15422; ChEBI:CHEBI:16761"));
+    assert_eq!(
+        f.ligand_id.as_deref(),
+        Some("ChEBI:CHEBI:15422; ChEBI:CHEBI:16761")
+    );
 }
 
 #[test]
@@ -228,9 +271,18 @@ fn bad_inputs_are_clear_errors() {
         (write("cut.json", &json[..json.len() / 2]), "truncated"),
         (write("empty.xml", b""), "empty"),
         (write("noise.txt", b"just some words\n"), "cannot tell"),
-        (write("latin1.txt", b"ID   X\nAC   P1;\nFT   CHAIN 1..2\nFT   /note=\"caf\xe9\"\n//\n"), "UTF-8"),
         (
-            write("pos.txt", b"ID   X\nAC   P1;\nFT   CHAIN           1..x\n//\n"),
+            write(
+                "latin1.txt",
+                b"ID   X\nAC   P1;\nFT   CHAIN 1..2\nFT   /note=\"caf\xe9\"\n//\n",
+            ),
+            "UTF-8",
+        ),
+        (
+            write(
+                "pos.txt",
+                b"ID   X\nAC   P1;\nFT   CHAIN           1..x\n//\n",
+            ),
             "1..x",
         ),
     ];
@@ -250,7 +302,10 @@ fn residue_table_keeps_positions_aligned_under_max_len() {
     let m = residue_mask(&entries[0], &sel, None, &opts).unwrap();
     assert_eq!(m.sequence.len(), 210);
     assert!(m.column("Binding site").unwrap()[199]);
-    assert!(matches!(m.skipped[0].reason, SkipReason::BeyondMaxLen { max_len: 210 }));
+    assert!(matches!(
+        m.skipped[0].reason,
+        SkipReason::BeyondMaxLen { max_len: 210 }
+    ));
     let df = residue_frame(&[m]).unwrap();
     assert_eq!(df.height(), 210);
     let pos = df.column("position").unwrap().u32().unwrap();
@@ -290,9 +345,16 @@ fn every_shared_uniprot_file_parses_in_its_format() {
         assert!(!entries.is_empty());
         // Every table builds; no feature has a position 0.
         let df = features_frame(&entries).unwrap();
-        assert_eq!(df.height(), entries.iter().map(|e| e.features.len()).sum::<usize>());
+        assert_eq!(
+            df.height(),
+            entries.iter().map(|e| e.features.len()).sum::<usize>()
+        );
         for f in entries.iter().flat_map(|e| &e.features) {
-            assert!(f.start.value != Some(0) && f.end.value != Some(0), "{}", path.display());
+            assert!(
+                f.start.value != Some(0) && f.end.value != Some(0),
+                "{}",
+                path.display()
+            );
             assert!(!f.feature_type.is_empty());
         }
     }
@@ -313,7 +375,11 @@ fn multi_entry_files_agree_across_flat_xml_gff_and_fasta() {
     let q8 = flat.iter().find(|e| e.accession == "Q8NE62").unwrap();
     assert_eq!(q8.features[0].end, Position::unknown());
     let grn = flat.iter().find(|e| e.accession == "P28799").unwrap();
-    let g1 = grn.features.iter().find(|f| f.description.as_deref() == Some("Granulin-1")).unwrap();
+    let g1 = grn
+        .features
+        .iter()
+        .find(|f| f.description.as_deref() == Some("Granulin-1"))
+        .unwrap();
     assert_eq!(g1.start.modifier, Modifier::Uncertain);
     assert_eq!(g1.start.value, Some(58));
 
@@ -354,27 +420,42 @@ fn masks_report_unknown_and_fuzzy_positions_on_real_entries() {
     let sel = FeatureSelection::with_types("Transit peptide,Chain").unwrap();
     let m = residue_mask(q8, &sel, None, &MaskOptions::default()).unwrap();
     assert_eq!(m.skipped.len(), 2);
-    assert!(m.skipped.iter().all(|s| s.reason == SkipReason::UnknownPosition));
+    assert!(m
+        .skipped
+        .iter()
+        .all(|s| s.reason == SkipReason::UnknownPosition));
     assert!(m.column("Chain").unwrap().iter().all(|&b| !b));
     // Disulfide bonds mark cysteines only.
     let dendro = flat.iter().find(|e| e.accession == "P00981").unwrap();
     let sel = FeatureSelection::with_types("Disulfide bond").unwrap();
     let m = residue_mask(dendro, &sel, None, &MaskOptions::default()).unwrap();
     let seq: Vec<char> = m.sequence.chars().collect();
-    let marked: Vec<usize> = m.column("Disulfide bond").unwrap().iter().enumerate()
-        .filter(|(_, &b)| b).map(|(i, _)| i).collect();
+    let marked: Vec<usize> = m
+        .column("Disulfide bond")
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b)
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(marked.len(), 6);
     assert!(marked.iter().all(|&i| seq[i] == 'C'));
     // An isoform-like change in the model sequence is detected.
     let mut changed = dendro.sequence.clone().unwrap();
     changed.replace_range(30..31, "W");
     let e = residue_mask(dendro, &sel, Some(&changed), &MaskOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("P00981") && e.to_string().contains("residue 31"), "{e}");
+    assert!(
+        e.to_string().contains("P00981") && e.to_string().contains("residue 31"),
+        "{e}"
+    );
 
     let json = read(&dir.join("rest_search_results.json"));
     assert_eq!(json.len(), 8);
-    let variants = json.iter().flat_map(|e| &e.features)
-        .filter(|f| f.feature_type == "Natural variant").count();
+    let variants = json
+        .iter()
+        .flat_map(|e| &e.features)
+        .filter(|f| f.feature_type == "Natural variant")
+        .count();
     assert_eq!(variants, 6);
 }
 
@@ -385,10 +466,17 @@ fn provis_sites_load_as_masks() {
     assert_eq!(sets.len(), 1418);
     let mut sites = 0;
     for set in &sets {
-        let m = residue_mask(&set.to_entry("Binding site"), &FeatureSelection::all(), None,
-            &MaskOptions::default()).unwrap();
+        let m = residue_mask(
+            &set.to_entry("Binding site"),
+            &FeatureSelection::all(),
+            None,
+            &MaskOptions::default(),
+        )
+        .unwrap();
         assert!(m.skipped.is_empty(), "{}", set.id);
-        sites += m.column("Binding site").map_or(0, |c| c.iter().filter(|&&b| b).count());
+        sites += m
+            .column("Binding site")
+            .map_or(0, |c| c.iter().filter(|&&b| b).count());
     }
     assert_eq!(sites, 17600);
 }

@@ -46,13 +46,18 @@ fn missing_residues_map_onto_seqres() {
     let matrix = DistanceMatrix::from_chain(&chain, &mapping, ContactAtom::Alpha);
     assert_eq!(matrix.get(5, 20), None);
     let contacts = matrix.contacts(&ContactOptions::default());
-    assert!(contacts.iter().all(|c| c.i >= 17 && c.j > c.i && c.distance < 8.0));
+    assert!(contacts
+        .iter()
+        .all(|c| c.i >= 17 && c.j > c.i && c.distance < 8.0));
     // Every consecutive pair of observed residues is in Cα contact (3.8 Å apart).
     for i in 17..42 {
         assert!(contacts.iter().any(|c| c.i == i && c.j == i + 1), "{i}");
     }
     let e = s.chain(Some("C"), None).unwrap_err().to_string();
-    assert!(e.contains("2BEG_AB_trimmed.pdb") && e.contains("`C`") && e.contains("A, B"), "{e}");
+    assert!(
+        e.contains("2BEG_AB_trimmed.pdb") && e.contains("`C`") && e.contains("A, B"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -61,8 +66,14 @@ fn insertion_codes_and_nonstandard_residues() {
     let chain = s.chain(None, None).unwrap();
     assert_eq!(chain.chain, "A");
     assert_eq!(chain.residues.len(), 11);
-    assert!(chain.residues.iter().any(|r| r.insertion_code.as_deref() == Some("A")));
-    assert!(chain.residues.iter().any(|r| r.name == "AIB" && r.code == 'X'));
+    assert!(chain
+        .residues
+        .iter()
+        .any(|r| r.insertion_code.as_deref() == Some("A")));
+    assert!(chain
+        .residues
+        .iter()
+        .any(|r| r.name == "AIB" && r.code == 'X'));
     let mapping = chain.map_to(None, Numbering::Align).unwrap();
     assert!(mapping.positions.iter().all(Option::is_some));
     assert_eq!(mapping.mismatches, 0);
@@ -80,7 +91,9 @@ fn insertion_codes_and_nonstandard_residues() {
 
 #[test]
 fn all_shared_structures_read_and_pdb_matches_mmcif() {
-    let Some(dir) = shared("structures") else { return };
+    let Some(dir) = shared("structures") else {
+        return;
+    };
     let chains = [
         ("1A8O.pdb", "A", 70),
         ("1A8O.cif", "A", 70),
@@ -101,7 +114,10 @@ fn all_shared_structures_read_and_pdb_matches_mmcif() {
         assert_eq!(c.residues.len(), residues, "{name}");
         let m = c.map_to(None, Numbering::Align).unwrap();
         let placed = m.positions.iter().filter(|p| p.is_some()).count();
-        assert_eq!(placed, residues, "{name}: every observed residue gets a position");
+        assert_eq!(
+            placed, residues,
+            "{name}: every observed residue gets a position"
+        );
     }
     // Same entry, two formats: identical contact maps.
     let contacts = |name: &str| {
@@ -121,12 +137,23 @@ fn all_shared_structures_read_and_pdb_matches_mmcif() {
         }
     }
     // NMR models differ; a model past the end is an error.
+    for name in ["1LCD.pdb", "1LCD.cif"] {
+        let nmr = read_structure(&dir.join(name)).unwrap();
+        assert_eq!(nmr.model_count(), 3, "{name}");
+        assert!(!nmr.first_model_only());
+        let m0 = nmr.chain(Some("A"), Some(0)).unwrap();
+        let m2 = nmr.chain(Some("A"), Some(2)).unwrap();
+        assert_eq!(m0.residues.len(), m2.residues.len());
+        assert_ne!(m0.residues[3].ca, m2.residues[3].ca);
+        let e = nmr.chain(Some("A"), Some(3)).unwrap_err().to_string();
+        assert!(e.contains("3 model"), "{e}");
+    }
+    // 1AS5's 14 models do not correspond atom by atom (pdbtbx refuses the ensemble): the first
+    // model is read, and asking for another says why it cannot be.
     let nmr = read_structure(&dir.join("1AS5.cif")).unwrap();
-    assert_eq!(nmr.model_count(), 14);
-    let m0 = nmr.chain(Some("A"), Some(0)).unwrap();
-    let m5 = nmr.chain(Some("A"), Some(5)).unwrap();
-    assert_ne!(m0.residues[3].ca, m5.residues[3].ca);
-    assert!(nmr.chain(Some("A"), Some(14)).unwrap_err().to_string().contains("14 model"));
+    assert!(nmr.first_model_only());
+    let e = nmr.chain(Some("A"), Some(5)).unwrap_err().to_string();
+    assert!(e.contains("only the first model"), "{e}");
     // Missing residues in the middle of 7DDO chain C (REMARK 465: 319-332 and 527).
     let s = read_structure(&dir.join("7DDO.pdb")).unwrap();
     let c = s.chain(Some("C"), None).unwrap();
@@ -150,7 +177,9 @@ fn provis_chain_matches_its_structure() {
     let chain = s.chain(Some("A"), None).unwrap();
     assert_eq!(chain.observed_sequence(), set.sequence);
     let by_align = chain.map_to(Some(&set.sequence), Numbering::Align).unwrap();
-    let by_author = chain.map_to(Some(&set.sequence), Numbering::Author).unwrap();
+    let by_author = chain
+        .map_to(Some(&set.sequence), Numbering::Author)
+        .unwrap();
     assert_eq!(by_align, by_author);
     assert!(by_align.missing.is_empty());
     // The binding-site residues are in contact with each other more than chance: at least the

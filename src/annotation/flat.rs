@@ -248,7 +248,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-fn parse_ft_line(builder: &mut EntryBuilder, content: &str, line_no: usize, path: &Path) -> Result<()> {
+fn parse_ft_line(
+    builder: &mut EntryBuilder,
+    content: &str,
+    line_no: usize,
+    path: &Path,
+) -> Result<()> {
     let accession = builder.entry.accession.clone();
     let starts_feature = content.chars().next().is_some_and(|c| !c.is_whitespace());
     if !starts_feature {
@@ -412,13 +417,25 @@ FT   NON_TER       1      1       {ECO:0000313|EMBL:AEX14553.1}.\n//\n";
         let truncated = &CURRENT[..CURRENT.len() - 4];
         let e = parse(truncated, p).unwrap_err().to_string();
         assert!(e.contains("bad.txt") && e.contains("truncated"), "{e}");
-        let e = parse("ID   A\nAC   P1;\nFT   BINDING         x..y\n//\n", p).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("P1") && e.contains("x..y"), "{e}");
-        let e = parse("ID   A\nFT   CHAIN 1..2\n//\n", p).unwrap_err().to_string();
+        let e = parse("ID   A\nAC   P1;\nFT   BINDING         x..y\n//\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("P1") && e.contains("x..y"),
+            "{e}"
+        );
+        let e = parse("ID   A\nFT   CHAIN 1..2\n//\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no AC line"), "{e}");
         let e = parse("AC   P1;\n", p).unwrap_err().to_string();
         assert!(e.contains("outside an entry"), "{e}");
-        let e = parse("ID   A\nAC   P1;\nFT                   /note=\"x\"\n//\n", p).unwrap_err().to_string();
+        let e = parse(
+            "ID   A\nAC   P1;\nFT                   /note=\"x\"\n//\n",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("continuation"), "{e}");
     }
 }

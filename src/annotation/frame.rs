@@ -107,8 +107,7 @@ pub fn residue_frame(masks: &[ResidueMask]) -> Result<DataFrame> {
     let mut names: Vec<String> = Vec::new();
     for t in &types {
         let name = mask_column_name(t);
-        if matches!(name.as_str(), "protein" | "position" | "residue") || names.contains(&name)
-        {
+        if matches!(name.as_str(), "protein" | "position" | "residue") || names.contains(&name) {
             return Err(Error::invalid(format!(
                 "feature type `{t}` gives the column name `{name}`, which is already used"
             )));
@@ -226,6 +225,10 @@ mod tests {
     use super::*;
     use crate::annotation::{residue_mask, Feature, FeatureSelection, MaskOptions, Position};
 
+    fn bools(ca: &BooleanChunked) -> Vec<Option<bool>> {
+        (0..ca.len()).map(|i| ca.get(i)).collect()
+    }
+
     fn masks() -> Vec<ResidueMask> {
         let entry = Entry {
             accession: "P1".into(),
@@ -253,16 +256,35 @@ mod tests {
         assert_eq!(df.height(), 1);
         assert_eq!(df.column("start").unwrap().null_count(), 1);
         assert_eq!(df.column("end").unwrap().u32().unwrap().get(0), Some(4));
-        assert_eq!(df.column("start_modifier").unwrap().str().unwrap().get(0), Some("unknown"));
-        assert_eq!(df.column("evidence").unwrap().str().unwrap().get(0), Some("ECO:1, ECO:2"));
+        assert_eq!(
+            df.column("start_modifier").unwrap().str().unwrap().get(0),
+            Some("unknown")
+        );
+        assert_eq!(
+            df.column("evidence").unwrap().str().unwrap().get(0),
+            Some("ECO:1, ECO:2")
+        );
         assert_eq!(df.column("ligand").unwrap().null_count(), 1);
     }
 
     #[test]
     fn residue_frame_and_joins_line_up_on_positions() {
         let residues = residue_frame(&masks()).unwrap();
-        let names: Vec<String> = residues.get_column_names().iter().map(|s| s.to_string()).collect();
-        assert_eq!(names, ["protein", "position", "residue", "active_site", "binding_site"]);
+        let names: Vec<String> = residues
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "protein",
+                "position",
+                "residue",
+                "active_site",
+                "binding_site"
+            ]
+        );
         // Attribution: position 0 and 4 are special tokens; 1..3 residues.
         let attribution = df!(
             "protein" => ["P1"; 5],
@@ -275,7 +297,7 @@ mod tests {
         .unwrap();
         let joined = attach_residues_to_attribution(&attribution, &residues).unwrap();
         let b = joined.column("binding_site").unwrap().bool().unwrap();
-        let got: Vec<Option<bool>> = b.into_iter().collect();
+        let got = bools(b);
         assert_eq!(got, [None, Some(false), Some(true), Some(false), None]);
         assert_eq!(joined.column("relevance").unwrap().len(), 5);
         let attention = df!(
@@ -287,11 +309,10 @@ mod tests {
             "weight" => [0.5f32, 0.5],
         )
         .unwrap();
-        let joined = attach_residues_to_attention(&attention, &residues, AttentionSide::Both).unwrap();
-        let to: Vec<Option<bool>> =
-            joined.column("binding_site_to").unwrap().bool().unwrap().into_iter().collect();
-        let from: Vec<Option<bool>> =
-            joined.column("binding_site_from").unwrap().bool().unwrap().into_iter().collect();
+        let joined =
+            attach_residues_to_attention(&attention, &residues, AttentionSide::Both).unwrap();
+        let to = bools(joined.column("binding_site_to").unwrap().bool().unwrap());
+        let from = bools(joined.column("binding_site_from").unwrap().bool().unwrap());
         assert_eq!(to, [Some(true), None]);
         assert_eq!(from, [Some(false), Some(true)]);
         let err = attach_residues_to_attention(&attribution, &residues, AttentionSide::To);

@@ -37,7 +37,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
         }
         let accession = cols[0].trim();
         if accession.is_empty() {
-            return Err(Error::file(path, format!("line {line_no}: empty seqid column")));
+            return Err(Error::file(
+                path,
+                format!("line {line_no}: empty seqid column"),
+            ));
         }
         let number = |s: &str| -> Result<Position> {
             s.trim().parse::<usize>().map(Position::exact).map_err(|_| {
@@ -51,7 +54,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
             })
         };
         let mut feature = Feature::new(type_from_name(cols[2]), number(cols[3])?, number(cols[4])?);
-        for attr in cols[8].split(';').map(str::trim).filter(|a| !a.is_empty() && *a != ".") {
+        for attr in cols[8]
+            .split(';')
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && *a != ".")
+        {
             let (key, value) = attr.split_once('=').unwrap_or((attr, ""));
             let value = percent_decode(value);
             match key {
@@ -137,7 +144,9 @@ P1\tUniProtKB\tBinding site\t5\t5\t.\t.\t.\tNote=a%3Bb;ligand=ATP;ligand_id=ChEB
         let p = Path::new("t.gff");
         let e = parse("P1\tU\tSite\t1\n", p).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("9"), "{e}");
-        let e = parse("P1\tU\tSite\t?\t3\t.\t.\t.\t.\n", p).unwrap_err().to_string();
+        let e = parse("P1\tU\tSite\t?\t3\t.\t.\t.\t.\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("P1") && e.contains("`?`"), "{e}");
         assert!(parse("##gff-version 3\n", p).is_err());
     }

@@ -19,20 +19,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
             ),
         )
     })?;
-    let items: Vec<&Value> = match &doc {
-        Value::Object(map) if map.contains_key("results") => match map.get("results") {
-            Some(Value::Array(items)) => items.iter().collect(),
-            _ => return Err(Error::file(path, "`results` is not an array")),
-        },
-        Value::Object(_) => vec![&doc],
-        Value::Array(items) => items.iter().collect(),
-        _ => {
-            return Err(Error::file(
+    let items: Vec<&Value> =
+        match &doc {
+            Value::Object(map) if map.contains_key("results") => match map.get("results") {
+                Some(Value::Array(items)) => items.iter().collect(),
+                _ => return Err(Error::file(path, "`results` is not an array")),
+            },
+            Value::Object(_) => vec![&doc],
+            Value::Array(items) => items.iter().collect(),
+            _ => return Err(Error::file(
                 path,
                 "expected a UniProt entry object, an array of entries or `{\"results\": [...]}`",
-            ))
-        }
-    };
+            )),
+        };
     let mut entries = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         entries.push(parse_entry(item, index, path)?);
@@ -60,7 +59,12 @@ fn parse_entry(item: &Value, index: usize, path: &Path) -> Result<Entry> {
         secondary_accessions: item
             .get("secondaryAccessions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         entry_name: str_field(item, "uniProtkbId").and_then(non_empty),
         sequence: item
@@ -184,9 +188,18 @@ mod tests {
     #[test]
     fn bad_json_is_an_error() {
         let p = Path::new("a.json");
-        assert!(parse("{\"primaryAccession\":", p).unwrap_err().to_string().contains("truncated"));
-        assert!(parse("{}", p).unwrap_err().to_string().contains("primaryAccession"));
-        assert!(parse("{\"results\":[]}", p).unwrap_err().to_string().contains("no entries"));
+        assert!(parse("{\"primaryAccession\":", p)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
+        assert!(parse("{}", p)
+            .unwrap_err()
+            .to_string()
+            .contains("primaryAccession"));
+        assert!(parse("{\"results\":[]}", p)
+            .unwrap_err()
+            .to_string()
+            .contains("no entries"));
         let bad = r#"{"primaryAccession":"P1","features":[{"type":"Site","location":{"start":{"value":-1}}}]}"#;
         let e = parse(bad, p).unwrap_err().to_string();
         assert!(e.contains("P1") && e.contains("feature #1"), "{e}");

@@ -69,11 +69,15 @@ impl FeatureSelection {
     }
 
     pub fn matches(&self, feature: &Feature) -> bool {
-        if !self.types.is_empty() && !self.types.iter().any(|t| *t == feature.feature_type) {
+        if !self.types.is_empty() && !self.types.contains(&feature.feature_type) {
             return false;
         }
         if let Some(re) = &self.description {
-            if !feature.description.as_deref().is_some_and(|d| re.is_match(d)) {
+            if !feature
+                .description
+                .as_deref()
+                .is_some_and(|d| re.is_match(d))
+            {
                 return false;
             }
         }
@@ -223,8 +227,12 @@ impl ResidueMask {
             ));
         }
         if !self.skipped.is_empty() {
-            let examples: Vec<String> =
-                self.skipped.iter().take(3).map(ToString::to_string).collect();
+            let examples: Vec<String> = self
+                .skipped
+                .iter()
+                .take(3)
+                .map(ToString::to_string)
+                .collect();
             parts.push(format!(
                 "{} feature(s) skipped, e.g. {}",
                 self.skipped.len(),
@@ -259,7 +267,10 @@ pub fn residue_mask(
         }
         (None, Some(a)) => (a.to_string(), SequenceCheck::Identical),
         (Some(m), None) => (m.to_string(), SequenceCheck::NoAnnotatedSequence),
-        (Some(m), Some(a)) => (m.to_string(), compare_sequences(&entry.accession, m, a, entry)?),
+        (Some(m), Some(a)) => (
+            m.to_string(),
+            compare_sequences(&entry.accession, m, a, entry)?,
+        ),
     };
     let length = sequence.chars().count();
     let covered = options.max_len.map_or(length, |m| m.min(length));
@@ -275,8 +286,10 @@ pub fn residue_mask(
     } else {
         selection.types.clone()
     };
-    let mut columns: Vec<(String, Vec<bool>)> =
-        types.iter().map(|t| (t.clone(), vec![false; covered])).collect();
+    let mut columns: Vec<(String, Vec<bool>)> = types
+        .iter()
+        .map(|t| (t.clone(), vec![false; covered]))
+        .collect();
     let mut skipped = Vec::new();
     let mut clipped = 0;
     for feature in entry.features.iter().filter(|f| selection.matches(f)) {
@@ -415,8 +428,13 @@ mod tests {
 
     #[test]
     fn masks_spans_cysteines_and_reports_skips() {
-        let m = residue_mask(&entry(), &FeatureSelection::all(), None, &MaskOptions::default())
-            .unwrap();
+        let m = residue_mask(
+            &entry(),
+            &FeatureSelection::all(),
+            None,
+            &MaskOptions::default(),
+        )
+        .unwrap();
         let names: Vec<&str> = m.columns.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(names, ["Active site", "Binding site", "Disulfide bond"]);
         let b = m.column("Binding site").unwrap();
@@ -441,7 +459,7 @@ mod tests {
         assert_eq!(m.sequence, "CAAAAAA");
         assert_eq!(m.column("Binding site").unwrap().len(), 7);
         assert_eq!(m.clipped, 2); // the >6..9 binding site and the 1-8 disulfide bond
-        // A model sequence that is a prefix of the annotated one.
+                                  // A model sequence that is a prefix of the annotated one.
         let m = residue_mask(&entry(), &sel, Some("CAAAA"), &MaskOptions::default()).unwrap();
         assert_eq!(
             m.sequence_check,
@@ -450,7 +468,10 @@ mod tests {
                 annotated_len: 10
             }
         );
-        assert!(m.skipped.iter().any(|s| s.reason == SkipReason::OutOfRange { length: 5 }));
+        assert!(m
+            .skipped
+            .iter()
+            .any(|s| s.reason == SkipReason::OutOfRange { length: 5 }));
         // A different sequence (isoform) is an error naming the accession.
         let e = residue_mask(&entry(), &sel, Some("CAWAA"), &MaskOptions::default())
             .unwrap_err()
@@ -465,7 +486,14 @@ mod tests {
             .description_matching("^AT")
             .unwrap();
         let m = residue_mask(&entry(), &sel, None, &MaskOptions::default()).unwrap();
-        assert_eq!(m.column("Binding site").unwrap().iter().filter(|&&x| x).count(), 3);
+        assert_eq!(
+            m.column("Binding site")
+                .unwrap()
+                .iter()
+                .filter(|&&x| x)
+                .count(),
+            3
+        );
         let sel = FeatureSelection::all().with_evidence(&["ECO:0000255"]);
         let m = residue_mask(&entry(), &sel, None, &MaskOptions::default()).unwrap();
         assert!(m.columns.is_empty());

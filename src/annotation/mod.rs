@@ -451,7 +451,11 @@ pub(crate) fn non_empty(text: &str) -> Option<String> {
 /// Splits old-style trailing qualifiers "(By similarity)", "(Potential)", "(Probable)" off a
 /// description and removes the final period flat files add, so old flat text and XML agree.
 pub(crate) fn split_status(description: &str) -> (Option<String>, Option<String>) {
-    let mut text = description.trim().trim_end_matches('.').trim_end().to_string();
+    let mut text = description
+        .trim()
+        .trim_end_matches('.')
+        .trim_end()
+        .to_string();
     let mut status = None;
     for (suffix, name) in [
         ("By similarity", "by similarity"),
@@ -528,9 +532,18 @@ mod tests {
             split_status("1 (By similarity)."),
             (Some("1".into()), Some("by similarity".into()))
         );
-        assert_eq!(split_status("By similarity."), (None, Some("by similarity".into())));
-        assert_eq!(split_status("ATP (Potential)."), (Some("ATP".into()), Some("potential".into())));
-        assert_eq!(split_status("Plain text."), (Some("Plain text".into()), None));
+        assert_eq!(
+            split_status("By similarity."),
+            (None, Some("by similarity".into()))
+        );
+        assert_eq!(
+            split_status("ATP (Potential)."),
+            (Some("ATP".into()), Some("potential".into()))
+        );
+        assert_eq!(
+            split_status("Plain text."),
+            (Some("Plain text".into()), None)
+        );
     }
 
     #[test]
@@ -540,7 +553,9 @@ mod tests {
         assert!(e.contains("x.txt") && e.contains("empty"), "{e}");
         let e = parse_entries(b"garbage", None, p).unwrap_err().to_string();
         assert!(e.contains("cannot tell"), "{e}");
-        let e = parse_entries(b"ID   A\xff\n", Some(Format::Flat), p).unwrap_err().to_string();
+        let e = parse_entries(b"ID   A\xff\n", Some(Format::Flat), p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("UTF-8") && e.contains("line 1"), "{e}");
     }
 

@@ -88,9 +88,17 @@ mod tests {
         let text = "{\"id\":\"1abc.A\",\"sequence\":\"MKVLA\",\"sites\":[1,3,9]}\n\n";
         let sets = parse_sites(text, Path::new("s.jsonl")).unwrap();
         let entry = sets[0].to_entry("Binding site");
-        let m = residue_mask(&entry, &FeatureSelection::all(), None, &MaskOptions::default())
-            .unwrap();
-        assert_eq!(m.column("Binding site").unwrap(), [true, false, true, false, false]);
+        let m = residue_mask(
+            &entry,
+            &FeatureSelection::all(),
+            None,
+            &MaskOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            m.column("Binding site").unwrap(),
+            [true, false, true, false, false]
+        );
         assert_eq!(m.skipped.len(), 1);
         assert_eq!(m.skipped[0].reason, SkipReason::OutOfRange { length: 5 });
     }
@@ -98,9 +106,12 @@ mod tests {
     #[test]
     fn malformed_lines_are_errors() {
         let p = Path::new("s.jsonl");
-        let e = parse_sites("{\"id\":\"a\",\"sequence\":\"MK\",\"sites\":[1]}\n{\"id\":\"b\"}\n", p)
-            .unwrap_err()
-            .to_string();
+        let e = parse_sites(
+            "{\"id\":\"a\",\"sequence\":\"MK\",\"sites\":[1]}\n{\"id\":\"b\"}\n",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("line 2") && e.contains("s.jsonl"), "{e}");
         assert!(parse_sites("{\"id\":\"a\",\"sequence\":\"MK\",\"sites\":[-1]}", p).is_err());
         assert!(parse_sites("", p).is_err());

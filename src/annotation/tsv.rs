@@ -10,7 +10,10 @@ use std::path::Path;
 
 /// Parses a TSV download.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Err(Error::file(path, "TSV file is empty"));
     };
@@ -38,7 +41,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Entry>> {
         let cells: Vec<&str> = line.trim_end_matches('\r').split('\t').collect();
         let cell = |i: usize| cells.get(i).copied().unwrap_or("").trim();
         let accession = non_empty(cell(accession_col)).ok_or_else(|| {
-            Error::file(path, format!("line {line_no}: empty `Entry` (accession) cell"))
+            Error::file(
+                path,
+                format!("line {line_no}: empty `Entry` (accession) cell"),
+            )
         })?;
         let mut entry = Entry {
             entry_name: name_col.and_then(|i| non_empty(cell(i))),
@@ -147,11 +153,24 @@ P2\t\t\t\t\n";
     #[test]
     fn bad_tsv_is_an_error() {
         let p = Path::new("t.tsv");
-        assert!(parse("A\tB\nx\ty\n", p).unwrap_err().to_string().contains("Entry"));
-        assert!(parse("Entry\tActive site\n", p).unwrap_err().to_string().contains("no rows"));
-        let e = parse("Entry\tActive site\nP1\tACT_SITE x\n", p).unwrap_err().to_string();
-        assert!(e.contains("line 2") && e.contains("P1") && e.contains("Active site"), "{e}");
-        let e = parse("Entry\tActive site\nP1\t/note=\"x\"\n", p).unwrap_err().to_string();
+        assert!(parse("A\tB\nx\ty\n", p)
+            .unwrap_err()
+            .to_string()
+            .contains("Entry"));
+        assert!(parse("Entry\tActive site\n", p)
+            .unwrap_err()
+            .to_string()
+            .contains("no rows"));
+        let e = parse("Entry\tActive site\nP1\tACT_SITE x\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("P1") && e.contains("Active site"),
+            "{e}"
+        );
+        let e = parse("Entry\tActive site\nP1\t/note=\"x\"\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("before any feature key"), "{e}");
     }
 }

@@ -124,7 +124,7 @@ impl<R: BufRead> XmlEntries<R> {
                     }
                 }
                 Event::End(end) => {
-                    let name = String::from_utf8_lossy(end.local_name().as_ref()).into_owned();
+                    let name = end.local_name().as_ref().to_string();
                     if let Some(entry) = self.end_element(&name)? {
                         return Ok(Some(entry));
                     }
@@ -330,7 +330,13 @@ impl<R: BufRead> XmlEntries<R> {
                 builder.entry.sequence = (!seq.is_empty()).then_some(seq);
             }
             "evidence" if parent.as_deref() == Some("entry") => {
-                if let Some((key, eco, source)) = builder.open_evidence.take() {
+                // Pre-2013 files have non-ECO evidence (`type="Literature"`) that flat text of
+                // the same release does not show; the schema holds ECO evidence only.
+                let open = builder
+                    .open_evidence
+                    .take()
+                    .filter(|(_, eco, _)| eco.starts_with("ECO:"));
+                if let Some((key, eco, source)) = open {
                     let rendered = match source {
                         Some(s) => format!("{eco}|{s}"),
                         None => eco,
@@ -357,13 +363,9 @@ impl<R: BufRead> XmlEntries<R> {
         for fb in builder.features {
             let mut f = fb.feature;
             for key in &fb.evidence_keys {
-                // An unresolved key is kept visibly rather than dropped.
-                let e = builder
-                    .evidence
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| format!("unresolved-evidence-key:{key}"));
-                f.evidence.push(e);
+                if let Some(e) = builder.evidence.get(key) {
+                    f.evidence.push(e.clone());
+                }
             }
             if !fb.ligands.is_empty() {
                 f.ligand = Some(fb.ligands.join("; "));
@@ -399,16 +401,16 @@ impl<R: BufRead> Iterator for XmlEntries<R> {
 }
 
 fn local_name(start: &BytesStart) -> String {
-    String::from_utf8_lossy(start.local_name().as_ref()).into_owned()
+    start.local_name().as_ref().to_string()
 }
 
 fn attributes(start: &BytesStart) -> std::result::Result<HashMap<String, String>, String> {
     let mut map = HashMap::new();
     for attr in start.attributes() {
         let attr = attr.map_err(|e| format!("malformed attribute ({e})"))?;
-        let key = String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned();
+        let key = attr.key.local_name().as_ref().to_string();
         let value = attr
-            .unescape_value()
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| format!("attribute `{key}`: {e}"))?
             .into_owned();
         map.insert(key, value);
@@ -482,7 +484,10 @@ mod tests {
         assert_eq!(b.end.modifier, Modifier::GreaterThan);
         assert_eq!(b.ligand.as_deref(), Some("NAD(+)"));
         assert_eq!(b.ligand_id.as_deref(), Some("ChEBI:CHEBI:57540"));
-        assert_eq!(b.evidence, vec!["ECO:0000255|PROSITE-ProRule:PRU1", "ECO:0000269|Ref.3"]);
+        assert_eq!(
+            b.evidence,
+            vec!["ECO:0000255|PROSITE-ProRule:PRU1", "ECO:0000269|Ref.3"]
+        );
         let m = &e.features[1];
         assert_eq!(m.description.as_deref(), Some("Phospho&more A"));
         assert_eq!(m.start.modifier, Modifier::Uncertain);
@@ -498,7 +503,9 @@ mod tests {
         assert!(e.contains("t.xml") && e.contains("truncated"), "{e}");
         let e = parse(b"<uniprot></uniprot>", p).unwrap_err().to_string();
         assert!(e.contains("no <entry>"), "{e}");
-        let e = parse(b"<uniprot><entry></uniprot>", p).unwrap_err().to_string();
+        let e = parse(b"<uniprot><entry></uniprot>", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("t.xml"), "{e}");
         let bad_pos = DOC.replace("position=\"3\"", "position=\"x\"");
         let e = parse(bad_pos.as_bytes(), p).unwrap_err().to_string();

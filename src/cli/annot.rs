@@ -5,8 +5,10 @@ use crate::annotation::{
     self, features_frame, read_entries, read_sites, residue_frame, residue_mask, Entry,
     FeatureSelection, Format, MaskOptions,
 };
-use crate::structure::{self, contacts_frame, ContactAtom, ContactOptions, DistanceMatrix, Numbering};
-use anyhow::{bail, Context};
+use crate::structure::{
+    self, contacts_frame, ContactAtom, ContactOptions, DistanceMatrix, Numbering,
+};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -135,7 +137,7 @@ fn emit(df: &mut DataFrame, out: Option<&Path>) -> anyhow::Result<()> {
             CsvWriter::new(stdout.lock())
                 .include_header(true)
                 .finish(df)
-                .context("writing CSV to stdout")?;
+                .map_err(|e| anyhow::anyhow!("writing CSV to stdout: {e}"))?;
         }
     }
     Ok(())
@@ -163,7 +165,10 @@ pub fn run_features(args: FeaturesArgs) -> anyhow::Result<()> {
                     .iter()
                     .find(|e| e.accession == record.accession() || e.accession == record.id);
                 let Some(entry) = found else {
-                    failures.push(format!("{}: no annotation entry with this accession", record.id));
+                    failures.push(format!(
+                        "{}: no annotation entry with this accession",
+                        record.id
+                    ));
                     continue;
                 };
                 match residue_mask(entry, &sel, Some(&record.sequence), &options) {
@@ -193,7 +198,10 @@ pub fn run_features(args: FeaturesArgs) -> anyhow::Result<()> {
         eprintln!("skipped: {f}");
     }
     if masks.is_empty() {
-        bail!("no protein could be masked ({} skipped, see above)", failures.len());
+        bail!(
+            "no protein could be masked ({} skipped, see above)",
+            failures.len()
+        );
     }
     let mut df = residue_frame(&masks)?;
     emit(&mut df, args.out.as_deref())
@@ -201,7 +209,10 @@ pub fn run_features(args: FeaturesArgs) -> anyhow::Result<()> {
 
 pub fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
     if !(args.cutoff > 0.0 && args.cutoff.is_finite()) {
-        bail!("--cutoff must be a positive number of Å, got {}", args.cutoff);
+        bail!(
+            "--cutoff must be a positive number of Å, got {}",
+            args.cutoff
+        );
     }
     let s = structure::read_structure(&args.structure)?;
     let chain = s.chain(args.chain.as_deref(), Some(args.model))?;

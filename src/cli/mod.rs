@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "protscope", version, about = "Look inside protein language models")]
+#[command(
+    name = "protscope",
+    version,
+    about = "Look inside protein language models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -71,7 +71,9 @@ pub fn parse_fasta<R: std::io::BufRead>(reader: R, path: &Path) -> Result<Vec<Fa
         if !seen.insert(id.clone()) {
             return Err(Error::file(
                 path,
-                format!("FASTA id `{id}` occurs twice; ids key every output table and must be unique"),
+                format!(
+                    "FASTA id `{id}` occurs twice; ids key every output table and must be unique"
+                ),
             ));
         }
         records.push(FastaRecord {
@@ -110,9 +112,18 @@ mod tests {
 
     #[test]
     fn bad_files_are_errors() {
-        assert!(parse("").unwrap_err().to_string().contains("no FASTA records"));
-        assert!(parse(">a\n>b\nMK\n").unwrap_err().to_string().contains("empty sequence"));
-        assert!(parse(">a\nMK\n>a\nMK\n").unwrap_err().to_string().contains("occurs twice"));
+        assert!(parse("")
+            .unwrap_err()
+            .to_string()
+            .contains("no FASTA records"));
+        assert!(parse(">a\n>b\nMK\n")
+            .unwrap_err()
+            .to_string()
+            .contains("empty sequence"));
+        assert!(parse(">a\nMK\n>a\nMK\n")
+            .unwrap_err()
+            .to_string()
+            .contains("occurs twice"));
         assert!(parse("MKV\n").is_err());
     }
 }

@@ -57,7 +57,9 @@ impl DistanceMatrix {
         let mut coords: Vec<Option<[f64; 3]>> = vec![None; len];
         for (residue, position) in chain.residues.iter().zip(&mapping.positions) {
             // A mapping made for another sequence must not index out of bounds.
-            let slot = position.and_then(|p| p.checked_sub(1)).and_then(|i| coords.get_mut(i));
+            let slot = position
+                .and_then(|p| p.checked_sub(1))
+                .and_then(|i| coords.get_mut(i));
             if let Some(slot) = slot {
                 *slot = Some(match atom {
                     ContactAtom::Alpha => residue.ca,
@@ -71,7 +73,8 @@ impl DistanceMatrix {
             values[i * len + i] = 0.0;
             for j in i + 1..len {
                 let Some(b) = coords[j] else { continue };
-                let d = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+                let d =
+                    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
                 values[i * len + j] = d;
                 values[j * len + i] = d;
             }
@@ -106,8 +109,14 @@ pub struct Contact {
 /// Contacts as a table: `protein`, `i`, `j` (u32, 1-based), `distance` (Å).
 pub fn contacts_frame(protein: &str, contacts: &[Contact]) -> Result<DataFrame> {
     let to_u32 = |v: usize| u32::try_from(v).map_err(|_| Error::invalid("position too large"));
-    let i = contacts.iter().map(|c| to_u32(c.i)).collect::<Result<Vec<_>>>()?;
-    let j = contacts.iter().map(|c| to_u32(c.j)).collect::<Result<Vec<_>>>()?;
+    let i = contacts
+        .iter()
+        .map(|c| to_u32(c.i))
+        .collect::<Result<Vec<_>>>()?;
+    let j = contacts
+        .iter()
+        .map(|c| to_u32(c.j))
+        .collect::<Result<Vec<_>>>()?;
     let distance: Vec<f64> = contacts.iter().map(|c| c.distance).collect();
     let columns = vec![
         Column::new("protein".into(), vec![protein; contacts.len()]),

@@ -44,6 +44,8 @@ pub struct Structure {
     path: PathBuf,
     /// Chain id -> reference sequence (one-letter) from SEQRES / `_pdbx_poly_seq_scheme`.
     reference: HashMap<String, String>,
+    /// Only the first model could be read (the models do not correspond atom by atom).
+    first_model_only: bool,
 }
 
 /// Reads a PDB or mmCIF file (gzip allowed; format from the content, not the extension).
@@ -58,7 +60,9 @@ pub fn detect_structure_format(bytes: &[u8]) -> Option<StructureFormat> {
     if head.trim_start().starts_with("data_") || head.contains("\n_atom_site.") {
         return Some(StructureFormat::Mmcif);
     }
-    let pdb_records = ["HEADER", "ATOM  ", "HETATM", "MODEL ", "TITLE ", "REMARK", "SEQRES", "CRYST1"];
+    let pdb_records = [
+        "HEADER", "ATOM  ", "HETATM", "MODEL ", "TITLE ", "REMARK", "SEQRES", "CRYST1",
+    ];
     if head
         .lines()
         .any(|l| pdb_records.iter().any(|r| l.starts_with(r)))
@@ -80,27 +84,38 @@ pub fn parse_structure(bytes: &[u8], path: &Path) -> Result<Structure> {
         )
     })?;
     let text = crate::annotation::utf8(bytes, path)?;
-    let mut options = pdbtbx::ReadOptions::new();
-    options
-        .set_level(pdbtbx::StrictnessLevel::Loose)
-        .set_format(match format {
-            StructureFormat::Pdb => pdbtbx::Format::Pdb,
-            StructureFormat::Mmcif => pdbtbx::Format::Mmcif,
-        });
-    // pdbtbx reports problems as errors, but it is third-party code reading untrusted input:
-    // a panic inside it becomes an error naming the file rather than aborting the caller.
-    let reader = std::io::BufReader::new(std::io::Cursor::new(text.as_bytes()));
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| options.read_raw(reader)))
-        .map_err(|_| Error::file(path, "the structure reader crashed on this file; it is malformed"))?;
-    let pdb = match read {
-        Ok((pdb, _warnings)) => pdb,
-        Err(errors) => {
-            let first: Vec<String> = errors.iter().take(3).map(|e| e.to_string()).collect();
-            return Err(Error::file(
-                path,
-                format!("cannot read structure: {}", first.join(" | ")),
-            ));
+    // PDB records are fixed 80-column lines; files with trailing spaces stripped are common and
+    // pdbtbx rejects short lines, so pad them back. Crystal-frame and checksum records are not
+    // needed for residue distances and are often filled in loosely (cryo-EM CRYST1 without a Z
+    // value, stale MASTER counts), so they are left out.
+    let padded;
+    let input = match format {
+        StructureFormat::Pdb => {
+            let skipped = ["CRYST1", "SCALE", "ORIGX", "MTRIX", "MASTER"];
+            padded = text
+                .lines()
+                .filter(|l| !skipped.iter().any(|r| l.starts_with(r)))
+                .map(|l| format!("{l:<80}\n"))
+                .collect::<String>();
+            padded.as_str()
         }
+        StructureFormat::Mmcif => text,
+    };
+    // Hydrogens play no part in Cα/Cβ distances; dropping them also avoids NMR ensembles whose
+    // models differ only in hydrogens failing pdbtbx's model-correspondence check.
+    let (pdb, first_model_only) = match read_with_pdbtbx(input, format, false, path)? {
+        Ok(pdb) => (pdb, false),
+        // Models that still do not correspond atom by atom: read the first model only and say so
+        // when another model is asked for.
+        Err(first_error) => match read_with_pdbtbx(input, format, true, path)? {
+            Ok(pdb) => (pdb, true),
+            Err(_) => {
+                return Err(Error::file(
+                    path,
+                    format!("cannot read structure: {first_error}"),
+                ))
+            }
+        },
     };
     if pdb.model_count() == 0 {
         return Err(Error::file(path, "structure has no models with atoms"));
@@ -113,12 +128,58 @@ pub fn parse_structure(bytes: &[u8], path: &Path) -> Result<Structure> {
         pdb,
         path: path.to_path_buf(),
         reference,
+        first_model_only,
+    })
+}
+
+/// One pdbtbx read. The outer error is a crash; the inner one pdbtbx's own failure report.
+fn read_with_pdbtbx(
+    input: &str,
+    format: StructureFormat,
+    only_first_model: bool,
+    path: &Path,
+) -> Result<std::result::Result<pdbtbx::PDB, String>> {
+    let mut options = pdbtbx::ReadOptions::new();
+    options
+        .set_level(pdbtbx::StrictnessLevel::Loose)
+        .set_discard_hydrogens(true)
+        .set_only_first_model(only_first_model)
+        .set_format(match format {
+            StructureFormat::Pdb => pdbtbx::Format::Pdb,
+            StructureFormat::Mmcif => pdbtbx::Format::Mmcif,
+        });
+    let reader = std::io::BufReader::new(std::io::Cursor::new(input.as_bytes()));
+    // pdbtbx reports problems as errors, but it is third-party code reading untrusted input:
+    // a panic inside it becomes an error naming the file rather than aborting the caller.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| options.read_raw(reader)))
+        .map_err(|_| {
+            Error::file(
+                path,
+                "the structure reader crashed on this file; it is malformed",
+            )
+        })?;
+    Ok(match read {
+        Ok((pdb, _warnings)) => Ok(pdb),
+        Err(errors) => {
+            let failing: Vec<String> = errors
+                .iter()
+                .filter(|e| e.fails(pdbtbx::StrictnessLevel::Loose))
+                .take(3)
+                .map(|e| e.to_string())
+                .collect();
+            Err(failing.join(" | "))
+        }
     })
 }
 
 impl Structure {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True when the models do not correspond atom by atom and only the first was read.
+    pub fn first_model_only(&self) -> bool {
+        self.first_model_only
     }
 
     /// Number of models (NMR ensembles have several).
@@ -139,6 +200,15 @@ impl Structure {
     /// an error listing what exists.
     pub fn chain(&self, chain: Option<&str>, model: Option<usize>) -> Result<ChainResidues> {
         let model_index = model.unwrap_or(0);
+        if self.first_model_only && model_index > 0 {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "model {model_index} cannot be read: the models of this file do not \
+                     correspond atom by atom, so only the first model (0) was read"
+                ),
+            ));
+        }
         let m = self.pdb.model(model_index).ok_or_else(|| {
             Error::file(
                 &self.path,
@@ -196,13 +266,10 @@ fn amino_acid_residues(chain: &pdbtbx::Chain) -> Vec<StructureResidue> {
             continue;
         };
         let atom = |name: &str| {
-            conformer
-                .atoms()
-                .find(|a| a.name() == name)
-                .map(|a| {
-                    let (x, y, z) = a.pos();
-                    [x, y, z]
-                })
+            conformer.atoms().find(|a| a.name() == name).map(|a| {
+                let (x, y, z) = a.pos();
+                [x, y, z]
+            })
         };
         let Some(ca) = atom("CA") else { continue };
         if atom("N").is_none() && atom("C").is_none() {
@@ -354,7 +421,10 @@ END
     fn bad_structures_are_errors() {
         let s = parse_structure(PDB.as_bytes(), Path::new("t.pdb")).unwrap();
         let e = s.chain(Some("Z"), None).unwrap_err().to_string();
-        assert!(e.contains("t.pdb") && e.contains("`Z`") && e.contains("A"), "{e}");
+        assert!(
+            e.contains("t.pdb") && e.contains("`Z`") && e.contains("A"),
+            "{e}"
+        );
         let e = s.chain(None, Some(3)).unwrap_err().to_string();
         assert!(e.contains("model 3"), "{e}");
         assert!(parse_structure(b"", Path::new("e.pdb")).is_err());
