@@ -1,5 +1,6 @@
 //! The `protscope` command line: thin wrappers around the library.
 
+pub mod annot;
 pub mod attribute;
 pub mod common;
 pub mod demo;
@@ -33,6 +34,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Download and prepare a model folder (AntiBERTy, from its PyPI wheel).
     Fetch(model_cmds::FetchArgs),
+    /// Print or write UniProt features (or per-residue masks with --residues).
+    Features(annot::FeaturesArgs),
+    /// Contact map of one chain of a PDB/mmCIF structure.
+    Contacts(annot::ContactsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -54,5 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Attribute(a) => attribute::run_attribute(a),
         Command::Fetch(a) => model_cmds::run_fetch(a),
         Command::Demo(a) => demo::run_demo(a),
+        Command::Features(args) => annot::run_features(args),
+        Command::Contacts(args) => annot::run_contacts(args),
     }
 }

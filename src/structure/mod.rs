@@ -1,1 +1,438 @@
-//! Structures (PDB/mmCIF): residue mapping, distance and contact maps.
+//! Protein structures (PDB and mmCIF, via pdbtbx): choose a chain and model, map its residues
+//! onto a sequence, and compute distance matrices and contact maps.
+//!
+//! Residues are the polymer residues of the chain that have a Cα plus N or C (so ions named
+//! CA, waters and ligands are left out; modified residues such as MSE stay in). Positions in
+//! contacts are 1-based indices into the sequence the residues are mapped onto: the SEQRES /
+//! `_pdbx_poly_seq_scheme` sequence by default, or a sequence the caller gives (the model's).
+
+mod align;
+pub mod contacts;
+mod reference;
+
+pub use contacts::{contacts_frame, Contact, ContactAtom, ContactOptions, DistanceMatrix};
+
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Coordinate file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructureFormat {
+    Pdb,
+    Mmcif,
+}
+
+/// One residue of a chain, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructureResidue {
+    /// Author residue number.
+    pub number: isize,
+    pub insertion_code: Option<String>,
+    /// Three-letter name, e.g. "MSE".
+    pub name: String,
+    /// One-letter code ('X' when not a standard amino acid or known modification).
+    pub code: char,
+    pub ca: [f64; 3],
+    /// Cβ; `None` for glycine or when missing.
+    pub cb: Option<[f64; 3]>,
+}
+
+/// A parsed structure file.
+pub struct Structure {
+    pdb: pdbtbx::PDB,
+    path: PathBuf,
+    /// Chain id -> reference sequence (one-letter) from SEQRES / `_pdbx_poly_seq_scheme`.
+    reference: HashMap<String, String>,
+    /// Only the first model could be read (the models do not correspond atom by atom).
+    first_model_only: bool,
+}
+
+/// Reads a PDB or mmCIF file (gzip allowed; format from the content, not the extension).
+pub fn read_structure(path: &Path) -> Result<Structure> {
+    let bytes = crate::io::read_all_maybe_gzip(path)?;
+    parse_structure(&bytes, path)
+}
+
+/// Guesses PDB vs mmCIF from the content.
+pub fn detect_structure_format(bytes: &[u8]) -> Option<StructureFormat> {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(65536)]);
+    if head.trim_start().starts_with("data_") || head.contains("\n_atom_site.") {
+        return Some(StructureFormat::Mmcif);
+    }
+    let pdb_records = [
+        "HEADER", "ATOM  ", "HETATM", "MODEL ", "TITLE ", "REMARK", "SEQRES", "CRYST1",
+    ];
+    if head
+        .lines()
+        .any(|l| pdb_records.iter().any(|r| l.starts_with(r)))
+    {
+        return Some(StructureFormat::Pdb);
+    }
+    None
+}
+
+/// Parses structure bytes; `path` names the file in errors.
+pub fn parse_structure(bytes: &[u8], path: &Path) -> Result<Structure> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::file(path, "structure file is empty"));
+    }
+    let format = detect_structure_format(bytes).ok_or_else(|| {
+        Error::file(
+            path,
+            "not a PDB or mmCIF file (no ATOM/HETATM/HEADER records and no `data_` block)",
+        )
+    })?;
+    let text = crate::annotation::utf8(bytes, path)?;
+    // PDB records are fixed 80-column lines; files with trailing spaces stripped are common and
+    // pdbtbx rejects short lines, so pad them back. Crystal-frame and checksum records are not
+    // needed for residue distances and are often filled in loosely (cryo-EM CRYST1 without a Z
+    // value, stale MASTER counts), so they are left out.
+    let padded;
+    let input = match format {
+        StructureFormat::Pdb => {
+            let skipped = ["CRYST1", "SCALE", "ORIGX", "MTRIX", "MASTER"];
+            padded = text
+                .lines()
+                .filter(|l| !skipped.iter().any(|r| l.starts_with(r)))
+                .map(|l| format!("{l:<80}\n"))
+                .collect::<String>();
+            padded.as_str()
+        }
+        StructureFormat::Mmcif => text,
+    };
+    // Hydrogens play no part in Cα/Cβ distances; dropping them also avoids NMR ensembles whose
+    // models differ only in hydrogens failing pdbtbx's model-correspondence check.
+    let (pdb, first_model_only) = match read_with_pdbtbx(input, format, false, path)? {
+        Ok(pdb) => (pdb, false),
+        // Models that still do not correspond atom by atom: read the first model only and say so
+        // when another model is asked for.
+        Err(first_error) => match read_with_pdbtbx(input, format, true, path)? {
+            Ok(pdb) => (pdb, true),
+            Err(_) => {
+                return Err(Error::file(
+                    path,
+                    format!("cannot read structure: {first_error}"),
+                ))
+            }
+        },
+    };
+    if pdb.model_count() == 0 {
+        return Err(Error::file(path, "structure has no models with atoms"));
+    }
+    let reference = match format {
+        StructureFormat::Pdb => reference::pdb_seqres(text),
+        StructureFormat::Mmcif => reference::mmcif_poly_seq(text),
+    };
+    Ok(Structure {
+        pdb,
+        path: path.to_path_buf(),
+        reference,
+        first_model_only,
+    })
+}
+
+/// One pdbtbx read. The outer error is a crash; the inner one pdbtbx's own failure report.
+fn read_with_pdbtbx(
+    input: &str,
+    format: StructureFormat,
+    only_first_model: bool,
+    path: &Path,
+) -> Result<std::result::Result<pdbtbx::PDB, String>> {
+    let mut options = pdbtbx::ReadOptions::new();
+    options
+        .set_level(pdbtbx::StrictnessLevel::Loose)
+        .set_discard_hydrogens(true)
+        .set_only_first_model(only_first_model)
+        .set_format(match format {
+            StructureFormat::Pdb => pdbtbx::Format::Pdb,
+            StructureFormat::Mmcif => pdbtbx::Format::Mmcif,
+        });
+    let reader = std::io::BufReader::new(std::io::Cursor::new(input.as_bytes()));
+    // pdbtbx reports problems as errors, but it is third-party code reading untrusted input:
+    // a panic inside it becomes an error naming the file rather than aborting the caller.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| options.read_raw(reader)))
+        .map_err(|_| {
+            Error::file(
+                path,
+                "the structure reader crashed on this file; it is malformed",
+            )
+        })?;
+    Ok(match read {
+        Ok((pdb, _warnings)) => Ok(pdb),
+        Err(errors) => {
+            let failing: Vec<String> = errors
+                .iter()
+                .filter(|e| e.fails(pdbtbx::StrictnessLevel::Loose))
+                .take(3)
+                .map(|e| e.to_string())
+                .collect();
+            Err(failing.join(" | "))
+        }
+    })
+}
+
+impl Structure {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when the models do not correspond atom by atom and only the first was read.
+    pub fn first_model_only(&self) -> bool {
+        self.first_model_only
+    }
+
+    /// Number of models (NMR ensembles have several).
+    pub fn model_count(&self) -> usize {
+        self.pdb.model_count()
+    }
+
+    /// Chain ids of the first model, in file order.
+    pub fn chain_ids(&self) -> Vec<String> {
+        self.pdb
+            .model(0)
+            .map(|m| m.chains().map(|c| c.id().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Residues of one chain in one model (0-based model index; the first by default). Without
+    /// a chain id the first chain with amino-acid residues is used. A missing chain or model is
+    /// an error listing what exists.
+    pub fn chain(&self, chain: Option<&str>, model: Option<usize>) -> Result<ChainResidues> {
+        let model_index = model.unwrap_or(0);
+        if self.first_model_only && model_index > 0 {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "model {model_index} cannot be read: the models of this file do not \
+                     correspond atom by atom, so only the first model (0) was read"
+                ),
+            ));
+        }
+        let m = self.pdb.model(model_index).ok_or_else(|| {
+            Error::file(
+                &self.path,
+                format!(
+                    "model {model_index} does not exist; the file has {} model(s), numbered \
+                     from 0",
+                    self.pdb.model_count()
+                ),
+            )
+        })?;
+        let chains: Vec<&pdbtbx::Chain> = m.chains().collect();
+        let picked = match chain {
+            Some(id) => chains.iter().find(|c| c.id() == id).ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!(
+                        "chain `{id}` does not exist; chains in model {model_index}: {}. Pass \
+                         one of these with --chain",
+                        self.chain_ids().join(", ")
+                    ),
+                )
+            })?,
+            None => chains
+                .iter()
+                .find(|c| !amino_acid_residues(c).is_empty())
+                .ok_or_else(|| {
+                    Error::file(&self.path, "no chain has amino-acid residues with Cα atoms")
+                })?,
+        };
+        let residues = amino_acid_residues(picked);
+        if residues.is_empty() {
+            return Err(Error::file(
+                &self.path,
+                format!(
+                    "chain `{}` has no amino-acid residues with Cα atoms (nucleic acid or \
+                     ligands only?)",
+                    picked.id()
+                ),
+            ));
+        }
+        Ok(ChainResidues {
+            chain: picked.id().to_string(),
+            model: model_index,
+            residues,
+            reference: self.reference.get(picked.id()).cloned(),
+        })
+    }
+}
+
+fn amino_acid_residues(chain: &pdbtbx::Chain) -> Vec<StructureResidue> {
+    let mut out = Vec::new();
+    for residue in chain.residues() {
+        // First conformer only: alternate locations describe the same residue.
+        let Some(conformer) = residue.conformers().next() else {
+            continue;
+        };
+        let atom = |name: &str| {
+            conformer.atoms().find(|a| a.name() == name).map(|a| {
+                let (x, y, z) = a.pos();
+                [x, y, z]
+            })
+        };
+        let Some(ca) = atom("CA") else { continue };
+        if atom("N").is_none() && atom("C").is_none() {
+            continue;
+        }
+        let name = conformer.name().to_string();
+        out.push(StructureResidue {
+            number: residue.serial_number(),
+            insertion_code: residue.insertion_code().map(str::to_string),
+            code: reference::one_letter(&name),
+            name,
+            ca,
+            cb: atom("CB"),
+        });
+    }
+    out
+}
+
+/// How structure residues are placed on sequence positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Numbering {
+    /// Align residue identities to the sequence (handles offsets, missing residues and
+    /// insertion codes).
+    #[default]
+    Align,
+    /// Author residue number N is sequence position N (insertion codes are refused).
+    Author,
+}
+
+/// The residues of one chain of one model.
+#[derive(Debug, Clone)]
+pub struct ChainResidues {
+    pub chain: String,
+    pub model: usize,
+    pub residues: Vec<StructureResidue>,
+    /// Full deposited sequence (SEQRES / poly_seq_scheme), one-letter, when the file has it.
+    pub reference: Option<String>,
+}
+
+/// Where each structure residue sits in a sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidueMapping {
+    /// Sequence length.
+    pub sequence_len: usize,
+    /// For each structure residue: its 1-based sequence position, or `None` if it has none.
+    pub positions: Vec<Option<usize>>,
+    /// Mapped residues whose one-letter code differs from the sequence's.
+    pub mismatches: usize,
+    /// Sequence positions without a structure residue (missing / unobserved residues).
+    pub missing: Vec<usize>,
+}
+
+impl ChainResidues {
+    /// One-letter sequence of the observed residues.
+    pub fn observed_sequence(&self) -> String {
+        self.residues.iter().map(|r| r.code).collect()
+    }
+
+    /// Maps residues onto `sequence`, or onto the reference sequence (SEQRES), or onto the
+    /// observed residues themselves when there is neither.
+    pub fn map_to(&self, sequence: Option<&str>, numbering: Numbering) -> Result<ResidueMapping> {
+        let target: String = match (sequence, &self.reference) {
+            (Some(s), _) => s.to_ascii_uppercase(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => self.observed_sequence(),
+        };
+        let target: Vec<char> = target.chars().collect();
+        let positions: Vec<Option<usize>> = match numbering {
+            Numbering::Author => self
+                .residues
+                .iter()
+                .map(|r| {
+                    if r.insertion_code.is_some() {
+                        return Err(Error::invalid(format!(
+                            "chain {}: residue {}{} has an insertion code, so author numbers \
+                             are not sequence positions; use alignment",
+                            self.chain,
+                            r.number,
+                            r.insertion_code.as_deref().unwrap_or("")
+                        )));
+                    }
+                    Ok(usize::try_from(r.number)
+                        .ok()
+                        .filter(|&n| n >= 1 && n <= target.len()))
+                })
+                .collect::<Result<_>>()?,
+            Numbering::Align => {
+                let observed: Vec<char> = self.residues.iter().map(|r| r.code).collect();
+                align::semi_global(&observed, &target)
+                    .map_err(|m| Error::invalid(format!("chain {}: {m}", self.chain)))?
+                    .into_iter()
+                    .map(|p| p.map(|i| i + 1))
+                    .collect()
+            }
+        };
+        let mut covered = vec![false; target.len()];
+        let mut mismatches = 0;
+        for (r, p) in self.residues.iter().zip(&positions) {
+            if let Some(p) = p {
+                covered[p - 1] = true;
+                if r.code != target[p - 1] && r.code != 'X' && target[p - 1] != 'X' {
+                    mismatches += 1;
+                }
+            }
+        }
+        let missing = (1..=target.len()).filter(|&p| !covered[p - 1]).collect();
+        Ok(ResidueMapping {
+            sequence_len: target.len(),
+            positions,
+            mismatches,
+            missing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PDB: &str = "\
+SEQRES   1 A    5  MET LYS GLY ALA LEU
+ATOM      1  N   LYS A   2       0.000   0.000   0.000  1.00  0.00           N
+ATOM      2  CA  LYS A   2       1.000   0.000   0.000  1.00  0.00           C
+ATOM      3  CB  LYS A   2       1.000   1.000   0.000  1.00  0.00           C
+ATOM      4  N   GLY A   3       3.000   0.000   0.000  1.00  0.00           N
+ATOM      5  CA  GLY A   3       4.000   0.000   0.000  1.00  0.00           C
+ATOM      6  N   LEU A   5      10.000   0.000   0.000  1.00  0.00           N
+ATOM      7  CA  LEU A   5      11.000   0.000   0.000  1.00  0.00           C
+ATOM      8  CB  LEU A   5      11.000   1.000   0.000  1.00  0.00           C
+HETATM    9 CA    CA A 101      20.000   0.000   0.000  1.00  0.00          CA
+END
+";
+
+    #[test]
+    fn chain_residues_map_onto_seqres_with_gaps() {
+        let s = parse_structure(PDB.as_bytes(), Path::new("t.pdb")).unwrap();
+        assert_eq!(s.chain_ids(), ["A"]);
+        let chain = s.chain(Some("A"), None).unwrap();
+        assert_eq!(chain.observed_sequence(), "KGL");
+        assert_eq!(chain.reference.as_deref(), Some("MKGAL"));
+        let mapping = chain.map_to(None, Numbering::Align).unwrap();
+        assert_eq!(mapping.positions, [Some(2), Some(3), Some(5)]);
+        assert_eq!(mapping.missing, [1, 4]);
+        let by_author = chain.map_to(None, Numbering::Author).unwrap();
+        assert_eq!(by_author.positions, mapping.positions);
+    }
+
+    #[test]
+    fn bad_structures_are_errors() {
+        let s = parse_structure(PDB.as_bytes(), Path::new("t.pdb")).unwrap();
+        let e = s.chain(Some("Z"), None).unwrap_err().to_string();
+        assert!(
+            e.contains("t.pdb") && e.contains("`Z`") && e.contains("A"),
+            "{e}"
+        );
+        let e = s.chain(None, Some(3)).unwrap_err().to_string();
+        assert!(e.contains("model 3"), "{e}");
+        assert!(parse_structure(b"", Path::new("e.pdb")).is_err());
+        assert!(parse_structure(b"hello\nworld\n", Path::new("e.pdb")).is_err());
+        let truncated = &PDB[..200];
+        // A cut file either fails clearly or yields what was complete; it never panics.
+        if let Ok(s) = parse_structure(truncated.as_bytes(), Path::new("t.pdb")) {
+            let _ = s.chain(None, None);
+        }
+    }
+}

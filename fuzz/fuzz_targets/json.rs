@@ -1,0 +1,9 @@
+#![no_main]
+//! Any bytes given to the json parser return a value or an error; never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use protscope::annotation::{parse_entries, Format};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_entries(data, Some(Format::Json), std::path::Path::new("fuzz"));
+});
