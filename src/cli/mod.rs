@@ -42,7 +42,11 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    if std::env::var_os("PROTSCOPE_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -61,5 +65,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run_demo(a),
         Command::Features(args) => annot::run_features(args),
         Command::Contacts(args) => annot::run_contacts(args),
+    }
+}
+
+/// Prints `peak_rss_kb=N` (VmHWM from /proc/self/status) to stderr: used by the memory tests.
+fn report_peak_rss() {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+        {
+            eprintln!("peak_rss_kb={kb}");
+        }
     }
 }
