@@ -4,10 +4,9 @@
 //! capture point (attention probabilities, hidden states, per-head context) means the same
 //! thing everywhere.
 
-use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::Linear;
+use candle_core::{DType, Device, Tensor, D};
 
-use super::weights::{LayerNorm, Weights};
+use super::weights::{LayerNorm, Linear, Weights};
 use crate::Result;
 
 /// Where each block applies its LayerNorms.

@@ -3,12 +3,12 @@
 //! EsmForSequenceClassification (HF `EsmClassificationHead`).
 
 use candle_core::{DType, Module, Tensor, D};
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 
 use super::config::ModelConfig;
 use super::encoder::{Activation, Encoder, EncoderConfig, NormPlacement};
 use super::heads::{HeadLevel, HeadModule, PredictionHead};
-use super::weights::{LayerNorm, Weights};
+use super::weights::{LayerNorm, Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
 

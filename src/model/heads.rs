@@ -1,10 +1,9 @@
 //! Named prediction heads shared by the architectures.
 
-use candle_core::{Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Tensor;
 
 use super::encoder::Activation;
-use super::weights::LayerNorm;
+use super::weights::{LayerNorm, Linear};
 use crate::Result;
 
 /// What a head predicts from.

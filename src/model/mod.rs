@@ -20,8 +20,7 @@ pub mod weights;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::Linear;
+use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
 pub use encoder::{Capture, EncoderOutput, ForwardOptions};
@@ -43,7 +42,7 @@ pub(crate) struct Backbone {
     pub embeddings: EmbeddingModule,
     pub encoder: encoder::Encoder,
     /// BERT pooler: tanh(dense(h[CLS])).
-    pub pooler: Option<Linear>,
+    pub pooler: Option<weights::Linear>,
     pub heads: Vec<PredictionHead>,
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 
 use crate::{Error, Result};
 
@@ -205,5 +205,99 @@ impl LayerNorm {
         } else {
             candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)
         }
+    }
+}
+
+/// A linear layer with frozen weights. Inputs of any rank are flattened to one 2-D matrix
+/// product (one large gemm instead of a batch of small ones). When the input is on a gradient
+/// path, the backward pass computes only ∂/∂x: candle's matmul backward would also compute the
+/// (unneeded) weight gradient, a third of the work of integrated gradients.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Linear { weight, bias }
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    fn plain(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let (out_dim, in_dim) = self.weight.dims2()?;
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let y = x.reshape((rows, in_dim))?.matmul(&self.weight.t()?)?;
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out_dims = dims;
+        *out_dims.last_mut().expect("rank >= 1") = out_dim;
+        y.reshape(out_dims)
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if !x.track_op() {
+            return self.plain(x);
+        }
+        let y = self.plain(&x.detach())?.contiguous()?;
+        x.apply_op2(
+            &y,
+            InputGradOnly {
+                weight: self.weight.clone(),
+            },
+        )
+    }
+}
+
+/// Forward: returns the precomputed output (second argument). Backward: ∂L/∂x = ∂L/∂y · W.
+struct InputGradOnly {
+    weight: Tensor,
+}
+
+impl candle_core::CustomOp2 for InputGradOnly {
+    fn name(&self) -> &'static str {
+        "linear-input-grad-only"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &candle_core::CpuStorage,
+        _: &candle_core::Layout,
+        y: &candle_core::CpuStorage,
+        y_layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::backend::BackendStorage;
+        Ok((y.try_clone(y_layout)?, y_layout.shape().clone()))
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &candle_core::CudaStorage,
+        _: &candle_core::Layout,
+        y: &candle_core::CudaStorage,
+        y_layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
+        use candle_core::backend::BackendStorage;
+        Ok((y.try_clone(y_layout)?, y_layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        _: &Tensor,
+        _: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (out_dim, in_dim) = self.weight.dims2()?;
+        let rows = grad.elem_count() / out_dim;
+        let gx = grad.reshape((rows, out_dim))?.matmul(&self.weight)?;
+        debug_assert_eq!(gx.dim(1)?, in_dim);
+        Ok((Some(gx.reshape(x.shape())?), None))
     }
 }
