@@ -46,7 +46,7 @@ fn real_antiberty_matches_pytorch() {
     let batch = model.batch(&refs).unwrap();
     let out = model.forward(&batch, Default::default()).unwrap();
     for head in ["species", "chain", "graft"] {
-        let logits = model.head_logits(head, &out, false).unwrap();
+        let logits = model.head_logits(head, &out).unwrap();
         for (i, s) in seqs.iter().enumerate() {
             let d = max_abs_diff(
                 &logits.get(i).unwrap(),

@@ -22,14 +22,23 @@ fn check_model(name: &str) {
             "{name}/{}: token ids differ from HF's tokenizer",
             s.id
         );
-        for differentiable in [false, true] {
+        // Plain inference, and the same pass with the embedding on a gradient path (the custom
+        // softmax / LayerNorm / linear ops that integrated gradients uses).
+        for tracked in [false, true] {
             let batch = model.batch(&[&enc]).unwrap();
+            let mut emb = model.embed(&batch.input_ids, &batch.mask).unwrap();
+            if tracked {
+                emb = candle_core::Var::from_tensor(&emb)
+                    .unwrap()
+                    .as_tensor()
+                    .clone();
+            }
             let out = model
-                .forward(
-                    &batch,
+                .encode(
+                    &emb,
+                    &batch.mask,
                     ForwardOptions {
                         capture: Capture::all(),
-                        differentiable,
                         context_probes: None,
                     },
                 )
@@ -51,11 +60,7 @@ fn check_model(name: &str) {
                 worst = worst.max(d);
             }
             for head in model.heads() {
-                let logits = model
-                    .head_logits(&head.name, &out, differentiable)
-                    .unwrap()
-                    .get(0)
-                    .unwrap();
+                let logits = model.head_logits(&head.name, &out).unwrap().get(0).unwrap();
                 let d = max_abs_diff(&logits, &reference[&format!("{key}.logits.{}", head.name)]);
                 assert!(
                     d <= TOL,

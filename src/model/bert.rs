@@ -22,14 +22,14 @@ pub struct BertEmbeddings {
 }
 
 impl BertEmbeddings {
-    pub fn forward(&self, input_ids: &Tensor, differentiable: bool) -> Result<Tensor> {
+    pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let device = input_ids.device();
         let positions = Tensor::arange(0u32, t as u32, device)?;
         let types = Tensor::zeros((b, t), candle_core::DType::U32, device)?;
         let x = (self.word.forward(input_ids)? + self.token_type.forward(&types)?)?;
         let x = x.broadcast_add(&self.position.forward(&positions)?)?;
-        Ok(self.norm.forward(&x, differentiable)?)
+        Ok(self.norm.forward(&x)?)
     }
 }
 

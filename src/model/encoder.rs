@@ -94,9 +94,6 @@ impl Capture {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ForwardOptions<'a> {
     pub capture: Capture,
-    /// Use only ops that candle can differentiate (composed softmax and LayerNorm) so that
-    /// gradients flow back to the embedding output. Slightly slower.
-    pub differentiable: bool,
     /// One tensor per layer, shaped like the context (B, T, hidden), added to that layer's
     /// self-attention context. Pass zero-valued `Var`s here to read ∂F/∂context from their
     /// gradients: candle keeps gradients only for leaves.
@@ -210,7 +207,6 @@ impl SelfAttention {
         bias: &Tensor,
         rotary: Option<&(Tensor, Tensor)>,
         probe: Option<&Tensor>,
-        differentiable: bool,
     ) -> Result<AttentionOutput> {
         let (b, t, hidden) = x.dims3()?;
         let scale = (self.head_size as f64).powf(-0.5);
@@ -227,11 +223,7 @@ impl SelfAttention {
             (q.matmul(&k.t()?)? * scale)?
         };
         let scores = scores.broadcast_add(bias)?;
-        let probs = if differentiable {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
-        } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
-        };
+        let probs = super::ops::softmax_last_dim(&scores)?;
         let context = probs.matmul(&v)?; // (B, heads, T, head_size)
         let context = context.transpose(1, 2)?.reshape((b, t, hidden))?;
         let context = match probe {
@@ -337,7 +329,6 @@ impl Encoder {
     ) -> Result<EncoderOutput> {
         let (_, t, _) = embeddings.dims3()?;
         let capture = options.capture;
-        let diff = options.differentiable;
         if let Some(probes) = options.context_probes {
             if probes.len() != self.layers.len() {
                 return Err(crate::Error::invalid(format!(
@@ -366,29 +357,24 @@ impl Encoder {
             let probe = options.context_probes.map(|p| &p[i]);
             x = match self.config.norm {
                 NormPlacement::Post => {
-                    let attn = layer
-                        .attention
-                        .forward(&x, &bias, rotary.as_ref(), probe, diff)?;
-                    let h = layer
-                        .attention_norm
-                        .forward(&(attn.projected + &x)?, diff)?;
+                    let attn = layer.attention.forward(&x, &bias, rotary.as_ref(), probe)?;
+                    let h = layer.attention_norm.forward(&(attn.projected + &x)?)?;
                     let ff = self
                         .config
                         .activation
                         .apply(&layer.intermediate.forward(&h)?)?;
                     let ff = layer.output.forward(&ff)?;
-                    let y = layer.output_norm.forward(&(ff + &h)?, diff)?;
+                    let y = layer.output_norm.forward(&(ff + &h)?)?;
                     keep(&mut out, capture, attn.probs, attn.context);
                     y
                 }
                 NormPlacement::Pre => {
-                    let normed = layer.attention_norm.forward(&x, diff)?;
-                    let attn =
-                        layer
-                            .attention
-                            .forward(&normed, &bias, rotary.as_ref(), probe, diff)?;
+                    let normed = layer.attention_norm.forward(&x)?;
+                    let attn = layer
+                        .attention
+                        .forward(&normed, &bias, rotary.as_ref(), probe)?;
                     let h = (attn.projected + &x)?;
-                    let ff_in = layer.output_norm.forward(&h, diff)?;
+                    let ff_in = layer.output_norm.forward(&h)?;
                     let ff = self
                         .config
                         .activation
@@ -404,7 +390,7 @@ impl Encoder {
             }
         }
         if let Some(norm) = &self.final_norm {
-            x = norm.forward(&x, diff)?;
+            x = norm.forward(&x)?;
             if capture.hidden_states {
                 out.hidden_states.push(x.clone());
             }

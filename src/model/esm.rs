@@ -27,12 +27,7 @@ pub struct EsmEmbeddings {
 }
 
 impl EsmEmbeddings {
-    pub fn forward(
-        &self,
-        input_ids: &Tensor,
-        mask: &Tensor,
-        differentiable: bool,
-    ) -> Result<Tensor> {
+    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let mut x = self.word.forward(input_ids)?;
         let mask_f = mask.to_dtype(DType::F32)?;
         if self.token_dropout {
@@ -51,7 +46,7 @@ impl EsmEmbeddings {
             x = (x + position.forward(&ids)?)?;
         }
         if let Some(norm) = &self.norm_before {
-            x = norm.forward(&x, differentiable)?;
+            x = norm.forward(&x)?;
         }
         Ok(x.broadcast_mul(&mask_f.unsqueeze(D::Minus1)?)?)
     }

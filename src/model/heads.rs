@@ -94,12 +94,7 @@ impl PredictionHead {
     }
 
     /// Logits from the last hidden state (B, T, H) and, for pooled heads, the pooler output.
-    pub(crate) fn forward(
-        &self,
-        last_hidden: &Tensor,
-        pooled: Option<&Tensor>,
-        differentiable: bool,
-    ) -> Result<Tensor> {
+    pub(crate) fn forward(&self, last_hidden: &Tensor, pooled: Option<&Tensor>) -> Result<Tensor> {
         Ok(match &self.module {
             HeadModule::Pooled(linear) => {
                 let pooled = pooled.ok_or_else(|| {
@@ -118,7 +113,7 @@ impl PredictionHead {
                 decoder,
             } => {
                 let x = activation.apply(&dense.forward(last_hidden)?)?;
-                decoder.forward(&norm.forward(&x, differentiable)?)?
+                decoder.forward(&norm.forward(&x)?)?
             }
         })
     }

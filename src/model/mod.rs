@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod heads;
 #[cfg(feature = "hub")]
 pub mod hub;
+pub mod ops;
 pub mod outputs;
 pub mod tokenizer;
 pub mod weights;
@@ -192,10 +193,10 @@ impl ProteinModel {
 
     /// The embedding-module output (B, T, hidden): for BERT word + position + type embeddings
     /// after LayerNorm, for ESM-2 the HF `EsmEmbeddings` output.
-    pub fn embed(&self, input_ids: &Tensor, mask: &Tensor, differentiable: bool) -> Result<Tensor> {
+    pub fn embed(&self, input_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         match &self.backbone.embeddings {
-            EmbeddingModule::Bert(e) => e.forward(input_ids, differentiable),
-            EmbeddingModule::Esm(e) => e.forward(input_ids, mask, differentiable),
+            EmbeddingModule::Bert(e) => e.forward(input_ids),
+            EmbeddingModule::Esm(e) => e.forward(input_ids, mask),
         }
     }
 
@@ -211,17 +212,12 @@ impl ProteinModel {
 
     /// Embedding + encoder for a batch.
     pub fn forward(&self, batch: &Batch, options: ForwardOptions<'_>) -> Result<EncoderOutput> {
-        let emb = self.embed(&batch.input_ids, &batch.mask, options.differentiable)?;
+        let emb = self.embed(&batch.input_ids, &batch.mask)?;
         self.encode(&emb, &batch.mask, options)
     }
 
     /// Logits of head `name`: (B, classes) for sequence heads, (B, T, vocab) for token heads.
-    pub fn head_logits(
-        &self,
-        name: &str,
-        output: &EncoderOutput,
-        differentiable: bool,
-    ) -> Result<Tensor> {
+    pub fn head_logits(&self, name: &str, output: &EncoderOutput) -> Result<Tensor> {
         let head = self.head(name)?;
         let pooled = match (&self.backbone.pooler, head.level) {
             (Some(pooler), HeadLevel::Sequence) => {
@@ -230,6 +226,6 @@ impl ProteinModel {
             }
             _ => None,
         };
-        head.forward(&output.last_hidden_state, pooled.as_ref(), differentiable)
+        head.forward(&output.last_hidden_state, pooled.as_ref())
     }
 }

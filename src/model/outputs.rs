@@ -32,7 +32,7 @@ pub fn predictions_frame(model: &ProteinModel, seqs: &[&EncodedSequence]) -> Res
         .filter(|h| h.level == HeadLevel::Sequence)
     {
         let logits = model
-            .head_logits(&head.name, &out, false)?
+            .head_logits(&head.name, &out)?
             .to_device(&Device::Cpu)?
             .to_dtype(DType::F32)?;
         let probs = if head.multi_label {

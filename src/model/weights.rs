@@ -199,12 +199,9 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub fn forward(&self, x: &Tensor, differentiable: bool) -> candle_core::Result<Tensor> {
-        if differentiable {
-            candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32)
-        } else {
-            candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps as f32)
-        }
+    /// Differentiable whenever `x` is on a gradient path (see [`super::ops::layer_norm`]).
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        super::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
