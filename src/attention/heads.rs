@@ -657,7 +657,7 @@ mod tests {
         assert!(HeadStatistics::new(1, 1, Weighting::Threshold(1.5), vec!["s".into()]).is_err());
         let df = stats.to_frame(100.0).unwrap();
         assert_eq!(df.height(), 1);
-        assert!(df.column("excluded").unwrap().bool().unwrap().get(0).unwrap());
+        assert!(df.column("excluded").unwrap().bool().unwrap().get(0) == Some(true));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Attention maps per layer and head, and their long-table form.
 
+pub mod analysis;
 pub mod blosum;
 pub mod heads;
 

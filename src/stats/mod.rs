@@ -12,6 +12,7 @@
 
 mod correlation;
 mod multitest;
+pub mod annotated;
 pub mod relevance;
 mod shapiro;
 mod special;
