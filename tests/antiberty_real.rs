@@ -48,12 +48,17 @@ fn real_antiberty_matches_pytorch() {
     for head in ["species", "chain", "graft"] {
         let logits = model.head_logits(head, &out, false).unwrap();
         for (i, s) in seqs.iter().enumerate() {
-            let d = max_abs_diff(&logits.get(i).unwrap(), &reference[&format!("s{i}.logits.{head}")]);
+            let d = max_abs_diff(
+                &logits.get(i).unwrap(),
+                &reference[&format!("s{i}.logits.{head}")],
+            );
             assert!(d <= 1e-4, "{}: {head} logits differ by {d}", s.id);
             worst = worst.max(d);
         }
     }
-    let truncated = model.encode_sequence("t", &seqs[0].sequence, Some(42)).unwrap();
+    let truncated = model
+        .encode_sequence("t", &seqs[0].sequence, Some(42))
+        .unwrap();
     let maps = protscope::attention::attention_maps(&model, &[&truncated]).unwrap();
     let layer3: Tensor = maps[0].weights.get(3).unwrap();
     let d = max_abs_diff(&layer3, &reference["truncated.attention.layer3"]);
@@ -71,23 +76,67 @@ fn real_antiberty_matches_pytorch() {
 fn real_antiberty_ig_is_complete() {
     let Some(dir) = antiberty() else { return };
     let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
-    let records = protscope::io::read_fasta(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/antibodies.fasta")).unwrap();
-    let options = IgOptions { steps: 200, method: Quadrature::GaussLegendre, ..Default::default() };
+    let records = protscope::io::read_fasta(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/antibodies.fasta"),
+    )
+    .unwrap();
+    let options = IgOptions {
+        steps: 200,
+        method: Quadrature::GaussLegendre,
+        ..Default::default()
+    };
     for r in &records {
         let seq = model.encode_sequence(&r.id, &r.sequence, None).unwrap();
         let res = integrated_gradients(&model, &seq, "species", 1, &options).unwrap();
         let gap = (res.f_input - res.f_baseline).abs();
-        eprintln!("{}: F(x)-F(x') = {:.4}, delta = {:.2e}", r.id, res.f_input - res.f_baseline, res.delta);
-        assert!(res.delta.abs() <= 0.01 * gap, "{}: |delta| {} > 1% of {}", r.id, res.delta, gap);
+        eprintln!(
+            "{}: F(x)-F(x') = {:.4}, delta = {:.2e}",
+            r.id,
+            res.f_input - res.f_baseline,
+            res.delta
+        );
+        assert!(
+            res.delta.abs() <= 0.01 * gap,
+            "{}: |delta| {} > 1% of {}",
+            r.id,
+            res.delta,
+            gap
+        );
     }
 }
 
-fn peak_rss_kb(steps: usize, fasta: &std::path::Path, model: &std::path::Path, out: &std::path::Path) -> u64 {
+fn peak_rss_kb(
+    steps: usize,
+    fasta: &std::path::Path,
+    model: &std::path::Path,
+    out: &std::path::Path,
+) -> u64 {
     let output = Command::new(env!("CARGO_BIN_EXE_protscope"))
         .env("PROTSCOPE_REPORT_PEAK_RSS", "1")
-        .args(["attribute", "--model", model.to_str().unwrap(), "--fasta", fasta.to_str().unwrap()])
-        .args(["--max-len", "24", "--head", "chain", "--target", "0", "--latent", "--batch-size", "10"])
-        .args(["--steps", &steps.to_string(), "--out", out.to_str().unwrap()])
+        .args([
+            "attribute",
+            "--model",
+            model.to_str().unwrap(),
+            "--fasta",
+            fasta.to_str().unwrap(),
+        ])
+        .args([
+            "--max-len",
+            "24",
+            "--head",
+            "chain",
+            "--target",
+            "0",
+            "--latent",
+            "--batch-size",
+            "10",
+        ])
+        .args([
+            "--steps",
+            &steps.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -115,5 +164,8 @@ fn latent_ig_memory_does_not_grow_with_steps() {
     let small = peak_rss_kb(50, &fasta, &dir, &tmp.path().join("a50.parquet"));
     let large = peak_rss_kb(500, &fasta, &dir, &tmp.path().join("a500.parquet"));
     eprintln!("peak RSS: 50 steps {small} kB, 500 steps {large} kB");
-    assert!((large as f64) <= 1.10 * small as f64, "peak RSS grew from {small} kB to {large} kB");
+    assert!(
+        (large as f64) <= 1.10 * small as f64,
+        "peak RSS grew from {small} kB to {large} kB"
+    );
 }

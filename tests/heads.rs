@@ -109,7 +109,10 @@ fn library_stats(
     let mut stats = HeadStatistics::new(l, h, w, vec!["site".into(), "contact".into()]).unwrap();
     let mut aa = HeadStatistics::amino_acids(l, h, w).unwrap();
     let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
-    let full: HashMap<_, _> = sites.iter().map(|s| (s.id.clone(), s.sequence.clone())).collect();
+    let full: HashMap<_, _> = sites
+        .iter()
+        .map(|s| (s.id.clone(), s.sequence.clone()))
+        .collect();
     let prots = proteins(exp);
     let encoded: Vec<_> = prots
         .iter()
@@ -167,14 +170,33 @@ fn library_matches_provis_procedure_in_every_form() {
                 let i = row.layer * model.num_heads() + row.head;
                 let want = expected_sums(form, &row.property, lh)[i];
                 let bg = exp["background"][&row.property].as_f64().unwrap();
-                assert!((row.background - bg).abs() < 1e-12, "{key} {} background", row.property);
+                assert!(
+                    (row.background - bg).abs() < 1e-12,
+                    "{key} {} background",
+                    row.property
+                );
                 if matches!(w, Weighting::Threshold(_)) {
                     // Counts: identical integers.
-                    assert_eq!(row.n_edges, total[i], "{key} n_edges L{} H{}", row.layer, row.head);
-                    assert_eq!(row.n_property_edges, want, "{key} {} L{} H{}", row.property, row.layer, row.head);
+                    assert_eq!(
+                        row.n_edges, total[i],
+                        "{key} n_edges L{} H{}",
+                        row.layer, row.head
+                    );
+                    assert_eq!(
+                        row.n_property_edges, want,
+                        "{key} {} L{} H{}",
+                        row.property, row.layer, row.head
+                    );
                 } else {
-                    assert!((row.n_edges - total[i]).abs() <= 1e-6 * total[i].max(1.0), "{key} total");
-                    let p = if total[i] > 0.0 { want / total[i] } else { f64::NAN };
+                    assert!(
+                        (row.n_edges - total[i]).abs() <= 1e-6 * total[i].max(1.0),
+                        "{key} total"
+                    );
+                    let p = if total[i] > 0.0 {
+                        want / total[i]
+                    } else {
+                        f64::NAN
+                    };
                     if p.is_nan() {
                         assert!(row.proportion.is_nan());
                     } else {
@@ -194,7 +216,10 @@ fn library_matches_provis_procedure_in_every_form() {
         check(&stats, &["site".to_string(), "contact".to_string()]);
         let aa_names: Vec<String> = AMINO_ACIDS.iter().map(|a| format!("aa_to_{a}")).collect();
         check(&aa, &aa_names);
-        assert!(total.iter().sum::<f64>() > 0.0, "{key}: fixture without edges");
+        assert!(
+            total.iter().sum::<f64>() > 0.0,
+            "{key}: fixture without edges"
+        );
     }
 }
 
@@ -207,13 +232,22 @@ fn amino_acid_analysis_matches_scipy() {
     let (_, aa) = library_stats(&model, &exp, Weighting::Threshold(theta));
     let min_total = exp["min_total"].as_f64().unwrap();
     let got = aa.amino_acid_correlations(min_total).unwrap();
-    assert_eq!(got.heads_used as u64, analysis["heads_used"].as_u64().unwrap());
+    assert_eq!(
+        got.heads_used as u64,
+        analysis["heads_used"].as_u64().unwrap()
+    );
     let pairs = analysis["pairs"].as_array().unwrap();
     assert_eq!(got.pairs.len(), pairs.len());
     for (g, w) in got.pairs.iter().zip(pairs) {
         assert_eq!(g.aa1.to_string(), w["aa1"].as_str().unwrap());
         assert_eq!(g.aa2.to_string(), w["aa2"].as_str().unwrap());
-        assert_eq!(g.blosum62, w["blosum62"].as_f64().unwrap(), "{}{}", g.aa1, g.aa2);
+        assert_eq!(
+            g.blosum62,
+            w["blosum62"].as_f64().unwrap(),
+            "{}{}",
+            g.aa1,
+            g.aa2
+        );
         let r: f64 = w["r"].as_str().unwrap().parse().unwrap();
         if r.is_nan() {
             assert!(g.r.is_nan(), "{}{}", g.aa1, g.aa2);
@@ -222,8 +256,15 @@ fn amino_acid_analysis_matches_scipy() {
         }
     }
     let blosum_r = analysis["blosum_r"].as_f64().unwrap();
-    assert!((got.blosum_r - blosum_r).abs() < 1e-9, "{} vs {blosum_r}", got.blosum_r);
-    assert!(got.pairs_used < got.pairs.len(), "H is absent: its pairs are undefined");
+    assert!(
+        (got.blosum_r - blosum_r).abs() < 1e-9,
+        "{} vs {blosum_r}",
+        got.blosum_r
+    );
+    assert!(
+        got.pairs_used < got.pairs.len(),
+        "H is absent: its pairs are undefined"
+    );
 }
 
 fn protscope(args: &[&str]) -> (bool, String) {
@@ -290,18 +331,48 @@ fn cli_sites_threshold_counts_are_identical() {
     let form = &exp["forms"]["threshold_0.12"];
     let df = run_heads(
         tmp.path(),
-        &["--sites", sites.to_str().unwrap(), "--property", "binding", "--min-attn", "0.12"],
+        &[
+            "--sites",
+            sites.to_str().unwrap(),
+            "--property",
+            "binding",
+            "--min-attn",
+            "0.12",
+        ],
         "sites.csv",
     );
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(
         names,
-        ["property", "layer", "head", "n_edges", "n_property_edges", "proportion", "background", "excluded"]
+        [
+            "property",
+            "layer",
+            "head",
+            "n_edges",
+            "n_property_edges",
+            "proportion",
+            "background",
+            "excluded"
+        ]
     );
     assert!(str_column(&df, "property").iter().all(|p| p == "binding"));
     assert_eq!(f64_column(&df, "n_edges"), floats(&form["total"]));
-    assert_eq!(f64_column(&df, "n_property_edges"), floats(&form["sums"]["site"]));
-    let excluded: Vec<bool> = df.column("excluded").unwrap().bool().unwrap().iter().map(Option::unwrap).collect();
+    assert_eq!(
+        f64_column(&df, "n_property_edges"),
+        floats(&form["sums"]["site"])
+    );
+    let excluded: Vec<bool> = df
+        .column("excluded")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
     let want: Vec<bool> = floats(&form["total"]).iter().map(|&t| t < 5.0).collect();
     assert_eq!(excluded, want);
     for side in ["sites.layers.csv", "sites.top.csv"] {
@@ -309,7 +380,10 @@ fn cli_sites_threshold_counts_are_identical() {
     }
     assert!(!tmp.path().join("sites.aa_blosum.csv").exists());
     let layers = read_table(&tmp.path().join("sites.layers.csv")).unwrap();
-    assert_eq!(layers.height(), exp["num_layers"].as_u64().unwrap() as usize);
+    assert_eq!(
+        layers.height(),
+        exp["num_layers"].as_u64().unwrap() as usize
+    );
 }
 
 #[test]
@@ -318,11 +392,20 @@ fn cli_amino_acids_weighted_and_blosum() {
     let tmp = tempfile::tempdir().unwrap();
     let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
     let fasta = tmp.path().join("p.fasta");
-    let text: String = sites.iter().map(|s| format!(">{}\n{}\n", s.id, s.sequence)).collect();
+    let text: String = sites
+        .iter()
+        .map(|s| format!(">{}\n{}\n", s.id, s.sequence))
+        .collect();
     std::fs::write(&fasta, text).unwrap();
     let df = run_heads(
         tmp.path(),
-        &["--fasta", fasta.to_str().unwrap(), "--amino-acids", "--weighting", "weight"],
+        &[
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--amino-acids",
+            "--weighting",
+            "weight",
+        ],
         "aa.parquet",
     );
     let form = &exp["forms"]["weight"];
@@ -334,7 +417,10 @@ fn cli_amino_acids_weighted_and_blosum() {
         let want = expected_sums(form, &format!("aa_to_{aa}"), lh);
         for i in 0..lh {
             assert_eq!(props[k * lh + i], format!("aa_to_{aa}"));
-            assert!((proportion[k * lh + i] - want[i] / total[i]).abs() < 1e-6, "{aa} {i}");
+            assert!(
+                (proportion[k * lh + i] - want[i] / total[i]).abs() < 1e-6,
+                "{aa} {i}"
+            );
         }
     }
     assert!(tmp.path().join("aa.aa_blosum.parquet").exists());
@@ -343,7 +429,13 @@ fn cli_amino_acids_weighted_and_blosum() {
     let theta = exp["aa_analysis"]["theta"].to_string();
     run_heads(
         tmp.path(),
-        &["--fasta", fasta.to_str().unwrap(), "--amino-acids", "--min-attn", &theta],
+        &[
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--amino-acids",
+            "--min-attn",
+            &theta,
+        ],
         "aa_t.csv",
     );
     let blosum = read_table(&tmp.path().join("aa_t.aa_blosum.csv")).unwrap();
@@ -378,7 +470,12 @@ fn cli_structures_contacts_and_bad_input() {
     // These fixture peptides (a fibril strand, an 11-mer) have no contacts 6 apart in sequence.
     let far = run_heads(
         tmp.path(),
-        &["--structures", structures.to_str().unwrap(), "--weighting", "weight"],
+        &[
+            "--structures",
+            structures.to_str().unwrap(),
+            "--weighting",
+            "weight",
+        ],
         "far.csv",
     );
     assert_eq!(f64_column(&far, "background")[0], 0.0);
@@ -386,20 +483,41 @@ fn cli_structures_contacts_and_bad_input() {
     // No property source; a FASTA record without structure; a malformed sites file.
     let model = model_fixture("bert_cls");
     let out = tmp.path().join("x.csv");
-    let (ok, err) = protscope(&["heads", "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, err) = protscope(&[
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("required"), "{err}");
     let fasta = tmp.path().join("one.fasta");
     std::fs::write(&fasta, ">nosuch\nMKV\n").unwrap();
     let (ok, err) = protscope(&[
-        "heads", "--model", model.to_str().unwrap(), "--fasta", fasta.to_str().unwrap(),
-        "--structures", structures.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--structures",
+        structures.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    assert!(!ok && err.contains("nosuch") && err.contains("no structure file"), "{err}");
+    assert!(
+        !ok && err.contains("nosuch") && err.contains("no structure file"),
+        "{err}"
+    );
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\": \"a\", \"sequence\": \"MKV\"}\n").unwrap();
     let (ok, err) = protscope(&[
-        "heads", "--model", model.to_str().unwrap(), "--sites", bad.to_str().unwrap(),
-        "--out", out.to_str().unwrap(),
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--sites",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("line 1"), "{err}");
 }

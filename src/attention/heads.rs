@@ -197,7 +197,9 @@ impl HeadStatistics {
             return Ok(());
         }
         let lh = self.num_layers * self.num_heads;
-        let edges = self.edge_values(&maps.residue_weights()?)?.reshape((lh, n, n))?;
+        let edges = self
+            .edge_values(&maps.residue_weights()?)?
+            .reshape((lh, n, n))?;
         let totals: Vec<f64> = edges.sum((1, 2))?.to_dtype(DType::F64)?.to_vec1()?;
         // Edge mass landing on each residue j (summed over i): (LH, n).
         let into = edges.sum(1)?;
@@ -406,10 +408,11 @@ impl HeadStatistics {
                 let heads: Vec<&HeadProportion> = kept(l).collect();
                 let hits: f64 = heads.iter().map(|r| r.n_property_edges).sum();
                 let edges: f64 = heads.iter().map(|r| r.n_edges).sum();
-                let best = heads
-                    .iter()
-                    .copied()
-                    .reduce(|a, b| if b.proportion > a.proportion { b } else { a });
+                let best =
+                    heads
+                        .iter()
+                        .copied()
+                        .reduce(|a, b| if b.proportion > a.proportion { b } else { a });
                 property.push(name.clone());
                 layer.push(l as i64);
                 included.push(heads.len() as i64);
@@ -579,9 +582,13 @@ mod tests {
     #[test]
     fn threshold_counts_sites_contacts_and_amino_acids() {
         let m = maps(W);
-        let mut stats =
-            HeadStatistics::new(1, 1, Weighting::Threshold(0.3), vec!["s".into(), "c".into()])
-                .unwrap();
+        let mut stats = HeadStatistics::new(
+            1,
+            1,
+            Weighting::Threshold(0.3),
+            vec!["s".into(), "c".into()],
+        )
+        .unwrap();
         let site = [false, true, false];
         // Contacts (0,2) and (2,0); pair (0,1) unknown.
         let contact = [false, false, true, false, false, false, true, false, false];
@@ -686,12 +693,29 @@ mod tests {
             .add(&m, &[ProteinProperty::Sites(&[true, false])])
             .unwrap();
         let top = stats.top_heads_frame(0.0, 2).unwrap();
-        let layers: Vec<i64> = top.column("layer").unwrap().i64().unwrap().into_no_null_iter().collect();
-        let heads: Vec<i64> = top.column("head").unwrap().i64().unwrap().into_no_null_iter().collect();
+        let layers: Vec<i64> = top
+            .column("layer")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let heads: Vec<i64> = top
+            .column("head")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
         assert_eq!((layers, heads), (vec![0, 1], vec![0, 1]));
         let lf = stats.layer_frame(0.0).unwrap();
         let col = |name: &str| -> Vec<f64> {
-            lf.column(name).unwrap().f64().unwrap().into_no_null_iter().collect()
+            lf.column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
         };
         let mean = col("mean_proportion");
         assert!((mean[0] - 0.5).abs() < 1e-6 && (mean[1] - 0.6).abs() < 1e-6);

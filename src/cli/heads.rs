@@ -269,13 +269,13 @@ fn site_candidates(
             for r in records {
                 match by_id.get(r.id.as_str()) {
                     None => skipped.push(format!("{}: not in {}", r.id, path.display())),
-                    Some(s) if !s.sequence.eq_ignore_ascii_case(&r.sequence) => skipped.push(
-                        format!(
+                    Some(s) if !s.sequence.eq_ignore_ascii_case(&r.sequence) => {
+                        skipped.push(format!(
                             "{}: the FASTA sequence differs from the one in {}",
                             r.id,
                             path.display()
-                        ),
-                    ),
+                        ))
+                    }
                     Some(s) => out.push((r.id.clone(), r.sequence.clone(), *s)),
                 }
             }
@@ -311,8 +311,13 @@ fn uniprot_candidates(
     let mut candidates = Vec::new();
     let mut problems = Vec::new();
     let mut unmatched = Vec::new();
-    let mut add = |id: &str, entry: &crate::annotation::Entry, sequence: Option<&str>| {
-        match residue_mask(entry, &selection, sequence, &MaskOptions::default()) {
+    let mut add =
+        |id: &str, entry: &crate::annotation::Entry, sequence: Option<&str>| match residue_mask(
+            entry,
+            &selection,
+            sequence,
+            &MaskOptions::default(),
+        ) {
             Ok(mask) => {
                 if let Some(note) = mask.summary() {
                     eprintln!("note: {note}");
@@ -331,8 +336,7 @@ fn uniprot_candidates(
                 }
             }
             Err(e) => problems.push(e.to_string()),
-        }
-    };
+        };
     match fasta {
         Some(records) => {
             for r in records {
@@ -341,7 +345,9 @@ fn uniprot_candidates(
                     .find(|e| e.accession == r.accession() || e.accession == r.id);
                 match found {
                     Some(entry) => add(&r.id, entry, Some(&r.sequence)),
-                    None => unmatched.push(format!("{}: no UniProt entry with this accession", r.id)),
+                    None => {
+                        unmatched.push(format!("{}: no UniProt entry with this accession", r.id))
+                    }
                 }
             }
         }

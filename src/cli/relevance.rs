@@ -52,16 +52,18 @@ pub fn run_relevance_stats(args: RelevanceStatsArgs) -> anyhow::Result<()> {
     crate::frame::TableFormat::from_path(&args.out)?;
     let table = read_table(&args.attributions)?;
     // The embedding-level rows give each protein's residues as the model saw them.
-    let sequences: BTreeMap<String, String> =
-        residue_relevance(&table, -1, -1)
-            .with_context(|| format!("in {}", args.attributions.display()))?
-            .into_iter()
-            .map(|(protein, (values, residues))| {
-                let residues = residues.map(|r| residues_from_tokens(split_tokens(&r)));
-                // Without a residue column, positions can only be range-checked.
-                (protein, residues.unwrap_or_else(|| "X".repeat(values.len())))
-            })
-            .collect();
+    let sequences: BTreeMap<String, String> = residue_relevance(&table, -1, -1)
+        .with_context(|| format!("in {}", args.attributions.display()))?
+        .into_iter()
+        .map(|(protein, (values, residues))| {
+            let residues = residues.map(|r| residues_from_tokens(split_tokens(&r)));
+            // Without a residue column, positions can only be range-checked.
+            (
+                protein,
+                residues.unwrap_or_else(|| "X".repeat(values.len())),
+            )
+        })
+        .collect();
     let has_residues = table.column("residue").is_ok();
     let (entries, selection) = if let Some(path) = &args.sites {
         let feature_type = annotation::type_from_name("Site");
@@ -261,7 +263,10 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
         );
     }
     if rows.is_empty() {
-        bail!("no FASTA record has attributions in {}", args.attributions.display());
+        bail!(
+            "no FASTA record has attributions in {}",
+            args.attributions.display()
+        );
     }
     let mut df = flip_frame(&rows)?;
     write_table(&mut df, &args.out)?;
@@ -284,7 +289,10 @@ mod tests {
 
     #[test]
     fn token_splitting() {
-        assert_eq!(split_tokens("A[UNK]C<unk>"), vec!["A", "[UNK]", "C", "<unk>"]);
+        assert_eq!(
+            split_tokens("A[UNK]C<unk>"),
+            vec!["A", "[UNK]", "C", "<unk>"]
+        );
         assert!(same_residues("AXC", "ABC"));
         assert!(!same_residues("AXC", "ABD"));
     }

@@ -10,9 +10,9 @@
 //! default `nan_policy="propagate"` does; so does a sample too small for the test. Mismatched
 //! input lengths are an [`Error::Invalid`](crate::Error::Invalid), never a panic.
 
+pub mod annotated;
 mod correlation;
 mod multitest;
-pub mod annotated;
 pub mod relevance;
 mod shapiro;
 mod special;
