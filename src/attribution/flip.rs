@@ -255,16 +255,16 @@ pub fn flip_frame(rows: &[FlipRow]) -> Result<DataFrame> {
     )?)
 }
 
+/// Per protein: relevance at residue positions 1..=n, and the residue tokens joined (when the
+/// table has a `residue` column).
+pub type ResidueRelevance = BTreeMap<String, (Vec<f64>, Option<String>)>;
+
 /// Per-residue relevance of one (layer, head) from an attribution table (columns protein,
 /// layer, head, position, relevance; residue optional): for each protein the values at
 /// positions 1..=n in order (n + 1, the final special token, is the largest position), and the
 /// residues when the table has them. Missing or repeated positions are errors naming the
 /// protein.
-pub fn residue_relevance(
-    table: &DataFrame,
-    layer: i64,
-    head: i64,
-) -> Result<BTreeMap<String, (Vec<f64>, Option<String>)>> {
+pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<ResidueRelevance> {
     let col = |name: &str| {
         table.column(name).map_err(|_| {
             Error::invalid(format!(

@@ -100,7 +100,8 @@ mod tests {
 }
 
 enum SinkWriter {
-    Parquet(polars::io::parquet::write::BatchedWriter<std::fs::File>),
+    // Boxed: the parquet writer is several times larger than the CSV one.
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
     Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
 }
 
@@ -132,11 +133,11 @@ impl TableSink {
         let file = tmp.as_file().try_clone().map_err(|e| Error::io(dir, e))?;
         let schema = template.schema().as_ref().clone();
         let writer = match format {
-            TableFormat::Parquet => SinkWriter::Parquet(
+            TableFormat::Parquet => SinkWriter::Parquet(Box::new(
                 ParquetWriter::new(file)
                     .batched(&schema)
                     .map_err(|e| Error::file(path, format!("opening parquet writer: {e}")))?,
-            ),
+            )),
             TableFormat::Csv => SinkWriter::Csv(
                 CsvWriter::new(file)
                     .include_header(true)
