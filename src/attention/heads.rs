@@ -1,19 +1,30 @@
-//! Which heads attend to what (Vig et al., "BERTology Meets Biology"): per layer and head, the
-//! share of attention edges (i → j) that land on a property, accumulated over proteins in one
-//! streaming pass with tensor ops.
+//! Which heads attend to what (Vig et al. 2021, "BERTology Meets Biology: Interpreting Attention
+//! in Protein Language Models"): per layer and head, the share of attention edges (i → j) that
+//! land on a property, accumulated over proteins in one streaming pass with tensor ops.
 //!
-//! Threshold form (the paper's): n_edges = Σ 1[α_ij ≥ θ], n_property_edges = Σ 1[α_ij ≥ θ]·f(i,j).
-//! (provis' code keeps α > θ; the two differ only for weights exactly equal to θ.)
-//! Weighted form: Σ α_ij f(i,j) / Σ α_ij. Special tokens are removed first (weights not
-//! renormalised) and sequences are cut to `max_len` tokens including the specials, as provis does.
+//! Forms (see [`Weighting`]):
+//! - threshold (the paper's formula): n_edges = Σ 1[α_ij ≥ θ], n_property_edges =
+//!   Σ 1[α_ij ≥ θ]·f(i,j), proportion = n_property_edges / n_edges. provis' code keeps α > θ; the
+//!   two differ only for weights exactly equal to θ.
+//! - weighted: Σ α_ij f(i,j) / Σ α_ij.
+//! - weight above θ: Σ α_ij 1[α_ij > θ] f(i,j) / Σ α_ij 1[α_ij > θ], which is what provis'
+//!   `compute_edge_features.py` computes when given `--min-attn`.
+//!
+//! Special tokens are removed first (weights not renormalised) and sequences are cut to
+//! `max_len` tokens including the specials before the model runs, as provis does. Sums run over
+//! all proteins; a head whose n_edges is below `min_total` is marked excluded (provis: 100).
+
+use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor};
 use polars::prelude::*;
 
+use super::blosum::blosum62;
 use super::AttentionMaps;
+use crate::stats::pearson_r;
 use crate::{Error, Result};
 
-/// The 20 standard amino acids, in the order of the `aa_to_X` properties.
+/// The 20 standard amino acids, in the order of the `aa_to_X` properties (BLOSUM order).
 pub const AMINO_ACIDS: [char; 20] = [
     'A', 'R', 'N', 'D', 'C', 'Q', 'E', 'G', 'H', 'I', 'L', 'K', 'M', 'F', 'P', 'S', 'T', 'W', 'Y',
     'V',
@@ -26,26 +37,72 @@ pub enum Weighting {
     Threshold(f32),
     /// Sum attention weights.
     Weight,
+    /// Sum attention weights above θ (α > θ), as provis' code does with `--min-attn`.
+    WeightAbove(f32),
 }
 
-/// Per-residue annotation of one protein for one property family.
+impl Weighting {
+    fn check(&self) -> Result<()> {
+        match self {
+            Weighting::Threshold(t) | Weighting::WeightAbove(t) if !(0.0..=1.0).contains(t) => Err(
+                Error::invalid(format!("attention threshold {t} must lie in [0, 1]")),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Per-residue annotation of one protein for one property.
 #[derive(Debug, Clone)]
 pub enum ProteinProperty<'a> {
     /// f(i, j) = site(j), residue-indexed (length n, 0-based).
     Sites(&'a [bool]),
-    /// f(i, j) = contact(i, j), row-major n × n.
-    Contacts(&'a [bool]),
-    /// f(i, j) = [aa(j) = X] for each of the 20 amino acids (residues of the protein).
+    /// f(i, j) = contact(i, j), row-major n × n. `known` (same layout) marks pairs whose contact
+    /// status is defined (both residues resolved, far enough apart in sequence); only those count
+    /// in the background. Edges on unknown pairs still count in n_edges, as in provis.
+    Contacts {
+        contact: &'a [bool],
+        known: &'a [bool],
+    },
+    /// f(i, j) = [aa(j) = X] for each of the 20 amino acids; fills 20 properties in
+    /// [`AMINO_ACIDS`] order. Other residues (X, U, …) belong to none.
     AminoAcids(&'a [char]),
 }
 
-/// Accumulates edge counts for a set of property names over proteins.
+impl ProteinProperty<'_> {
+    /// How many property slots this annotation fills.
+    pub fn width(&self) -> usize {
+        match self {
+            ProteinProperty::AminoAcids(_) => AMINO_ACIDS.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// One row of [`HeadStatistics::rows`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadProportion {
+    pub property: String,
+    pub layer: usize,
+    pub head: usize,
+    /// Σ edge values (counts in the threshold form, attention mass otherwise).
+    pub n_edges: f64,
+    pub n_property_edges: f64,
+    /// n_property_edges / n_edges (NaN when n_edges = 0).
+    pub proportion: f64,
+    /// Share of residues (or residue pairs) with the property.
+    pub background: f64,
+    /// n_edges < min_total.
+    pub excluded: bool,
+}
+
+/// Accumulates edge sums for a fixed list of property names over proteins.
 #[derive(Debug, Clone)]
 pub struct HeadStatistics {
     pub num_layers: usize,
     pub num_heads: usize,
     pub weighting: Weighting,
-    /// Property names (`aa_to_A`, … for amino acids).
+    /// Property names (`aa_to_A`, … for amino acids), in the order values are given to `add`.
     pub properties: Vec<String>,
     /// (L·H) totals.
     n_edges: Vec<f64>,
@@ -53,6 +110,7 @@ pub struct HeadStatistics {
     property_edges: Vec<Vec<f64>>,
     /// Background numerator / denominator per property.
     background: Vec<(f64, f64)>,
+    /// Proteins added.
     pub proteins: usize,
 }
 
@@ -62,9 +120,13 @@ impl HeadStatistics {
         num_heads: usize,
         weighting: Weighting,
         properties: Vec<String>,
-    ) -> Self {
+    ) -> Result<Self> {
+        weighting.check()?;
+        if properties.is_empty() {
+            return Err(Error::invalid("head statistics need at least one property"));
+        }
         let p = properties.len();
-        HeadStatistics {
+        Ok(HeadStatistics {
             num_layers,
             num_heads,
             weighting,
@@ -73,100 +135,123 @@ impl HeadStatistics {
             property_edges: vec![vec![0.0; num_layers * num_heads]; p],
             background: vec![(0.0, 0.0); p],
             proteins: 0,
-        }
+        })
     }
 
-    /// For the amino-acid analysis: properties `aa_to_A` … `aa_to_V`.
-    pub fn amino_acids(num_layers: usize, num_heads: usize, weighting: Weighting) -> Self {
+    /// Properties `aa_to_A` … `aa_to_V`, filled by one [`ProteinProperty::AminoAcids`] value.
+    pub fn amino_acids(num_layers: usize, num_heads: usize, weighting: Weighting) -> Result<Self> {
         let names = AMINO_ACIDS.iter().map(|a| format!("aa_to_{a}")).collect();
         Self::new(num_layers, num_heads, weighting, names)
     }
 
-    /// Adds one protein: its attention maps (from a sequence already cut to `--max-len`) and one
-    /// annotation per property name, in order, covering exactly the residues the model saw (for
-    /// amino acids: a single `AminoAcids` entry).
+    /// Adds one protein: its attention maps (from a sequence already cut to `max_len`) and
+    /// annotations covering exactly the residues the model saw, filling the property names in
+    /// order (an `AminoAcids` value fills 20). Nothing is added when an annotation is invalid.
     pub fn add(&mut self, maps: &AttentionMaps, properties: &[ProteinProperty]) -> Result<()> {
         if maps.num_layers != self.num_layers || maps.num_heads != self.num_heads {
-            return Err(Error::invalid(
-                "attention maps do not match the statistics' model shape",
+            return Err(Error::sequence(
+                &maps.protein,
+                format!(
+                    "attention maps have {} layers × {} heads, the statistics {} × {}",
+                    maps.num_layers, maps.num_heads, self.num_layers, self.num_heads
+                ),
+            ));
+        }
+        let width: usize = properties.iter().map(ProteinProperty::width).sum();
+        if width != self.properties.len() {
+            return Err(Error::sequence(
+                &maps.protein,
+                format!(
+                    "{width} property values given for {} properties",
+                    self.properties.len()
+                ),
             ));
         }
         let n = maps.residues();
-        let full_n = n;
+        for prop in properties {
+            let (len, expected) = match prop {
+                ProteinProperty::Sites(s) => (s.len(), n),
+                ProteinProperty::Contacts { contact, known } => {
+                    if contact.len() != known.len() {
+                        return Err(Error::sequence(
+                            &maps.protein,
+                            "contact and known-pair maps differ in size",
+                        ));
+                    }
+                    (contact.len(), n * n)
+                }
+                ProteinProperty::AminoAcids(r) => (r.len(), n),
+            };
+            if len != expected {
+                return Err(Error::sequence(
+                    &maps.protein,
+                    format!(
+                        "annotation has {len} values but the model saw {n} residues (expected \
+                         {expected}); cut annotations to --max-len as the sequence is cut"
+                    ),
+                ));
+            }
+        }
         if n == 0 {
+            self.proteins += 1;
             return Ok(());
         }
-        let a = maps.residue_weights()?.to_dtype(DType::F64)?;
-        let edges = match self.weighting {
-            Weighting::Threshold(t) => a.ge(t as f64)?.to_dtype(DType::F64)?,
-            Weighting::Weight => a,
-        };
         let lh = self.num_layers * self.num_heads;
-        let edges = edges.reshape((lh, n, n))?;
-        let totals: Vec<f64> = edges.sum((1, 2))?.to_vec1()?;
-        // Edges landing on each residue j: (LH, n).
+        let edges = self
+            .edge_values(&maps.residue_weights()?)?
+            .reshape((lh, n, n))?;
+        let totals: Vec<f64> = edges.sum((1, 2))?.to_dtype(DType::F64)?.to_vec1()?;
+        // Edge mass landing on each residue j (summed over i): (LH, n).
         let into = edges.sum(1)?;
-        let mut slot = 0;
+        let dtype = edges.dtype();
+        let mut updates: Vec<(Vec<f64>, f64, f64)> = Vec::with_capacity(self.properties.len());
         for prop in properties {
             match prop {
                 ProteinProperty::Sites(site) => {
-                    let site = check_len(site, full_n, &maps.protein)?;
-                    let ind = indicator(&site[..n])?;
-                    let hits: Vec<f64> = into
-                        .matmul(&ind.reshape((n, 1))?)?
-                        .flatten_all()?
-                        .to_vec1()?;
-                    self.add_slot(
-                        slot,
-                        &hits,
-                        site[..n].iter().filter(|&&s| s).count() as f64,
-                        n as f64,
-                    )?;
-                    slot += 1;
+                    let ind = indicator(site, dtype)?.reshape((n, 1))?;
+                    let hits = column_values(&into.matmul(&ind)?)?;
+                    updates.push((hits, count(site), n as f64));
                 }
-                ProteinProperty::Contacts(contact) => {
-                    if contact.len() != full_n * full_n {
-                        return Err(Error::sequence(
-                            &maps.protein,
-                            format!(
-                                "contact map has {} cells, expected {full_n}²",
-                                contact.len()
-                            ),
-                        ));
-                    }
-                    let cut: Vec<bool> = (0..n)
-                        .flat_map(|i| contact[i * full_n..i * full_n + n].to_vec())
-                        .collect();
-                    let c = indicator(&cut)?.reshape((1, n, n))?;
-                    let hits: Vec<f64> = edges.broadcast_mul(&c)?.sum((1, 2))?.to_vec1()?;
-                    let positives = cut.iter().filter(|&&s| s).count() as f64;
-                    self.add_slot(slot, &hits, positives, (n * n) as f64)?;
-                    slot += 1;
+                ProteinProperty::Contacts { contact, known } => {
+                    let c = indicator(contact, dtype)?.reshape((1, n, n))?;
+                    let hits: Vec<f64> = edges
+                        .broadcast_mul(&c)?
+                        .sum((1, 2))?
+                        .to_dtype(DType::F64)?
+                        .to_vec1()?;
+                    let positives = contact.iter().zip(*known).filter(|(&c, &k)| c && k);
+                    updates.push((hits, positives.count() as f64, count(known)));
                 }
                 ProteinProperty::AminoAcids(residues) => {
-                    let residues = check_len(residues, full_n, &maps.protein)?;
-                    let mut onehot = vec![0f64; n * 20];
-                    for (j, r) in residues[..n].iter().enumerate() {
+                    let mut onehot = vec![0f32; n * AMINO_ACIDS.len()];
+                    let mut counts = [0f64; AMINO_ACIDS.len()];
+                    for (j, r) in residues.iter().enumerate() {
                         if let Some(k) = AMINO_ACIDS.iter().position(|a| a == r) {
-                            onehot[j * 20 + k] = 1.0;
+                            onehot[j * AMINO_ACIDS.len() + k] = 1.0;
+                            counts[k] += 1.0;
                         }
                     }
-                    let onehot = Tensor::from_vec(onehot.clone(), (n, 20), &Device::Cpu)?;
-                    let hits = into.matmul(&onehot)?; // (LH, 20)
-                    let counts: Vec<f64> = onehot.sum(0)?.to_vec1()?;
-                    for k in 0..20 {
-                        let col: Vec<f64> = hits.narrow(1, k, 1)?.flatten_all()?.to_vec1()?;
-                        self.add_slot(slot, &col, counts[k], n as f64)?;
-                        slot += 1;
+                    let onehot = Tensor::from_vec(onehot, (n, AMINO_ACIDS.len()), &Device::Cpu)?
+                        .to_dtype(dtype)?;
+                    // (LH, 20) → per amino acid a column over heads.
+                    let hits = into
+                        .matmul(&onehot)?
+                        .t()?
+                        .contiguous()?
+                        .to_dtype(DType::F64)?;
+                    let hits: Vec<Vec<f64>> = hits.to_vec2()?;
+                    for (k, column) in hits.into_iter().enumerate() {
+                        updates.push((column, counts[k], n as f64));
                     }
                 }
             }
         }
-        if slot != self.properties.len() {
-            return Err(Error::invalid(format!(
-                "{slot} property values given for {} properties",
-                self.properties.len()
-            )));
+        for (slot, (hits, positives, total)) in updates.into_iter().enumerate() {
+            for (a, h) in self.property_edges[slot].iter_mut().zip(hits) {
+                *a += h;
+            }
+            self.background[slot].0 += positives;
+            self.background[slot].1 += total;
         }
         for (t, v) in self.n_edges.iter_mut().zip(totals) {
             *t += v;
@@ -175,89 +260,468 @@ impl HeadStatistics {
         Ok(())
     }
 
-    fn add_slot(&mut self, slot: usize, hits: &[f64], positives: f64, total: f64) -> Result<()> {
-        let acc = self
-            .property_edges
-            .get_mut(slot)
-            .ok_or_else(|| Error::invalid("more property values than properties"))?;
-        for (a, h) in acc.iter_mut().zip(hits) {
-            *a += h;
-        }
-        self.background[slot].0 += positives;
-        self.background[slot].1 += total;
-        Ok(())
+    /// Edge values (L, H, n, n) for the weighting. Threshold indicators are summed in f32, exact
+    /// up to 2^24 edges per protein (n ≤ 4096); attention mass in f64.
+    fn edge_values(&self, weights: &Tensor) -> Result<Tensor> {
+        let weights = weights.to_dtype(DType::F32)?;
+        let n = weights.dim(3)?;
+        Ok(match self.weighting {
+            // The comparison runs in f32 (θ rounded to f32), as torch compares a float32 tensor.
+            Weighting::Threshold(t) => {
+                let dtype = if n * n < (1 << 24) {
+                    DType::F32
+                } else {
+                    DType::F64
+                };
+                weights.ge(t as f64)?.to_dtype(dtype)?
+            }
+            Weighting::Weight => weights.to_dtype(DType::F64)?,
+            Weighting::WeightAbove(t) => {
+                let keep = weights.gt(t as f64)?.to_dtype(DType::F64)?;
+                (weights.to_dtype(DType::F64)? * keep)?
+            }
+        })
     }
 
-    /// One row per (property, layer, head): property, layer, head, n_edges, n_property_edges,
-    /// proportion, background, excluded (n_edges < min_total).
-    pub fn to_frame(&self, min_total: f64) -> Result<DataFrame> {
-        let (
-            mut prop,
-            mut layer,
-            mut head,
-            mut n_edges,
-            mut n_prop,
-            mut proportion,
-            mut background,
-            mut excluded,
-        ) = (
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-        );
+    /// Σ edge values per (layer, head), row-major.
+    pub fn totals(&self) -> &[f64] {
+        &self.n_edges
+    }
+
+    /// One row per (property, layer, head), properties in order, then layer, then head.
+    pub fn rows(&self, min_total: f64) -> Vec<HeadProportion> {
+        let mut out = Vec::with_capacity(self.properties.len() * self.n_edges.len());
         for (p, name) in self.properties.iter().enumerate() {
             let (bn, bd) = self.background[p];
+            let background = if bd > 0.0 { bn / bd } else { f64::NAN };
             for l in 0..self.num_layers {
                 for h in 0..self.num_heads {
                     let i = l * self.num_heads + h;
                     let total = self.n_edges[i];
-                    prop.push(name.clone());
-                    layer.push(l as i64);
-                    head.push(h as i64);
-                    n_edges.push(total);
-                    n_prop.push(self.property_edges[p][i]);
-                    proportion.push(if total > 0.0 {
-                        self.property_edges[p][i] / total
-                    } else {
-                        f64::NAN
+                    let hits = self.property_edges[p][i];
+                    out.push(HeadProportion {
+                        property: name.clone(),
+                        layer: l,
+                        head: h,
+                        n_edges: total,
+                        n_property_edges: hits,
+                        proportion: if total > 0.0 { hits / total } else { f64::NAN },
+                        background,
+                        excluded: total < min_total,
                     });
-                    background.push(if bd > 0.0 { bn / bd } else { f64::NAN });
-                    excluded.push(total < min_total);
                 }
             }
         }
+        out
+    }
+
+    /// Columns property, layer, head, n_edges, n_property_edges, proportion, background,
+    /// excluded (n_edges < min_total).
+    pub fn to_frame(&self, min_total: f64) -> Result<DataFrame> {
+        let rows = self.rows(min_total);
         Ok(df!(
-            "property" => prop,
+            "property" => rows.iter().map(|r| r.property.as_str()).collect::<Vec<_>>(),
+            "layer" => rows.iter().map(|r| r.layer as i64).collect::<Vec<_>>(),
+            "head" => rows.iter().map(|r| r.head as i64).collect::<Vec<_>>(),
+            "n_edges" => rows.iter().map(|r| r.n_edges).collect::<Vec<_>>(),
+            "n_property_edges" => rows.iter().map(|r| r.n_property_edges).collect::<Vec<_>>(),
+            "proportion" => rows.iter().map(|r| r.proportion).collect::<Vec<_>>(),
+            "background" => rows.iter().map(|r| r.background).collect::<Vec<_>>(),
+            "excluded" => rows.iter().map(|r| r.excluded).collect::<Vec<_>>(),
+        )?)
+    }
+
+    /// The `top` heads per property by proportion among heads not excluded (ties: lower layer,
+    /// then lower head first). Columns property, rank (1 = highest), layer, head, proportion,
+    /// background, enrichment (proportion / background), n_edges.
+    pub fn top_heads_frame(&self, min_total: f64, top: usize) -> Result<DataFrame> {
+        let mut by_property: BTreeMap<usize, Vec<HeadProportion>> = BTreeMap::new();
+        let index: BTreeMap<&str, usize> = self
+            .properties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_str(), i))
+            .collect();
+        for row in self.rows(min_total) {
+            if !row.excluded && row.proportion.is_finite() {
+                by_property
+                    .entry(index[row.property.as_str()])
+                    .or_default()
+                    .push(row);
+            }
+        }
+        let (mut property, mut rank, mut layer, mut head) = (vec![], vec![], vec![], vec![]);
+        let (mut proportion, mut background, mut enrichment, mut n_edges) =
+            (vec![], vec![], vec![], vec![]);
+        for rows in by_property.values_mut() {
+            // Stable sort keeps (layer, head) order among equal proportions.
+            rows.sort_by(|a, b| b.proportion.total_cmp(&a.proportion));
+            for (r, row) in rows.iter().take(top).enumerate() {
+                property.push(row.property.clone());
+                rank.push(r as i64 + 1);
+                layer.push(row.layer as i64);
+                head.push(row.head as i64);
+                proportion.push(row.proportion);
+                background.push(row.background);
+                enrichment.push(row.proportion / row.background);
+                n_edges.push(row.n_edges);
+            }
+        }
+        Ok(df!(
+            "property" => property,
+            "rank" => rank,
             "layer" => layer,
             "head" => head,
-            "n_edges" => n_edges,
-            "n_property_edges" => n_prop,
             "proportion" => proportion,
             "background" => background,
-            "excluded" => excluded,
+            "enrichment" => enrichment,
+            "n_edges" => n_edges,
+        )?)
+    }
+
+    /// Per property and layer, over the layer's heads that are not excluded:
+    /// - `heads_included`;
+    /// - `mean_proportion`: mean of the heads' proportions (provis' "Layer Avg." bar);
+    /// - `max_proportion`, `max_head`: the best head (NaN / −1 when none is included);
+    /// - `weighted_proportion`: Σ_h n_property_edges / Σ_h n_edges, the attention-weighted
+    ///   proportion of the layer;
+    /// - `property_share`: the layer's Σ_h n_property_edges as a share of that sum over all
+    ///   layers, i.e. where in depth the attention to the property sits;
+    /// - `background`.
+    pub fn layer_frame(&self, min_total: f64) -> Result<DataFrame> {
+        let rows = self.rows(min_total);
+        let (mut property, mut layer, mut included, mut mean_p) = (vec![], vec![], vec![], vec![]);
+        let (mut max_p, mut max_head, mut weighted, mut share, mut background) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (p, name) in self.properties.iter().enumerate() {
+            let block = &rows[p * self.n_edges.len()..(p + 1) * self.n_edges.len()];
+            let kept = |l: usize| {
+                block[l * self.num_heads..(l + 1) * self.num_heads]
+                    .iter()
+                    .filter(|r| !r.excluded && r.proportion.is_finite())
+            };
+            let all_hits: f64 = (0..self.num_layers)
+                .flat_map(kept)
+                .map(|r| r.n_property_edges)
+                .sum();
+            for l in 0..self.num_layers {
+                let heads: Vec<&HeadProportion> = kept(l).collect();
+                let hits: f64 = heads.iter().map(|r| r.n_property_edges).sum();
+                let edges: f64 = heads.iter().map(|r| r.n_edges).sum();
+                let best =
+                    heads
+                        .iter()
+                        .copied()
+                        .reduce(|a, b| if b.proportion > a.proportion { b } else { a });
+                property.push(name.clone());
+                layer.push(l as i64);
+                included.push(heads.len() as i64);
+                mean_p.push(crate::stats::mean(
+                    &heads.iter().map(|r| r.proportion).collect::<Vec<_>>(),
+                ));
+                max_p.push(best.map_or(f64::NAN, |b| b.proportion));
+                max_head.push(best.map_or(-1, |b| b.head as i64));
+                weighted.push(if edges > 0.0 { hits / edges } else { f64::NAN });
+                share.push(if all_hits > 0.0 {
+                    hits / all_hits
+                } else {
+                    f64::NAN
+                });
+                background.push(block[0].background);
+            }
+        }
+        Ok(df!(
+            "property" => property,
+            "layer" => layer,
+            "heads_included" => included,
+            "mean_proportion" => mean_p,
+            "max_proportion" => max_p,
+            "max_head" => max_head,
+            "weighted_proportion" => weighted,
+            "property_share" => share,
+            "background" => background,
+        )?)
+    }
+
+    /// The amino-acid analysis of Vig et al. (§4.3): for every pair of amino acids, Pearson's r
+    /// across heads (those not excluded) between their `aa_to_X` proportions, and Pearson's r
+    /// between those pair correlations and the pairs' BLOSUM62 scores. Needs the 20 `aa_to_X`
+    /// properties. Pairs whose r is undefined (an amino acid absent from every protein gives a
+    /// constant vector) are reported with NaN and left out of the BLOSUM correlation.
+    pub fn amino_acid_correlations(&self, min_total: f64) -> Result<AminoAcidCorrelations> {
+        let mut vectors: Vec<Vec<f64>> = Vec::with_capacity(AMINO_ACIDS.len());
+        let heads: Vec<usize> = (0..self.n_edges.len())
+            .filter(|&i| self.n_edges[i] >= min_total && self.n_edges[i] > 0.0)
+            .collect();
+        for aa in AMINO_ACIDS {
+            let name = format!("aa_to_{aa}");
+            let p = self
+                .properties
+                .iter()
+                .position(|x| *x == name)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "the amino-acid analysis needs property `{name}` (run with amino acids)"
+                    ))
+                })?;
+            vectors.push(
+                heads
+                    .iter()
+                    .map(|&i| self.property_edges[p][i] / self.n_edges[i])
+                    .collect(),
+            );
+        }
+        // Alphabetical pair order, as provis sorts the amino acids.
+        let mut order: Vec<usize> = (0..AMINO_ACIDS.len()).collect();
+        order.sort_by_key(|&i| AMINO_ACIDS[i]);
+        let mut pairs = Vec::new();
+        for (x, &i) in order.iter().enumerate() {
+            for &j in &order[x + 1..] {
+                let (a, b) = (AMINO_ACIDS[i], AMINO_ACIDS[j]);
+                let r = pearson_r(&vectors[i], &vectors[j])?.statistic;
+                let score = blosum62(a, b).expect("standard amino acids") as f64;
+                pairs.push(AminoAcidPair {
+                    aa1: a,
+                    aa2: b,
+                    r,
+                    blosum62: score,
+                });
+            }
+        }
+        let defined: Vec<&AminoAcidPair> = pairs.iter().filter(|p| p.r.is_finite()).collect();
+        let blosum_r = pearson_r(
+            &defined.iter().map(|p| p.r).collect::<Vec<_>>(),
+            &defined.iter().map(|p| p.blosum62).collect::<Vec<_>>(),
+        )?
+        .statistic;
+        Ok(AminoAcidCorrelations {
+            heads_used: heads.len(),
+            pairs_used: defined.len(),
+            blosum_r,
+            pairs,
+        })
+    }
+}
+
+/// One amino-acid pair of [`AminoAcidCorrelations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AminoAcidPair {
+    pub aa1: char,
+    pub aa2: char,
+    /// Pearson's r across heads of the two `aa_to_X` proportions.
+    pub r: f64,
+    pub blosum62: f64,
+}
+
+/// Result of [`HeadStatistics::amino_acid_correlations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AminoAcidCorrelations {
+    /// The 190 unordered pairs, aa1 < aa2 alphabetically.
+    pub pairs: Vec<AminoAcidPair>,
+    /// Heads (n_edges ≥ min_total) the vectors run over.
+    pub heads_used: usize,
+    /// Pairs with a defined r.
+    pub pairs_used: usize,
+    /// Pearson's r between the pair correlations and BLOSUM62 (the paper reports 0.73 for
+    /// TAPE's BERT).
+    pub blosum_r: f64,
+}
+
+impl AminoAcidCorrelations {
+    /// Columns aa1, aa2, r, blosum62, blosum_r (the same value on every row), heads_used.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let rows = self.pairs.len();
+        Ok(df!(
+            "aa1" => self.pairs.iter().map(|p| p.aa1.to_string()).collect::<Vec<_>>(),
+            "aa2" => self.pairs.iter().map(|p| p.aa2.to_string()).collect::<Vec<_>>(),
+            "r" => self.pairs.iter().map(|p| p.r).collect::<Vec<_>>(),
+            "blosum62" => self.pairs.iter().map(|p| p.blosum62).collect::<Vec<_>>(),
+            "blosum_r" => vec![self.blosum_r; rows],
+            "heads_used" => vec![self.heads_used as i64; rows],
         )?)
     }
 }
 
-fn check_len<'a, T>(values: &'a [T], n: usize, protein: &str) -> Result<&'a [T]> {
-    if values.len() != n {
-        return Err(Error::sequence(
-            protein,
-            format!(
-                "annotation covers {} residues but the model saw {n}",
-                values.len()
-            ),
-        ));
-    }
-    Ok(values)
+fn count(values: &[bool]) -> f64 {
+    values.iter().filter(|&&v| v).count() as f64
 }
 
-fn indicator(values: &[bool]) -> Result<Tensor> {
-    let v: Vec<f64> = values.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-    Ok(Tensor::from_vec(v, values.len(), &Device::Cpu)?)
+fn indicator(values: &[bool], dtype: DType) -> Result<Tensor> {
+    let v: Vec<f32> = values.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+    Ok(Tensor::from_vec(v, values.len(), &Device::Cpu)?.to_dtype(dtype)?)
+}
+
+/// (LH, 1) tensor → Vec of LH f64.
+fn column_values(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One layer, one head, 3 residues: tokens = 5 with specials.
+    fn maps(residue_weights: [[f32; 3]; 3]) -> AttentionMaps {
+        let mut w = vec![0f32; 25];
+        for i in 0..3 {
+            for j in 0..3 {
+                w[(i + 1) * 5 + (j + 1)] = residue_weights[i][j];
+            }
+        }
+        AttentionMaps {
+            protein: "p".into(),
+            num_layers: 1,
+            num_heads: 1,
+            tokens: 5,
+            weights: Tensor::from_vec(w, (1, 1, 5, 5), &Device::Cpu).unwrap(),
+        }
+    }
+
+    const W: [[f32; 3]; 3] = [[0.5, 0.3, 0.1], [0.2, 0.6, 0.15], [0.3, 0.3, 0.3]];
+
+    #[test]
+    fn threshold_counts_sites_contacts_and_amino_acids() {
+        let m = maps(W);
+        let mut stats = HeadStatistics::new(
+            1,
+            1,
+            Weighting::Threshold(0.3),
+            vec!["s".into(), "c".into()],
+        )
+        .unwrap();
+        let site = [false, true, false];
+        // Contacts (0,2) and (2,0); pair (0,1) unknown.
+        let contact = [false, false, true, false, false, false, true, false, false];
+        let known = [true, false, true, false, true, true, true, true, true];
+        stats
+            .add(
+                &m,
+                &[
+                    ProteinProperty::Sites(&site),
+                    ProteinProperty::Contacts {
+                        contact: &contact,
+                        known: &known,
+                    },
+                ],
+            )
+            .unwrap();
+        let rows = stats.rows(1.0);
+        // α ≥ 0.3: (0,0) (0,1) (1,1) (2,0) (2,1) (2,2) = 6 edges; into column 1: (0,1) (1,1) (2,1).
+        assert_eq!(rows[0].n_edges, 6.0);
+        assert_eq!(rows[0].n_property_edges, 3.0);
+        assert_eq!(rows[0].background, 1.0 / 3.0);
+        // Contact edges above θ: (2,0) only ((0,2) = 0.1).
+        assert_eq!(rows[1].n_property_edges, 1.0);
+        assert_eq!(rows[1].background, 2.0 / 7.0);
+        assert!(!rows[0].excluded);
+        assert!(stats.rows(7.0)[0].excluded);
+
+        let mut aa = HeadStatistics::amino_acids(1, 1, Weighting::Threshold(0.3)).unwrap();
+        aa.add(&m, &[ProteinProperty::AminoAcids(&['A', 'X', 'A'])])
+            .unwrap();
+        let rows = aa.rows(0.0);
+        assert_eq!(rows[0].property, "aa_to_A");
+        // Edges into residues 0 and 2 with α ≥ 0.3: (0,0) (1,… none) (2,0) (2,2) = 3.
+        assert_eq!(rows[0].n_property_edges, 3.0);
+        assert_eq!(rows[0].background, 2.0 / 3.0);
+        assert_eq!(rows[1].n_property_edges, 0.0);
+        let sum: f64 = rows.iter().map(|r| r.n_property_edges).sum();
+        assert_eq!(sum, 3.0, "X belongs to no amino-acid property");
+    }
+
+    #[test]
+    fn weighted_forms() {
+        let m = maps(W);
+        let site = [true, false, false];
+        let mut w = HeadStatistics::new(1, 1, Weighting::Weight, vec!["s".into()]).unwrap();
+        w.add(&m, &[ProteinProperty::Sites(&site)]).unwrap();
+        let r = &w.rows(0.0)[0];
+        assert!((r.n_edges - 2.75).abs() < 1e-6);
+        assert!((r.n_property_edges - 1.0).abs() < 1e-6);
+        let mut above =
+            HeadStatistics::new(1, 1, Weighting::WeightAbove(0.3), vec!["s".into()]).unwrap();
+        above.add(&m, &[ProteinProperty::Sites(&site)]).unwrap();
+        let r = &above.rows(0.0)[0];
+        // α > 0.3 strictly: 0.5 and 0.6 only (0.3f32 is not above 0.3f32).
+        assert!((r.n_edges - 1.1).abs() < 1e-6, "{}", r.n_edges);
+        assert!((r.n_property_edges - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn accumulates_over_proteins_and_rejects_bad_input() {
+        let m = maps(W);
+        let site = [false, true, false];
+        let mut stats =
+            HeadStatistics::new(1, 1, Weighting::Threshold(0.3), vec!["s".into()]).unwrap();
+        for _ in 0..3 {
+            stats.add(&m, &[ProteinProperty::Sites(&site)]).unwrap();
+        }
+        assert_eq!(stats.proteins, 3);
+        assert_eq!(stats.totals(), &[18.0]);
+        assert!(stats.add(&m, &[ProteinProperty::Sites(&[true])]).is_err());
+        assert!(stats.add(&m, &[]).is_err());
+        assert_eq!(stats.proteins, 3, "a failed add leaves the sums alone");
+        assert!(HeadStatistics::new(1, 1, Weighting::Threshold(1.5), vec!["s".into()]).is_err());
+        let df = stats.to_frame(100.0).unwrap();
+        assert_eq!(df.height(), 1);
+        assert!(df.column("excluded").unwrap().bool().unwrap().get(0) == Some(true));
+    }
+
+    #[test]
+    fn summaries() {
+        // Two layers × two heads with distinct site proportions.
+        let n = 2;
+        let t = n + 2;
+        let mut w = vec![0f32; 4 * t * t];
+        // head-block b: attention to residue 0 of share s_b.
+        let shares = [0.9f32, 0.1, 0.5, 0.7];
+        for (b, s) in shares.iter().enumerate() {
+            for i in 0..n {
+                w[b * t * t + (i + 1) * t + 1] = *s;
+                w[b * t * t + (i + 1) * t + 2] = 1.0 - s;
+            }
+        }
+        let m = AttentionMaps {
+            protein: "p".into(),
+            num_layers: 2,
+            num_heads: 2,
+            tokens: t,
+            weights: Tensor::from_vec(w, (2, 2, t, t), &Device::Cpu).unwrap(),
+        };
+        let mut stats = HeadStatistics::new(2, 2, Weighting::Weight, vec!["s".into()]).unwrap();
+        stats
+            .add(&m, &[ProteinProperty::Sites(&[true, false])])
+            .unwrap();
+        let top = stats.top_heads_frame(0.0, 2).unwrap();
+        let layers: Vec<i64> = top
+            .column("layer")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let heads: Vec<i64> = top
+            .column("head")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!((layers, heads), (vec![0, 1], vec![0, 1]));
+        let lf = stats.layer_frame(0.0).unwrap();
+        let col = |name: &str| -> Vec<f64> {
+            lf.column(name)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        let mean = col("mean_proportion");
+        assert!((mean[0] - 0.5).abs() < 1e-6 && (mean[1] - 0.6).abs() < 1e-6);
+        let max = col("max_proportion");
+        assert!((max[0] - 0.9).abs() < 1e-6 && (max[1] - 0.7).abs() < 1e-6);
+        let share = col("property_share");
+        assert!((share[0] - 1.0 / 2.2).abs() < 1e-6 && (share[0] + share[1] - 1.0).abs() < 1e-9);
+    }
 }

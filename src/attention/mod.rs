@@ -1,5 +1,7 @@
 //! Attention maps per layer and head, and their long-table form.
 
+pub mod analysis;
+pub mod blosum;
 pub mod heads;
 
 use candle_core::{DType, Device, Tensor};

@@ -1,6 +1,7 @@
 //! Integrated gradients at the embedding layer and inside every attention head, from one pass
 //! over the α-nodes; results as typed values and Polars tables.
 
+pub mod flip;
 pub mod integrated_gradients;
 pub mod quadrature;
 pub mod runner;

@@ -4,7 +4,9 @@ pub mod annot;
 pub mod attribute;
 pub mod common;
 pub mod demo;
+pub mod heads;
 pub mod model_cmds;
+pub mod relevance;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +40,12 @@ pub enum Command {
     Features(annot::FeaturesArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
+    /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
+    Heads(heads::HeadsArgs),
+    /// Relevance statistics of an attribution table against residue annotations.
+    RelevanceStats(relevance::RelevanceStatsArgs),
+    /// Faithfulness check: flip the most relevant residues to PAD and watch the target logit.
+    Flip(relevance::FlipArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run_demo(a),
         Command::Features(args) => annot::run_features(args),
         Command::Contacts(args) => annot::run_contacts(args),
+        Command::Heads(args) => heads::run_heads(args),
+        Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
+        Command::Flip(args) => relevance::run_flip(args),
     }
 }
 

@@ -100,6 +100,7 @@ mod tests {
 }
 
 enum SinkWriter {
+    // Boxed: the parquet writer is several times larger than the CSV one.
     Parquet(Box<polars::io::parquet::write::BatchedWriter<std::fs::File>>),
     Csv(polars::io::csv::write::BatchedWriter<std::fs::File>),
 }

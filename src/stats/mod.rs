@@ -10,6 +10,7 @@
 //! default `nan_policy="propagate"` does; so does a sample too small for the test. Mismatched
 //! input lengths are an [`Error::Invalid`](crate::Error::Invalid), never a panic.
 
+pub mod annotated;
 mod correlation;
 mod multitest;
 pub mod relevance;

@@ -1,0 +1,209 @@
+//! The streaming pass behind `protscope heads`: proteins with their property values go through
+//! the model in padded batches, and each protein's attention maps are folded into a
+//! [`HeadStatistics`] and dropped, so memory holds one batch of maps at a time.
+
+use super::attention_maps;
+use super::heads::{HeadStatistics, ProteinProperty};
+use crate::model::{EncodedSequence, ProteinModel};
+use crate::structure::DistanceMatrix;
+use crate::{Error, Result};
+
+/// Residue-pair contacts of one protein over its full sequence (row-major len × len).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactMap {
+    pub len: usize,
+    pub contact: Vec<bool>,
+    /// Pairs whose status is defined: both residues have coordinates and |i − j| ≥ the minimum
+    /// separation (closer pairs are neither contact nor background, as in TAPE's contact maps).
+    pub known: Vec<bool>,
+}
+
+impl ContactMap {
+    /// Contacts: distance < `cutoff` Å and |i − j| ≥ `min_separation`.
+    pub fn from_distances(distances: &DistanceMatrix, cutoff: f64, min_separation: usize) -> Self {
+        let len = distances.len;
+        let mut contact = vec![false; len * len];
+        let mut known = vec![false; len * len];
+        for i in 0..len {
+            for j in 0..len {
+                if i.abs_diff(j) < min_separation {
+                    continue;
+                }
+                let d = distances.values[i * len + j];
+                if !d.is_nan() {
+                    known[i * len + j] = true;
+                    contact[i * len + j] = d < cutoff;
+                }
+            }
+        }
+        ContactMap {
+            len,
+            contact,
+            known,
+        }
+    }
+
+    /// The top-left n × n block (the residues the model saw after a `max_len` cut).
+    pub fn cut(&self, n: usize) -> Result<(Vec<bool>, Vec<bool>)> {
+        if n > self.len {
+            return Err(Error::invalid(format!(
+                "contact map covers {} residues, {n} requested",
+                self.len
+            )));
+        }
+        let block = |m: &[bool]| -> Vec<bool> {
+            (0..n)
+                .flat_map(|i| m[i * self.len..i * self.len + n].iter().copied())
+                .collect()
+        };
+        Ok((block(&self.contact), block(&self.known)))
+    }
+}
+
+/// Property values of one protein over its full (uncut) sequence; cut to the residues the
+/// model saw before they are added.
+#[derive(Debug, Clone)]
+pub enum PropertyValues {
+    /// One residue indicator per property name (sites on the attended residue).
+    Sites(Vec<Vec<bool>>),
+    /// One contact property.
+    Contacts(ContactMap),
+    /// The 20 `aa_to_X` properties, from the encoded residues themselves.
+    AminoAcids,
+}
+
+/// One protein for [`accumulate_head_statistics`].
+#[derive(Debug, Clone)]
+pub struct HeadInput {
+    /// Encoded (already cut to `max_len`) sequence.
+    pub sequence: EncodedSequence,
+    pub values: PropertyValues,
+}
+
+/// Runs the model over `inputs` in batches of `batch_size` and adds every protein to `stats`;
+/// `on_protein` is called after each protein (progress). The first error stops the pass and
+/// names the protein.
+pub fn accumulate_head_statistics<I>(
+    model: &ProteinModel,
+    stats: &mut HeadStatistics,
+    inputs: I,
+    batch_size: usize,
+    mut on_protein: impl FnMut(&str),
+) -> Result<()>
+where
+    I: IntoIterator<Item = Result<HeadInput>>,
+{
+    if batch_size == 0 {
+        return Err(Error::invalid("batch size must be at least 1"));
+    }
+    let mut inputs = inputs.into_iter().peekable();
+    while inputs.peek().is_some() {
+        let batch: Vec<HeadInput> = inputs
+            .by_ref()
+            .take(batch_size)
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&EncodedSequence> = batch.iter().map(|b| &b.sequence).collect();
+        let maps = attention_maps(model, &refs)?;
+        for (input, maps) in batch.iter().zip(maps) {
+            let n = maps.residues();
+            match &input.values {
+                PropertyValues::Sites(columns) => {
+                    let cut: Vec<&[bool]> = columns
+                        .iter()
+                        .map(|c| {
+                            c.get(..n).ok_or_else(|| {
+                                Error::sequence(
+                                    &input.sequence.id,
+                                    format!(
+                                        "site indicator covers {} residues, the model saw {n}",
+                                        c.len()
+                                    ),
+                                )
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    let props: Vec<ProteinProperty> =
+                        cut.into_iter().map(ProteinProperty::Sites).collect();
+                    stats.add(&maps, &props)?;
+                }
+                PropertyValues::Contacts(map) => {
+                    let (contact, known) = map
+                        .cut(n)
+                        .map_err(|e| Error::sequence(&input.sequence.id, e.to_string()))?;
+                    stats.add(
+                        &maps,
+                        &[ProteinProperty::Contacts {
+                            contact: &contact,
+                            known: &known,
+                        }],
+                    )?;
+                }
+                PropertyValues::AminoAcids => {
+                    stats.add(
+                        &maps,
+                        &[ProteinProperty::AminoAcids(&input.sequence.residues)],
+                    )?;
+                }
+            }
+            on_protein(&input.sequence.id);
+        }
+    }
+    Ok(())
+}
+
+/// Residue indicator of 1-based `sites` over a sequence of `len` residues; a site outside
+/// 1..=len is an error naming it.
+pub fn site_indicator(protein: &str, len: usize, sites: &[usize]) -> Result<Vec<bool>> {
+    let mut out = vec![false; len];
+    for &s in sites {
+        if s == 0 || s > len {
+            return Err(Error::sequence(
+                protein,
+                format!("site {s} lies outside the {len}-residue sequence (sites are 1-based)"),
+            ));
+        }
+        out[s - 1] = true;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_map_from_distances_and_cut() {
+        let nan = f64::NAN;
+        #[rustfmt::skip]
+        let d = DistanceMatrix { len: 3, values: vec![
+            0.0, 4.0, 9.0,
+            4.0, 0.0, nan,
+            9.0, nan, 0.0,
+        ]};
+        let m = ContactMap::from_distances(&d, 8.0, 1);
+        assert_eq!(
+            m.contact,
+            vec![false, true, false, true, false, false, false, false, false]
+        );
+        assert_eq!(
+            m.known,
+            vec![false, true, true, true, false, false, true, false, false]
+        );
+        let (c, k) = m.cut(2).unwrap();
+        assert_eq!(c, vec![false, true, true, false]);
+        assert_eq!(k, vec![false, true, true, false]);
+        assert!(m.cut(4).is_err());
+        let far = ContactMap::from_distances(&d, 8.0, 2);
+        assert!(!far.contact.iter().any(|&c| c));
+    }
+
+    #[test]
+    fn site_indicators() {
+        assert_eq!(
+            site_indicator("p", 3, &[1, 3]).unwrap(),
+            vec![true, false, true]
+        );
+        assert!(site_indicator("p", 3, &[0]).is_err());
+        assert!(site_indicator("p", 3, &[4]).is_err());
+    }
+}

@@ -1,0 +1,523 @@
+//! Attention-head statistics against the Python re-implementation of provis' procedure
+//! (scripts/make_heads_fixtures.py → tests/fixtures/heads/expected.json), through the library
+//! and the `protscope heads` binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use candle_core::Device;
+use common::*;
+use polars::prelude::*;
+use protscope::attention::attention_maps;
+use protscope::attention::heads::{HeadStatistics, ProteinProperty, Weighting, AMINO_ACIDS};
+use protscope::frame::read_table;
+use protscope::model::ProteinModel;
+use serde_json::Value;
+
+fn expected() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("heads").join("expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+struct Protein {
+    residues: String,
+    site: Vec<bool>,
+    contact: Vec<bool>,
+    known: Vec<bool>,
+}
+
+/// Site indicators from sites.jsonl, contact maps from the fixture, cut like the model input.
+fn proteins(exp: &Value) -> Vec<(String, Protein)> {
+    let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
+    let by_id: HashMap<_, _> = sites.iter().map(|s| (s.id.clone(), s)).collect();
+    exp["proteins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let id = p["id"].as_str().unwrap().to_string();
+            let residues = p["residues"].as_str().unwrap().to_string();
+            let n = residues.len();
+            let mut site = vec![false; n];
+            for &s in &by_id[&id].sites {
+                if s <= n {
+                    site[s - 1] = true;
+                }
+            }
+            let mut contact = vec![false; n * n];
+            for pair in p["contacts"].as_array().unwrap() {
+                let (i, j) = (pair[0].as_u64().unwrap(), pair[1].as_u64().unwrap());
+                contact[i as usize * n + j as usize] = true;
+            }
+            let unresolved: Vec<usize> = p["unresolved"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            let sep = p["min_separation"].as_u64().unwrap() as usize;
+            let mut known = vec![false; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    known[i * n + j] = i.abs_diff(j) >= sep
+                        && !unresolved.contains(&i)
+                        && !unresolved.contains(&j);
+                }
+            }
+            (
+                id,
+                Protein {
+                    residues,
+                    site,
+                    contact,
+                    known,
+                },
+            )
+        })
+        .collect()
+}
+
+fn weighting(form: &Value) -> Weighting {
+    let theta = form["theta"].as_f64().map(|t| t as f32);
+    match form["form"].as_str().unwrap() {
+        "threshold" => Weighting::Threshold(theta.unwrap()),
+        "weight" => Weighting::Weight,
+        "weight_above" => Weighting::WeightAbove(theta.unwrap()),
+        other => panic!("unknown form {other}"),
+    }
+}
+
+/// Runs the library over the fixture proteins for one form: (site + contact stats, aa stats).
+fn library_stats(
+    model: &ProteinModel,
+    exp: &Value,
+    w: Weighting,
+) -> (HeadStatistics, HeadStatistics) {
+    let max_len = exp["max_len"].as_u64().unwrap() as usize;
+    let (l, h) = (model.num_layers(), model.num_heads());
+    let mut stats = HeadStatistics::new(l, h, w, vec!["site".into(), "contact".into()]).unwrap();
+    let mut aa = HeadStatistics::amino_acids(l, h, w).unwrap();
+    let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
+    let full: HashMap<_, _> = sites
+        .iter()
+        .map(|s| (s.id.clone(), s.sequence.clone()))
+        .collect();
+    let prots = proteins(exp);
+    let encoded: Vec<_> = prots
+        .iter()
+        .map(|(id, _)| model.encode_sequence(id, &full[id], Some(max_len)).unwrap())
+        .collect();
+    // Batches of three: padding must not change anything.
+    for (chunk, pchunk) in encoded.chunks(3).zip(prots.chunks(3)) {
+        let refs: Vec<_> = chunk.iter().collect();
+        for ((maps, (_, p)), seq) in attention_maps(model, &refs)
+            .unwrap()
+            .iter()
+            .zip(pchunk)
+            .zip(chunk)
+        {
+            assert_eq!(seq.residues.iter().collect::<String>(), p.residues);
+            stats
+                .add(
+                    maps,
+                    &[
+                        ProteinProperty::Sites(&p.site),
+                        ProteinProperty::Contacts {
+                            contact: &p.contact,
+                            known: &p.known,
+                        },
+                    ],
+                )
+                .unwrap();
+            aa.add(maps, &[ProteinProperty::AminoAcids(&seq.residues)])
+                .unwrap();
+        }
+    }
+    (stats, aa)
+}
+
+fn expected_sums(form: &Value, name: &str, lh: usize) -> Vec<f64> {
+    form["sums"]
+        .get(name)
+        .map(floats)
+        .unwrap_or_else(|| vec![0.0; lh])
+}
+
+#[test]
+fn library_matches_provis_procedure_in_every_form() {
+    let exp = expected();
+    let model = ProteinModel::load(&model_fixture("bert_cls"), &Device::Cpu).unwrap();
+    let lh = model.num_layers() * model.num_heads();
+    let forms = exp["forms"].as_object().unwrap();
+    assert_eq!(forms.len(), 7);
+    for (key, form) in forms {
+        let w = weighting(form);
+        let (stats, aa) = library_stats(&model, &exp, w);
+        let total = floats(&form["total"]);
+        let check = |got: &HeadStatistics, names: &[String]| {
+            for row in got.rows(0.0) {
+                let i = row.layer * model.num_heads() + row.head;
+                let want = expected_sums(form, &row.property, lh)[i];
+                let bg = exp["background"][&row.property].as_f64().unwrap();
+                assert!(
+                    (row.background - bg).abs() < 1e-12,
+                    "{key} {} background",
+                    row.property
+                );
+                if matches!(w, Weighting::Threshold(_)) {
+                    // Counts: identical integers.
+                    assert_eq!(
+                        row.n_edges, total[i],
+                        "{key} n_edges L{} H{}",
+                        row.layer, row.head
+                    );
+                    assert_eq!(
+                        row.n_property_edges, want,
+                        "{key} {} L{} H{}",
+                        row.property, row.layer, row.head
+                    );
+                } else {
+                    assert!(
+                        (row.n_edges - total[i]).abs() <= 1e-6 * total[i].max(1.0),
+                        "{key} total"
+                    );
+                    let p = if total[i] > 0.0 {
+                        want / total[i]
+                    } else {
+                        f64::NAN
+                    };
+                    if p.is_nan() {
+                        assert!(row.proportion.is_nan());
+                    } else {
+                        assert!(
+                            (row.proportion - p).abs() < 1e-6,
+                            "{key} {} L{} H{}: {} vs {p}",
+                            row.property,
+                            row.layer,
+                            row.head,
+                            row.proportion
+                        );
+                    }
+                }
+            }
+            assert_eq!(got.properties, names);
+        };
+        check(&stats, &["site".to_string(), "contact".to_string()]);
+        let aa_names: Vec<String> = AMINO_ACIDS.iter().map(|a| format!("aa_to_{a}")).collect();
+        check(&aa, &aa_names);
+        assert!(
+            total.iter().sum::<f64>() > 0.0,
+            "{key}: fixture without edges"
+        );
+    }
+}
+
+#[test]
+fn amino_acid_analysis_matches_scipy() {
+    let exp = expected();
+    let model = ProteinModel::load(&model_fixture("bert_cls"), &Device::Cpu).unwrap();
+    let analysis = &exp["aa_analysis"];
+    let theta = analysis["theta"].as_f64().unwrap() as f32;
+    let (_, aa) = library_stats(&model, &exp, Weighting::Threshold(theta));
+    let min_total = exp["min_total"].as_f64().unwrap();
+    let got = aa.amino_acid_correlations(min_total).unwrap();
+    assert_eq!(
+        got.heads_used as u64,
+        analysis["heads_used"].as_u64().unwrap()
+    );
+    let pairs = analysis["pairs"].as_array().unwrap();
+    assert_eq!(got.pairs.len(), pairs.len());
+    for (g, w) in got.pairs.iter().zip(pairs) {
+        assert_eq!(g.aa1.to_string(), w["aa1"].as_str().unwrap());
+        assert_eq!(g.aa2.to_string(), w["aa2"].as_str().unwrap());
+        assert_eq!(
+            g.blosum62,
+            w["blosum62"].as_f64().unwrap(),
+            "{}{}",
+            g.aa1,
+            g.aa2
+        );
+        let r: f64 = w["r"].as_str().unwrap().parse().unwrap();
+        if r.is_nan() {
+            assert!(g.r.is_nan(), "{}{}", g.aa1, g.aa2);
+        } else {
+            assert!((g.r - r).abs() < 1e-9, "{}{}: {} vs {r}", g.aa1, g.aa2, g.r);
+        }
+    }
+    let blosum_r = analysis["blosum_r"].as_f64().unwrap();
+    assert!(
+        (got.blosum_r - blosum_r).abs() < 1e-9,
+        "{} vs {blosum_r}",
+        got.blosum_r
+    );
+    assert!(
+        got.pairs_used < got.pairs.len(),
+        "H is absent: its pairs are undefined"
+    );
+}
+
+fn protscope(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn f64_column(df: &DataFrame, name: &str) -> Vec<f64> {
+    df.column(name)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect()
+}
+
+fn str_column(df: &DataFrame, name: &str) -> Vec<String> {
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap().to_string())
+        .collect()
+}
+
+fn run_heads(dir: &Path, extra: &[&str], out_name: &str) -> DataFrame {
+    let exp = expected();
+    let out = dir.join(out_name);
+    let model = model_fixture("bert_cls");
+    let max_len = exp["max_len"].to_string();
+    let mut args = vec![
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--max-len",
+        &max_len,
+        "--min-total",
+        "5",
+        "--batch-size",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (ok, err) = protscope(&args);
+    assert!(ok, "{err}");
+    read_table(&out).unwrap()
+}
+
+#[test]
+fn cli_sites_threshold_counts_are_identical() {
+    let exp = expected();
+    let tmp = tempfile::tempdir().unwrap();
+    let sites = fixtures().join("heads/sites.jsonl");
+    let form = &exp["forms"]["threshold_0.12"];
+    let df = run_heads(
+        tmp.path(),
+        &[
+            "--sites",
+            sites.to_str().unwrap(),
+            "--property",
+            "binding",
+            "--min-attn",
+            "0.12",
+        ],
+        "sites.csv",
+    );
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "property",
+            "layer",
+            "head",
+            "n_edges",
+            "n_property_edges",
+            "proportion",
+            "background",
+            "excluded"
+        ]
+    );
+    assert!(str_column(&df, "property").iter().all(|p| p == "binding"));
+    assert_eq!(f64_column(&df, "n_edges"), floats(&form["total"]));
+    assert_eq!(
+        f64_column(&df, "n_property_edges"),
+        floats(&form["sums"]["site"])
+    );
+    let excluded: Vec<bool> = df
+        .column("excluded")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    let want: Vec<bool> = floats(&form["total"]).iter().map(|&t| t < 5.0).collect();
+    assert_eq!(excluded, want);
+    for side in ["sites.layers.csv", "sites.top.csv"] {
+        assert!(tmp.path().join(side).exists(), "{side}");
+    }
+    assert!(!tmp.path().join("sites.aa_blosum.csv").exists());
+    let layers = read_table(&tmp.path().join("sites.layers.csv")).unwrap();
+    assert_eq!(
+        layers.height(),
+        exp["num_layers"].as_u64().unwrap() as usize
+    );
+}
+
+#[test]
+fn cli_amino_acids_weighted_and_blosum() {
+    let exp = expected();
+    let tmp = tempfile::tempdir().unwrap();
+    let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
+    let fasta = tmp.path().join("p.fasta");
+    let text: String = sites
+        .iter()
+        .map(|s| format!(">{}\n{}\n", s.id, s.sequence))
+        .collect();
+    std::fs::write(&fasta, text).unwrap();
+    let df = run_heads(
+        tmp.path(),
+        &[
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--amino-acids",
+            "--weighting",
+            "weight",
+        ],
+        "aa.parquet",
+    );
+    let form = &exp["forms"]["weight"];
+    let total = floats(&form["total"]);
+    let lh = total.len();
+    let props = str_column(&df, "property");
+    let proportion = f64_column(&df, "proportion");
+    for (k, aa) in AMINO_ACIDS.iter().enumerate() {
+        let want = expected_sums(form, &format!("aa_to_{aa}"), lh);
+        for i in 0..lh {
+            assert_eq!(props[k * lh + i], format!("aa_to_{aa}"));
+            assert!(
+                (proportion[k * lh + i] - want[i] / total[i]).abs() < 1e-6,
+                "{aa} {i}"
+            );
+        }
+    }
+    assert!(tmp.path().join("aa.aa_blosum.parquet").exists());
+
+    // Threshold form: the BLOSUM analysis equals the fixture's.
+    let theta = exp["aa_analysis"]["theta"].to_string();
+    run_heads(
+        tmp.path(),
+        &[
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--amino-acids",
+            "--min-attn",
+            &theta,
+        ],
+        "aa_t.csv",
+    );
+    let blosum = read_table(&tmp.path().join("aa_t.aa_blosum.csv")).unwrap();
+    assert_eq!(blosum.height(), 190);
+    let r = f64_column(&blosum, "blosum_r")[0];
+    let want = exp["aa_analysis"]["blosum_r"].as_f64().unwrap();
+    assert!((r - want).abs() < 1e-9, "{r} vs {want}");
+}
+
+#[test]
+fn cli_structures_contacts_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let structures = fixtures().join("structure");
+    let df = run_heads(
+        tmp.path(),
+        &[
+            "--structures",
+            structures.to_str().unwrap(),
+            "--weighting",
+            "weight",
+            "--min-separation",
+            "2",
+        ],
+        "c.csv",
+    );
+    assert!(str_column(&df, "property").iter().all(|p| p == "contact"));
+    let bg = f64_column(&df, "background")[0];
+    assert!(bg > 0.0 && bg < 1.0, "{bg}");
+    let proportion = f64_column(&df, "proportion");
+    assert!(proportion.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(proportion.iter().any(|&p| p > 0.0));
+    // These fixture peptides (a fibril strand, an 11-mer) have no contacts 6 apart in sequence.
+    let far = run_heads(
+        tmp.path(),
+        &[
+            "--structures",
+            structures.to_str().unwrap(),
+            "--weighting",
+            "weight",
+        ],
+        "far.csv",
+    );
+    assert_eq!(f64_column(&far, "background")[0], 0.0);
+
+    // No property source; a FASTA record without structure; a malformed sites file.
+    let model = model_fixture("bert_cls");
+    let out = tmp.path().join("x.csv");
+    let (ok, err) = protscope(&[
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("required"), "{err}");
+    let fasta = tmp.path().join("one.fasta");
+    std::fs::write(&fasta, ">nosuch\nMKV\n").unwrap();
+    let (ok, err) = protscope(&[
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--structures",
+        structures.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("nosuch") && err.contains("no structure file"),
+        "{err}"
+    );
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\": \"a\", \"sequence\": \"MKV\"}\n").unwrap();
+    let (ok, err) = protscope(&[
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--sites",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("line 1"), "{err}");
+}
