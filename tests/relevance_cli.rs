@@ -210,7 +210,7 @@ fn flip_numbers_are_consistent() {
     let batch = model.batch_from_ids(&[ids]).unwrap();
     let out = model.forward(&batch, Default::default()).unwrap();
     let logit = model
-        .head_logits("classifier", &out, false)
+        .head_logits("classifier", &out)
         .unwrap()
         .get(0)
         .unwrap()

@@ -223,7 +223,7 @@ fn target_logits(
     for chunk in rows.chunks(batch_size) {
         let batch = model.batch_from_ids(chunk)?;
         let encoded = model.forward(&batch, ForwardOptions::default())?;
-        let logits = model.head_logits(head_name, &encoded, false)?;
+        let logits = model.head_logits(head_name, &encoded)?;
         let column: Vec<f64> = logits
             .narrow(1, target, 1)?
             .flatten_all()?
