@@ -1,6 +1,8 @@
 //! Annotation parsers, masks and frames on real UniProt files: committed fixtures (always run)
 //! and the shared reference data (skipped with a printed reason when absent).
 
+mod common;
+
 use protscope::annotation::{
     self, features_frame, read_entries, read_sites, residue_frame, residue_mask, Entry, Feature,
     FeatureSelection, Format, MaskOptions, Modifier, Position, SkipReason,
@@ -9,27 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/annotation")
-        .join(name)
+    common::fixture_file("annotation", name)
 }
 
-/// The shared data folder: `$PROTSCOPE_SHARED_DATA`, else `<repo>/../shared/data`.
-fn shared(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("PROTSCOPE_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let dir = base.join(sub);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: shared data folder {} is absent (set PROTSCOPE_SHARED_DATA)",
-            dir.display()
-        );
-        None
-    }
-}
+use common::shared;
 
 fn read(path: &Path) -> Vec<Entry> {
     read_entries(path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

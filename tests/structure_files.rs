@@ -1,32 +1,18 @@
 //! Structures: chains, models, residue mapping and contacts on real PDB/mmCIF files.
 
+mod common;
+
 use protscope::annotation::read_sites;
 use protscope::structure::{
     contacts_frame, read_structure, ContactAtom, ContactOptions, DistanceMatrix, Numbering,
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/structure")
-        .join(name)
+    common::fixture_file("structure", name)
 }
 
-fn shared(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("PROTSCOPE_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let dir = base.join(sub);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: shared data folder {} is absent (set PROTSCOPE_SHARED_DATA)",
-            dir.display()
-        );
-        None
-    }
-}
+use common::shared;
 
 #[test]
 fn missing_residues_map_onto_seqres() {

@@ -45,15 +45,7 @@ pub struct RunReport {
 
 /// `<stem>.summary.<ext>` beside `out`.
 pub fn summary_path(out: &Path) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = out
-        .extension()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    out.with_file_name(format!("{stem}.summary.{ext}"))
+    crate::frame::side_path(out, "summary")
 }
 
 fn parts_dir(out: &Path) -> PathBuf {

@@ -100,18 +100,7 @@ pub struct HeadsArgs {
     pub out: PathBuf,
 }
 
-/// `<stem>.<what>.<ext>` beside `out`.
-pub fn side_path(out: &Path, what: &str) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = out
-        .extension()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    out.with_file_name(format!("{stem}.{what}.{ext}"))
-}
+pub use crate::frame::side_path;
 
 /// A protein before encoding: its sequence and how to get its property values.
 struct Candidate {

@@ -1,6 +1,8 @@
 //! `attention`, `predict`, `embed`, `fetch`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
 
 use clap::{Args, ValueEnum};
 
@@ -13,6 +15,7 @@ use crate::model::fetch::{default_cache_dir, fetch_antiberty};
 use crate::model::outputs::{
     embeddings_frame, empty_embeddings_frame, empty_predictions_frame, predictions_frame, Pooling,
 };
+use crate::model::EncodedSequence;
 
 #[derive(Args, Debug)]
 pub struct AttentionArgs {
@@ -49,19 +52,20 @@ pub fn run_attention(args: AttentionArgs) -> anyhow::Result<()> {
     };
     filter.validate(model.num_layers(), model.num_heads())?;
     let seqs = args.input.encode(&model)?;
-    let mut sink = TableSink::create(&args.out, &empty_attention_frame())?;
-    let bar = progress(seqs.len(), "attention");
-    for chunk in seqs.chunks(args.input.batch_size) {
-        let refs: Vec<_> = chunk.iter().collect();
-        for maps in attention_maps(&model, &refs)? {
-            sink.write(&mut attention_frame(&maps, &filter)?)?;
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
-    let rows = sink.finish()?;
-    print_written(&args.out, rows);
-    Ok(())
+    write_in_batches(
+        &seqs,
+        &args.input,
+        &args.out,
+        "attention",
+        empty_attention_frame(),
+        |refs| {
+            let mut frame = empty_attention_frame();
+            for maps in attention_maps(&model, refs)? {
+                frame.vstack_mut(&attention_frame(&maps, &filter)?)?;
+            }
+            Ok(frame)
+        },
+    )
 }
 
 #[derive(Args, Debug)]
@@ -89,17 +93,14 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
         );
     }
     let seqs = args.input.encode(&model)?;
-    let mut sink = TableSink::create(&args.out, &empty_predictions_frame())?;
-    let bar = progress(seqs.len(), "predict");
-    for chunk in seqs.chunks(args.input.batch_size) {
-        let refs: Vec<_> = chunk.iter().collect();
-        sink.write(&mut predictions_frame(&model, &refs)?)?;
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    let rows = sink.finish()?;
-    print_written(&args.out, rows);
-    Ok(())
+    write_in_batches(
+        &seqs,
+        &args.input,
+        &args.out,
+        "predict",
+        empty_predictions_frame(),
+        |refs| Ok(predictions_frame(&model, refs)?),
+    )
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -141,17 +142,14 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
         PoolArg::Cls => Pooling::Cls,
     };
     let seqs = args.input.encode(&model)?;
-    let mut sink = TableSink::create(&args.out, &empty_embeddings_frame())?;
-    let bar = progress(seqs.len(), "embed");
-    for chunk in seqs.chunks(args.input.batch_size) {
-        let refs: Vec<_> = chunk.iter().collect();
-        sink.write(&mut embeddings_frame(&model, &refs, &layers, pooling)?)?;
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    let rows = sink.finish()?;
-    print_written(&args.out, rows);
-    Ok(())
+    write_in_batches(
+        &seqs,
+        &args.input,
+        &args.out,
+        "embed",
+        empty_embeddings_frame(),
+        |refs| Ok(embeddings_frame(&model, refs, &layers, pooling)?),
+    )
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -177,5 +175,28 @@ pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
     };
     // stdout carries just the folder so scripts can capture it.
     println!("{}", dir.display());
+    Ok(())
+}
+
+/// Runs `table` on padded batches of `--batch-size` sequences and streams the rows to `out`
+/// (written atomically when complete), with a progress bar.
+fn write_in_batches(
+    seqs: &[EncodedSequence],
+    input: &InputArgs,
+    out: &Path,
+    what: &str,
+    template: DataFrame,
+    mut table: impl FnMut(&[&EncodedSequence]) -> anyhow::Result<DataFrame>,
+) -> anyhow::Result<()> {
+    let mut sink = TableSink::create(out, &template)?;
+    let bar = progress(seqs.len(), what);
+    for chunk in seqs.chunks(input.batch_size) {
+        let refs: Vec<_> = chunk.iter().collect();
+        sink.write(&mut table(&refs)?)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(out, rows);
     Ok(())
 }

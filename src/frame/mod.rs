@@ -4,6 +4,19 @@ use crate::{Error, Result};
 use polars::prelude::*;
 use std::path::Path;
 
+/// `<stem>.<what>.<ext>` beside `out`.
+pub fn side_path(out: &Path, what: &str) -> std::path::PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}.{what}.{ext}"))
+}
+
 /// Table formats chosen from the output file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {

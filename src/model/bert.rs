@@ -170,9 +170,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         "BertForSequenceClassification" => {
             let classes = config.num_labels.unwrap_or(2);
             needs_pooler("classifier")?;
-            let labels = (0..classes)
-                .map(|i| config.id2label.get(&i).cloned().unwrap_or_default())
-                .collect();
+            let labels = config.class_labels(classes);
             heads.push(PredictionHead {
                 name: "classifier".into(),
                 level: HeadLevel::Sequence,

@@ -183,6 +183,13 @@ impl ModelConfig {
         self.architectures.first().map(|s| s.as_str()).unwrap_or("")
     }
 
+    /// Names of a classification head's classes from `id2label` ("" where missing).
+    pub fn class_labels(&self, classes: usize) -> Vec<String> {
+        (0..classes)
+            .map(|i| self.id2label.get(&i).cloned().unwrap_or_default())
+            .collect()
+    }
+
     pub fn is_multi_label(&self) -> bool {
         self.problem_type.as_deref() == Some("multi_label_classification")
     }

@@ -242,59 +242,13 @@ impl Linear {
         if !x.track_op() {
             return self.plain(x);
         }
-        let y = self.plain(&x.detach())?.contiguous()?;
-        x.apply_op2(
+        let y = self.plain(&x.detach())?;
+        super::ops::attach(
+            x,
             &y,
-            InputGradOnly {
+            super::ops::Gradient::Linear {
                 weight: self.weight.clone(),
             },
         )
-    }
-}
-
-/// Forward: returns the precomputed output (second argument). Backward: ∂L/∂x = ∂L/∂y · W.
-struct InputGradOnly {
-    weight: Tensor,
-}
-
-impl candle_core::CustomOp2 for InputGradOnly {
-    fn name(&self) -> &'static str {
-        "linear-input-grad-only"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &candle_core::CpuStorage,
-        _: &candle_core::Layout,
-        y: &candle_core::CpuStorage,
-        y_layout: &candle_core::Layout,
-    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        use candle_core::backend::BackendStorage;
-        Ok((y.try_clone(y_layout)?, y_layout.shape().clone()))
-    }
-
-    fn cuda_fwd(
-        &self,
-        _: &candle_core::CudaStorage,
-        _: &candle_core::Layout,
-        y: &candle_core::CudaStorage,
-        y_layout: &candle_core::Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
-        use candle_core::backend::BackendStorage;
-        Ok((y.try_clone(y_layout)?, y_layout.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        _: &Tensor,
-        _: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (out_dim, in_dim) = self.weight.dims2()?;
-        let rows = grad.elem_count() / out_dim;
-        let gx = grad.reshape((rows, out_dim))?.matmul(&self.weight)?;
-        debug_assert_eq!(gx.dim(1)?, in_dim);
-        Ok((Some(gx.reshape(x.shape())?), None))
     }
 }

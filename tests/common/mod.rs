@@ -68,3 +68,17 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// `shared_data()/sub`, or None with a printed reason (tests then skip).
+pub fn shared(sub: &str) -> Option<PathBuf> {
+    let dir = shared_data().map(|d| d.join(sub)).filter(|d| d.is_dir());
+    if dir.is_none() {
+        eprintln!("skipping: shared data folder `{sub}` is absent (set PROTSCOPE_SHARED_DATA)");
+    }
+    dir
+}
+
+/// A committed fixture file under tests/fixtures/<folder>/.
+pub fn fixture_file(folder: &str, name: &str) -> PathBuf {
+    fixtures().join(folder).join(name)
+}
