@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(2);
     let python = arg("--python").unwrap_or_else(|| "python3".into());
-    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| num_threads().to_string());
+    let threads_arg = arg("--threads");
+    let threads = threads_arg
+        .or_else(|| std::env::var("RAYON_NUM_THREADS").ok())
+        .unwrap_or_else(|| num_threads().to_string());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let model_dir = fetch_antiberty(&default_cache_dir())?;
     let model = ProteinModel::load(&model_dir, &Device::Cpu)?;
