@@ -35,10 +35,7 @@ pub struct DemoArgs {
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let model_dir = match args.model {
         Some(dir) => dir,
-        None => {
-            eprintln!("fetching AntiBERTy (first run only)…");
-            fetch_antiberty(&default_cache_dir())?
-        }
+        None => fetch_antiberty(&default_cache_dir())?,
     };
     let device = crate::device::parse_device(&args.device)?;
     let model = ProteinModel::load(&model_dir, &device)?;

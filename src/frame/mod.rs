@@ -72,6 +72,18 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     tmp.as_file_mut()
         .sync_all()
         .map_err(|e| Error::io(path, e))?;
+    publish(tmp, path)
+}
+
+/// Gives the finished temporary file ordinary permissions (temporary files are private) and
+/// renames it onto `path`.
+fn publish(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
@@ -214,7 +226,7 @@ impl TableSink {
             }
         }
         tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        publish(tmp, &path)?;
         Ok(rows)
     }
 }
