@@ -521,3 +521,58 @@ fn cli_structures_contacts_and_bad_input() {
     ]);
     assert!(!ok && err.contains("line 1"), "{err}");
 }
+
+#[test]
+fn cli_uniprot_types_are_properties_with_mask_backgrounds() {
+    use protscope::annotation::{read_entries, residue_mask, FeatureSelection, MaskOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let files = [
+        fixtures().join("annotation/Q13639.txt"),
+        fixtures().join("annotation/P39896.txt"),
+    ];
+    let model = model_fixture("bert_cls");
+    let out = tmp.path().join("u.csv");
+    let types = "Topological domain,Transmembrane";
+    let (ok, err) = protscope(&[
+        "heads",
+        "--model",
+        model.to_str().unwrap(),
+        "--uniprot",
+        files[0].to_str().unwrap(),
+        files[1].to_str().unwrap(),
+        "--types",
+        types,
+        "--max-len",
+        "64",
+        "--weighting",
+        "weight",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    let props = str_column(&df, "property");
+    let background = f64_column(&df, "background");
+    // Expected backgrounds from the library masks over the first 62 residues of each entry.
+    let selection = FeatureSelection::with_types(types).unwrap();
+    let options = MaskOptions { max_len: Some(62) };
+    let masks: Vec<_> = files
+        .iter()
+        .flat_map(|f| read_entries(f, None).unwrap())
+        .map(|e| residue_mask(&e, &selection, None, &options).unwrap())
+        .collect();
+    let lh = 8;
+    for (k, name) in selection.types.iter().enumerate() {
+        assert_eq!(props[k * lh], *name);
+        let positives: usize = masks
+            .iter()
+            .map(|m| m.column(name).unwrap().iter().filter(|&&v| v).count())
+            .sum();
+        let total: usize = masks.iter().map(|m| m.sequence.len()).sum();
+        assert_eq!(total, 124);
+        assert!(positives > 0, "{name}: fixture without annotated residues");
+        let want = positives as f64 / total as f64;
+        assert!((background[k * lh] - want).abs() < 1e-12, "{name}");
+    }
+    assert_eq!(df.height(), 2 * lh);
+}
