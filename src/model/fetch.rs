@@ -37,6 +37,19 @@ pub fn fetch_antiberty(cache_dir: &Path) -> Result<PathBuf> {
         return Ok(target);
     }
     std::fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
+    // Several processes (or test threads) may fetch at once: one works, the others wait and
+    // then find the folder complete.
+    let lock_path = cache_dir.join("antiberty.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+    if target.join(COMPLETE_MARKER).is_file() {
+        return Ok(target);
+    }
     let wheel = download_wheel(&cache_dir.join("wheels"))?;
     let staging = tempfile::Builder::new()
         .prefix(".antiberty-")
