@@ -343,8 +343,9 @@ struct LatentAccumulator {
     prev2: Vec<Option<Tensor>>,
     prev1: Vec<Option<Tensor>>,
     prev_grad: Vec<Option<Tensor>>,
-    /// [layer][head][position], f64.
-    sums: Vec<f64>,
+    /// Per layer: running (T, heads) sum in f64, kept on the model's device so that no node
+    /// waits on a device-to-host copy.
+    sums: Vec<Option<Tensor>>,
 }
 
 impl LatentAccumulator {
@@ -366,7 +367,7 @@ impl LatentAccumulator {
             prev2: vec![None; layers],
             prev1: vec![None; layers],
             prev_grad: vec![None; layers],
-            sums: vec![0.0; layers * heads * tokens],
+            sums: vec![None; layers],
         }
     }
 
@@ -399,20 +400,15 @@ impl LatentAccumulator {
 
     fn add(&mut self, layer: usize, node: usize, grad: &Tensor, derivative: &Tensor) -> Result<()> {
         let (t, heads) = (self.tokens, self.num_heads);
-        let per_head: Vec<f32> = (grad * derivative)?
+        let contribution = ((grad * derivative)?
             .reshape((t, heads, self.hidden / heads))?
             .sum(2)?
-            .to_dtype(DType::F32)?
-            .to_device(&Device::Cpu)?
-            .flatten_all()?
-            .to_vec1()?;
-        let w = self.weights[node];
-        for pos in 0..t {
-            for head in 0..heads {
-                self.sums[(layer * heads + head) * t + pos] +=
-                    w * per_head[pos * heads + head] as f64;
-            }
-        }
+            .to_dtype(DType::F64)?
+            * self.weights[node])?;
+        self.sums[layer] = Some(match self.sums[layer].take() {
+            Some(sum) => (sum + contribution)?,
+            None => contribution,
+        });
         Ok(())
     }
 
@@ -429,7 +425,14 @@ impl LatentAccumulator {
             let derivative = ((&h_last - &h_before)? / (self.alphas[n - 1] - self.alphas[n - 2]))?;
             self.add(layer, n - 1, &g_last, &derivative)?;
         }
-        Ok(self.sums)
+        // [layer][head][position] on the host.
+        let mut out = Vec::with_capacity(self.sums.len() * self.num_heads * self.tokens);
+        for sum in self.sums {
+            let sum = sum.expect("every layer received contributions");
+            let values: Vec<f64> = sum.t()?.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?;
+            out.extend(values);
+        }
+        Ok(out)
     }
 }
 

@@ -106,22 +106,17 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     let mut heads = Vec::new();
     let mlm = |heads: &mut Vec<PredictionHead>| -> Result<()> {
         // The decoder is tied to the word embeddings; checkpoints may omit its weight.
-        let decoder_weight = if w.contains("cls.predictions.decoder.weight") {
-            w.get("cls.predictions.decoder.weight", &[config.vocab_size, h])?
-        } else {
-            w.get(
-                &format!("{p}embeddings.word_embeddings.weight"),
-                &[config.vocab_size, h],
-            )?
-        };
+        let embeddings = format!("{p}embeddings.word_embeddings.weight");
+        let decoder_weight = w.get_first(
+            &["cls.predictions.decoder.weight", &embeddings],
+            &[config.vocab_size, h],
+        )?;
         // The decoder's own bias is what HF's forward adds; older checkpoints tie it to
         // `cls.predictions.bias` and may store only that one.
-        let bias_name = if w.contains("cls.predictions.decoder.bias") {
-            "cls.predictions.decoder.bias"
-        } else {
-            "cls.predictions.bias"
-        };
-        let bias = w.get(bias_name, &[config.vocab_size])?;
+        let bias = w.get_first(
+            &["cls.predictions.decoder.bias", "cls.predictions.bias"],
+            &[config.vocab_size],
+        )?;
         heads.push(PredictionHead {
             name: "mlm".into(),
             level: HeadLevel::Token,

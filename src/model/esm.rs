@@ -129,14 +129,11 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     let mut heads = Vec::new();
     match config.architecture() {
         "EsmForMaskedLM" => {
-            let decoder_weight = if w.contains("lm_head.decoder.weight") {
-                w.get("lm_head.decoder.weight", &[config.vocab_size, h])?
-            } else {
-                w.get(
-                    &format!("{p}embeddings.word_embeddings.weight"),
-                    &[config.vocab_size, h],
-                )?
-            };
+            let embeddings = format!("{p}embeddings.word_embeddings.weight");
+            let decoder_weight = w.get_first(
+                &["lm_head.decoder.weight", &embeddings],
+                &[config.vocab_size, h],
+            )?;
             let bias = w.get("lm_head.bias", &[config.vocab_size])?;
             heads.push(PredictionHead {
                 name: "mlm".into(),

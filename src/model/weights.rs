@@ -145,6 +145,17 @@ impl Weights {
         Ok(t.clone())
     }
 
+    /// The first of `names` the checkpoint holds (e.g. an untied decoder weight, else the word
+    /// embeddings it is tied to); errors name the last one when none is present.
+    pub fn get_first(&self, names: &[&str], shape: &[usize]) -> Result<Tensor> {
+        let name = names
+            .iter()
+            .find(|n| self.contains(n))
+            .or(names.last())
+            .ok_or_else(|| Error::invalid("internal: no tensor name given"))?;
+        self.get(name, shape)
+    }
+
     /// `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
     pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
         let w = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
