@@ -38,9 +38,27 @@ impl Activation {
 
     pub fn apply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::GeluErf => x.gelu_erf(),
+            Activation::GeluErf => super::ops::gelu_erf(x),
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),
+        }
+    }
+
+    /// ∂F/∂x from ∂F/∂activation(x).
+    pub fn backward(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Activation::GeluErf => super::ops::gelu_erf_backward(x, g),
+            Activation::GeluTanh => {
+                // tanh approximation: 0.5 x (1 + tanh(u)), u = √(2/π) (x + 0.044715 x³).
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                let u = ((x + (x.powf(3.0)? * 0.044715)?)? * c)?;
+                let th = u.tanh()?;
+                let du = ((x.sqr()? * (3.0 * 0.044715))? + 1.0)? * c;
+                let sech2 = (1.0 - th.sqr()?)?;
+                let d = (((th + 1.0)? * 0.5)? + ((x * 0.5)? * (sech2 * du?)?)?)?;
+                g * d
+            }
+            Activation::Relu => g * x.gt(0.0)?.to_dtype(x.dtype())?,
         }
     }
 }
@@ -161,81 +179,126 @@ impl Rotary {
         let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
         Ok((x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?)?)
     }
+
+    /// Transpose of [`Rotary::apply`] (a linear map of x): `g cos − rotate_half(g sin)`, since
+    /// rotate_half is antisymmetric.
+    fn backward(g: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let gs = g.broadcast_mul(sin)?;
+        let d = gs.dim(D::Minus1)?;
+        let g1 = gs.narrow(D::Minus1, 0, d / 2)?;
+        let g2 = gs.narrow(D::Minus1, d / 2, d / 2)?;
+        let rotated = Tensor::cat(&[&g2.neg()?, &g1], D::Minus1)?;
+        Ok((g.broadcast_mul(cos)? - rotated)?)
+    }
 }
 
 #[derive(Debug, Clone)]
 struct SelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value projections stacked into one (3·hidden, hidden) layer.
+    qkv: Linear,
     output: Linear,
     num_heads: usize,
     head_size: usize,
+    /// Rotary models (ESM) scale q before the product, BERT scales the scores; each family's
+    /// order is kept to stay closest to its reference (they agree up to float rounding).
+    rotary: bool,
 }
 
-struct AttentionOutput {
-    /// After the output projection (before residual / LayerNorm).
-    projected: Tensor,
+/// What the attention block's backward pass needs from its forward pass.
+#[derive(Debug, Clone)]
+struct SavedAttention {
+    /// (B, heads, T, head_size): the operands of the score product, i.e. after rotary and
+    /// (for rotary models) after scaling q.
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
     probs: Tensor,
-    context: Tensor,
 }
 
 impl SelfAttention {
     fn load(w: &Weights, prefix: &str, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
+        let query = w.linear(&format!("{prefix}.attention.self.query"), h, h)?;
+        let key = w.linear(&format!("{prefix}.attention.self.key"), h, h)?;
+        let value = w.linear(&format!("{prefix}.attention.self.value"), h, h)?;
         Ok(SelfAttention {
-            query: w.linear(&format!("{prefix}.attention.self.query"), h, h)?,
-            key: w.linear(&format!("{prefix}.attention.self.key"), h, h)?,
-            value: w.linear(&format!("{prefix}.attention.self.value"), h, h)?,
+            qkv: Linear::concat_outputs(&[&query, &key, &value])?,
             output: w.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
             num_heads: cfg.num_heads,
             head_size: cfg.head_size(),
+            rotary: cfg.rotary_base.is_some(),
         })
     }
 
-    /// (B, T, hidden) -> (B, heads, T, head_size)
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        Ok(x.reshape((b, t, self.num_heads, self.head_size))?
-            .transpose(1, 2)?
-            .contiguous()?)
+    fn scale(&self) -> f64 {
+        (self.head_size as f64).powf(-0.5)
     }
 
-    fn forward(
+    /// Self-attention context (B, T, hidden), before the output projection, computed without a
+    /// gradient path; returns what the backward pass needs.
+    fn context(
         &self,
         x: &Tensor,
         bias: &Tensor,
         rotary: Option<&(Tensor, Tensor)>,
-        probe: Option<&Tensor>,
-    ) -> Result<AttentionOutput> {
+    ) -> Result<(Tensor, SavedAttention)> {
         let (b, t, hidden) = x.dims3()?;
-        let scale = (self.head_size as f64).powf(-0.5);
-        // Scaling q before the product (ESM's order) equals scaling the scores (BERT's order)
-        // up to float rounding; keep each family's order to stay closest to its reference.
-        let mut q = self.split_heads(&self.query.forward(x)?)?;
-        let mut k = self.split_heads(&self.key.forward(x)?)?;
-        let v = self.split_heads(&self.value.forward(x)?)?;
-        let scores = if let Some((cos, sin)) = rotary {
-            q = Rotary::apply(&(q * scale)?, cos, sin)?;
-            k = Rotary::apply(&k, cos, sin)?;
-            q.matmul(&k.t()?)?
-        } else {
-            (q.matmul(&k.t()?)? * scale)?
+        let qkv = self
+            .qkv
+            .forward_detached(x)?
+            .reshape((b, t, 3, self.num_heads, self.head_size))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?; // (3, B, heads, T, head_size)
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let (q, k, scores) = match rotary {
+            Some((cos, sin)) => {
+                let q = Rotary::apply(&(q * self.scale())?, cos, sin)?;
+                let k = Rotary::apply(&k, cos, sin)?;
+                let scores = super::ops::batched_matmul(&q, &k.t()?)?;
+                (q, k, scores)
+            }
+            None => {
+                let scores = (super::ops::batched_matmul(&q, &k.t()?)? * self.scale())?;
+                (q, k, scores)
+            }
         };
-        let scores = scores.broadcast_add(bias)?;
-        let probs = super::ops::softmax_last_dim(&scores)?;
-        let context = probs.matmul(&v)?; // (B, heads, T, head_size)
-        let context = context.transpose(1, 2)?.reshape((b, t, hidden))?;
-        let context = match probe {
-            Some(z) => (context + z)?,
-            None => context,
-        };
-        let projected = self.output.forward(&context)?;
-        Ok(AttentionOutput {
-            projected,
-            probs,
-            context,
-        })
+        let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(bias)?)?;
+        let context = super::ops::batched_matmul(&probs, &v)?
+            .transpose(1, 2)?
+            .reshape((b, t, hidden))?; // (B, T, hidden)
+        Ok((context, SavedAttention { q, k, v, probs }))
+    }
+
+    /// ∂F/∂(block input) from ∂F/∂context (B, T, hidden).
+    fn backward(
+        &self,
+        saved: &SavedAttention,
+        d_context: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (b, t, hidden) = d_context.dims3()?;
+        let d_c = d_context
+            .reshape((b, t, self.num_heads, self.head_size))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let SavedAttention { q, k, v, probs } = saved;
+        let d_probs = super::ops::batched_matmul(&d_c, &v.t()?)?;
+        let d_v = super::ops::batched_matmul(&probs.t()?, &d_c)?;
+        // BERT scales the scores: fold the scale into the softmax backward pass.
+        let score_scale = if self.rotary { 1.0 } else { self.scale() };
+        let d_scores = super::ops::softmax_backward(probs, &d_probs, score_scale)?;
+        let mut d_q = super::ops::batched_matmul(&d_scores, k)?;
+        let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q)?;
+        if let Some((cos, sin)) = rotary {
+            d_q = (Rotary::backward(&d_q, cos, sin)? * self.scale())?;
+            d_k = Rotary::backward(&d_k, cos, sin)?;
+        }
+        // (B, 3·heads, T, head_size) -> (B, T, 3·hidden), the column order of the stacked qkv.
+        let d_qkv = Tensor::cat(&[&d_q, &d_k, &d_v], 1)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, t, 3 * hidden))?;
+        Ok(self.qkv.backward_input(&d_qkv)?)
     }
 }
 
@@ -248,6 +311,28 @@ struct EncoderLayer {
     output: Linear,
     /// Post-LN: after feed-forward + residual. Pre-LN: before the feed-forward.
     output_norm: LayerNorm,
+    activation: Activation,
+    norm: NormPlacement,
+}
+
+/// What a layer's backward pass needs from its forward pass.
+#[derive(Debug, Clone)]
+struct SavedLayer {
+    attention: SavedAttention,
+    /// Input of the LayerNorm after the attention residual (post-LN), or the layer input (pre-LN).
+    attention_norm_input: Tensor,
+    /// Input of the output LayerNorm: the feed-forward residual sum (post-LN) or the attention
+    /// residual sum (pre-LN).
+    output_norm_input: Tensor,
+    /// Feed-forward pre-activation (B, T, intermediate).
+    ff_pre_activation: Tensor,
+}
+
+/// One layer's forward values.
+struct LayerForward {
+    output: Tensor,
+    context: Tensor,
+    saved: SavedLayer,
 }
 
 impl EncoderLayer {
@@ -274,7 +359,132 @@ impl EncoderLayer {
             )?,
             output: w.linear(&format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
             output_norm,
+            activation: cfg.activation,
+            norm: cfg.norm,
         })
+    }
+
+    /// The layer on `x` without a gradient path (see [`Encoder::forward`] for how gradients
+    /// reach `x`).
+    fn forward(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+    ) -> Result<LayerForward> {
+        let x = x.detach();
+        Ok(match self.norm {
+            NormPlacement::Post => {
+                let (context, attention) = self.attention.context(&x, bias, rotary)?;
+                let attention_sum = (self.attention.output.forward_detached(&context)? + &x)?;
+                let h = self.attention_norm.forward(&attention_sum)?;
+                let ff_pre = self.intermediate.forward_detached(&h)?;
+                let ff = self.activation.apply(&ff_pre)?;
+                let output_sum = (self.output.forward_detached(&ff)? + &h)?;
+                LayerForward {
+                    output: self.output_norm.forward(&output_sum)?,
+                    context,
+                    saved: SavedLayer {
+                        attention,
+                        attention_norm_input: attention_sum,
+                        output_norm_input: output_sum,
+                        ff_pre_activation: ff_pre,
+                    },
+                }
+            }
+            NormPlacement::Pre => {
+                let normed = self.attention_norm.forward(&x)?;
+                let (context, attention) = self.attention.context(&normed, bias, rotary)?;
+                let h = (self.attention.output.forward_detached(&context)? + &x)?;
+                let ff_pre = self
+                    .intermediate
+                    .forward_detached(&self.output_norm.forward(&h)?)?;
+                let ff = self.activation.apply(&ff_pre)?;
+                LayerForward {
+                    output: (self.output.forward_detached(&ff)? + &h)?,
+                    context,
+                    saved: SavedLayer {
+                        attention,
+                        attention_norm_input: x,
+                        output_norm_input: h,
+                        ff_pre_activation: ff_pre,
+                    },
+                }
+            }
+        })
+    }
+
+    /// (∂F/∂x, ∂F/∂context) from ∂F/∂output: the closed-form backward pass of the whole layer
+    /// with frozen weights (no weight gradients, no per-op autograd bookkeeping).
+    fn backward(
+        &self,
+        saved: &SavedLayer,
+        d_output: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+    ) -> Result<(Tensor, Tensor)> {
+        let ff_backward = |d_ff_out: &Tensor| -> Result<Tensor> {
+            let d_ff = self.output.backward_input(d_ff_out)?;
+            let d_pre = self.activation.backward(&saved.ff_pre_activation, &d_ff)?;
+            Ok(self.intermediate.backward_input(&d_pre)?)
+        };
+        Ok(match self.norm {
+            NormPlacement::Post => {
+                let d_sum = self
+                    .output_norm
+                    .backward_input(&saved.output_norm_input, d_output)?;
+                let d_h = (ff_backward(&d_sum)? + &d_sum)?;
+                let d_attention_sum = self
+                    .attention_norm
+                    .backward_input(&saved.attention_norm_input, &d_h)?;
+                let d_context = self.attention.output.backward_input(&d_attention_sum)?;
+                let d_x = self
+                    .attention
+                    .backward(&saved.attention, &d_context, rotary)?;
+                ((d_x + d_attention_sum)?, d_context)
+            }
+            NormPlacement::Pre => {
+                let d_ff_in = ff_backward(d_output)?;
+                let d_h = (self
+                    .output_norm
+                    .backward_input(&saved.output_norm_input, &d_ff_in)?
+                    + d_output)?;
+                let d_context = self.attention.output.backward_input(&d_h)?;
+                let d_normed = self
+                    .attention
+                    .backward(&saved.attention, &d_context, rotary)?;
+                let d_x = (self
+                    .attention_norm
+                    .backward_input(&saved.attention_norm_input, &d_normed)?
+                    + d_h)?;
+                (d_x, d_context)
+            }
+        })
+    }
+}
+
+/// The backward pass of one layer, attached to its input (and to its context probe).
+struct LayerBackward {
+    layer: EncoderLayer,
+    saved: SavedLayer,
+    rotary: Option<(Tensor, Tensor)>,
+}
+
+impl super::ops::Backward for LayerBackward {
+    fn name(&self) -> &'static str {
+        "encoder-layer-with-backward"
+    }
+
+    fn backward(
+        &self,
+        _x: &Tensor,
+        _y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let (d_x, d_context) = self
+            .layer
+            .backward(&self.saved, g, self.rotary.as_ref())
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        Ok((d_x, Some(d_context)))
     }
 }
 
@@ -355,35 +565,29 @@ impl Encoder {
         let mut x = embeddings.clone();
         for (i, layer) in self.layers.iter().enumerate() {
             let probe = options.context_probes.map(|p| &p[i]);
-            x = match self.config.norm {
-                NormPlacement::Post => {
-                    let attn = layer.attention.forward(&x, &bias, rotary.as_ref(), probe)?;
-                    let h = layer.attention_norm.forward(&(attn.projected + &x)?)?;
-                    let ff = self
-                        .config
-                        .activation
-                        .apply(&layer.intermediate.forward(&h)?)?;
-                    let ff = layer.output.forward(&ff)?;
-                    let y = layer.output_norm.forward(&(ff + &h)?)?;
-                    keep(&mut out, capture, attn.probs, attn.context);
-                    y
+            let LayerForward {
+                output,
+                context,
+                saved,
+            } = layer.forward(&x, &bias, rotary.as_ref())?;
+            let probs = saved.attention.probs.clone();
+            // The whole layer is one node of the gradient graph: its backward pass is the
+            // closed-form one of `EncoderLayer::backward`, and ∂F/∂context goes to the probe.
+            let tracked = x.track_op() || probe.is_some_and(|p| p.track_op());
+            x = if tracked {
+                let backward = LayerBackward {
+                    layer: layer.clone(),
+                    saved,
+                    rotary: rotary.clone(),
+                };
+                match probe {
+                    Some(p) => super::ops::attach_with_probe(&x, &output, p, backward)?,
+                    None => super::ops::attach(&x, &output, backward)?,
                 }
-                NormPlacement::Pre => {
-                    let normed = layer.attention_norm.forward(&x)?;
-                    let attn = layer
-                        .attention
-                        .forward(&normed, &bias, rotary.as_ref(), probe)?;
-                    let h = (attn.projected + &x)?;
-                    let ff_in = layer.output_norm.forward(&h)?;
-                    let ff = self
-                        .config
-                        .activation
-                        .apply(&layer.intermediate.forward(&ff_in)?)?;
-                    let y = (layer.output.forward(&ff)? + &h)?;
-                    keep(&mut out, capture, attn.probs, attn.context);
-                    y
-                }
+            } else {
+                output
             };
+            keep(&mut out, capture, probs, context);
             let is_last = i + 1 == self.layers.len();
             if capture.hidden_states && !(is_last && self.final_norm.is_some()) {
                 out.hidden_states.push(x.clone());

@@ -10,6 +10,7 @@ pub mod bert;
 pub mod config;
 pub mod encoder;
 pub mod esm;
+mod fastmath;
 pub mod fetch;
 pub mod heads;
 #[cfg(feature = "hub")]

@@ -1,16 +1,43 @@
-//! Differentiable softmax and LayerNorm that run candle's fused forward kernels and supply their
-//! own backward pass (frozen linear layers too). candle's fused kernels have no backward, and the composed versions keep
-//! every temporary alive for the backward pass (memory and time); here the forward output is
-//! computed without a graph and attached to the input through a custom op whose backward is the
-//! closed-form gradient.
+//! Differentiable building blocks that run fused forward kernels and supply their own backward
+//! pass. candle's fused softmax / LayerNorm have no backward, its composed versions keep every
+//! temporary alive, its matmul backward also computes the (unneeded) weight gradient, and its
+//! autograd allocates a zero tensor plus a sum for every node. Here a forward output is computed
+//! without a graph and attached to its input through one custom op whose backward is the
+//! closed-form input gradient ([`attach`], [`Backward`]).
+//!
+//! On CPU (f32) the elementwise and row-wise backward kernels (softmax, LayerNorm, GELU) are one
+//! parallel pass each; on other devices the same formulas run as candle tensor ops.
+
+use std::sync::Arc;
 
 use candle_core::{
-    backend::BackendStorage, CpuStorage, CudaStorage, CustomOp2, Layout, Shape, Tensor, D,
+    backend::BackendStorage, CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, DType,
+    Layout, Shape, Tensor, D,
 };
+use rayon::prelude::*;
+
+use super::fastmath;
+
+/// The input gradient of an attached forward computation.
+pub(crate) trait Backward: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// ∂F/∂x given the input `x`, the forward output `y` and the upstream gradient `g`; the
+    /// second value is the gradient for the optional probe (see [`attach_with_probe`]).
+    fn backward(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)>;
+}
 
 /// Softmax over the last dimension; differentiable when `x` is on a gradient path.
 pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
-    let y = candle_nn::ops::softmax_last_dim(&x.detach())?;
+    let y = if is_cpu_f32(x) {
+        x.detach().contiguous()?.apply_op1_no_bwd(&SoftmaxForward)?
+    } else {
+        candle_nn::ops::softmax_last_dim(&x.detach())?
+    };
     if !x.track_op() {
         return Ok(y);
     }
@@ -38,7 +65,21 @@ pub fn layer_norm(
     )
 }
 
-/// Which closed-form gradient a [`WithBackward`] op applies.
+/// Exact (erf) GELU, `0.5 x (1 + erf(x / √2))`; differentiable when `x` is on a gradient path.
+/// candle's own op runs single-threaded on CPU and its backward is a dozen elementwise ops.
+pub fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
+    let y = if is_cpu_f32(x) {
+        x.detach().contiguous()?.apply_op1_no_bwd(&GeluErfForward)?
+    } else {
+        x.detach().gelu_erf()?
+    };
+    if !x.track_op() {
+        return Ok(y);
+    }
+    attach(x, &y, Gradient::GeluErf)
+}
+
+/// Which closed-form gradient an attached elementwise / row-wise op applies.
 pub(crate) enum Gradient {
     /// ∂x = y ⊙ (g − Σ_j g_j y_j).
     Softmax,
@@ -46,24 +87,137 @@ pub(crate) enum Gradient {
     LayerNorm { weight: Tensor, eps: f64 },
     /// y = x Wᵀ + b with frozen W, b: ∂x = g W.
     Linear { weight: Tensor },
+    /// y = GELU(x): ∂x = g ⊙ (Φ(x) + x φ(x)).
+    GeluErf,
 }
 
-/// Attaches a precomputed output `y` (second argument) to the input `x` (first argument):
-/// forward hands `y` back unchanged, backward applies the op's gradient w.r.t. `x` only.
-struct WithBackward(Gradient);
-
-/// Forward result `y` of `op` attached to `x` so that gradients reach `x`.
-pub(crate) fn attach(x: &Tensor, y: &Tensor, gradient: Gradient) -> candle_core::Result<Tensor> {
-    x.apply_op2(&y.contiguous()?, WithBackward(gradient))
-}
-
-impl CustomOp2 for WithBackward {
+impl Backward for Gradient {
     fn name(&self) -> &'static str {
-        match self.0 {
+        match self {
             Gradient::Softmax => "softmax-with-backward",
             Gradient::LayerNorm { .. } => "layer-norm-with-backward",
             Gradient::Linear { .. } => "frozen-linear-with-backward",
+            Gradient::GeluErf => "gelu-erf-with-backward",
         }
+    }
+
+    fn backward(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let dx = match self {
+            Gradient::Softmax => softmax_backward(y, g, 1.0)?,
+            Gradient::LayerNorm { weight, eps } => layer_norm_backward(x, g, weight, *eps)?,
+            Gradient::Linear { weight } => linear_backward(g, weight)?.reshape(x.shape())?,
+            Gradient::GeluErf => gelu_erf_backward(x, g)?,
+        };
+        Ok((dx, None))
+    }
+}
+
+/// ∂x of `y = x Wᵀ (+ b)` for frozen `weight` (out, in): `g W` as one 2-D gemm; returns
+/// (rows, in).
+pub(crate) fn linear_backward(g: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+    let out_dim = weight.dim(0)?;
+    let rows = g.elem_count() / out_dim;
+    g.reshape((rows, out_dim))?.matmul(weight)
+}
+
+/// `scale · p ⊙ (g − Σ_j g_j p_j)` over the last dimension: the softmax input gradient (times
+/// `scale`, which folds a following score scaling into the same pass).
+pub(crate) fn softmax_backward(p: &Tensor, g: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
+    if is_cpu_f32(p) && g.dtype() == DType::F32 {
+        let p = p.contiguous()?;
+        return p.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBackward(scale as f32));
+    }
+    let dot = (g * p)?.sum_keepdim(D::Minus1)?;
+    (p * g.broadcast_sub(&dot)?)? * scale
+}
+
+/// LayerNorm input gradient (frozen weight) over the last dimension.
+pub(crate) fn layer_norm_backward(
+    x: &Tensor,
+    g: &Tensor,
+    weight: &Tensor,
+    eps: f64,
+) -> candle_core::Result<Tensor> {
+    if is_cpu_f32(x) && g.dtype() == DType::F32 && weight.dtype() == DType::F32 {
+        let x = x.contiguous()?;
+        return x.apply_op3_no_bwd(
+            &g.contiguous()?,
+            &weight.contiguous()?,
+            &LayerNormBackward(eps as f32),
+        );
+    }
+    let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let inv_std = (var + eps)?.sqrt()?.recip()?;
+    let x_hat = centered.broadcast_mul(&inv_std)?;
+    let g_hat = g.broadcast_mul(weight)?;
+    let mean_g = g_hat.mean_keepdim(D::Minus1)?;
+    let mean_gx = (&g_hat * &x_hat)?.mean_keepdim(D::Minus1)?;
+    g_hat
+        .broadcast_sub(&mean_g)?
+        .sub(&x_hat.broadcast_mul(&mean_gx)?)?
+        .broadcast_mul(&inv_std)
+}
+
+/// `g ⊙ GELU'(x)` for the exact (erf) GELU.
+pub(crate) fn gelu_erf_backward(x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+    if is_cpu_f32(x) && g.dtype() == DType::F32 {
+        let x = x.contiguous()?;
+        return x.apply_op2_no_bwd(&g.contiguous()?, &GeluErfBackward);
+    }
+    let cdf = ((x * std::f64::consts::FRAC_1_SQRT_2)?.erf()? + 1.0)? * 0.5;
+    let pdf = ((x.sqr()? * -0.5)?.exp()? * (2.0 * std::f64::consts::PI).sqrt().recip())?;
+    g * (cdf? + (x * pdf)?)?
+}
+
+/// Batched matrix product over equal leading dimensions, (…, m, k) @ (…, k, n); any strides in
+/// the last two dimensions (transposed views need no copy). On CPU the batch items run in
+/// parallel with one single-threaded gemm each: attention's products (batch × heads matrices of
+/// T × head_size) are too small to be split across threads one by one, as candle does.
+pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    if !(is_cpu_f32(a) && b.dtype() == DType::F32) || a.rank() < 3 || a.rank() != b.rank() {
+        return a.matmul(b);
+    }
+    a.apply_op2_no_bwd(b, &BatchedMatmul)
+}
+
+fn is_cpu_f32(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// Attaches a precomputed output `y` to the input `x`: the result has `y`'s values, and the
+/// backward pass applies `backward` to reach `x`.
+pub(crate) fn attach(
+    x: &Tensor,
+    y: &Tensor,
+    backward: impl Backward + 'static,
+) -> candle_core::Result<Tensor> {
+    x.apply_op2(&y.contiguous()?, Attached(Arc::new(backward)))
+}
+
+/// Like [`attach`], and the second gradient that `backward` returns goes to `probe` (a zero
+/// `Var` whose gradient the caller reads; candle keeps gradients only for leaves).
+pub(crate) fn attach_with_probe(
+    x: &Tensor,
+    y: &Tensor,
+    probe: &Tensor,
+    backward: impl Backward + 'static,
+) -> candle_core::Result<Tensor> {
+    x.apply_op3(&y.contiguous()?, probe, Attached(Arc::new(backward)))
+}
+
+/// Forward hands back the attached output (second argument) unchanged; backward calls the
+/// [`Backward`] implementation.
+struct Attached(Arc<dyn Backward>);
+
+impl CustomOp2 for Attached {
+    fn name(&self) -> &'static str {
+        self.0.name()
     }
 
     fn cpu_fwd(
@@ -93,32 +247,383 @@ impl CustomOp2 for WithBackward {
         y: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let dx = match &self.0 {
-            Gradient::Softmax => {
-                let dot = (g * y)?.sum_keepdim(D::Minus1)?;
-                (y * g.broadcast_sub(&dot)?)?
-            }
-            Gradient::LayerNorm { weight, eps } => {
-                let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
-                let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-                let inv_std = (var + *eps)?.sqrt()?.recip()?;
-                let x_hat = centered.broadcast_mul(&inv_std)?;
-                let g_hat = g.broadcast_mul(weight)?;
-                let mean_g = g_hat.mean_keepdim(D::Minus1)?;
-                let mean_gx = (&g_hat * &x_hat)?.mean_keepdim(D::Minus1)?;
-                g_hat
-                    .broadcast_sub(&mean_g)?
-                    .sub(&x_hat.broadcast_mul(&mean_gx)?)?
-                    .broadcast_mul(&inv_std)?
-            }
-            Gradient::Linear { weight } => {
-                let out_dim = weight.dim(0)?;
-                let rows = g.elem_count() / out_dim;
-                g.reshape((rows, out_dim))?
-                    .matmul(weight)?
-                    .reshape(x.shape())?
-            }
-        };
+        let (dx, _) = self.0.backward(x, y, g)?;
         Ok((Some(dx), None))
+    }
+}
+
+impl CustomOp3 for Attached {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        y: &CpuStorage,
+        l: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        Ok((y.try_clone(l)?, l.shape().clone()))
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &CudaStorage,
+        _: &Layout,
+        y: &CudaStorage,
+        l: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+    ) -> candle_core::Result<(CudaStorage, Shape)> {
+        Ok((y.try_clone(l)?, l.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        _: &Tensor,
+        _: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, d_probe) = self.0.backward(x, y, g)?;
+        Ok((Some(dx), None, d_probe))
+    }
+}
+
+// ---- CPU kernels (f32, contiguous) ----
+
+/// Elements per parallel task: large enough to amortise scheduling, small enough to balance.
+const CHUNK: usize = 16 * 1024;
+
+fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((start, end))) => Ok(&v[start..end]),
+        _ => candle_core::bail!("expected a contiguous f32 tensor"),
+    }
+}
+
+/// Rows (last dimension) per parallel task for rows of `width` elements.
+fn rows_per_task(width: usize) -> usize {
+    (CHUNK / width.max(1)).max(1)
+}
+
+/// A row-wise kernel over f32 data: fills `out` (whole rows of `width`) from the same rows of
+/// `a` and `b` (one-input kernels ignore `b`). Implementations are `#[inline(always)]` so that
+/// [`fastmath::dispatch`] compiles them for the CPU's vector instruction set.
+trait RowKernel: Sync {
+    fn rows(&self, out: &mut [f32], a: &[f32], b: &[f32], width: usize);
+}
+
+struct RowTask<'a, K> {
+    kernel: &'a K,
+    out: &'a mut [f32],
+    a: &'a [f32],
+    b: &'a [f32],
+    width: usize,
+}
+
+impl<K: RowKernel> fastmath::Kernel for RowTask<'_, K> {
+    #[inline(always)]
+    fn run(self) {
+        self.kernel.rows(self.out, self.a, self.b, self.width)
+    }
+}
+
+/// Runs `kernel` over `a` (and `b`, same length) in parallel chunks of whole rows.
+fn run_rows<K: RowKernel>(kernel: &K, a: &[f32], b: &[f32], width: usize) -> Vec<f32> {
+    let task = rows_per_task(width) * width;
+    let mut out = vec![0f32; a.len()];
+    out.par_chunks_mut(task)
+        .zip(a.par_chunks(task).zip(b.par_chunks(task)))
+        .for_each(|(out, (a, b))| {
+            fastmath::dispatch(RowTask {
+                kernel,
+                out,
+                a,
+                b,
+                width,
+            })
+        });
+    out
+}
+
+struct BatchedMatmul;
+
+/// Element offsets of every batch item of a rank ≥ 3 layout (leading dimensions in row-major
+/// order).
+fn batch_offsets(l: &Layout) -> Vec<usize> {
+    let dims = l.dims();
+    let strides = l.stride();
+    let batch_dims = &dims[..dims.len() - 2];
+    let mut offsets = vec![l.start_offset()];
+    for (&d, &s) in batch_dims.iter().zip(strides) {
+        offsets = offsets
+            .iter()
+            .flat_map(|&o| (0..d).map(move |i| o + i * s))
+            .collect();
+    }
+    offsets
+}
+
+impl CustomOp2 for BatchedMatmul {
+    fn name(&self) -> &'static str {
+        "batched-matmul-parallel"
+    }
+
+    fn cpu_fwd(
+        &self,
+        a_storage: &CpuStorage,
+        al: &Layout,
+        b_storage: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(a), CpuStorage::F32(b)) = (a_storage, b_storage) else {
+            candle_core::bail!("batched matmul: expected f32 tensors");
+        };
+        let (ad, bd) = (al.dims(), bl.dims());
+        let r = ad.len();
+        let (m, k, n) = (ad[r - 2], ad[r - 1], bd[r - 1]);
+        if ad[..r - 2] != bd[..r - 2] || bd[r - 2] != k {
+            candle_core::bail!("batched matmul: shapes {ad:?} and {bd:?} do not match");
+        }
+        let (a_rs, a_cs) = (al.stride()[r - 2] as isize, al.stride()[r - 1] as isize);
+        let (b_rs, b_cs) = (bl.stride()[r - 2] as isize, bl.stride()[r - 1] as isize);
+        let (a_offsets, b_offsets) = (batch_offsets(al), batch_offsets(bl));
+        let mut out = vec![0f32; a_offsets.len() * m * n];
+        if m * n > 0 {
+            out.par_chunks_mut(m * n)
+                .zip(a_offsets.par_iter().zip(b_offsets.par_iter()))
+                .for_each(|(dst, (&ao, &bo))| {
+                    // SAFETY: the layouts are candle's own for these storages, so every
+                    // (offset + row·stride + col·stride) element lies inside `a` and `b`; `dst`
+                    // is an exclusive m × n row-major block.
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            dst.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_ptr().add(ao),
+                            a_cs,
+                            a_rs,
+                            b.as_ptr().add(bo),
+                            b_cs,
+                            b_rs,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        )
+                    }
+                });
+        }
+        let mut dims = ad.to_vec();
+        dims[r - 1] = n;
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+}
+
+fn last_dim(l: &Layout) -> usize {
+    l.dims().last().copied().unwrap_or(1)
+}
+
+struct GeluErfForward;
+
+impl RowKernel for GeluErfForward {
+    #[inline(always)]
+    fn rows(&self, y: &mut [f32], x: &[f32], _: &[f32], _: usize) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = fastmath::gelu_erf(x);
+        }
+    }
+}
+
+impl CustomOp1 for GeluErfForward {
+    fn name(&self) -> &'static str {
+        "gelu-erf-parallel"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s, l)?;
+        let y = run_rows(self, x, x, 1);
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+}
+
+/// Softmax over the last dimension, one parallel pass over rows.
+struct SoftmaxForward;
+
+impl RowKernel for SoftmaxForward {
+    #[inline(always)]
+    fn rows(&self, y: &mut [f32], x: &[f32], _: &[f32], width: usize) {
+        for (y, x) in y.chunks_mut(width).zip(x.chunks(width)) {
+            let max = fastmath::max(x);
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = fastmath::exp(x - max);
+            }
+            let inv = 1.0 / fastmath::sum(y);
+            for y in y.iter_mut() {
+                *y *= inv;
+            }
+        }
+    }
+}
+
+impl CustomOp1 for SoftmaxForward {
+    fn name(&self) -> &'static str {
+        "softmax-parallel"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s, l)?;
+        let y = run_rows(self, x, x, last_dim(l));
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+}
+
+/// `g ⊙ GELU'(x)` in one pass (first argument x, second g).
+struct GeluErfBackward;
+
+impl RowKernel for GeluErfBackward {
+    #[inline(always)]
+    fn rows(&self, dx: &mut [f32], x: &[f32], g: &[f32], _: usize) {
+        for ((dx, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+            *dx = g * fastmath::gelu_erf_derivative(x);
+        }
+    }
+}
+
+impl CustomOp2 for GeluErfBackward {
+    fn name(&self) -> &'static str {
+        "gelu-erf-backward-parallel"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, g) = (contiguous_f32(xs, xl)?, contiguous_f32(gs, gl)?);
+        if x.len() != g.len() {
+            candle_core::bail!("gelu backward: input and gradient sizes differ");
+        }
+        Ok((CpuStorage::F32(run_rows(self, x, g, 1)), xl.shape().clone()))
+    }
+}
+
+/// Softmax input gradient per row, times a scale (first argument p, second g).
+struct SoftmaxBackward(f32);
+
+impl RowKernel for SoftmaxBackward {
+    #[inline(always)]
+    fn rows(&self, ds: &mut [f32], p: &[f32], g: &[f32], width: usize) {
+        let scale = self.0;
+        for ((ds, p), g) in ds
+            .chunks_mut(width)
+            .zip(p.chunks(width))
+            .zip(g.chunks(width))
+        {
+            let dot = fastmath::dot(p, g);
+            for ((ds, &p), &g) in ds.iter_mut().zip(p).zip(g) {
+                *ds = scale * p * (g - dot);
+            }
+        }
+    }
+}
+
+impl CustomOp2 for SoftmaxBackward {
+    fn name(&self) -> &'static str {
+        "softmax-backward-parallel"
+    }
+
+    fn cpu_fwd(
+        &self,
+        ps: &CpuStorage,
+        pl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (p, g) = (contiguous_f32(ps, pl)?, contiguous_f32(gs, gl)?);
+        if p.len() != g.len() {
+            candle_core::bail!("softmax backward: probabilities and gradient sizes differ");
+        }
+        let ds = run_rows(self, p, g, last_dim(pl));
+        Ok((CpuStorage::F32(ds), pl.shape().clone()))
+    }
+}
+
+/// LayerNorm input gradient per row (arguments x, g, weight).
+struct LayerNormBackward(f32);
+
+struct LayerNormBackwardRows<'a> {
+    weight: &'a [f32],
+    eps: f32,
+}
+
+impl RowKernel for LayerNormBackwardRows<'_> {
+    #[inline(always)]
+    fn rows(&self, dx: &mut [f32], x: &[f32], g: &[f32], width: usize) {
+        let n = width as f32;
+        for ((dx, x), g) in dx
+            .chunks_mut(width)
+            .zip(x.chunks(width))
+            .zip(g.chunks(width))
+        {
+            let mean = fastmath::sum(x) / n;
+            let var = fastmath::squared_deviations(x, mean) / n;
+            let inv_std = 1.0 / (var + self.eps).sqrt();
+            // ĝ = g ⊙ w, kept in dx.
+            for ((dx, &g), &w) in dx.iter_mut().zip(g).zip(self.weight) {
+                *dx = g * w;
+            }
+            let sum_g = fastmath::sum(dx);
+            let sum_gx = fastmath::centered_dot(x, mean, dx) * inv_std;
+            let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
+            for (dx, &x) in dx.iter_mut().zip(x) {
+                let x_hat = (x - mean) * inv_std;
+                *dx = (*dx - mean_g - x_hat * mean_gx) * inv_std;
+            }
+        }
+    }
+}
+
+impl CustomOp3 for LayerNormBackward {
+    fn name(&self) -> &'static str {
+        "layer-norm-backward-parallel"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(xs, xl)?;
+        let g = contiguous_f32(gs, gl)?;
+        let weight = contiguous_f32(ws, wl)?;
+        let width = weight.len();
+        if width == 0 || x.len() % width != 0 || g.len() != x.len() {
+            candle_core::bail!("layer-norm backward: shapes do not match the weight");
+        }
+        let kernel = LayerNormBackwardRows {
+            weight,
+            eps: self.0,
+        };
+        let dx = run_rows(&kernel, x, g, width);
+        Ok((CpuStorage::F32(dx), xl.shape().clone()))
     }
 }

@@ -214,6 +214,11 @@ impl LayerNorm {
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         super::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
+
+    /// ∂F/∂x given the LayerNorm input `x` and the output gradient `g`.
+    pub fn backward_input(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+        super::ops::layer_norm_backward(x, g, &self.weight, self.eps)
+    }
 }
 
 /// A linear layer with frozen weights. Inputs of any rank are flattened to one 2-D matrix
@@ -233,6 +238,38 @@ impl Linear {
 
     pub fn weight(&self) -> &Tensor {
         &self.weight
+    }
+
+    /// One layer computing the outputs of `parts` side by side (weights stacked along the output
+    /// dimension): one larger gemm instead of several (e.g. query, key and value).
+    pub fn concat_outputs(parts: &[&Linear]) -> candle_core::Result<Linear> {
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        let weight = Tensor::cat(&weights, 0)?;
+        let bias = if parts.iter().any(|l| l.bias.is_some()) {
+            let biases = parts
+                .iter()
+                .map(|l| match &l.bias {
+                    Some(b) => Ok(b.clone()),
+                    None => Tensor::zeros(l.weight.dim(0)?, l.weight.dtype(), l.weight.device()),
+                })
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            Some(Tensor::cat(&biases, 0)?)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+
+    /// Output without a gradient path (the input is detached).
+    pub fn forward_detached(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.plain(&x.detach())
+    }
+
+    /// ∂F/∂x from the output gradient `g` (…, out): `g W`, shaped (…, in).
+    pub fn backward_input(&self, g: &Tensor) -> candle_core::Result<Tensor> {
+        let mut dims = g.dims().to_vec();
+        *dims.last_mut().expect("rank >= 1") = self.weight.dim(1)?;
+        super::ops::linear_backward(g, &self.weight)?.reshape(dims)
     }
 
     fn plain(&self, x: &Tensor) -> candle_core::Result<Tensor> {
