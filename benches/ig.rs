@@ -15,6 +15,10 @@ use protscope::attribution::{integrated_gradients, IgOptions, Quadrature};
 use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::model::ProteinModel;
 
+// Same allocator as the `protscope` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()

@@ -192,8 +192,17 @@ pub fn integrated_gradients(
         None => e_input.zeros_like()?,
     };
     let diff = (&e_input - &e_base)?;
+    // Sequence heads read only the first token: the last layer computes that row only.
+    let last_layer_rows = model.head_rows(head_name)?;
     let f_at = |e: &Tensor| -> Result<f64> {
-        let out = model.encode(e, &mask, ForwardOptions::default())?;
+        let out = model.encode(
+            e,
+            &mask,
+            ForwardOptions {
+                last_layer_rows,
+                ..Default::default()
+            },
+        )?;
         let logits = model.head_logits(head_name, &out)?;
         Ok(logits
             .get(0)?
@@ -245,6 +254,7 @@ pub fn integrated_gradients(
                     ..Capture::none()
                 },
                 context_probes: options.latent.then_some(probe_tensors.as_slice()),
+                last_layer_rows,
             },
         )?;
         let logits = model.head_logits(head_name, &out)?;
@@ -271,6 +281,21 @@ pub fn integrated_gradients(
             *acc += v as f64;
         }
         if let Some(acc) = latent.as_mut() {
+            // A last layer run for fewer rows has zero gradient on the others: padding its
+            // context with zeros there leaves every relevance unchanged.
+            let contexts = out
+                .contexts
+                .iter()
+                .map(|c| -> Result<Tensor> {
+                    let rows = c.dim(1)?;
+                    Ok(if rows < t {
+                        let zeros = Tensor::zeros((k, t - rows, hidden), DType::F32, &device)?;
+                        Tensor::cat(&[&c.detach(), &zeros], 1)?
+                    } else {
+                        c.detach()
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             for j in 0..k {
                 let mut hs = Vec::with_capacity(num_layers);
                 let mut gs = Vec::with_capacity(num_layers);
@@ -278,7 +303,7 @@ pub fn integrated_gradients(
                     let g_probe = grads.get(probe.as_tensor()).ok_or_else(|| {
                         Error::invalid(format!("internal: no gradient at layer {layer}'s context"))
                     })?;
-                    hs.push(out.contexts[layer].get(j)?.detach());
+                    hs.push(contexts[layer].get(j)?);
                     gs.push(g_probe.get(j)?.detach());
                 }
                 acc.push(hs, gs)?;

@@ -114,8 +114,13 @@ pub struct ForwardOptions<'a> {
     pub capture: Capture,
     /// One tensor per layer, shaped like the context (B, T, hidden), added to that layer's
     /// self-attention context. Pass zero-valued `Var`s here to read ∂F/∂context from their
-    /// gradients: candle keeps gradients only for leaves.
+        /// gradients: candle keeps gradients only for leaves.
     pub context_probes: Option<&'a [Tensor]>,
+    /// Only the first `n` positions of the last layer's output are needed (heads that read the
+    /// first token): the last layer then computes queries, the feed-forward block and its output
+    /// for those rows only, so its output, attention and context have `n` rows. Keys and values
+    /// still use every position, so these rows (and all gradients) are unchanged.
+    pub last_layer_rows: Option<usize>,
 }
 
 /// Everything one encoder pass produced.
@@ -240,7 +245,8 @@ impl SelfAttention {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+                rotary: Option<&(Tensor, Tensor)>,
+        query_rows: usize,
     ) -> Result<(Tensor, SavedAttention)> {
         let (b, t, hidden) = x.dims3()?;
         let qkv = self
@@ -249,10 +255,16 @@ impl SelfAttention {
             .reshape((b, t, 3, self.num_heads, self.head_size))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?; // (3, B, heads, T, head_size)
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+                let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let q = if query_rows < t {
+            q.narrow(2, 0, query_rows)?.contiguous()?
+        } else {
+            q
+        };
         let (q, k, scores) = match rotary {
             Some((cos, sin)) => {
-                let q = Rotary::apply(&(q * self.scale())?, cos, sin)?;
+                let (cos_q, sin_q) = (cos.narrow(0, 0, query_rows)?, sin.narrow(0, 0, query_rows)?);
+                let q = Rotary::apply(&(q * self.scale())?, &cos_q, &sin_q)?;
                 let k = Rotary::apply(&k, cos, sin)?;
                 let scores = super::ops::batched_matmul(&q, &k.t()?)?;
                 (q, k, scores)
@@ -264,21 +276,22 @@ impl SelfAttention {
         };
         let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(bias)?)?;
         let context = super::ops::batched_matmul(&probs, &v)?
-            .transpose(1, 2)?
-            .reshape((b, t, hidden))?; // (B, T, hidden)
+                        .transpose(1, 2)?
+            .reshape((b, query_rows, hidden))?; // (B, rows, hidden)
         Ok((context, SavedAttention { q, k, v, probs }))
     }
 
-    /// ∂F/∂(block input) from ∂F/∂context (B, T, hidden).
+        /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
     fn backward(
         &self,
         saved: &SavedAttention,
         d_context: &Tensor,
         rotary: Option<&(Tensor, Tensor)>,
     ) -> Result<Tensor> {
-        let (b, t, hidden) = d_context.dims3()?;
+                let (b, rows, hidden) = d_context.dims3()?;
+        let t = saved.k.dim(2)?;
         let d_c = d_context
-            .reshape((b, t, self.num_heads, self.head_size))?
+            .reshape((b, rows, self.num_heads, self.head_size))?
             .transpose(1, 2)?
             .contiguous()?;
         let SavedAttention { q, k, v, probs } = saved;
@@ -289,10 +302,13 @@ impl SelfAttention {
         let d_scores = super::ops::softmax_backward(probs, &d_probs, score_scale)?;
         let mut d_q = super::ops::batched_matmul(&d_scores, k)?;
         let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q)?;
-        if let Some((cos, sin)) = rotary {
-            d_q = (Rotary::backward(&d_q, cos, sin)? * self.scale())?;
+                if let Some((cos, sin)) = rotary {
+            let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
+            d_q = (Rotary::backward(&d_q, &cos_q, &sin_q)? * self.scale())?;
             d_k = Rotary::backward(&d_k, cos, sin)?;
         }
+        // Positions without a query get no query gradient.
+        let d_q = pad_rows(&d_q, 2, t)?;
         // (B, 3·heads, T, head_size) -> (B, T, 3·hidden), the column order of the stacked qkv.
         let d_qkv = Tensor::cat(&[&d_q, &d_k, &d_v], 1)?
             .transpose(1, 2)?
@@ -370,13 +386,20 @@ impl EncoderLayer {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+                rotary: Option<&(Tensor, Tensor)>,
+        rows: usize,
     ) -> Result<LayerForward> {
         let x = x.detach();
+        let x_rows = if rows < x.dim(1)? {
+            x.narrow(1, 0, rows)?
+        } else {
+            x.clone()
+        };
         Ok(match self.norm {
             NormPlacement::Post => {
-                let (context, attention) = self.attention.context(&x, bias, rotary)?;
-                let attention_sum = (self.attention.output.forward_detached(&context)? + &x)?;
+                let (context, attention) = self.attention.context(&x, bias, rotary, rows)?;
+                let attention_sum =
+                    (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
                 let ff_pre = self.intermediate.forward_detached(&h)?;
                 let ff = self.activation.apply(&ff_pre)?;
@@ -393,9 +416,9 @@ impl EncoderLayer {
                 }
             }
             NormPlacement::Pre => {
-                let normed = self.attention_norm.forward(&x)?;
-                let (context, attention) = self.attention.context(&normed, bias, rotary)?;
-                let h = (self.attention.output.forward_detached(&context)? + &x)?;
+                                let normed = self.attention_norm.forward(&x)?;
+                let (context, attention) = self.attention.context(&normed, bias, rotary, rows)?;
+                let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let ff_pre = self
                     .intermediate
                     .forward_detached(&self.output_norm.forward(&h)?)?;
@@ -437,10 +460,9 @@ impl EncoderLayer {
                     .attention_norm
                     .backward_input(&saved.attention_norm_input, &d_h)?;
                 let d_context = self.attention.output.backward_input(&d_attention_sum)?;
-                let d_x = self
-                    .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
-                ((d_x + d_attention_sum)?, d_context)
+                                let d_x = self.attention.backward(&saved.attention, &d_context, rotary)?;
+                let t = d_x.dim(1)?;
+                ((d_x + pad_rows(&d_attention_sum, 1, t)?)?, d_context)
             }
             NormPlacement::Pre => {
                 let d_ff_in = ff_backward(d_output)?;
@@ -449,17 +471,28 @@ impl EncoderLayer {
                     .backward_input(&saved.output_norm_input, &d_ff_in)?
                     + d_output)?;
                 let d_context = self.attention.output.backward_input(&d_h)?;
-                let d_normed = self
-                    .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
+                                let d_normed = self.attention.backward(&saved.attention, &d_context, rotary)?;
+                let t = d_normed.dim(1)?;
                 let d_x = (self
                     .attention_norm
                     .backward_input(&saved.attention_norm_input, &d_normed)?
-                    + d_h)?;
+                    + pad_rows(&d_h, 1, t)?)?;
                 (d_x, d_context)
             }
         })
     }
+}
+
+/// `x` extended with zero rows along `dim` up to `total` rows.
+fn pad_rows(x: &Tensor, dim: usize, total: usize) -> Result<Tensor> {
+    let rows = x.dim(dim)?;
+    if rows >= total {
+        return Ok(x.clone());
+    }
+    let mut dims = x.dims().to_vec();
+    dims[dim] = total - rows;
+    let zeros = Tensor::zeros(dims, x.dtype(), x.device())?;
+    Ok(Tensor::cat(&[x, &zeros], dim)?)
 }
 
 /// The backward pass of one layer, attached to its input (and to its context probe).
@@ -483,6 +516,9 @@ impl super::ops::Backward for LayerBackward {
         let (d_x, d_context) = self
             .layer
             .backward(&self.saved, g, self.rotary.as_ref())
+                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        // The probe is shaped like a full context.
+        let d_context = pad_rows(&d_context, 1, d_x.dim(1)?)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Ok((d_x, Some(d_context)))
     }
@@ -563,13 +599,17 @@ impl Encoder {
             out.hidden_states.push(embeddings.clone());
         }
         let mut x = embeddings.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
+                for (i, layer) in self.layers.iter().enumerate() {
             let probe = options.context_probes.map(|p| &p[i]);
+            let rows = match options.last_layer_rows {
+                Some(n) if i + 1 == self.layers.len() => n.clamp(1, t),
+                _ => t,
+            };
             let LayerForward {
                 output,
                 context,
                 saved,
-            } = layer.forward(&x, &bias, rotary.as_ref())?;
+            } = layer.forward(&x, &bias, rotary.as_ref(), rows)?;
             let probs = saved.attention.probs.clone();
             // The whole layer is one node of the gradient graph: its backward pass is the
             // closed-form one of `EncoderLayer::backward`, and ∂F/∂context goes to the probe.

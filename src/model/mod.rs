@@ -217,6 +217,16 @@ impl ProteinModel {
         self.encode(&emb, &batch.mask, options)
     }
 
+    /// Positions of the last hidden state that head `name` reads: `Some(1)` for sequence heads
+    /// (BERT pooler and ESM classification heads read the first token), `None` (all) for token
+    /// heads. Pass it as [`ForwardOptions::last_layer_rows`] to skip the unused rows.
+    pub fn head_rows(&self, name: &str) -> Result<Option<usize>> {
+        Ok(match self.head(name)?.level {
+            HeadLevel::Sequence => Some(1),
+            HeadLevel::Token => None,
+        })
+    }
+
     /// Logits of head `name`: (B, classes) for sequence heads, (B, T, vocab) for token heads.
     pub fn head_logits(&self, name: &str, output: &EncoderOutput) -> Result<Tensor> {
         let head = self.head(name)?;
