@@ -4,6 +4,7 @@
 //! attribute its predictions with integrated gradients, join results with UniProt features and
 //! structures in Polars frames, and test which heads track biology.
 
+pub mod allocator;
 pub mod annotation;
 pub mod attention;
 pub mod attribution;

@@ -1,7 +1,7 @@
-// Tensors of tens of MB are allocated and freed per layer and step; mimalloc keeps them mapped.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: protscope::allocator::MiMalloc = protscope::allocator::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    protscope::allocator::keep_freed_memory();
     protscope::cli::main()
 }

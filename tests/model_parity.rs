@@ -84,7 +84,11 @@ fn check_model(name: &str) {
                         )
                         .unwrap();
                     assert_eq!(short.last_hidden_state.dim(1).unwrap(), rows);
-                    let logits = model.head_logits(&head.name, &short).unwrap().get(0).unwrap();
+                    let logits = model
+                        .head_logits(&head.name, &short)
+                        .unwrap()
+                        .get(0)
+                        .unwrap();
                     let d = max_abs_diff(&logits, want);
                     assert!(d <= TOL, "{name}/{}: {} with one row: {d}", s.id, head.name);
                 }

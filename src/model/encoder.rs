@@ -114,7 +114,7 @@ pub struct ForwardOptions<'a> {
     pub capture: Capture,
     /// One tensor per layer, shaped like the context (B, T, hidden), added to that layer's
     /// self-attention context. Pass zero-valued `Var`s here to read ∂F/∂context from their
-        /// gradients: candle keeps gradients only for leaves.
+    /// gradients: candle keeps gradients only for leaves.
     pub context_probes: Option<&'a [Tensor]>,
     /// Only the first `n` positions of the last layer's output are needed (heads that read the
     /// first token): the last layer then computes queries, the feed-forward block and its output
@@ -245,7 +245,7 @@ impl SelfAttention {
         &self,
         x: &Tensor,
         bias: &Tensor,
-                rotary: Option<&(Tensor, Tensor)>,
+        rotary: Option<&(Tensor, Tensor)>,
         query_rows: usize,
     ) -> Result<(Tensor, SavedAttention)> {
         let (b, t, hidden) = x.dims3()?;
@@ -255,7 +255,7 @@ impl SelfAttention {
             .reshape((b, t, 3, self.num_heads, self.head_size))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?; // (3, B, heads, T, head_size)
-                let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let q = if query_rows < t {
             q.narrow(2, 0, query_rows)?.contiguous()?
         } else {
@@ -266,43 +266,43 @@ impl SelfAttention {
                 let (cos_q, sin_q) = (cos.narrow(0, 0, query_rows)?, sin.narrow(0, 0, query_rows)?);
                 let q = Rotary::apply(&(q * self.scale())?, &cos_q, &sin_q)?;
                 let k = Rotary::apply(&k, cos, sin)?;
-                let scores = super::ops::batched_matmul(&q, &k.t()?)?;
+                let scores = super::ops::batched_matmul(&q, &k.t()?, 1.0)?;
                 (q, k, scores)
             }
             None => {
-                let scores = (super::ops::batched_matmul(&q, &k.t()?)? * self.scale())?;
+                let scores = super::ops::batched_matmul(&q, &k.t()?, self.scale())?;
                 (q, k, scores)
             }
         };
-        let probs = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(bias)?)?;
-        let context = super::ops::batched_matmul(&probs, &v)?
-                        .transpose(1, 2)?
+        let probs = super::ops::masked_softmax(&scores, bias)?;
+        let context = super::ops::batched_matmul(&probs, &v, 1.0)?
+            .transpose(1, 2)?
             .reshape((b, query_rows, hidden))?; // (B, rows, hidden)
         Ok((context, SavedAttention { q, k, v, probs }))
     }
 
-        /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
+    /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
     fn backward(
         &self,
         saved: &SavedAttention,
         d_context: &Tensor,
         rotary: Option<&(Tensor, Tensor)>,
     ) -> Result<Tensor> {
-                let (b, rows, hidden) = d_context.dims3()?;
+        let (b, rows, hidden) = d_context.dims3()?;
         let t = saved.k.dim(2)?;
         let d_c = d_context
             .reshape((b, rows, self.num_heads, self.head_size))?
             .transpose(1, 2)?
             .contiguous()?;
         let SavedAttention { q, k, v, probs } = saved;
-        let d_probs = super::ops::batched_matmul(&d_c, &v.t()?)?;
-        let d_v = super::ops::batched_matmul(&probs.t()?, &d_c)?;
+        let d_probs = super::ops::batched_matmul(&d_c, &v.t()?, 1.0)?;
+        let d_v = super::ops::batched_matmul(&probs.t()?, &d_c, 1.0)?;
         // BERT scales the scores: fold the scale into the softmax backward pass.
         let score_scale = if self.rotary { 1.0 } else { self.scale() };
         let d_scores = super::ops::softmax_backward(probs, &d_probs, score_scale)?;
-        let mut d_q = super::ops::batched_matmul(&d_scores, k)?;
-        let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q)?;
-                if let Some((cos, sin)) = rotary {
+        let mut d_q = super::ops::batched_matmul(&d_scores, k, 1.0)?;
+        let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q, 1.0)?;
+        if let Some((cos, sin)) = rotary {
             let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
             d_q = (Rotary::backward(&d_q, &cos_q, &sin_q)? * self.scale())?;
             d_k = Rotary::backward(&d_k, cos, sin)?;
@@ -386,7 +386,7 @@ impl EncoderLayer {
         &self,
         x: &Tensor,
         bias: &Tensor,
-                rotary: Option<&(Tensor, Tensor)>,
+        rotary: Option<&(Tensor, Tensor)>,
         rows: usize,
     ) -> Result<LayerForward> {
         let x = x.detach();
@@ -398,8 +398,7 @@ impl EncoderLayer {
         Ok(match self.norm {
             NormPlacement::Post => {
                 let (context, attention) = self.attention.context(&x, bias, rotary, rows)?;
-                let attention_sum =
-                    (self.attention.output.forward_detached(&context)? + &x_rows)?;
+                let attention_sum = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
                 let ff_pre = self.intermediate.forward_detached(&h)?;
                 let ff = self.activation.apply(&ff_pre)?;
@@ -416,7 +415,7 @@ impl EncoderLayer {
                 }
             }
             NormPlacement::Pre => {
-                                let normed = self.attention_norm.forward(&x)?;
+                let normed = self.attention_norm.forward(&x)?;
                 let (context, attention) = self.attention.context(&normed, bias, rotary, rows)?;
                 let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let ff_pre = self
@@ -460,7 +459,9 @@ impl EncoderLayer {
                     .attention_norm
                     .backward_input(&saved.attention_norm_input, &d_h)?;
                 let d_context = self.attention.output.backward_input(&d_attention_sum)?;
-                                let d_x = self.attention.backward(&saved.attention, &d_context, rotary)?;
+                let d_x = self
+                    .attention
+                    .backward(&saved.attention, &d_context, rotary)?;
                 let t = d_x.dim(1)?;
                 ((d_x + pad_rows(&d_attention_sum, 1, t)?)?, d_context)
             }
@@ -471,7 +472,9 @@ impl EncoderLayer {
                     .backward_input(&saved.output_norm_input, &d_ff_in)?
                     + d_output)?;
                 let d_context = self.attention.output.backward_input(&d_h)?;
-                                let d_normed = self.attention.backward(&saved.attention, &d_context, rotary)?;
+                let d_normed = self
+                    .attention
+                    .backward(&saved.attention, &d_context, rotary)?;
                 let t = d_normed.dim(1)?;
                 let d_x = (self
                     .attention_norm
@@ -516,7 +519,7 @@ impl super::ops::Backward for LayerBackward {
         let (d_x, d_context) = self
             .layer
             .backward(&self.saved, g, self.rotary.as_ref())
-                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         // The probe is shaped like a full context.
         let d_context = pad_rows(&d_context, 1, d_x.dim(1)?)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
@@ -599,7 +602,7 @@ impl Encoder {
             out.hidden_states.push(embeddings.clone());
         }
         let mut x = embeddings.clone();
-                for (i, layer) in self.layers.iter().enumerate() {
+        for (i, layer) in self.layers.iter().enumerate() {
             let probe = options.context_probes.map(|p| &p[i]);
             let rows = match options.last_layer_rows {
                 Some(n) if i + 1 == self.layers.len() => n.clamp(1, t),

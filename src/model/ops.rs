@@ -34,7 +34,9 @@ pub(crate) trait Backward: Send + Sync {
 /// Softmax over the last dimension; differentiable when `x` is on a gradient path.
 pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
     let y = if is_cpu_f32(x) {
-        x.detach().contiguous()?.apply_op1_no_bwd(&SoftmaxForward)?
+        x.detach()
+            .contiguous()?
+            .apply_op1_no_bwd(&SoftmaxForward { masked: false })?
     } else {
         candle_nn::ops::softmax_last_dim(&x.detach())?
     };
@@ -179,11 +181,49 @@ pub(crate) fn gelu_erf_backward(x: &Tensor, g: &Tensor) -> candle_core::Result<T
 /// the last two dimensions (transposed views need no copy). On CPU the batch items run in
 /// parallel with one single-threaded gemm each: attention's products (batch × heads matrices of
 /// T × head_size) are too small to be split across threads one by one, as candle does.
-pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+/// The product is multiplied by `scale` inside the gemm (no extra pass).
+pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
     if !(is_cpu_f32(a) && b.dtype() == DType::F32) || a.rank() < 3 || a.rank() != b.rank() {
-        return a.matmul(b);
+        let y = a.matmul(b)?;
+        return if scale == 1.0 { Ok(y) } else { y * scale };
     }
-    a.apply_op2_no_bwd(b, &BatchedMatmul)
+    a.apply_op2_no_bwd(b, &BatchedMatmul(scale as f32))
+}
+
+/// `x Wᵀ + b` for a 2-D `x` (rows, in) and frozen `weight` (out, in), no gradient path. On CPU
+/// the bias is written into the output first and the gemm accumulates onto it, saving the
+/// separate bias pass (and its buffer) of `matmul` + `broadcast_add`.
+pub(crate) fn linear_forward(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    if is_cpu_f32(x) && weight.dtype() == DType::F32 && x.rank() == 2 {
+        let x = x.contiguous()?;
+        let weight = weight.contiguous()?;
+        return match bias {
+            Some(b) => x.apply_op3_no_bwd(&weight, &b.contiguous()?, &LinearForward),
+            None => x.apply_op2_no_bwd(&weight, &LinearForward),
+        };
+    }
+    let y = x.matmul(&weight.t()?)?;
+    match bias {
+        Some(b) => y.broadcast_add(b),
+        None => Ok(y),
+    }
+}
+
+/// Softmax over the last dimension of attention scores (B, heads, queries, T) plus the additive
+/// mask `bias` (B, 1, 1, T), in one pass on CPU.
+pub(crate) fn masked_softmax(scores: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    if is_cpu_f32(scores) && bias.dtype() == DType::F32 && scores.rank() == 4 {
+        let (b, _, _, t) = scores.dims4()?;
+        let bias = bias.contiguous()?.reshape((b, t))?;
+        return scores
+            .contiguous()?
+            .apply_op2_no_bwd(&bias, &MaskedSoftmaxForward);
+    }
+    softmax_last_dim(&scores.broadcast_add(bias)?)
 }
 
 fn is_cpu_f32(x: &Tensor) -> bool {
@@ -351,7 +391,7 @@ fn run_rows<K: RowKernel>(kernel: &K, a: &[f32], b: &[f32], width: usize) -> Vec
     out
 }
 
-struct BatchedMatmul;
+struct BatchedMatmul(f32);
 
 /// Element offsets of every batch item of a rank ≥ 3 layout (leading dimensions in row-major
 /// order).
@@ -417,7 +457,7 @@ impl CustomOp2 for BatchedMatmul {
                             b_cs,
                             b_rs,
                             0.0,
-                            1.0,
+                            self.0,
                             false,
                             false,
                             false,
@@ -429,6 +469,145 @@ impl CustomOp2 for BatchedMatmul {
         let mut dims = ad.to_vec();
         dims[r - 1] = n;
         Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+}
+
+/// `x Wᵀ (+ b)`: arguments x (rows, in), W (out, in), optional b (out); all contiguous.
+struct LinearForward;
+
+impl LinearForward {
+    fn run(
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, xl) = (contiguous_f32(x.0, x.1)?, x.1);
+        let (w, wl) = (contiguous_f32(w.0, w.1)?, w.1);
+        let (rows, in_dim) = xl.shape().dims2()?;
+        let (out_dim, w_in) = wl.shape().dims2()?;
+        if w_in != in_dim {
+            candle_core::bail!("linear: input width {in_dim} but weight {out_dim}×{w_in}");
+        }
+        let mut y = match bias {
+            Some((b, bl)) => {
+                let b = contiguous_f32(b, bl)?;
+                if b.len() != out_dim {
+                    candle_core::bail!("linear: bias of {} for {out_dim} outputs", b.len());
+                }
+                let mut y = Vec::with_capacity(rows * out_dim);
+                for _ in 0..rows {
+                    y.extend_from_slice(b);
+                }
+                y
+            }
+            None => vec![0f32; rows * out_dim],
+        };
+        if rows > 0 && out_dim > 0 {
+            // SAFETY: x is rows × in and W is out × in, both contiguous and in bounds; y is an
+            // exclusive rows × out row-major buffer. Wᵀ is read through W's strides.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    out_dim,
+                    in_dim,
+                    y.as_mut_ptr(),
+                    1,
+                    out_dim as isize,
+                    bias.is_some(),
+                    x.as_ptr(),
+                    1,
+                    in_dim as isize,
+                    w.as_ptr(),
+                    in_dim as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::Rayon(candle_core::utils::get_num_threads()),
+                )
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((rows, out_dim))))
+    }
+}
+
+impl CustomOp2 for LinearForward {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        Self::run((xs, xl), (ws, wl), None)
+    }
+}
+
+impl CustomOp3 for LinearForward {
+    fn name(&self) -> &'static str {
+        "linear-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        Self::run((xs, xl), (ws, wl), Some((bs, bl)))
+    }
+}
+
+/// Softmax of scores (B, heads, queries, T) + bias (B, T) over the last dimension.
+struct MaskedSoftmaxForward;
+
+impl CustomOp2 for MaskedSoftmaxForward {
+    fn name(&self) -> &'static str {
+        "masked-softmax-parallel"
+    }
+
+    fn cpu_fwd(
+        &self,
+        ss: &CpuStorage,
+        sl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let scores = contiguous_f32(ss, sl)?;
+        let bias = contiguous_f32(bs, bl)?;
+        let (b, heads, queries, t) = sl.shape().dims4()?;
+        if bias.len() != b * t {
+            candle_core::bail!("masked softmax: bias of {} for {b}×{t}", bias.len());
+        }
+        let per_batch = heads * queries * t;
+        let mut y = vec![0f32; scores.len()];
+        if per_batch > 0 {
+            // One task per (batch, head): every row in it shares the batch's bias row.
+            y.par_chunks_mut(queries * t)
+                .zip(scores.par_chunks(queries * t))
+                .enumerate()
+                .for_each(|(i, (y, x))| {
+                    let batch = i / heads;
+                    let kernel = SoftmaxForward { masked: true };
+                    fastmath::dispatch(RowTask {
+                        kernel: &kernel,
+                        out: y,
+                        a: x,
+                        b: &bias[batch * t..(batch + 1) * t],
+                        width: t,
+                    })
+                });
+        }
+        Ok((CpuStorage::F32(y), sl.shape().clone()))
     }
 }
 
@@ -459,16 +638,27 @@ impl CustomOp1 for GeluErfForward {
     }
 }
 
-/// Softmax over the last dimension, one parallel pass over rows.
-struct SoftmaxForward;
+/// Softmax over the last dimension, one parallel pass over rows; when `masked`, the kernel's
+/// second input is one row of additive bias (the attention mask) for every row.
+struct SoftmaxForward {
+    masked: bool,
+}
 
 impl RowKernel for SoftmaxForward {
     #[inline(always)]
-    fn rows(&self, y: &mut [f32], x: &[f32], _: &[f32], width: usize) {
+    fn rows(&self, y: &mut [f32], x: &[f32], b: &[f32], width: usize) {
+        let bias = self.masked.then_some(b);
         for (y, x) in y.chunks_mut(width).zip(x.chunks(width)) {
-            let max = fastmath::max(x);
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = fastmath::exp(x - max);
+            if let Some(bias) = bias {
+                for ((y, &x), &b) in y.iter_mut().zip(x).zip(bias) {
+                    *y = x + b;
+                }
+            } else {
+                y.copy_from_slice(x);
+            }
+            let max = fastmath::max(y);
+            for y in y.iter_mut() {
+                *y = fastmath::exp(*y - max);
             }
             let inv = 1.0 / fastmath::sum(y);
             for y in y.iter_mut() {

@@ -276,11 +276,11 @@ impl Linear {
         let dims = x.dims().to_vec();
         let (out_dim, in_dim) = self.weight.dims2()?;
         let rows: usize = dims[..dims.len() - 1].iter().product();
-        let y = x.reshape((rows, in_dim))?.matmul(&self.weight.t()?)?;
-        let y = match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
+        let y = super::ops::linear_forward(
+            &x.reshape((rows, in_dim))?,
+            &self.weight,
+            self.bias.as_ref(),
+        )?;
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank >= 1") = out_dim;
         y.reshape(out_dims)
