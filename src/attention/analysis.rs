@@ -80,6 +80,15 @@ pub struct HeadInput {
     pub values: PropertyValues,
 }
 
+/// Where the time of [`accumulate_head_statistics`] went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Model forward passes producing the attention maps.
+    pub model_seconds: f64,
+    /// Adding the maps to the head statistics (the reference's per-pair Python loops).
+    pub statistics_seconds: f64,
+}
+
 /// Runs the model over `inputs` in batches of `batch_size` and adds every protein to `stats`;
 /// `on_protein` is called after each protein (progress). The first error stops the pass and
 /// names the protein.
@@ -89,10 +98,11 @@ pub fn accumulate_head_statistics<I>(
     inputs: I,
     batch_size: usize,
     mut on_protein: impl FnMut(&str),
-) -> Result<()>
+) -> Result<StageTimes>
 where
     I: IntoIterator<Item = Result<HeadInput>>,
 {
+    let mut times = StageTimes::default();
     if batch_size == 0 {
         return Err(Error::invalid("batch size must be at least 1"));
     }
@@ -103,8 +113,11 @@ where
             .take(batch_size)
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&EncodedSequence> = batch.iter().map(|b| &b.sequence).collect();
+        let started = std::time::Instant::now();
         let maps = attention_maps(model, &refs)?;
+        times.model_seconds += started.elapsed().as_secs_f64();
         for (input, maps) in batch.iter().zip(maps) {
+            let started = std::time::Instant::now();
             let n = maps.residues();
             match &input.values {
                 PropertyValues::Sites(columns) => {
@@ -145,10 +158,11 @@ where
                     )?;
                 }
             }
+            times.statistics_seconds += started.elapsed().as_secs_f64();
             on_protein(&input.sequence.id);
         }
     }
-    Ok(())
+    Ok(times)
 }
 
 /// Residue indicator of 1-based `sites` over a sequence of `len` residues; a site outside

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use polars::prelude::*;
 
 use super::blosum::blosum62;
@@ -196,56 +196,54 @@ impl HeadStatistics {
             self.proteins += 1;
             return Ok(());
         }
+        let contacts: Vec<&[bool]> = properties
+            .iter()
+            .filter_map(|p| match p {
+                ProteinProperty::Contacts { contact, .. } => Some(*contact),
+                _ => None,
+            })
+            .collect();
+        let sums = self.edge_sums(maps, &contacts)?;
         let lh = self.num_layers * self.num_heads;
-        let edges = self
-            .edge_values(&maps.residue_weights()?)?
-            .reshape((lh, n, n))?;
-        let totals: Vec<f64> = edges.sum((1, 2))?.to_dtype(DType::F64)?.to_vec1()?;
-        // Edge mass landing on each residue j (summed over i): (LH, n).
-        let into = edges.sum(1)?;
-        let dtype = edges.dtype();
+        // Σ_j into[h, j] · x[j] for every head h.
+        let weigh = |x: &dyn Fn(usize) -> f64| -> Vec<f64> {
+            (0..lh)
+                .map(|h| {
+                    sums.into[h * n..(h + 1) * n]
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| v * x(j))
+                        .sum()
+                })
+                .collect()
+        };
         let mut updates: Vec<(Vec<f64>, f64, f64)> = Vec::with_capacity(self.properties.len());
+        let mut contact_hits = sums.contact_hits.into_iter();
         for prop in properties {
             match prop {
                 ProteinProperty::Sites(site) => {
-                    let ind = indicator(site, dtype)?.reshape((n, 1))?;
-                    let hits = column_values(&into.matmul(&ind)?)?;
+                    let hits = weigh(&|j| if site[j] { 1.0 } else { 0.0 });
                     updates.push((hits, count(site), n as f64));
                 }
                 ProteinProperty::Contacts { contact, known } => {
-                    let c = indicator(contact, dtype)?.reshape((1, n, n))?;
-                    let hits: Vec<f64> = edges
-                        .broadcast_mul(&c)?
-                        .sum((1, 2))?
-                        .to_dtype(DType::F64)?
-                        .to_vec1()?;
+                    let hits = contact_hits.next().expect("one sum per contact property");
                     let positives = contact.iter().zip(*known).filter(|(&c, &k)| c && k);
                     updates.push((hits, positives.count() as f64, count(known)));
                 }
                 ProteinProperty::AminoAcids(residues) => {
-                    let mut onehot = vec![0f32; n * AMINO_ACIDS.len()];
-                    let mut counts = [0f64; AMINO_ACIDS.len()];
-                    for (j, r) in residues.iter().enumerate() {
-                        if let Some(k) = AMINO_ACIDS.iter().position(|a| a == r) {
-                            onehot[j * AMINO_ACIDS.len() + k] = 1.0;
-                            counts[k] += 1.0;
-                        }
-                    }
-                    let onehot = Tensor::from_vec(onehot, (n, AMINO_ACIDS.len()), &Device::Cpu)?
-                        .to_dtype(dtype)?;
-                    // (LH, 20) → per amino acid a column over heads.
-                    let hits = into
-                        .matmul(&onehot)?
-                        .t()?
-                        .contiguous()?
-                        .to_dtype(DType::F64)?;
-                    let hits: Vec<Vec<f64>> = hits.to_vec2()?;
-                    for (k, column) in hits.into_iter().enumerate() {
-                        updates.push((column, counts[k], n as f64));
+                    let kinds: Vec<Option<usize>> = residues
+                        .iter()
+                        .map(|r| AMINO_ACIDS.iter().position(|a| a == r))
+                        .collect();
+                    for k in 0..AMINO_ACIDS.len() {
+                        let hits = weigh(&|j| if kinds[j] == Some(k) { 1.0 } else { 0.0 });
+                        let count = kinds.iter().filter(|&&c| c == Some(k)).count();
+                        updates.push((hits, count as f64, n as f64));
                     }
                 }
             }
         }
+        let totals = sums.totals;
         for (slot, (hits, positives, total)) in updates.into_iter().enumerate() {
             for (a, h) in self.property_edges[slot].iter_mut().zip(hits) {
                 *a += h;
@@ -260,27 +258,73 @@ impl HeadStatistics {
         Ok(())
     }
 
-    /// Edge values (L, H, n, n) for the weighting. Threshold indicators are summed in f32, exact
-    /// up to 2^24 edges per protein (n ≤ 4096); attention mass in f64.
-    fn edge_values(&self, weights: &Tensor) -> Result<Tensor> {
-        let weights = weights.to_dtype(DType::F32)?;
-        let n = weights.dim(3)?;
-        Ok(match self.weighting {
-            // The comparison runs in f32 (θ rounded to f32), as torch compares a float32 tensor.
-            Weighting::Threshold(t) => {
-                let dtype = if n * n < (1 << 24) {
-                    DType::F32
-                } else {
-                    DType::F64
-                };
-                weights.ge(t as f64)?.to_dtype(dtype)?
+    /// One pass over the residue part of every head's map (heads in parallel): per head the
+    /// total edge value, the edge value landing on each residue j (Σ_i e_ij), and for each
+    /// contact map Σ_ij e_ij c_ij. Sums are f64, so threshold counts are exact integers; the
+    /// threshold comparison runs in f32 (θ rounded to f32), as torch compares a float32 tensor.
+    fn edge_sums(&self, maps: &AttentionMaps, contacts: &[&[bool]]) -> Result<EdgeSums> {
+        use rayon::prelude::*;
+        let n = maps.residues();
+        let t = maps.tokens;
+        let lh = self.num_layers * self.num_heads;
+        let weights = maps
+            .weights
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .contiguous()?;
+        let (storage, layout) = weights.storage_and_layout();
+        let all = match (&*storage, layout.contiguous_offsets()) {
+            (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) => &v[a..b],
+            _ => return Err(Error::invalid("attention maps are not a contiguous f32 CPU tensor")),
+        };
+        if all.len() != lh * t * t {
+            return Err(Error::sequence(
+                &maps.protein,
+                format!("attention maps hold {} values, expected {lh}×{t}×{t}", all.len()),
+            ));
+        }
+        let weighting = self.weighting;
+        let per_head: Vec<(Vec<f64>, Vec<f64>)> = all
+            .par_chunks(t * t)
+            .map(|head| {
+                let mut into = vec![0f64; n];
+                // Residue rows/columns 1..=n: the special tokens are left out.
+                let rows = (0..n).map(|i| &head[(i + 1) * t + 1..(i + 1) * t + 1 + n]);
+                crate::model::fastmath::dispatch(EdgeRows {
+                    weighting,
+                    into: &mut into,
+                    rows: rows.clone(),
+                });
+                let contact_hits = contacts
+                    .iter()
+                    .map(|c| {
+                        rows.clone()
+                            .enumerate()
+                            .flat_map(|(i, row)| {
+                                row.iter()
+                                    .zip(&c[i * n..(i + 1) * n])
+                                    .filter(|(_, &c)| c)
+                                    .map(|(&w, _)| edge_value(weighting, w))
+                            })
+                            .sum()
+                    })
+                    .collect();
+                (into, contact_hits)
+            })
+            .collect();
+        let mut sums = EdgeSums {
+            totals: Vec::with_capacity(lh),
+            into: Vec::with_capacity(lh * n),
+            contact_hits: vec![Vec::with_capacity(lh); contacts.len()],
+        };
+        for (into, hits) in per_head {
+            sums.totals.push(into.iter().sum());
+            sums.into.extend(into);
+            for (acc, h) in sums.contact_hits.iter_mut().zip(hits) {
+                acc.push(h);
             }
-            Weighting::Weight => weights.to_dtype(DType::F64)?,
-            Weighting::WeightAbove(t) => {
-                let keep = weights.gt(t as f64)?.to_dtype(DType::F64)?;
-                (weights.to_dtype(DType::F64)? * keep)?
-            }
-        })
+        }
+        Ok(sums)
     }
 
     /// Σ edge values per (layer, head), row-major.
@@ -541,19 +585,80 @@ impl AminoAcidCorrelations {
     }
 }
 
+/// Value of one attention weight as an edge under `weighting`.
+#[inline(always)]
+fn edge_value(weighting: Weighting, w: f32) -> f64 {
+    match weighting {
+        Weighting::Threshold(t) => {
+            if w >= t {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Weighting::Weight => w as f64,
+        Weighting::WeightAbove(t) => {
+            if w > t {
+                w as f64
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Adds every row's edge values into `into` (Σ_i e_ij), compiled for the CPU's vector unit.
+struct EdgeRows<'a, R> {
+    weighting: Weighting,
+    into: &'a mut [f64],
+    rows: R,
+}
+
+impl<'a, R: Iterator<Item = &'a [f32]>> crate::model::fastmath::Kernel for EdgeRows<'a, R> {
+    #[inline(always)]
+    fn run(self) {
+        // The weighting is matched once, outside the branch-free inner loops.
+        match self.weighting {
+            Weighting::Threshold(t) => {
+                for row in self.rows {
+                    for (a, &w) in self.into.iter_mut().zip(row) {
+                        *a += if w >= t { 1.0 } else { 0.0 };
+                    }
+                }
+            }
+            Weighting::Weight => {
+                for row in self.rows {
+                    for (a, &w) in self.into.iter_mut().zip(row) {
+                        *a += w as f64;
+                    }
+                }
+            }
+            Weighting::WeightAbove(t) => {
+                for row in self.rows {
+                    for (a, &w) in self.into.iter_mut().zip(row) {
+                        *a += if w > t { w as f64 } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per-head sums of one protein's edges (see [`HeadStatistics::edge_sums`]).
+struct EdgeSums {
+    /// Σ_ij e_ij per head.
+    totals: Vec<f64>,
+    /// Σ_i e_ij, (heads, n) row-major.
+    into: Vec<f64>,
+    /// Per contact property, Σ_ij e_ij c_ij per head.
+    contact_hits: Vec<Vec<f64>>,
+}
+
 fn count(values: &[bool]) -> f64 {
     values.iter().filter(|&&v| v).count() as f64
 }
 
-fn indicator(values: &[bool], dtype: DType) -> Result<Tensor> {
-    let v: Vec<f32> = values.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-    Ok(Tensor::from_vec(v, values.len(), &Device::Cpu)?.to_dtype(dtype)?)
-}
 
-/// (LH, 1) tensor → Vec of LH f64.
-fn column_values(t: &Tensor) -> Result<Vec<f64>> {
-    Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1()?)
-}
 
 #[cfg(test)]
 mod tests {

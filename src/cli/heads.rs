@@ -212,8 +212,13 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         };
         Ok(HeadInput { sequence, values })
     });
-    accumulate_head_statistics(&model, &mut stats, inputs, args.batch_size, |_| bar.inc(1))?;
+    let times =
+        accumulate_head_statistics(&model, &mut stats, inputs, args.batch_size, |_| bar.inc(1))?;
     bar.finish_and_clear();
+    eprintln!(
+        "time: model forward {:.2} s, head statistics {:.3} s",
+        times.model_seconds, times.statistics_seconds
+    );
 
     let mut table = stats.to_frame(args.min_total)?;
     crate::frame::write_table(&mut table, &args.out)?;

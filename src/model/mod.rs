@@ -10,7 +10,7 @@ pub mod bert;
 pub mod config;
 pub mod encoder;
 pub mod esm;
-mod fastmath;
+pub(crate) mod fastmath;
 pub mod fetch;
 pub mod heads;
 #[cfg(feature = "hub")]
