@@ -663,6 +663,7 @@ fn count(values: &[bool]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Tensor;
 
     /// One layer, one head, 3 residues: tokens = 5 with specials.
     fn maps(residue_weights: [[f32; 3]; 3]) -> AttentionMaps {

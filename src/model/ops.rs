@@ -190,20 +190,25 @@ pub(crate) fn batched_matmul(a: &Tensor, b: &Tensor, scale: f64) -> candle_core:
     a.apply_op2_no_bwd(b, &BatchedMatmul(scale as f32))
 }
 
-/// `x Wᵀ + b` for a 2-D `x` (rows, in) and frozen `weight` (out, in), no gradient path. On CPU
-/// the bias is written into the output first and the gemm accumulates onto it, saving the
-/// separate bias pass (and its buffer) of `matmul` + `broadcast_add`.
+/// `x Wᵀ + b` for a 2-D `x` (rows, in) and frozen `weight` (out, in), no gradient path;
+/// `weight_t`, when given, is Wᵀ stored contiguously (in, out), which the CPU gemm reads
+/// faster. On CPU the bias is written into the output first and the gemm accumulates onto it,
+/// saving the separate bias pass (and its buffer) of `matmul` + `broadcast_add`.
 pub(crate) fn linear_forward(
     x: &Tensor,
     weight: &Tensor,
+    weight_t: Option<&Tensor>,
     bias: Option<&Tensor>,
 ) -> candle_core::Result<Tensor> {
     if is_cpu_f32(x) && weight.dtype() == DType::F32 && x.rank() == 2 {
         let x = x.contiguous()?;
-        let weight = weight.contiguous()?;
+        let (w, op) = match weight_t {
+            Some(wt) => (wt.contiguous()?, LinearForward { transposed: true }),
+            None => (weight.contiguous()?, LinearForward { transposed: false }),
+        };
         return match bias {
-            Some(b) => x.apply_op3_no_bwd(&weight, &b.contiguous()?, &LinearForward),
-            None => x.apply_op2_no_bwd(&weight, &LinearForward),
+            Some(b) => x.apply_op3_no_bwd(&w, &b.contiguous()?, &op),
+            None => x.apply_op2_no_bwd(&w, &op),
         };
     }
     let y = x.matmul(&weight.t()?)?;
@@ -472,11 +477,15 @@ impl CustomOp2 for BatchedMatmul {
     }
 }
 
-/// `x Wᵀ (+ b)`: arguments x (rows, in), W (out, in), optional b (out); all contiguous.
-struct LinearForward;
+/// `x Wᵀ (+ b)`: arguments x (rows, in), W (out, in) — or Wᵀ (in, out) when `transposed` —
+/// and an optional b (out); all contiguous.
+struct LinearForward {
+    transposed: bool,
+}
 
 impl LinearForward {
     fn run(
+        &self,
         x: (&CpuStorage, &Layout),
         w: (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
@@ -484,7 +493,12 @@ impl LinearForward {
         let (x, xl) = (contiguous_f32(x.0, x.1)?, x.1);
         let (w, wl) = (contiguous_f32(w.0, w.1)?, w.1);
         let (rows, in_dim) = xl.shape().dims2()?;
-        let (out_dim, w_in) = wl.shape().dims2()?;
+        let (out_dim, w_in) = if self.transposed {
+            let (i, o) = wl.shape().dims2()?;
+            (o, i)
+        } else {
+            wl.shape().dims2()?
+        };
         if w_in != in_dim {
             candle_core::bail!("linear: input width {in_dim} but weight {out_dim}×{w_in}");
         }
@@ -503,8 +517,14 @@ impl LinearForward {
             None => vec![0f32; rows * out_dim],
         };
         if rows > 0 && out_dim > 0 {
-            // SAFETY: x is rows × in and W is out × in, both contiguous and in bounds; y is an
-            // exclusive rows × out row-major buffer. Wᵀ is read through W's strides.
+            // Column / row strides of the (in × out) right-hand side Wᵀ.
+            let (rhs_cs, rhs_rs) = if self.transposed {
+                (1, out_dim as isize)
+            } else {
+                (in_dim as isize, 1)
+            };
+            // SAFETY: x is rows × in and W (or Wᵀ) holds out × in values, both contiguous and
+            // in bounds for these strides; y is an exclusive rows × out row-major buffer.
             unsafe {
                 gemm::gemm(
                     rows,
@@ -518,8 +538,8 @@ impl LinearForward {
                     1,
                     in_dim as isize,
                     w.as_ptr(),
-                    in_dim as isize,
-                    1,
+                    rhs_cs,
+                    rhs_rs,
                     1.0,
                     1.0,
                     false,
@@ -545,7 +565,7 @@ impl CustomOp2 for LinearForward {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        Self::run((xs, xl), (ws, wl), None)
+        self.run((xs, xl), (ws, wl), None)
     }
 }
 
@@ -563,7 +583,7 @@ impl CustomOp3 for LinearForward {
         bs: &CpuStorage,
         bl: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        Self::run((xs, xl), (ws, wl), Some((bs, bl)))
+        self.run((xs, xl), (ws, wl), Some((bs, bl)))
     }
 }
 
