@@ -275,12 +275,19 @@ impl HeadStatistics {
         let (storage, layout) = weights.storage_and_layout();
         let all = match (&*storage, layout.contiguous_offsets()) {
             (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) => &v[a..b],
-            _ => return Err(Error::invalid("attention maps are not a contiguous f32 CPU tensor")),
+            _ => {
+                return Err(Error::invalid(
+                    "attention maps are not a contiguous f32 CPU tensor",
+                ))
+            }
         };
         if all.len() != lh * t * t {
             return Err(Error::sequence(
                 &maps.protein,
-                format!("attention maps hold {} values, expected {lh}×{t}×{t}", all.len()),
+                format!(
+                    "attention maps hold {} values, expected {lh}×{t}×{t}",
+                    all.len()
+                ),
             ));
         }
         let weighting = self.weighting;
@@ -657,8 +664,6 @@ struct EdgeSums {
 fn count(values: &[bool]) -> f64 {
     values.iter().filter(|&&v| v).count() as f64
 }
-
-
 
 #[cfg(test)]
 mod tests {

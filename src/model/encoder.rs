@@ -253,8 +253,14 @@ impl SelfAttention {
             .qkv
             .forward_detached(x)?
             .reshape((b, t, 3, self.num_heads, self.head_size))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?; // (3, B, heads, T, head_size)
+            .permute((2, 0, 3, 1, 4))?; // (3, B, heads, T, head_size)
+                                        // On CPU the products read q, k and v in place through their strides; other devices'
+                                        // matmuls want them contiguous.
+        let qkv = if x.device().is_cpu() {
+            qkv
+        } else {
+            qkv.contiguous()?
+        };
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let q = if query_rows < t {
             q.narrow(2, 0, query_rows)?.contiguous()?

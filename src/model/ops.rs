@@ -124,7 +124,11 @@ impl Backward for Gradient {
 pub(crate) fn linear_backward(g: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let out_dim = weight.dim(0)?;
     let rows = g.elem_count() / out_dim;
-    g.reshape((rows, out_dim))?.matmul(weight)
+    let g = g.reshape((rows, out_dim))?;
+    if is_cpu_f32(&g) && weight.dtype() == DType::F32 {
+        return g.apply_op2_no_bwd(weight, &Gemm2d);
+    }
+    g.matmul(weight)
 }
 
 /// `scale · p ⊙ (g − Σ_j g_j p_j)` over the last dimension: the softmax input gradient (times
@@ -201,14 +205,13 @@ pub(crate) fn linear_forward(
     bias: Option<&Tensor>,
 ) -> candle_core::Result<Tensor> {
     if is_cpu_f32(x) && weight.dtype() == DType::F32 && x.rank() == 2 {
-        let x = x.contiguous()?;
-        let (w, op) = match weight_t {
-            Some(wt) => (wt.contiguous()?, LinearForward { transposed: true }),
-            None => (weight.contiguous()?, LinearForward { transposed: false }),
+        let rhs = match weight_t {
+            Some(wt) => wt.clone(),
+            None => weight.t()?,
         };
         return match bias {
-            Some(b) => x.apply_op3_no_bwd(&w, &b.contiguous()?, &op),
-            None => x.apply_op2_no_bwd(&w, &op),
+            Some(b) => x.apply_op3_no_bwd(&rhs, &b.contiguous()?, &Gemm2d),
+            None => x.apply_op2_no_bwd(&rhs, &Gemm2d),
         };
     }
     let y = x.matmul(&weight.t()?)?;
@@ -438,20 +441,25 @@ impl CustomOp2 for BatchedMatmul {
         let (a_rs, a_cs) = (al.stride()[r - 2] as isize, al.stride()[r - 1] as isize);
         let (b_rs, b_cs) = (bl.stride()[r - 2] as isize, bl.stride()[r - 1] as isize);
         let (a_offsets, b_offsets) = (batch_offsets(al), batch_offsets(bl));
-        let mut out = vec![0f32; a_offsets.len() * m * n];
-        if m * n > 0 {
-            out.par_chunks_mut(m * n)
+        let total = a_offsets.len() * m * n;
+        let mut out: Vec<f32> = Vec::with_capacity(total);
+        if k == 0 {
+            out.resize(total, 0.0);
+        } else if m * n > 0 {
+            out.spare_capacity_mut()[..total]
+                .par_chunks_mut(m * n)
                 .zip(a_offsets.par_iter().zip(b_offsets.par_iter()))
                 .for_each(|(dst, (&ao, &bo))| {
                     // SAFETY: the layouts are candle's own for these storages, so every
                     // (offset + row·stride + col·stride) element lies inside `a` and `b`; `dst`
-                    // is an exclusive m × n row-major block.
+                    // is an exclusive m × n row-major block that the gemm fills completely
+                    // (read_dst = false).
                     unsafe {
                         gemm::gemm(
                             m,
                             n,
                             k,
-                            dst.as_mut_ptr(),
+                            dst.as_mut_ptr() as *mut f32,
                             1,
                             n as isize,
                             false,
@@ -470,6 +478,8 @@ impl CustomOp2 for BatchedMatmul {
                         )
                     }
                 });
+            // SAFETY: every m × n block of the first `total` elements was written above.
+            unsafe { out.set_len(total) };
         }
         let mut dims = ad.to_vec();
         dims[r - 1] = n;
@@ -477,113 +487,116 @@ impl CustomOp2 for BatchedMatmul {
     }
 }
 
-/// `x Wᵀ (+ b)`: arguments x (rows, in), W (out, in) — or Wᵀ (in, out) when `transposed` —
-/// and an optional b (out); all contiguous.
-struct LinearForward {
-    transposed: bool,
+/// `a b (+ bias)` for 2-D `a` (m, k) and `b` (k, n), both read through their layouts' strides
+/// (a transposed view needs no copy), plus an optional bias (n) on every row. The output is not
+/// zero-filled first: the gemm writes every element (or accumulates onto the bias rows).
+struct Gemm2d;
+
+/// Slice of an f32 CPU storage and the (row, column) strides and start of a 2-D layout.
+fn matrix_view<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+) -> candle_core::Result<(&'a [f32], usize, isize, isize)> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("gemm: expected an f32 tensor");
+    };
+    let stride = l.stride();
+    if stride.len() != 2 {
+        candle_core::bail!("gemm: expected a matrix, got shape {:?}", l.dims());
+    }
+    Ok((v, l.start_offset(), stride[0] as isize, stride[1] as isize))
 }
 
-impl LinearForward {
+impl Gemm2d {
     fn run(
-        &self,
-        x: (&CpuStorage, &Layout),
-        w: (&CpuStorage, &Layout),
+        a: (&CpuStorage, &Layout),
+        b: (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, xl) = (contiguous_f32(x.0, x.1)?, x.1);
-        let (w, wl) = (contiguous_f32(w.0, w.1)?, w.1);
-        let (rows, in_dim) = xl.shape().dims2()?;
-        let (out_dim, w_in) = if self.transposed {
-            let (i, o) = wl.shape().dims2()?;
-            (o, i)
-        } else {
-            wl.shape().dims2()?
-        };
-        if w_in != in_dim {
-            candle_core::bail!("linear: input width {in_dim} but weight {out_dim}×{w_in}");
+        let (m, k) = a.1.shape().dims2()?;
+        let (kb, n) = b.1.shape().dims2()?;
+        if kb != k {
+            candle_core::bail!("gemm: ({m}×{k}) @ ({kb}×{n}) do not match");
         }
-        let mut y = match bias {
-            Some((b, bl)) => {
-                let b = contiguous_f32(b, bl)?;
-                if b.len() != out_dim {
-                    candle_core::bail!("linear: bias of {} for {out_dim} outputs", b.len());
-                }
-                let mut y = Vec::with_capacity(rows * out_dim);
-                for _ in 0..rows {
-                    y.extend_from_slice(b);
-                }
-                y
+        let (av, a_start, a_rs, a_cs) = matrix_view(a.0, a.1)?;
+        let (bv, b_start, b_rs, b_cs) = matrix_view(b.0, b.1)?;
+        let mut y: Vec<f32> = Vec::with_capacity(m * n);
+        if let Some((bs, bl)) = bias {
+            let bias = contiguous_f32(bs, bl)?;
+            if bias.len() != n {
+                candle_core::bail!("gemm: bias of {} for {n} columns", bias.len());
             }
-            None => vec![0f32; rows * out_dim],
-        };
-        if rows > 0 && out_dim > 0 {
-            // Column / row strides of the (in × out) right-hand side Wᵀ.
-            let (rhs_cs, rhs_rs) = if self.transposed {
-                (1, out_dim as isize)
-            } else {
-                (in_dim as isize, 1)
-            };
-            // SAFETY: x is rows × in and W (or Wᵀ) holds out × in values, both contiguous and
-            // in bounds for these strides; y is an exclusive rows × out row-major buffer.
+            for _ in 0..m {
+                y.extend_from_slice(bias);
+            }
+        } else if k == 0 {
+            y.resize(m * n, 0.0);
+        }
+        if m > 0 && n > 0 && k > 0 {
+            // SAFETY: the layouts are candle's own for these storages, so every element
+            // (start + row·rs + col·cs) of a and b lies inside them; `y` has capacity m·n and is
+            // row-major; without a bias the gemm writes all m·n elements (read_dst = false)
+            // before the length is set.
             unsafe {
                 gemm::gemm(
-                    rows,
-                    out_dim,
-                    in_dim,
+                    m,
+                    n,
+                    k,
                     y.as_mut_ptr(),
                     1,
-                    out_dim as isize,
+                    n as isize,
                     bias.is_some(),
-                    x.as_ptr(),
-                    1,
-                    in_dim as isize,
-                    w.as_ptr(),
-                    rhs_cs,
-                    rhs_rs,
+                    av.as_ptr().add(a_start),
+                    a_cs,
+                    a_rs,
+                    bv.as_ptr().add(b_start),
+                    b_cs,
+                    b_rs,
                     1.0,
                     1.0,
                     false,
                     false,
                     false,
                     gemm::Parallelism::Rayon(candle_core::utils::get_num_threads()),
-                )
+                );
+                y.set_len(m * n);
             }
         }
-        Ok((CpuStorage::F32(y), Shape::from((rows, out_dim))))
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
     }
 }
 
-impl CustomOp2 for LinearForward {
+impl CustomOp2 for Gemm2d {
     fn name(&self) -> &'static str {
-        "linear"
+        "gemm"
     }
 
     fn cpu_fwd(
         &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.run((xs, xl), (ws, wl), None)
-    }
-}
-
-impl CustomOp3 for LinearForward {
-    fn name(&self) -> &'static str {
-        "linear-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-        bs: &CpuStorage,
+        a: &CpuStorage,
+        al: &Layout,
+        b: &CpuStorage,
         bl: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.run((xs, xl), (ws, wl), Some((bs, bl)))
+        Self::run((a, al), (b, bl), None)
+    }
+}
+
+impl CustomOp3 for Gemm2d {
+    fn name(&self) -> &'static str {
+        "gemm-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        a: &CpuStorage,
+        al: &Layout,
+        b: &CpuStorage,
+        bl: &Layout,
+        bias: &CpuStorage,
+        biasl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        Self::run((a, al), (b, bl), Some((bias, biasl)))
     }
 }
 
