@@ -850,3 +850,105 @@ impl CustomOp3 for LayerNormBackward {
         Ok((CpuStorage::F32(dx), xl.shape().clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::weights::Linear;
+    use candle_core::Device;
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+
+    /// The CPU kernels equal candle's own ops (the reference they replace).
+    #[test]
+    fn cpu_kernels_equal_candle_ops() {
+        let d = Device::Cpu;
+        let x = Tensor::randn(0f32, 2.0, (3, 5, 17), &d).unwrap();
+        let g = Tensor::randn(0f32, 1.0, (3, 5, 17), &d).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (9, 17), &d).unwrap();
+        let b = Tensor::randn(0f32, 1.0, 9, &d).unwrap();
+
+        // Linear with and without the contiguous Wᵀ copy, with and without bias.
+        let want = x.broadcast_matmul(&w.t().unwrap()).unwrap();
+        let plain = Linear::new(w.clone(), None);
+        let copied = Linear::new(w.clone(), None).with_transposed_copy(true);
+        assert!(max_diff(&plain.forward(&x).unwrap(), &want) < 1e-4);
+        assert!(max_diff(&copied.forward(&x).unwrap(), &want) < 1e-4);
+        let with_bias = Linear::new(w.clone(), Some(b.clone())).with_transposed_copy(true);
+        let want_b = want.broadcast_add(&b).unwrap();
+        assert!(max_diff(&with_bias.forward(&x).unwrap(), &want_b) < 1e-4);
+        let back = plain.backward_input(&want).unwrap();
+        assert!(max_diff(&back, &want.broadcast_matmul(&w).unwrap()) < 1e-4);
+
+        // Batched products through transposed views, with a scale.
+        let q = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &d).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (2, 3, 7, 4), &d).unwrap();
+        let ours = batched_matmul(&q, &k.t().unwrap(), 0.5).unwrap();
+        let want = (q.matmul(&k.t().unwrap()).unwrap() * 0.5).unwrap();
+        assert!(max_diff(&ours, &want) < 1e-5);
+
+        // Softmax with a mask row per batch item, and its backward.
+        let scores = Tensor::randn(0f32, 3.0, (2, 3, 7, 7), &d).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 1., 1., 0., 0.], [1.; 7]], &d).unwrap();
+        let bias = crate::model::encoder::attention_bias(&mask).unwrap();
+        let ours = masked_softmax(&scores, &bias).unwrap();
+        let want = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&bias).unwrap()).unwrap();
+        assert!(max_diff(&ours, &want) < 1e-6);
+        let masked = ours.narrow(0, 0, 1).unwrap().narrow(3, 5, 2).unwrap();
+        assert_eq!(masked.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+        let gs = Tensor::randn(0f32, 1.0, (2, 3, 7, 7), &d).unwrap();
+        let dot = (&gs * &want).unwrap().sum_keepdim(D::Minus1).unwrap();
+        let want_ds = ((&want * gs.broadcast_sub(&dot).unwrap()).unwrap() * 2.0).unwrap();
+        assert!(max_diff(&softmax_backward(&want, &gs, 2.0).unwrap(), &want_ds) < 1e-5);
+
+        // GELU and its derivative, LayerNorm backward against the composed formulas (the
+        // non-CPU path of the same functions).
+        let ours = gelu_erf(&x).unwrap();
+        assert!(max_diff(&ours, &x.gelu_erf().unwrap()) < 1e-5);
+        let cdf = ((&x * std::f64::consts::FRAC_1_SQRT_2)
+            .unwrap()
+            .erf()
+            .unwrap()
+            + 1.0)
+            .unwrap()
+            * 0.5;
+        let pdf = ((x.sqr().unwrap() * -0.5).unwrap().exp().unwrap()
+            * (2.0 * std::f64::consts::PI).sqrt().recip())
+        .unwrap();
+        let want = (&g * (cdf.unwrap() + (&x * pdf).unwrap()).unwrap()).unwrap();
+        assert!(max_diff(&gelu_erf_backward(&x, &g).unwrap(), &want) < 1e-5);
+        let lw = Tensor::randn(0f32, 1.0, 17, &d).unwrap();
+        let centered = x
+            .broadcast_sub(&x.mean_keepdim(D::Minus1).unwrap())
+            .unwrap();
+        let inv_std = ((centered.sqr().unwrap().mean_keepdim(D::Minus1).unwrap() + 1e-5)
+            .unwrap()
+            .sqrt()
+            .unwrap()
+            .recip())
+        .unwrap();
+        let x_hat = centered.broadcast_mul(&inv_std).unwrap();
+        let g_hat = g.broadcast_mul(&lw).unwrap();
+        let mean_g = g_hat.mean_keepdim(D::Minus1).unwrap();
+        let mean_gx = (&g_hat * &x_hat).unwrap().mean_keepdim(D::Minus1).unwrap();
+        let want = g_hat
+            .broadcast_sub(&mean_g)
+            .unwrap()
+            .sub(&x_hat.broadcast_mul(&mean_gx).unwrap())
+            .unwrap()
+            .broadcast_mul(&inv_std)
+            .unwrap();
+        assert!(max_diff(&layer_norm_backward(&x, &g, &lw, 1e-5).unwrap(), &want) < 1e-5);
+    }
+}
