@@ -196,24 +196,22 @@ pub fn integrated_gradients(
     let diff = (&e_input - &e_base)?;
     // Sequence heads read only the first token: the last layer computes that row only.
     let last_layer_rows = model.head_rows(head_name)?;
-    let f_at = |e: &Tensor| -> Result<f64> {
-        let out = model.encode(
-            e,
-            &mask,
-            ForwardOptions {
-                last_layer_rows,
-                ..Default::default()
-            },
-        )?;
-        let logits = model.head_logits(head_name, &out)?;
-        Ok(logits
-            .get(0)?
-            .get(target)?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?)
-    };
-    let f_input = f_at(&e_input)?;
-    let f_baseline = f_at(&e_base)?;
+    // F at the input and at the baseline, both in one forward pass.
+    let ends = model.encode(
+        &Tensor::cat(&[&e_input, &e_base], 0)?,
+        &Tensor::cat(&[&mask, &mask], 0)?,
+        ForwardOptions {
+            last_layer_rows,
+            ..Default::default()
+        },
+    )?;
+    let f_ends: Vec<f64> = model
+        .head_logits(head_name, &ends)?
+        .narrow(1, target, 1)?
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1()?;
+    let (f_input, f_baseline) = (f_ends[0], f_ends[1]);
 
     let batch = options
         .batch_size
