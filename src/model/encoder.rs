@@ -178,22 +178,21 @@ impl Rotary {
 
     /// x: (B, heads, T, head_size).
     fn apply(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let d = x.dim(D::Minus1)?;
-        let x1 = x.narrow(D::Minus1, 0, d / 2)?;
-        let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
-        let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-        Ok((x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?)?)
+        Ok((x.broadcast_mul(cos)? + Self::rotate_half(x)?.broadcast_mul(sin)?)?)
     }
 
     /// Transpose of [`Rotary::apply`] (a linear map of x): `g cos − rotate_half(g sin)`, since
     /// rotate_half is antisymmetric.
     fn backward(g: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let gs = g.broadcast_mul(sin)?;
-        let d = gs.dim(D::Minus1)?;
-        let g1 = gs.narrow(D::Minus1, 0, d / 2)?;
-        let g2 = gs.narrow(D::Minus1, d / 2, d / 2)?;
-        let rotated = Tensor::cat(&[&g2.neg()?, &g1], D::Minus1)?;
-        Ok((g.broadcast_mul(cos)? - rotated)?)
+        Ok((g.broadcast_mul(cos)? - Self::rotate_half(&g.broadcast_mul(sin)?)?)?)
+    }
+
+    /// `cat(−x₂, x₁)` over the last dimension's two halves.
+    fn rotate_half(x: &Tensor) -> Result<Tensor> {
+        let d = x.dim(D::Minus1)?;
+        let x1 = x.narrow(D::Minus1, 0, d / 2)?;
+        let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
+        Ok(Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?)
     }
 }
 

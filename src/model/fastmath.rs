@@ -43,70 +43,47 @@ pub(crate) fn exp(x_in: f32) -> f32 {
 /// (a single running float sum must stay sequential).
 const LANES: usize = 16;
 
-/// Σ x.
+/// Σ_i f(x_i, y_i) over equally long slices, in `LANES` independent partial sums.
 #[inline(always)]
-pub(crate) fn sum(x: &[f32]) -> f32 {
+fn lane_sum(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += v;
+    let (xc, yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+    let tail: f32 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(&a, &b)| f(a, b))
+        .sum();
+    for (c, d) in xc.zip(yc) {
+        for ((a, &u), &v) in acc.iter_mut().zip(c).zip(d) {
+            *a += f(u, v);
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// Σ x.
+#[inline(always)]
+pub(crate) fn sum(x: &[f32]) -> f32 {
+    lane_sum(x, x, |a, _| a)
 }
 
 /// Σ x·y.
 #[inline(always)]
 pub(crate) fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (xc, yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
-    let tail: f32 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (c, d) in xc.zip(yc) {
-        for ((a, &u), &v) in acc.iter_mut().zip(c).zip(d) {
-            *a += u * v;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    lane_sum(x, y, |a, b| a * b)
 }
 
 /// Σ (x − m)·y: centred sums without the cancellation of Σ x·y − m Σ y.
 #[inline(always)]
 pub(crate) fn centered_dot(x: &[f32], m: f32, y: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (xc, yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
-    let tail: f32 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| (a - m) * b)
-        .sum();
-    for (c, d) in xc.zip(yc) {
-        for ((a, &u), &v) in acc.iter_mut().zip(c).zip(d) {
-            *a += (u - m) * v;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    lane_sum(x, y, |a, b| (a - m) * b)
 }
 
 /// Σ (x − m)².
 #[inline(always)]
 pub(crate) fn squared_deviations(x: &[f32], m: f32) -> f32 {
-    let mut acc = [0f32; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().map(|a| (a - m) * (a - m)).sum();
-    for c in chunks {
-        for (a, &u) in acc.iter_mut().zip(c) {
-            *a += (u - m) * (u - m);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    lane_sum(x, x, |a, _| (a - m) * (a - m))
 }
 
 /// max x (−∞ for an empty slice).

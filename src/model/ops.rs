@@ -245,7 +245,9 @@ pub(crate) fn attach(
     y: &Tensor,
     backward: impl Backward + 'static,
 ) -> candle_core::Result<Tensor> {
-    x.apply_op2(&y.contiguous()?, Attached(Arc::new(backward)))
+    let y = y.contiguous()?;
+    // `y` itself fills the probe slot: it is not on a gradient path, and its gradient is dropped.
+    x.apply_op3(&y, &y, Attached::new(backward, false))
 }
 
 /// Like [`attach`], and the second gradient that `backward` returns goes to `probe` (a zero
@@ -256,53 +258,28 @@ pub(crate) fn attach_with_probe(
     probe: &Tensor,
     backward: impl Backward + 'static,
 ) -> candle_core::Result<Tensor> {
-    x.apply_op3(&y.contiguous()?, probe, Attached(Arc::new(backward)))
+    x.apply_op3(&y.contiguous()?, probe, Attached::new(backward, true))
 }
 
-/// Forward hands back the attached output (second argument) unchanged; backward calls the
-/// [`Backward`] implementation.
-struct Attached(Arc<dyn Backward>);
+/// Arguments (x, y, probe): forward hands back the attached output y unchanged; backward calls
+/// the [`Backward`] implementation and, when `has_probe`, passes its second gradient to probe.
+struct Attached {
+    backward: Arc<dyn Backward>,
+    has_probe: bool,
+}
 
-impl CustomOp2 for Attached {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        y: &CpuStorage,
-        l: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        Ok((y.try_clone(l)?, l.shape().clone()))
-    }
-
-    fn cuda_fwd(
-        &self,
-        _: &CudaStorage,
-        _: &Layout,
-        y: &CudaStorage,
-        l: &Layout,
-    ) -> candle_core::Result<(CudaStorage, Shape)> {
-        Ok((y.try_clone(l)?, l.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        _: &Tensor,
-        y: &Tensor,
-        g: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, _) = self.0.backward(x, y, g)?;
-        Ok((Some(dx), None))
+impl Attached {
+    fn new(backward: impl Backward + 'static, has_probe: bool) -> Self {
+        Attached {
+            backward: Arc::new(backward),
+            has_probe,
+        }
     }
 }
 
 impl CustomOp3 for Attached {
     fn name(&self) -> &'static str {
-        self.0.name()
+        self.backward.name()
     }
 
     fn cpu_fwd(
@@ -337,8 +314,8 @@ impl CustomOp3 for Attached {
         y: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, d_probe) = self.0.backward(x, y, g)?;
-        Ok((Some(dx), None, d_probe))
+        let (dx, d_probe) = self.backward.backward(x, y, g)?;
+        Ok((Some(dx), None, d_probe.filter(|_| self.has_probe)))
     }
 }
 
