@@ -4,10 +4,13 @@
 //! reuses them, and with purging off it never hands freed memory back while the process runs
 //! (peak memory is unchanged; it is the peak that is held).
 //!
-//! ```ignore
+//! ```no_run
 //! #[global_allocator]
 //! static GLOBAL: protscope::allocator::MiMalloc = protscope::allocator::MiMalloc;
-//! fn main() { protscope::allocator::keep_freed_memory(); /* … */ }
+//!
+//! fn main() {
+//!     protscope::allocator::keep_freed_memory();
+//! }
 //! ```
 
 pub use mimalloc::MiMalloc;
