@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use candle_core::Device;
-use protscope::attribution::{integrated_gradients, IgOptions, Quadrature};
+use protscope::attribution::{integrated_gradients, IgOptions, LatentDerivative, Quadrature};
 use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::model::ProteinModel;
 
@@ -55,14 +55,16 @@ fn main() -> anyhow::Result<()> {
     // Each protein is timed `--repeat` times and the fastest run kept: on a shared machine the
     // minimum is the least disturbed measurement (the Python side does the same).
     let repeat: usize = arg("--repeat").map(|s| s.parse()).transpose()?.unwrap_or(1);
-    let time = |latent: bool| -> anyhow::Result<f64> {
+    // None = embedding level only; Some(rule) = embedding + every head with that derivative.
+    let time = |latent: Option<LatentDerivative>| -> anyhow::Result<f64> {
         let mut total = 0.0;
         for r in records {
             let seq = model.encode_sequence(&r.id, &r.sequence, None)?;
             let options = IgOptions {
                 steps,
                 method: Quadrature::GaussLegendre,
-                latent,
+                latent: latent.is_some(),
+                latent_derivative: latent.unwrap_or(LatentDerivative::FiniteDifference),
                 ..Default::default()
             };
             let mut best = f64::INFINITY;
@@ -88,14 +90,15 @@ fn main() -> anyhow::Result<()> {
             ..Default::default()
         },
     )?;
-    let ours_embedding = time(false)?;
-    let ours_latent = time(true)?;
+    let ours_embedding = time(None)?;
+    let ours_latent = time(Some(LatentDerivative::FiniteDifference))?;
+    let ours_exact = time(Some(LatentDerivative::Exact))?;
 
     println!(
         "proteins {}, steps {steps}, gausslegendre, pad baseline, head species target 1, fastest of {repeat}",
         records.len()
     );
-    println!("protscope: embedding IG {ours_embedding:.2} s/protein; embedding + all-layer latent IG {ours_latent:.2} s/protein");
+    println!("protscope: embedding IG {ours_embedding:.2} s/protein; embedding + all-layer latent IG {ours_latent:.2} s/protein (finite-difference derivative), {ours_exact:.2} s/protein (exact derivative)");
 
     let captum = Command::new(&python)
         .arg(root.join("scripts/bench_captum.py"))
@@ -139,6 +142,9 @@ fn main() -> anyhow::Result<()> {
             println!(
                 "| all-layer latent IG (reference: one IG pass per layer) | {ours_latent:.2} | {lat:.2} | {:.1}× |",
                 lat / ours_latent
+            );
+            println!(
+                "| all-layer latent IG, exact derivative (no reference counterpart) | {ours_exact:.2} | – | – |"
             );
         }
         Ok(out) => eprintln!(

@@ -16,7 +16,8 @@ Method (what the Rust engine implements):
     record every layer's self-attention context h_k (output[0] of layer.attention.self, before the
     output projection) and g_k = dF/dh_k;
         latent[l, hd, t] = sum_k w_k sum_{d in head hd} g_k[t, d] * D_k[t, d],
-    D = numpy.gradient(h, alphas, axis=0, edge_order=1).
+    D = numpy.gradient(h, alphas, axis=0, edge_order=1);
+    latent_exact: the same with D_k = dh/da at a_k exactly (forward-mode derivative along e - e').
 
 Every case is computed two ways that must agree:
   (a) Captum: LayerIntegratedGradients on the embedding module (pad/mask) or IntegratedGradients
@@ -31,15 +32,18 @@ The stored numbers are (b) in float64. float32 Captum is also checked against th
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwAD
 from captum.attr import IntegratedGradients, LayerIntegratedGradients
 from captum.attr._utils.approximation_methods import approximation_parameters
 from safetensors.torch import load_file, save_file
+from transformers.models.esm import modeling_esm
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, EsmForSequenceClassification, EsmTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -190,11 +194,13 @@ def direct(tm, ids, base, target, alphas, weights):
     with torch.no_grad():
         f_in = tm.logits(input_ids)[0, target]
         f_base = tm.logits_with_embedding(input_ids, e0)[0, target]
-    latent = []
-    for h in ctx:
+    latent, latent_exact = [], []
+    tangents = context_tangents(tm, input_ids, path.detach(), (e - e0).detach())
+    for h, tangent in zip(ctx, tangents):
         hv, g = h.detach().numpy(), h.grad.numpy()
         d = np.gradient(hv, alphas, axis=0, edge_order=1)
         latent.append(head_sum(np.einsum("k,ktd->td", weights, g * d), tm.heads))
+        latent_exact.append(head_sum(np.einsum("k,ktd->td", weights, g * tangent), tm.heads))
     return {
         "relevance": relevance.numpy(),
         "relevance_w32": relevance_w32.numpy(),
@@ -203,7 +209,67 @@ def direct(tm, ids, base, target, alphas, weights):
         "delta": relevance.sum().item() - (f_in - f_base).item(),
         "delta_w32": relevance_w32.sum().item() - (f_in - f_base).item(),
         "latent": np.stack(latent),
+        "latent_exact": np.stack(latent_exact),
     }
+
+
+def contexts_at(tm, input_ids, path):
+    """Every layer's attention.self output (N, T, H) with the embedding output replaced by path."""
+    kept = []
+    hooks = [m.register_forward_hook(lambda m, i, o: kept.append(o[0].detach())) for m in tm.selfattn]
+    try:
+        with torch.no_grad():
+            tm.logits_with_embedding(input_ids, path)
+    finally:
+        for h in hooks:
+            h.remove()
+    return kept
+
+
+@contextlib.contextmanager
+def full_precision_rotary():
+    """HF's ESM rounds q and k to float32 for the rotary embedding even in a float64 model; that
+    noise would swamp a finite-difference check (and is not part of the derivative). Inside this
+    block the rotation runs in the tensors' own dtype."""
+    original = modeling_esm.apply_rotary_pos_emb
+
+    def rotate(q, k, cos, sin, unsqueeze_dim=1):
+        cos, sin = cos.unsqueeze(unsqueeze_dim).to(q.dtype), sin.unsqueeze(unsqueeze_dim).to(q.dtype)
+        return q * cos + modeling_esm.rotate_half(q) * sin, k * cos + modeling_esm.rotate_half(k) * sin
+
+    modeling_esm.apply_rotary_pos_emb = rotate
+    try:
+        yield
+    finally:
+        modeling_esm.apply_rotary_pos_emb = original
+
+
+def context_tangents(tm, input_ids, path, direction):
+    """dctx_l/da at every node: the forward-mode derivative (torch.autograd.forward_ad) of each
+    layer's attention.self output along the path direction e - e', cross-checked against a
+    central difference in float64."""
+    kept = []
+
+    def keep(m, i, o):
+        kept.append(fwAD.unpack_dual(o[0]).tangent.detach())
+
+    hooks = [m.register_forward_hook(keep) for m in tm.selfattn]
+    with full_precision_rotary():
+        try:
+            with torch.no_grad(), fwAD.dual_level():
+                dual = fwAD.make_dual(path, direction.expand_as(path).contiguous())
+                tm.logits_with_embedding(input_ids, dual)
+        finally:
+            for h in hooks:
+                h.remove()
+        if path.dtype == torch.float64:
+            eps = 1e-5
+            plus = contexts_at(tm, input_ids, path + eps * direction)
+            minus = contexts_at(tm, input_ids, path - eps * direction)
+            for layer, (tangent, p, m) in enumerate(zip(kept, plus, minus)):
+                err = max_rel_err(tangent.numpy(), ((p - m) / (2 * eps)).numpy())
+                assert err < 1e-5, f"layer {layer}: forward-mode tangent differs from a central difference by {err:.2g}"
+    return [t.numpy() for t in kept]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +411,7 @@ def main():
         tensors[f"{case}.delta"] = t(ref["delta"])
         if latent:
             tensors[f"{case}.latent"] = torch.tensor(ref["latent"]).contiguous()
+            tensors[f"{case}.latent_exact"] = torch.tensor(ref["latent_exact"]).contiguous()
         records.append({
             "case": case, "model": name, "sequence_id": seq_rec["id"], "sequence": seq_rec["sequence"],
             "input_ids": ids, "baseline_ids": base, "head": head, "target": target, "baseline": baseline,
@@ -364,7 +431,9 @@ def main():
         "approximation_parameters returns (riemann alphas come from torch.linspace in float32, so they carry float32 "
         "rounding). baseline_ids null = zero embedding-module output. latent[l, h, t] = sum_k weights[k] sum_{d in head h} "
         "dF/dctx_k[t,d] * D_k[t,d] with ctx = output[0] of layer l's attention.self (before the output projection) "
-        "and D = numpy.gradient(ctx, alphas, axis=0, edge_order=1). input_ids come from HF's tokenizer with the folder's "
+        "and D = numpy.gradient(ctx, alphas, axis=0, edge_order=1); latent_exact is the same sum with D_k = the exact "
+        "derivative dctx/da at node k (torch.autograd.forward_ad along e - e', checked against a float64 central "
+        "difference). input_ids come from HF's tokenizer with the folder's "
         "vocab.txt (BertTokenizer(vocab=...), EsmTokenizer). Each case was also computed with Captum "
         "(LayerIntegratedGradients / IntegratedGradients, latent collected as xai-proteins does) in float64 and float32; "
         "worst differences, as max|diff| / max|reference| per case (captum64_w32 = Captum float64 against "

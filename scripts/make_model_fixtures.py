@@ -4,7 +4,7 @@ Builds small BERT / ESM-2 / AntiBERTy-shaped models with random weights, saves e
 Face model folder under tests/fixtures/models/<name>/ together with reference.safetensors
 (logits, attention probabilities, hidden states, per-layer self-attention contexts) and
 reference.json (sequences and the token ids HF's tokenizer gives them). The Rust tests in
-tests/model_parity.rs load the same folders and compare.
+tests/integration/model_parity.rs load the same folders and compare.
 
 With --antiberty DIR (a folder holding AntiBERTy's config.json, pytorch_model.bin and
 vocab.txt, e.g. the one `protscope fetch antiberty` makes) it also writes

@@ -9,5 +9,6 @@ pub mod tables;
 
 pub use integrated_gradients::{
     auto_batch_size, baseline_ids, integrated_gradients, Baseline, IgOptions, IgResult,
+    LatentDerivative,
 };
 pub use quadrature::Quadrature;

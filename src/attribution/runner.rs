@@ -69,7 +69,17 @@ fn job_fingerprint(job: &AttributionJob) -> serde_json::Value {
         "method": job.options.method.name(),
         "baseline": job.options.baseline.name(),
         "latent": job.options.latent,
+        "latent_derivative": latent_derivative_name(job),
     })
+}
+
+/// The summary's `latent_derivative` value for this job.
+fn latent_derivative_name(job: &AttributionJob) -> &'static str {
+    if job.options.latent {
+        job.options.latent_derivative.name()
+    } else {
+        "none"
+    }
 }
 
 fn string_column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a StringChunked> {
@@ -99,6 +109,9 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
         let baseline = string_column(&summary, "baseline", &summary_file)?
             .get(r)
             .unwrap_or_default();
+        let derivative = string_column(&summary, "latent_derivative", &summary_file)?
+            .get(r)
+            .unwrap_or_default();
         let target = summary
             .column("target")?
             .get(r)?
@@ -112,12 +125,14 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
         if head != fp["head"]
             || method != fp["method"]
             || baseline != fp["baseline"]
+            || derivative != fp["latent_derivative"]
             || target != job.target as i64
             || steps != job.options.steps as i64
         {
             return Err(Error::file(
                 &summary_file,
-                "was written with other settings (head, target, steps, method or baseline); \
+                "was written with other settings (head, target, steps, method, baseline or \
+                 latent derivative); \
                  choose another --out or delete the old output",
             ));
         }

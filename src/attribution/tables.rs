@@ -60,7 +60,8 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
     )?)
 }
 
-/// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline.
+/// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline,
+/// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs).
 pub fn empty_summary_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),
@@ -72,6 +73,7 @@ pub fn empty_summary_frame() -> DataFrame {
         "steps" => Vec::<i64>::new(),
         "method" => Vec::<String>::new(),
         "baseline" => Vec::<String>::new(),
+        "latent_derivative" => Vec::<String>::new(),
     )
     .expect("static schema")
 }
@@ -87,5 +89,6 @@ pub fn summary_frame(result: &IgResult) -> Result<DataFrame> {
         "steps" => [result.steps as i64],
         "method" => [result.method.name()],
         "baseline" => [result.baseline.name()],
+        "latent_derivative" => [result.latent_derivative.map_or("none", |d| d.name())],
     )?)
 }

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 
 use super::common::{progress, InputArgs, ModelArgs};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
-use crate::attribution::{Baseline, IgOptions, Quadrature};
+use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -22,6 +22,14 @@ pub enum BaselineArg {
     Pad,
     Mask,
     Zero,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LatentDerivativeArg {
+    /// Finite differences over the α-nodes (numpy.gradient), as the paper's code.
+    Fd,
+    /// Exact derivative at every node (forward-mode pass; about one more forward of work).
+    Exact,
 }
 
 #[derive(Args, Debug)]
@@ -50,6 +58,9 @@ pub struct AttributeArgs {
     /// Also attribute to every attention head of every layer (one pass).
     #[arg(long)]
     pub latent: bool,
+    /// How latent IG gets each context's derivative along the path.
+    #[arg(long, value_enum, default_value = "fd", requires = "latent")]
+    pub latent_derivative: LatentDerivativeArg,
     /// α-steps per forward/backward pass; default: as many as fit in about 2 GiB of activations.
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -90,6 +101,10 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
             },
             batch_size: args.batch_size,
             latent: args.latent,
+            latent_derivative: match args.latent_derivative {
+                LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
+                LatentDerivativeArg::Exact => LatentDerivative::Exact,
+            },
         },
         out: args.out.clone(),
         max_new_proteins: args.max_proteins,

@@ -121,6 +121,10 @@ pub struct ForwardOptions<'a> {
     /// for those rows only, so its output, attention and context have `n` rows. Keys and values
     /// still use every position, so these rows (and all gradients) are unchanged.
     pub last_layer_rows: Option<usize>,
+    /// A direction ẋ (B, T, hidden) for the embeddings: the pass then also returns every
+    /// layer's context tangent, the exact directional derivative of the context along ẋ
+    /// (forward-mode differentiation, [`EncoderOutput::context_tangents`]).
+    pub tangent: Option<&'a Tensor>,
 }
 
 /// Everything one encoder pass produced.
@@ -135,6 +139,9 @@ pub struct EncoderOutput {
     pub attentions: Vec<Tensor>,
     /// When captured: one (B, T, hidden) tensor per layer (see [`Capture::contexts`]).
     pub contexts: Vec<Tensor>,
+    /// When [`ForwardOptions::tangent`] is given: one tensor per layer shaped like its context,
+    /// d context / dε at ε = 0 for embeddings + ε·tangent.
+    pub context_tangents: Vec<Tensor>,
 }
 
 /// Additive attention bias from a (B, T) 0/1 mask: 0 where attended, the most negative f32
@@ -284,6 +291,48 @@ impl SelfAttention {
             .transpose(1, 2)?
             .reshape((b, query_rows, hidden))?; // (B, rows, hidden)
         Ok((context, SavedAttention { q, k, v, probs }))
+    }
+
+    /// Directional derivative of the context (B, rows, hidden) for a direction `x_dot`
+    /// (B, T, hidden) of the block input: the forward-mode counterpart of [`Self::backward`].
+    /// q, k, v and the probabilities move together: Ṡ = q̇ kᵀ + q k̇ᵀ (scaled as the scores),
+    /// ṗ = p ⊙ (Ṡ − Σ p Ṡ), ċ = ṗ v + p v̇.
+    fn context_tangent(
+        &self,
+        saved: &SavedAttention,
+        x_dot: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (b, t, hidden) = x_dot.dims3()?;
+        let rows = saved.q.dim(2)?;
+        let qkv_dot = self
+            .qkv
+            .tangent(x_dot)?
+            .reshape((b, t, 3, self.num_heads, self.head_size))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q_dot, k_dot, v_dot) = (qkv_dot.get(0)?, qkv_dot.get(1)?, qkv_dot.get(2)?);
+        let q_dot = q_dot.narrow(2, 0, rows)?;
+        // Rotary models: saved q and k are already scaled and rotated, both linear maps.
+        let (q_dot, k_dot, score_scale) = match rotary {
+            Some((cos, sin)) => {
+                let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
+                (
+                    Rotary::apply(&(q_dot * self.scale())?, &cos_q, &sin_q)?,
+                    Rotary::apply(&k_dot, cos, sin)?,
+                    1.0,
+                )
+            }
+            None => (q_dot, k_dot, self.scale()),
+        };
+        let SavedAttention { q, k, v, probs } = saved;
+        let scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
+            + super::ops::batched_matmul(q, &k_dot.t()?, 1.0)?)?;
+        // The softmax Jacobian is symmetric: its tangent is its backward formula.
+        let probs_dot = super::ops::softmax_backward(probs, &scores_dot, score_scale)?;
+        let context_dot = (super::ops::batched_matmul(&probs_dot, v, 1.0)?
+            + super::ops::batched_matmul(probs, &v_dot, 1.0)?)?;
+        Ok(context_dot.transpose(1, 2)?.reshape((b, rows, hidden))?)
     }
 
     /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
@@ -437,6 +486,65 @@ impl EncoderLayer {
                         ff_pre_activation: ff_pre,
                     },
                 }
+            }
+        })
+    }
+
+    /// Directional derivatives for an input direction `x_dot` (B, T, hidden): the context's
+    /// and, when `with_output`, the layer output's (None otherwise: the last layer's output
+    /// tangent is not needed for contexts). Uses the values kept by the forward pass.
+    fn tangent(
+        &self,
+        saved: &SavedLayer,
+        x_dot: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+        with_output: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let rows = saved.attention.q.dim(2)?;
+        let x_dot_rows = if rows < x_dot.dim(1)? {
+            x_dot.narrow(1, 0, rows)?
+        } else {
+            x_dot.clone()
+        };
+        // The activation acts elementwise: its tangent is its backward formula.
+        let ff_tangent = |h_dot: &Tensor| -> Result<Tensor> {
+            let pre_dot = self.intermediate.tangent(h_dot)?;
+            let ff_dot = self
+                .activation
+                .backward(&saved.ff_pre_activation, &pre_dot)?;
+            Ok(self.output.tangent(&ff_dot)?)
+        };
+        Ok(match self.norm {
+            NormPlacement::Post => {
+                let context_dot =
+                    self.attention
+                        .context_tangent(&saved.attention, x_dot, rotary)?;
+                if !with_output {
+                    return Ok((context_dot, None));
+                }
+                let sum_dot = (self.attention.output.tangent(&context_dot)? + x_dot_rows)?;
+                let h_dot = self
+                    .attention_norm
+                    .tangent(&saved.attention_norm_input, &sum_dot)?;
+                let out_sum_dot = (ff_tangent(&h_dot)? + h_dot)?;
+                let out_dot = self
+                    .output_norm
+                    .tangent(&saved.output_norm_input, &out_sum_dot)?;
+                (context_dot, Some(out_dot))
+            }
+            NormPlacement::Pre => {
+                let normed_dot = self
+                    .attention_norm
+                    .tangent(&saved.attention_norm_input, x_dot)?;
+                let context_dot =
+                    self.attention
+                        .context_tangent(&saved.attention, &normed_dot, rotary)?;
+                if !with_output {
+                    return Ok((context_dot, None));
+                }
+                let h_dot = (self.attention.output.tangent(&context_dot)? + x_dot_rows)?;
+                let ff_in_dot = self.output_norm.tangent(&saved.output_norm_input, &h_dot)?;
+                (context_dot, Some((ff_tangent(&ff_in_dot)? + h_dot)?))
             }
         })
     }
@@ -602,11 +710,13 @@ impl Encoder {
             hidden_states: Vec::new(),
             attentions: Vec::new(),
             contexts: Vec::new(),
+            context_tangents: Vec::new(),
         };
         if capture.hidden_states {
             out.hidden_states.push(embeddings.clone());
         }
         let mut x = embeddings.clone();
+        let mut x_dot = options.tangent.cloned();
         for (i, layer) in self.layers.iter().enumerate() {
             let probe = options.context_probes.map(|p| &p[i]);
             let rows = match options.last_layer_rows {
@@ -618,6 +728,13 @@ impl Encoder {
                 context,
                 saved,
             } = layer.forward(&x, &bias, rotary.as_ref(), rows)?;
+            if let Some(direction) = x_dot.take() {
+                let is_last = i + 1 == self.layers.len();
+                let (context_dot, out_dot) =
+                    layer.tangent(&saved, &direction, rotary.as_ref(), !is_last)?;
+                out.context_tangents.push(context_dot);
+                x_dot = out_dot;
+            }
             let probs = saved.attention.probs.clone();
             // The whole layer is one node of the gradient graph: its backward pass is the
             // closed-form one of `EncoderLayer::backward`, and ∂F/∂context goes to the probe.

@@ -228,6 +228,14 @@ impl LayerNorm {
     pub fn backward_input(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
         super::ops::layer_norm_backward(x, g, &self.weight, self.eps)
     }
+
+    /// Directional derivative of the output at `x` for an input direction `x_dot`. The
+    /// normalisation's Jacobian is symmetric, so this is the input gradient with unit weight,
+    /// scaled by the weight afterwards: γ ⊙ (ẋ − mean ẋ − x̂ mean(x̂ ẋ)) / σ.
+    pub fn tangent(&self, x: &Tensor, x_dot: &Tensor) -> candle_core::Result<Tensor> {
+        let unit = self.weight.ones_like()?;
+        super::ops::layer_norm_backward(x, x_dot, &unit, self.eps)?.broadcast_mul(&self.weight)
+    }
 }
 
 /// A linear layer with frozen weights. Inputs of any rank are flattened to one 2-D matrix
@@ -294,6 +302,12 @@ impl Linear {
         self.plain(&x.detach())
     }
 
+    /// Directional derivative of the output for an input direction `x_dot` (…, in): `ẋ Wᵀ`
+    /// (the bias does not move).
+    pub fn tangent(&self, x_dot: &Tensor) -> candle_core::Result<Tensor> {
+        self.apply(x_dot, None)
+    }
+
     /// ∂F/∂x from the output gradient `g` (…, out): `g W`, shaped (…, in).
     pub fn backward_input(&self, g: &Tensor) -> candle_core::Result<Tensor> {
         let mut dims = g.dims().to_vec();
@@ -302,6 +316,10 @@ impl Linear {
     }
 
     fn plain(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.apply(x, self.bias.as_ref())
+    }
+
+    fn apply(&self, x: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let dims = x.dims().to_vec();
         let (out_dim, in_dim) = self.weight.dims2()?;
         let rows: usize = dims[..dims.len() - 1].iter().product();
@@ -309,7 +327,7 @@ impl Linear {
             &x.reshape((rows, in_dim))?,
             &self.weight,
             self.weight_t.as_ref(),
-            self.bias.as_ref(),
+            bias,
         )?;
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank >= 1") = out_dim;

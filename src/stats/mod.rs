@@ -2,7 +2,7 @@
 //! relevance statistics of attribution studies.
 //!
 //! Every test mirrors a named scipy / statsmodels function (versions pinned in
-//! `scripts/requirements-stats.txt`) and is checked against it by `tests/stats.rs` with fixtures
+//! `scripts/requirements-stats.txt`) and is checked against it by `tests/integration/stats.rs` with fixtures
 //! written by `scripts/make_stats_fixtures.py`.
 //!
 //! NaN rules, common to all tests unless a function says otherwise: an input containing NaN

@@ -1,15 +1,18 @@
 //! Integrated gradients equal Captum (embedding level) and the reference latent procedure
 //! (per-head relevances), on the fixtures written by scripts/make_ig_fixtures.py (float64
 //! references). Tolerances: embedding relevances 1e-4 relative to the largest magnitude, latent
-//! relevances 1e-3 relative, F(x), F(x') and delta 1e-4 (absolute, scaled by max(1, |F|)).
-
-mod common;
+//! relevances 1e-3 relative (finite-difference derivative, as the reference) and 1e-4 relative
+//! (exact derivative, against PyTorch forward-mode derivatives; finite differences differ from
+//! those by 1.4e-3 to 0.9 on these cases, so the bound tells the two apart), F(x), F(x') and
+//! delta 1e-4 (absolute, scaled by max(1, |F|)).
 
 use std::collections::HashMap;
 
+use crate::common::*;
 use candle_core::{Device, Tensor};
-use common::*;
-use protscope::attribution::{integrated_gradients, Baseline, IgOptions, Quadrature};
+use protscope::attribution::{
+    integrated_gradients, Baseline, IgOptions, LatentDerivative, Quadrature,
+};
 use protscope::model::ProteinModel;
 
 fn to_f64(t: &Tensor) -> Vec<f64> {
@@ -43,6 +46,7 @@ fn integrated_gradients_match_captum_and_reference_latent() {
     let reference = load_reference(&dir);
     let mut models: HashMap<String, ProteinModel> = HashMap::new();
     let (mut worst_emb, mut worst_lat, mut worst_delta) = (0f64, 0f64, 0f64);
+    let (mut worst_exact, mut exact_cases) = (0f64, 0);
     let cases = json["cases"].as_array().unwrap();
     assert!(cases.len() >= 20, "expected the full case list");
     for case in cases {
@@ -93,6 +97,7 @@ fn integrated_gradients_match_captum_and_reference_latent() {
             baseline,
             batch_size: Some(5),
             latent,
+            latent_derivative: LatentDerivative::FiniteDifference,
         };
         let head = case["head"].as_str().unwrap();
         let target = case["target"].as_u64().unwrap() as usize;
@@ -126,10 +131,29 @@ fn integrated_gradients_match_captum_and_reference_latent() {
                 "{name}: latent relevance off by {lat:.2e} (relative)"
             );
             worst_lat = worst_lat.max(lat);
+
+            let exact_options = IgOptions {
+                latent_derivative: LatentDerivative::Exact,
+                ..options.clone()
+            };
+            let exact = integrated_gradients(model, &seq, head, target, &exact_options).unwrap();
+            let err = max_rel(
+                &exact.latent,
+                &to_f64(&reference[&format!("{name}.latent_exact")]),
+            );
+            assert!(
+                err <= 1e-4,
+                "{name}: exact latent relevance off by {err:.2e} (relative)"
+            );
+            assert_eq!(exact.embedding, ours.embedding, "{name}: embedding level");
+            worst_exact = worst_exact.max(err);
+            exact_cases += 1;
         }
     }
+    assert!(exact_cases >= 10, "expected exact-derivative references");
     eprintln!(
-        "{} cases: worst embedding {worst_emb:.2e}, latent {worst_lat:.2e}, delta {worst_delta:.2e} (relative)",
+        "{} cases: worst embedding {worst_emb:.2e}, latent {worst_lat:.2e}, exact latent \
+         {worst_exact:.2e} ({exact_cases} cases), delta {worst_delta:.2e} (relative)",
         cases.len()
     );
 }
@@ -141,25 +165,31 @@ fn results_do_not_depend_on_batch_size() {
     let seq = model
         .encode_sequence("e", "MKTAYIAKQRQISFVK", None)
         .unwrap();
-    let run = |batch| {
-        let options = IgOptions {
-            steps: 12,
-            method: Quadrature::GaussLegendre,
-            baseline: Baseline::Pad,
-            batch_size: Some(batch),
-            latent: true,
+    for latent_derivative in [LatentDerivative::FiniteDifference, LatentDerivative::Exact] {
+        let run = |batch| {
+            let options = IgOptions {
+                steps: 12,
+                method: Quadrature::GaussLegendre,
+                baseline: Baseline::Pad,
+                batch_size: Some(batch),
+                latent: true,
+                latent_derivative,
+            };
+            integrated_gradients(&model, &seq, "classifier", 1, &options).unwrap()
         };
-        integrated_gradients(&model, &seq, "classifier", 1, &options).unwrap()
-    };
-    let one = run(1);
-    for batch in [5, 12] {
-        let other = run(batch);
-        assert!(
-            max_rel(&other.embedding, &one.embedding) < 1e-5,
-            "batch {batch}"
-        );
-        assert!(max_rel(&other.latent, &one.latent) < 1e-5, "batch {batch}");
-        assert!((other.delta - one.delta).abs() < 1e-5);
+        let one = run(1);
+        for batch in [5, 12] {
+            let other = run(batch);
+            assert!(
+                max_rel(&other.embedding, &one.embedding) < 1e-5,
+                "batch {batch}"
+            );
+            assert!(
+                max_rel(&other.latent, &one.latent) < 1e-5,
+                "batch {batch}, {latent_derivative:?}"
+            );
+            assert!((other.delta - one.delta).abs() < 1e-5);
+        }
     }
 }
 
@@ -189,4 +219,11 @@ fn bad_attribution_requests_are_errors() {
         ..Default::default()
     };
     assert!(integrated_gradients(&model, &seq, "species", 0, &one_step).is_err());
+    // The exact derivative needs no neighbouring nodes.
+    let one_step_exact = IgOptions {
+        latent_derivative: LatentDerivative::Exact,
+        ..one_step
+    };
+    let res = integrated_gradients(&model, &seq, "species", 0, &one_step_exact).unwrap();
+    assert!(res.latent.iter().all(|v| v.is_finite()) && !res.latent.is_empty());
 }

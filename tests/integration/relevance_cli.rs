@@ -1,14 +1,12 @@
 //! `protscope relevance-stats` on the statistics fixtures (expected values from the Python
 //! reference in scripts/make_stats_fixtures.py) and `protscope flip` on the tiny models.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::*;
 use candle_core::Device;
-use common::*;
 use polars::prelude::*;
 use protscope::attribution::flip::{flip_residues, residue_relevance, FlipOptions};
 use protscope::frame::read_table;

@@ -1,7 +1,7 @@
 //! Annotation parsers, masks and frames on real UniProt files: committed fixtures (always run)
 //! and the shared reference data (skipped with a printed reason when absent).
 
-mod common;
+use crate::common;
 
 use protscope::annotation::{
     self, features_frame, read_entries, read_sites, residue_frame, residue_mask, Entry, Feature,
@@ -14,7 +14,7 @@ fn fixture(name: &str) -> PathBuf {
     common::fixture_file("annotation", name)
 }
 
-use common::shared;
+use crate::common::shared;
 
 fn read(path: &Path) -> Vec<Entry> {
     read_entries(path, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -1,13 +1,11 @@
 //! Bad input never panics: each case is an error whose message names the file, record, tensor
 //! or position, and says what to do.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::common::*;
 use candle_core::{Device, Tensor};
-use common::*;
 use protscope::model::ProteinModel;
 
 fn copy_fixture(name: &str, to: &Path) {

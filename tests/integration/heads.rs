@@ -2,14 +2,12 @@
 //! (scripts/make_heads_fixtures.py → tests/fixtures/heads/expected.json), through the library
 //! and the `protscope heads` binary.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::*;
 use candle_core::Device;
-use common::*;
 use polars::prelude::*;
 use protscope::attention::attention_maps;
 use protscope::attention::heads::{HeadStatistics, ProteinProperty, Weighting, AMINO_ACIDS};

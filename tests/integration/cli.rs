@@ -1,11 +1,9 @@
 //! The `protscope` binary end to end on the tiny fixture models.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 use protscope::frame::read_table;
 
@@ -285,7 +283,8 @@ fn attribute_is_resumable_and_complete() {
             "delta",
             "steps",
             "method",
-            "baseline"
+            "baseline",
+            "latent_derivative"
         ]
     );
     assert_eq!(summary.height(), 3);
@@ -315,6 +314,34 @@ fn attribute_is_resumable_and_complete() {
     other[10] = "8";
     let (ok, _, err) = protscope(&other);
     assert!(!ok && err.contains("other settings"), "{err}");
+
+    let mut exact = attribute_args(model, &fasta, resumed.to_str().unwrap());
+    exact.extend(["--latent-derivative", "exact"]);
+    let (ok, _, err) = protscope(&exact);
+    assert!(!ok && err.contains("other settings"), "{err}");
+
+    // The exact latent derivative: same table shape, same embedding level, its own label.
+    let exact_out = tmp.path().join("exact.parquet");
+    let mut exact = attribute_args(model, &fasta, exact_out.to_str().unwrap());
+    exact.extend(["--latent-derivative", "exact"]);
+    let (ok, _, err) = protscope(&exact);
+    assert!(ok, "{err}");
+    let exact_rows = read_table(&exact_out).unwrap();
+    assert_eq!(exact_rows.height(), full_rows.height());
+    let embedding_level = |df: &DataFrame| {
+        let mask = df.column("layer").unwrap().i64().unwrap().equal(-1);
+        df.filter(&mask).unwrap()
+    };
+    assert!(embedding_level(&exact_rows).equals(&embedding_level(&full_rows)));
+    let exact_summary = read_table(&tmp.path().join("exact.summary.parquet")).unwrap();
+    let labels = exact_summary.column("latent_derivative").unwrap();
+    assert_eq!(labels.str().unwrap().get(0), Some("exact"));
+
+    let mut without_latent = attribute_args(model, &fasta, exact_out.to_str().unwrap());
+    without_latent.retain(|a| *a != "--latent");
+    without_latent.extend(["--latent-derivative", "exact"]);
+    let (ok, _, err) = protscope(&without_latent);
+    assert!(!ok && err.contains("--latent"), "{err}");
 
     let mut bad_target = attribute_args(model, &fasta, resumed.to_str().unwrap());
     bad_target[8] = "Dog";

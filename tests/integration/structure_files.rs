@@ -1,6 +1,6 @@
 //! Structures: chains, models, residue mapping and contacts on real PDB/mmCIF files.
 
-mod common;
+use crate::common;
 
 use protscope::annotation::read_sites;
 use protscope::structure::{
@@ -12,7 +12,7 @@ fn fixture(name: &str) -> PathBuf {
     common::fixture_file("structure", name)
 }
 
-use common::shared;
+use crate::common::shared;
 
 #[test]
 fn missing_residues_map_onto_seqres() {

@@ -4,13 +4,11 @@
 //! IG completeness and memory that does not grow with the number of steps. Skipped, with the
 //! reason printed, when the model cannot be fetched (no python3/pip or no network).
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::common::*;
 use candle_core::{Device, Tensor};
-use common::*;
 use protscope::attribution::{integrated_gradients, IgOptions, Quadrature};
 use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::model::ProteinModel;

@@ -2,10 +2,8 @@
 //! scripts/make_model_fixtures.py builds: token ids exactly; logits, hidden states, per-layer
 //! contexts and every attention probability within 1e-4 (max abs difference).
 
-mod common;
-
+use crate::common::*;
 use candle_core::{Device, Tensor};
-use common::*;
 use protscope::model::{Capture, ForwardOptions, ProteinModel};
 
 const TOL: f32 = 1e-4;

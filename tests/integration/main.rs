@@ -1,0 +1,15 @@
+//! All integration tests, linked into one test binary: each separate binary statically links
+//! candle, polars and tokenizers again, which cost minutes of linking and gigabytes of disk.
+
+mod common;
+
+mod annotation_files;
+mod antiberty_real;
+mod bad_inputs;
+mod cli;
+mod heads;
+mod ig_parity;
+mod model_parity;
+mod relevance_cli;
+mod stats;
+mod structure_files;
