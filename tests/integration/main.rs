@@ -10,6 +10,7 @@ mod cli;
 mod heads;
 mod ig_parity;
 mod model_parity;
+mod notebooks;
 mod relevance_cli;
 mod stats;
 mod structure_files;
