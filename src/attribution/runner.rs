@@ -89,6 +89,33 @@ fn string_column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a S
         .map_err(|_| Error::file(path, format!("column `{name}` is not text")))
 }
 
+/// An existing summary. Summaries written before the `latent_derivative` column existed came
+/// from finite differences only: they are read with that column filled in (`fd` when `rows`
+/// holds head-level relevance, `none` otherwise), so their runs can be resumed.
+fn read_summary(path: &Path, rows: &DataFrame) -> Result<DataFrame> {
+    let current = empty_summary_frame();
+    let error = match read_table_like(path, &current) {
+        Ok(df) => return Ok(df),
+        Err(e) => e,
+    };
+    let mut legacy = current.clone();
+    let _ = legacy.drop_in_place("latent_derivative");
+    let Ok(mut df) = read_table_like(path, &legacy) else {
+        return Err(error);
+    };
+    let derivative = if has_latent_rows(rows) { "fd" } else { "none" };
+    let column = Column::new("latent_derivative".into(), vec![derivative; df.height()]);
+    df.with_column(column)?;
+    Ok(df)
+}
+
+fn has_latent_rows(rows: &DataFrame) -> bool {
+    rows.column("layer")
+        .ok()
+        .and_then(|c| c.i64().ok().and_then(|c| c.max()))
+        .is_some_and(|m| m >= 0)
+}
+
 /// Proteins complete in an existing output (from its summary), after checking the summary was
 /// made with the same settings.
 fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)>> {
@@ -96,8 +123,8 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
     if !job.out.is_file() || !summary_file.is_file() {
         return Ok(None);
     }
-    let summary = read_table_like(&summary_file, &empty_summary_frame())?;
     let rows = read_table_like(&job.out, &empty_relevance_frame())?;
+    let summary = read_summary(&summary_file, &rows)?;
     let fp = job_fingerprint(job);
     for r in 0..summary.height() {
         let head = string_column(&summary, "head", &summary_file)?
@@ -137,12 +164,7 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
             ));
         }
     }
-    let has_latent = rows
-        .column("layer")
-        .ok()
-        .and_then(|c| c.i64().ok().and_then(|c| c.max()))
-        .is_some_and(|m| m >= 0);
-    if summary.height() > 0 && has_latent != job.options.latent {
+    if summary.height() > 0 && has_latent_rows(&rows) != job.options.latent {
         return Err(Error::file(
             &job.out,
             "was written with a different --latent setting; choose another --out or delete it",

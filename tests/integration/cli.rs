@@ -343,6 +343,21 @@ fn attribute_is_resumable_and_complete() {
     let (ok, _, err) = protscope(&without_latent);
     assert!(!ok && err.contains("--latent"), "{err}");
 
+    // A summary from before the latent_derivative column (finite differences only) resumes.
+    let legacy = tmp.path().join("legacy.parquet");
+    std::fs::copy(&full, &legacy).unwrap();
+    let mut old_summary = summary.clone();
+    old_summary.drop_in_place("latent_derivative").unwrap();
+    protscope::frame::write_table(&mut old_summary, &tmp.path().join("legacy.summary.parquet"))
+        .unwrap();
+    let (ok, _, err) = protscope(&attribute_args(model, &fasta, legacy.to_str().unwrap()));
+    assert!(
+        ok && err.contains("0 computed now, 3 from an earlier run"),
+        "{err}"
+    );
+    let rewritten = read_table(&tmp.path().join("legacy.summary.parquet")).unwrap();
+    assert!(rewritten.equals(&summary));
+
     let mut bad_target = attribute_args(model, &fasta, resumed.to_str().unwrap());
     bad_target[8] = "Dog";
     let (ok, _, err) = protscope(&bad_target);
