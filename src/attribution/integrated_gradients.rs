@@ -206,7 +206,7 @@ pub fn integrated_gradients(
             head.num_classes
         )));
     }
-    let exact = options.latent_derivative == LatentDerivative::Exact;
+    let exact = options.latent && options.latent_derivative == LatentDerivative::Exact;
     if options.latent && !exact && options.steps < 2 {
         return Err(Error::invalid(
             "latent attribution estimates dh/dα from neighbouring steps: use --steps >= 2",
@@ -255,9 +255,19 @@ pub fn integrated_gradients(
         .max(1);
     // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the host.
     let mut grad_sum = vec![0f64; t * hidden];
-    let mut latent = options
-        .latent
-        .then(|| LatentAccumulator::new(num_layers, num_heads, t, hidden, &alphas, &weights));
+    let mut latent = options.latent.then(|| LatentAccumulator {
+        num_heads,
+        tokens: t,
+        hidden,
+        derivative: options.latent_derivative,
+        alphas: alphas.clone(),
+        weights: weights.clone(),
+        seen: 0,
+        prev2: vec![None; num_layers],
+        prev1: vec![None; num_layers],
+        prev_grad: vec![None; num_layers],
+        sums: vec![None; num_layers],
+    });
     // Exact latent derivative: the path's direction e − e', one copy per node of a batch.
     let mut direction: Option<Tensor> = None;
 
@@ -283,7 +293,7 @@ pub fn integrated_gradients(
         };
         let probe_tensors: Vec<Tensor> = probes.iter().map(|v| v.as_tensor().clone()).collect();
         let batch_mask = mask.broadcast_as((k, t))?.contiguous()?;
-        if options.latent && exact && direction.as_ref().is_none_or(|d| d.dim(0).ok() != Some(k)) {
+        if exact && direction.as_ref().is_none_or(|d| d.dim(0).ok() != Some(k)) {
             direction = Some(diff.broadcast_as((k, t, hidden))?.contiguous()?);
         }
         let out = model.encode(
@@ -353,11 +363,7 @@ pub fn integrated_gradients(
                     hs.push(contexts[layer].get(j)?);
                     gs.push(g_probe.get(j)?.detach());
                 }
-                if exact {
-                    acc.push_exact(hs, gs)?;
-                } else {
-                    acc.push(hs, gs)?;
-                }
+                acc.push(hs, gs)?;
             }
         }
         start += k;
@@ -373,7 +379,7 @@ pub fn integrated_gradients(
         .collect();
     let delta = embedding.iter().sum::<f64>() - (f_input - f_baseline);
     let latent = match latent {
-        Some(acc) => acc.finish(options.latent_derivative)?,
+        Some(acc) => acc.finish()?,
         None => Vec::new(),
     };
     if !f_input.is_finite() || embedding.iter().any(|v| !v.is_finite()) {
@@ -407,11 +413,13 @@ pub fn integrated_gradients(
 
 /// Latent relevance accumulated node by node: node k's contribution w_k Σ_d g_k D_k needs
 /// h_{k-1}, h_k, h_{k+1} (numpy.gradient's non-uniform central difference; one-sided at the
-/// ends), so only a window of three contexts per layer is kept.
+/// ends), so only a window of three contexts per layer is kept. With the exact derivative,
+/// D_k arrives with node k and its contribution is added at once.
 struct LatentAccumulator {
     num_heads: usize,
     tokens: usize,
     hidden: usize,
+    derivative: LatentDerivative,
     alphas: Vec<f64>,
     weights: Vec<f64>,
     /// Nodes pushed so far.
@@ -426,32 +434,18 @@ struct LatentAccumulator {
 }
 
 impl LatentAccumulator {
-    fn new(
-        layers: usize,
-        heads: usize,
-        tokens: usize,
-        hidden: usize,
-        alphas: &[f64],
-        weights: &[f64],
-    ) -> Self {
-        LatentAccumulator {
-            num_heads: heads,
-            tokens,
-            hidden,
-            alphas: alphas.to_vec(),
-            weights: weights.to_vec(),
-            seen: 0,
-            prev2: vec![None; layers],
-            prev1: vec![None; layers],
-            prev_grad: vec![None; layers],
-            sums: vec![None; layers],
-        }
-    }
-
-    /// Adds node `seen`'s contexts and gradients (one (T, H) tensor per layer); finalises the
+    /// Adds node `seen`: per layer, its context (finite differences) or the context's exact
+    /// derivative, and ∂F/∂context (one (T, H) tensor each). Finite differences finalise the
     /// previous node, whose forward neighbour is now known.
     fn push(&mut self, contexts: Vec<Tensor>, grads: Vec<Tensor>) -> Result<()> {
         let k = self.seen;
+        if self.derivative == LatentDerivative::Exact {
+            for (layer, (d, g)) in contexts.into_iter().zip(grads).enumerate() {
+                self.add(layer, k, &g, &d)?;
+            }
+            self.seen += 1;
+            return Ok(());
+        }
         for (layer, (h, g)) in contexts.into_iter().zip(grads).enumerate() {
             if k >= 1 {
                 let (h_prev, g_prev) = (
@@ -475,17 +469,6 @@ impl LatentAccumulator {
         Ok(())
     }
 
-    /// Adds node `seen`'s exact context derivatives and gradients (one (T, H) tensor per
-    /// layer each): no neighbours needed.
-    fn push_exact(&mut self, derivatives: Vec<Tensor>, grads: Vec<Tensor>) -> Result<()> {
-        let k = self.seen;
-        for (layer, (d, g)) in derivatives.into_iter().zip(grads).enumerate() {
-            self.add(layer, k, &g, &d)?;
-        }
-        self.seen += 1;
-        Ok(())
-    }
-
     fn add(&mut self, layer: usize, node: usize, grad: &Tensor, derivative: &Tensor) -> Result<()> {
         let (t, heads) = (self.tokens, self.num_heads);
         let contribution = ((grad * derivative)?
@@ -501,9 +484,9 @@ impl LatentAccumulator {
     }
 
     /// Finalises the last node (finite differences: with a backward difference).
-    fn finish(mut self, derivative: LatentDerivative) -> Result<Vec<f64>> {
+    fn finish(mut self) -> Result<Vec<f64>> {
         let n = self.seen;
-        let fd = derivative == LatentDerivative::FiniteDifference;
+        let fd = self.derivative == LatentDerivative::FiniteDifference;
         if fd && n < 2 {
             return Err(Error::invalid("latent attribution needs at least 2 steps"));
         }
