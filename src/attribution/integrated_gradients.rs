@@ -64,16 +64,6 @@ impl LatentDerivative {
             LatentDerivative::Exact => "exact",
         }
     }
-
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "fd" => Ok(LatentDerivative::FiniteDifference),
-            "exact" => Ok(LatentDerivative::Exact),
-            other => Err(Error::invalid(format!(
-                "unknown latent derivative `{other}`: use fd or exact"
-            ))),
-        }
-    }
 }
 
 /// Settings of one attribution run.

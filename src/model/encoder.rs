@@ -245,24 +245,20 @@ impl SelfAttention {
         (self.head_size as f64).powf(-0.5)
     }
 
-    /// Self-attention context (B, T, hidden), before the output projection, computed without a
-    /// gradient path; returns what the backward pass needs.
-    fn context(
+    /// q (first `query_rows` positions), k and v as (B, heads, T, head_size) views of the
+    /// stacked projection output (B, T, 3·hidden). On CPU the products read them in place
+    /// through their strides; other devices' matmuls want them contiguous.
+    fn split_heads(
         &self,
-        x: &Tensor,
-        bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        qkv: Tensor,
+        b: usize,
+        t: usize,
         query_rows: usize,
-    ) -> Result<(Tensor, SavedAttention)> {
-        let (b, t, hidden) = x.dims3()?;
-        let qkv = self
-            .qkv
-            .forward_detached(x)?
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let qkv = qkv
             .reshape((b, t, 3, self.num_heads, self.head_size))?
             .permute((2, 0, 3, 1, 4))?; // (3, B, heads, T, head_size)
-                                        // On CPU the products read q, k and v in place through their strides; other devices'
-                                        // matmuls want them contiguous.
-        let qkv = if x.device().is_cpu() {
+        let qkv = if qkv.device().is_cpu() {
             qkv
         } else {
             qkv.contiguous()?
@@ -273,19 +269,44 @@ impl SelfAttention {
         } else {
             q
         };
-        let (q, k, scores) = match rotary {
+        Ok((q, k, v))
+    }
+
+    /// The operands of the score product and the scale it takes. Rotary models (ESM) scale q
+    /// and rotate q and k before the product; BERT scales the scores.
+    fn score_operands(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+    ) -> Result<(Tensor, Tensor, f64)> {
+        Ok(match rotary {
             Some((cos, sin)) => {
-                let (cos_q, sin_q) = (cos.narrow(0, 0, query_rows)?, sin.narrow(0, 0, query_rows)?);
-                let q = Rotary::apply(&(q * self.scale())?, &cos_q, &sin_q)?;
-                let k = Rotary::apply(&k, cos, sin)?;
-                let scores = super::ops::batched_matmul(&q, &k.t()?, 1.0)?;
-                (q, k, scores)
+                let rows = q.dim(2)?;
+                let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
+                (
+                    Rotary::apply(&(q * self.scale())?, &cos_q, &sin_q)?,
+                    Rotary::apply(&k, cos, sin)?,
+                    1.0,
+                )
             }
-            None => {
-                let scores = super::ops::batched_matmul(&q, &k.t()?, self.scale())?;
-                (q, k, scores)
-            }
-        };
+            None => (q, k, self.scale()),
+        })
+    }
+
+    /// Self-attention context (B, T, hidden), before the output projection, computed without a
+    /// gradient path; returns what the backward pass needs.
+    fn context(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        rotary: Option<&(Tensor, Tensor)>,
+        query_rows: usize,
+    ) -> Result<(Tensor, SavedAttention)> {
+        let (b, t, hidden) = x.dims3()?;
+        let (q, k, v) = self.split_heads(self.qkv.forward_detached(x)?, b, t, query_rows)?;
+        let (q, k, score_scale) = self.score_operands(q, k, rotary)?;
+        let scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
         let probs = super::ops::masked_softmax(&scores, bias)?;
         let context = super::ops::batched_matmul(&probs, &v, 1.0)?
             .transpose(1, 2)?
@@ -305,26 +326,9 @@ impl SelfAttention {
     ) -> Result<Tensor> {
         let (b, t, hidden) = x_dot.dims3()?;
         let rows = saved.q.dim(2)?;
-        let qkv_dot = self
-            .qkv
-            .tangent(x_dot)?
-            .reshape((b, t, 3, self.num_heads, self.head_size))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
-        let (q_dot, k_dot, v_dot) = (qkv_dot.get(0)?, qkv_dot.get(1)?, qkv_dot.get(2)?);
-        let q_dot = q_dot.narrow(2, 0, rows)?;
+        let (q_dot, k_dot, v_dot) = self.split_heads(self.qkv.tangent(x_dot)?, b, t, rows)?;
         // Rotary models: saved q and k are already scaled and rotated, both linear maps.
-        let (q_dot, k_dot, score_scale) = match rotary {
-            Some((cos, sin)) => {
-                let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
-                (
-                    Rotary::apply(&(q_dot * self.scale())?, &cos_q, &sin_q)?,
-                    Rotary::apply(&k_dot, cos, sin)?,
-                    1.0,
-                )
-            }
-            None => (q_dot, k_dot, self.scale()),
-        };
+        let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary)?;
         let SavedAttention { q, k, v, probs } = saved;
         let scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
             + super::ops::batched_matmul(q, &k_dot.t()?, 1.0)?)?;
