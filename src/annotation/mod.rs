@@ -19,6 +19,7 @@
 //! the TSV download names the domain column "Domain \[FT\]") the alias is listed too. A type not in
 //! the table is kept under the name the file gives, never dropped.
 
+pub mod antibody;
 pub mod flat;
 pub mod frame;
 pub mod gff;

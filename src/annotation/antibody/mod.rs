@@ -1,0 +1,548 @@
+//! IMGT numbering and framework/CDR regions of antibody variable domains.
+//!
+//! [`number_imgt`] finds the V domain inside a sequence (tags, signal peptides or a constant
+//! region around it are left out), tells its chain type (heavy, kappa, lambda), gives each of its
+//! residues an IMGT position (with insertion letter where the scheme needs one) and cuts it into
+//! the IMGT regions FR1 (1-26), CDR1 (27-38), FR2 (39-55), CDR2 (56-65), FR3 (66-104), CDR3
+//! (105-117) and FR4 (118-128). [`AntibodyNumbering::to_entry`] turns the regions into
+//! [`Entry`]/[`Feature`] values (type "Region", descriptions `FR1`…`FR4`, `CDR-H1`…`CDR-L3`) that
+//! join like UniProt features.
+//!
+//! Method: the sequence is aligned to per-position profiles of IMGT-gapped germline V- and
+//! J-REGIONs of each chain type (BLOSUM62 averaged over the germline residues at each IMGT
+//! position), with framework gaps priced by how often the germlines leave the position empty and
+//! CDRs numbered by IMGT's symmetric rule for their length. See `align.rs` for the details and
+//! `scripts/make_imgt_fixtures.py` for the germline data. The results are checked against ANARCI
+//! in `tests/integration/regions.rs`.
+//!
+//! Not numbered (returned as [`NotAntibody`] with the reason): empty or very short sequences,
+//! letters that are not amino acids, sequences that do not align well to any antibody framework,
+//! and T-cell receptor variable domains (recognised by their own germline profiles and refused).
+//! A sequence with two V domains (an scFv) gets the better-scoring one.
+
+mod align;
+mod profile;
+
+use super::{Entry, Feature, Position};
+use align::{Alignment, Cdr};
+use profile::Locus;
+use rayon::prelude::*;
+use std::fmt;
+
+/// Alignment score below which a sequence is not taken for an antibody V domain. A V domain
+/// scores 300-500; proteins that are not antibodies stay below 100, other immunoglobulin-like
+/// domains included (see the report of the integration test for the measured ranges).
+pub const MIN_SCORE: f32 = 150.0;
+
+/// Sequences shorter than this cannot hold a V domain (germline V-REGIONs have 95-104 residues).
+pub const MIN_LENGTH: usize = 70;
+
+/// Antibody chain type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChainType {
+    Heavy,
+    Kappa,
+    Lambda,
+}
+
+impl ChainType {
+    /// ANARCI's and IMGT's one-letter code: `H`, `K`, `L`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ChainType::Heavy => "H",
+            ChainType::Kappa => "K",
+            ChainType::Lambda => "L",
+        }
+    }
+
+    /// Letter in CDR names: `H` for heavy, `L` for kappa and lambda.
+    pub fn cdr_letter(self) -> char {
+        match self {
+            ChainType::Heavy => 'H',
+            ChainType::Kappa | ChainType::Lambda => 'L',
+        }
+    }
+}
+
+impl fmt::Display for ChainType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChainType::Heavy => "heavy",
+            ChainType::Kappa => "kappa",
+            ChainType::Lambda => "lambda",
+        })
+    }
+}
+
+/// One IMGT position: number 1-128 and an insertion letter (`111A`) where the scheme needs one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImgtPosition {
+    pub number: u8,
+    pub insertion: Option<char>,
+}
+
+impl fmt::Display for ImgtPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number)?;
+        if let Some(letter) = self.insertion {
+            write!(f, "{letter}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A residue of the given sequence with its IMGT position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberedResidue {
+    /// 1-based position in the given sequence.
+    pub index: usize,
+    /// The residue as written in the sequence (case kept).
+    pub residue: char,
+    pub position: ImgtPosition,
+}
+
+/// The seven IMGT regions of a V domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegionKind {
+    Fr1,
+    Cdr1,
+    Fr2,
+    Cdr2,
+    Fr3,
+    Cdr3,
+    Fr4,
+}
+
+impl RegionKind {
+    pub const ALL: [RegionKind; 7] = [
+        RegionKind::Fr1,
+        RegionKind::Cdr1,
+        RegionKind::Fr2,
+        RegionKind::Cdr2,
+        RegionKind::Fr3,
+        RegionKind::Cdr3,
+        RegionKind::Fr4,
+    ];
+
+    /// First and last IMGT position of the region.
+    pub fn imgt_range(self) -> (u8, u8) {
+        match self {
+            RegionKind::Fr1 => (1, 26),
+            RegionKind::Cdr1 => (27, 38),
+            RegionKind::Fr2 => (39, 55),
+            RegionKind::Cdr2 => (56, 65),
+            RegionKind::Fr3 => (66, 104),
+            RegionKind::Cdr3 => (105, 117),
+            RegionKind::Fr4 => (118, 128),
+        }
+    }
+
+    pub fn is_cdr(self) -> bool {
+        matches!(self, RegionKind::Cdr1 | RegionKind::Cdr2 | RegionKind::Cdr3)
+    }
+
+    /// Feature description: `FR1`…`FR4`, `CDR-H1`…`CDR-H3` or `CDR-L1`…`CDR-L3`.
+    pub fn label(self, chain: ChainType) -> String {
+        let letter = chain.cdr_letter();
+        match self {
+            RegionKind::Fr1 => "FR1".into(),
+            RegionKind::Fr2 => "FR2".into(),
+            RegionKind::Fr3 => "FR3".into(),
+            RegionKind::Fr4 => "FR4".into(),
+            RegionKind::Cdr1 => format!("CDR-{letter}1"),
+            RegionKind::Cdr2 => format!("CDR-{letter}2"),
+            RegionKind::Cdr3 => format!("CDR-{letter}3"),
+        }
+    }
+}
+
+/// A region as 1-based, inclusive residue positions in the given sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub kind: RegionKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// IMGT numbering of the V domain found in one sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AntibodyNumbering {
+    /// Record id (FASTA id).
+    pub id: String,
+    /// The sequence as given.
+    pub sequence: String,
+    pub chain: ChainType,
+    /// First and last residue of the V domain, 1-based, inclusive.
+    pub domain_start: usize,
+    pub domain_end: usize,
+    /// Alignment score against the chain type's germline profile (see [`MIN_SCORE`]).
+    pub score: f32,
+    /// Numbered residues, in sequence order.
+    pub residues: Vec<NumberedResidue>,
+    /// Regions present, in sequence order. A CDR is given only with framework residues on both
+    /// sides (a germline V-REGION, which stops in CDR3, has no CDR3 and no FR4).
+    pub regions: Vec<Region>,
+}
+
+impl AntibodyNumbering {
+    pub fn region(&self, kind: RegionKind) -> Option<&Region> {
+        self.regions.iter().find(|r| r.kind == kind)
+    }
+
+    /// The residues of a region as written in the sequence.
+    pub fn region_sequence(&self, kind: RegionKind) -> Option<&str> {
+        let r = self.region(kind)?;
+        self.sequence.get(r.start - 1..r.end)
+    }
+
+    /// The regions as an [`Entry`] (accession = id) with one "Region" feature each.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            accession: self.id.clone(),
+            sequence: Some(self.sequence.clone()),
+            features: self
+                .regions
+                .iter()
+                .map(|r| {
+                    let mut f = Feature::new(
+                        "Region",
+                        Position::exact(r.start),
+                        Position::exact(r.end),
+                    );
+                    f.description = Some(r.kind.label(self.chain));
+                    f
+                })
+                .collect(),
+            ..Entry::default()
+        }
+    }
+}
+
+/// A sequence that was not numbered, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAntibody {
+    pub id: String,
+    pub reason: String,
+}
+
+impl fmt::Display for NotAntibody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: not an antibody variable domain: {}",
+            self.id, self.reason
+        )
+    }
+}
+
+impl std::error::Error for NotAntibody {}
+
+/// Numbers the antibody V domain in `sequence` (IMGT scheme). Never panics on any input.
+pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAntibody> {
+    let refuse = |reason: String| NotAntibody {
+        id: id.to_string(),
+        reason,
+    };
+    if sequence.trim().is_empty() {
+        return Err(refuse("the sequence is empty".into()));
+    }
+    if let Some((at, c)) = sequence
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_alphabetic())
+    {
+        return Err(refuse(format!(
+            "character `{c}` at position {} is not an amino-acid letter",
+            at + 1
+        )));
+    }
+    if sequence.len() < MIN_LENGTH {
+        return Err(refuse(format!(
+            "too short: {} residues (a V domain has about 90-130, a germline V-REGION at least 95)",
+            sequence.len()
+        )));
+    }
+    let query = sequence.as_bytes();
+    let alignments: Vec<Alignment> = profile::profiles()
+        .iter()
+        .filter_map(|p| align::align(p, query))
+        .collect();
+    let best_of = |wanted: &[Locus]| {
+        alignments
+            .iter()
+            .filter(|a| wanted.contains(&a.locus))
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+    };
+    let antibody = best_of(&[Locus::H, Locus::K, Locus::L]);
+    let receptor = best_of(&[Locus::A, Locus::B, Locus::G, Locus::D]);
+    let Some(best) = antibody else {
+        return Err(refuse("nothing aligns to an antibody framework".into()));
+    };
+    if let Some(tcr) = receptor {
+        if tcr.score > best.score && tcr.score >= MIN_SCORE {
+            let name = match tcr.locus {
+                Locus::A => "alpha",
+                Locus::B => "beta",
+                Locus::G => "gamma",
+                _ => "delta",
+            };
+            return Err(refuse(format!(
+                "T-cell receptor {name} variable domain (score {:.0} against TCR {name} \
+                 germlines, {:.0} against antibody ones); T-cell receptors are not numbered",
+                tcr.score, best.score
+            )));
+        }
+    }
+    if best.score < MIN_SCORE {
+        return Err(refuse(format!(
+            "best alignment to the IMGT germline frameworks scores {:.0} (needs {MIN_SCORE:.0})",
+            best.score
+        )));
+    }
+    let chain = match best.locus {
+        Locus::H => ChainType::Heavy,
+        Locus::K => ChainType::Kappa,
+        _ => ChainType::Lambda,
+    };
+    // The conserved core of every V domain: two of Cys 23, Trp 41 and Cys 104 must be there.
+    let anchors = [(23u8, b'C'), (41, b'W'), (104, b'C')];
+    let found: Vec<u8> = anchors
+        .iter()
+        .filter(|&&(number, letter)| {
+            best.placed.iter().any(|p| {
+                p.number == number
+                    && p.insertion.is_none()
+                    && query[p.index].eq_ignore_ascii_case(&letter)
+            })
+        })
+        .map(|&(number, _)| number)
+        .collect();
+    if found.len() < 2 {
+        return Err(refuse(format!(
+            "of the conserved Cys 23, Trp 41 and Cys 104 only {} aligned{}",
+            found.len(),
+            if found.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    found
+                        .iter()
+                        .map(u8::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )));
+    }
+
+    let residues: Vec<NumberedResidue> = best
+        .placed
+        .iter()
+        .map(|p| NumberedResidue {
+            index: p.index + 1,
+            residue: char::from(query[p.index]),
+            position: ImgtPosition {
+                number: p.number,
+                insertion: p.insertion,
+            },
+        })
+        .collect();
+    let mut regions = Vec::new();
+    for kind in RegionKind::ALL {
+        let (first, last) = kind.imgt_range();
+        if kind.is_cdr() {
+            let cdr = match kind {
+                RegionKind::Cdr1 => Cdr::One,
+                RegionKind::Cdr2 => Cdr::Two,
+                _ => Cdr::Three,
+            };
+            if let Some(&(_, start, end)) = best.complete_cdrs.iter().find(|c| c.0 == cdr) {
+                if end > start {
+                    regions.push(Region {
+                        kind,
+                        start: start + 1,
+                        end,
+                    });
+                }
+            }
+            continue;
+        }
+        let mut inside = residues
+            .iter()
+            .filter(|r| (first..=last).contains(&r.position.number))
+            .map(|r| r.index);
+        if let Some(start) = inside.next() {
+            let end = inside.last().unwrap_or(start);
+            regions.push(Region { kind, start, end });
+        }
+    }
+    let (Some(first), Some(last)) = (residues.first(), residues.last()) else {
+        return Err(refuse("no residue aligned".into()));
+    };
+    Ok(AntibodyNumbering {
+        id: id.to_string(),
+        sequence: sequence.to_string(),
+        chain,
+        domain_start: first.index,
+        domain_end: last.index,
+        score: best.score,
+        regions,
+        residues,
+    })
+}
+
+/// Numbering of many sequences: those numbered, and those skipped with their reason.
+#[derive(Debug, Clone, Default)]
+pub struct RegionAnnotations {
+    pub numbered: Vec<AntibodyNumbering>,
+    pub skipped: Vec<NotAntibody>,
+}
+
+impl RegionAnnotations {
+    /// One [`Entry`] per numbered sequence, for [`super::features_frame`].
+    pub fn entries(&self) -> Vec<Entry> {
+        self.numbered.iter().map(AntibodyNumbering::to_entry).collect()
+    }
+}
+
+/// Numbers every `(id, sequence)` (in parallel); the input order is kept in both lists.
+pub fn annotate_regions<I, S, T>(records: I) -> RegionAnnotations
+where
+    I: IntoIterator<Item = (S, T)>,
+    S: AsRef<str> + Send + Sync,
+    T: AsRef<str> + Send + Sync,
+{
+    let records: Vec<(S, T)> = records.into_iter().collect();
+    let results: Vec<Result<AntibodyNumbering, NotAntibody>> = records
+        .par_iter()
+        .map(|(id, seq)| number_imgt(id.as_ref(), seq.as_ref()))
+        .collect();
+    let mut out = RegionAnnotations::default();
+    for r in results {
+        match r {
+            Ok(n) => out.numbered.push(n),
+            Err(e) => out.skipped.push(e),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADALIMUMAB_VH: &str = "EVQLVESGGGLVQPGRSLRLSCAASGFTFDDYAMHWVRQAPGKGLEWVSAITWNSGHIDYADSVEGRFTISRDNAKNSLYLQMNSLRAEDTAVYYCAKVSYLSTASSLDYWGQGTLVTVSS";
+    const ADALIMUMAB_VL: &str = "DIQMTQSPSSLSASVGDRVTITCRASQGIRNYLAWYQQKPGKAPKLLIYAASTLQSGVPSRFSGSGSGTDFTLTISSLQPEDVATYYCQRYNRAPYTFGQGTKVEIK";
+
+    fn cdrs(n: &AntibodyNumbering) -> Vec<Option<&str>> {
+        [RegionKind::Cdr1, RegionKind::Cdr2, RegionKind::Cdr3]
+            .into_iter()
+            .map(|k| n.region_sequence(k))
+            .collect()
+    }
+
+    #[test]
+    fn numbers_heavy_and_kappa_domains() {
+        let vh = number_imgt("vh", ADALIMUMAB_VH).unwrap();
+        assert_eq!(vh.chain, ChainType::Heavy);
+        assert_eq!(
+            cdrs(&vh),
+            [Some("GFTFDDYA"), Some("ITWNSGHI"), Some("AKVSYLSTASSLDY")]
+        );
+        assert_eq!((vh.domain_start, vh.domain_end), (1, ADALIMUMAB_VH.len()));
+        let c23 = vh.residues.iter().find(|r| r.residue == 'C').unwrap();
+        assert_eq!(c23.position.to_string(), "23");
+        let vl = number_imgt("vl", ADALIMUMAB_VL).unwrap();
+        assert_eq!(vl.chain, ChainType::Kappa);
+        assert_eq!(
+            cdrs(&vl),
+            [Some("QGIRNY"), Some("AAS"), Some("QRYNRAPYT")]
+        );
+        let entry = vl.to_entry();
+        let labels: Vec<&str> = entry
+            .features
+            .iter()
+            .filter_map(|f| f.description.as_deref())
+            .collect();
+        assert_eq!(
+            labels,
+            ["FR1", "CDR-L1", "FR2", "CDR-L2", "FR3", "CDR-L3", "FR4"]
+        );
+        assert!(entry.features.iter().all(|f| f.feature_type == "Region"));
+    }
+
+    #[test]
+    fn lower_case_and_tags_do_not_move_the_regions() {
+        let lower = number_imgt("x", &ADALIMUMAB_VH.to_ascii_lowercase()).unwrap();
+        assert_eq!(lower.region_sequence(RegionKind::Cdr1), Some("gftfddya"));
+        let tagged = format!("MGSSHHHHHHSSG{ADALIMUMAB_VH}ASTKGPSVFPLAPSSKGGHHHHHH");
+        let n = number_imgt("tagged", &tagged).unwrap();
+        assert_eq!(n.domain_start, 14);
+        assert_eq!(
+            cdrs(&n),
+            [Some("GFTFDDYA"), Some("ITWNSGHI"), Some("AKVSYLSTASSLDY")]
+        );
+        let plain = number_imgt("plain", ADALIMUMAB_VH).unwrap();
+        for (a, b) in n.regions.iter().zip(&plain.regions) {
+            assert_eq!((a.start, a.end), (b.start + 13, b.end + 13), "{:?}", a.kind);
+        }
+    }
+
+    #[test]
+    fn germline_v_region_has_no_cdr3_or_fr4() {
+        // Human IGHV3-23*01 V-REGION: ends two residues into CDR3.
+        let germline = "EVQLLESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAK";
+        let n = number_imgt("IGHV3-23", germline).unwrap();
+        assert_eq!(n.chain, ChainType::Heavy);
+        let kinds: Vec<RegionKind> = n.regions.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                RegionKind::Fr1,
+                RegionKind::Cdr1,
+                RegionKind::Fr2,
+                RegionKind::Cdr2,
+                RegionKind::Fr3
+            ]
+        );
+        assert_eq!(n.region_sequence(RegionKind::Cdr2), Some("ISGSGGST"));
+        assert_eq!(n.region(RegionKind::Fr3).unwrap().end, germline.len() - 2);
+    }
+
+    #[test]
+    fn non_antibodies_are_refused_with_a_reason() {
+        let cases = [
+            ("empty", ""),
+            ("blank", "   "),
+            ("short", "EVQLVESGGGLVQPGRSLRLSCAAS"),
+            ("digits", "EVQLVESGGG1VQPGRSLRLSCAASGFTFDDYAMHWVRQAPGKGLEWVSAITWNSGHIDYADSVEGRFTISRDNAKN"),
+            // Human ubiquitin x2: a real protein, not an antibody.
+            ("ubiquitin", "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGGMQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"),
+            ("repeat", &"ACDEFGHIKLMNPQRSTVWY".repeat(8)),
+        ];
+        for (id, seq) in cases {
+            let e = number_imgt(id, seq).unwrap_err();
+            assert_eq!(e.id, id);
+            assert!(
+                e.to_string().contains("not an antibody variable domain"),
+                "{e}"
+            );
+        }
+        assert!(number_imgt("e", "").unwrap_err().reason.contains("empty"));
+        assert!(number_imgt("s", "EVQLVES").unwrap_err().reason.contains("too short"));
+    }
+
+    #[test]
+    fn batches_keep_order_and_split_skipped() {
+        let out = annotate_regions([
+            ("a", ADALIMUMAB_VH),
+            ("b", "MKV"),
+            ("c", ADALIMUMAB_VL),
+        ]);
+        let ids: Vec<&str> = out.numbered.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(out.skipped.len(), 1);
+        assert_eq!(out.entries().len(), 2);
+    }
+}
