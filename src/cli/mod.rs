@@ -6,6 +6,7 @@ pub mod common;
 pub mod demo;
 pub mod heads;
 pub mod model_cmds;
+pub mod regions;
 pub mod relevance;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub enum Command {
     Fetch(model_cmds::FetchArgs),
     /// Print or write UniProt features (or per-residue masks with --residues).
     Features(annot::FeaturesArgs),
+    /// IMGT framework/CDR regions of antibody variable domains (FASTA in, feature table out).
+    Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fetch(a) => model_cmds::run_fetch(a),
         Command::Demo(a) => demo::run_demo(a),
         Command::Features(args) => annot::run_features(args),
+        Command::Regions(args) => regions::run_regions(args),
         Command::Contacts(args) => annot::run_contacts(args),
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),

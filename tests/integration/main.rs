@@ -11,6 +11,7 @@ mod heads;
 mod ig_parity;
 mod model_parity;
 mod notebooks;
+mod regions;
 mod relevance_cli;
 mod stats;
 mod structure_files;
