@@ -432,3 +432,134 @@ mod tests {
         assert_eq!(thinned_labels(33, 2.2, 20.0), vec![10, 20, 30]);
     }
 }
+
+/// A plotting rectangle in logical pixels with linear data ranges on both axes.
+#[derive(Debug, Clone, Copy)]
+pub struct Axes {
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+}
+
+impl Axes {
+    pub fn x(&self, v: f64) -> f64 {
+        self.x0 + (v - self.x_range.0) / (self.x_range.1 - self.x_range.0) * (self.x1 - self.x0)
+    }
+    pub fn y(&self, v: f64) -> f64 {
+        self.y1 - (v - self.y_range.0) / (self.y_range.1 - self.y_range.0) * (self.y1 - self.y0)
+    }
+}
+
+/// Width the left axis needs: rotated title plus the widest tick label.
+pub fn y_axis_width<DB: DrawingBackend>(c: &Canvas<DB>, labels: &[String]) -> Result<f64> {
+    Ok(font::LABEL * 1.3 + 2.0 + c.max_text_width(labels, Txt::new(font::TICK))? + 6.0)
+}
+
+/// Left axis: light horizontal grid lines, ticks, labels, rotated title at the figure margin.
+pub fn y_axis<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    a: &Axes,
+    ticks: &[f64],
+    title_x: f64,
+    title: &str,
+) -> Result<()> {
+    let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
+    for (v, text) in ticks.iter().zip(tick_labels(ticks)) {
+        let y = a.y(*v);
+        c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, 0.75)?;
+        c.line(&[(a.x0 - 3.0, y), (a.x0, y)], palette::INK, 0.75)?;
+        c.text(&text, a.x0 - 5.0, y, right)?;
+    }
+    c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    c.text(
+        title,
+        title_x,
+        (a.y0 + a.y1) / 2.0,
+        Txt::new(font::LABEL)
+            .vertical()
+            .anchor(HPos::Center, VPos::Top),
+    )
+}
+
+/// Bottom axis with numeric ticks and a title below; returns the y below the title.
+pub fn x_axis<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    a: &Axes,
+    ticks: &[f64],
+    labels: &[String],
+    title: &str,
+) -> Result<f64> {
+    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
+    for (v, text) in ticks.iter().zip(labels) {
+        let x = a.x(*v);
+        c.line(&[(x, a.y1), (x, a.y1 + 3.0)], palette::INK, 0.75)?;
+        c.text(text, x, a.y1 + 5.0, below)?;
+    }
+    c.line(&[(a.x0, a.y1), (a.x1, a.y1)], palette::INK, 0.75)?;
+    let title_y = a.y1 + 5.0 + font::TICK * 1.2 + 3.0;
+    c.text(
+        title,
+        (a.x0 + a.x1) / 2.0,
+        title_y,
+        Txt::new(font::LABEL).anchor(HPos::Center, VPos::Top),
+    )?;
+    Ok(title_y + font::LABEL * 1.3)
+}
+
+/// Height an [`x_axis`] takes below the plot rectangle.
+pub const X_AXIS_HEIGHT: f64 = 5.0 + font::TICK * 1.2 + 3.0 + font::LABEL * 1.3;
+
+/// One legend entry's symbol.
+#[derive(Clone, Copy)]
+pub enum Key {
+    Bar(RGBColor),
+    Line(RGBColor),
+    Dashed(RGBColor),
+    /// A whisker with caps (error bars).
+    Whisker(RGBColor),
+    Ring(RGBColor),
+    Masked,
+}
+
+/// A legend of `entries` in one column, its top-right corner at (`x1`, `y0`), on a white box.
+pub fn legend<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    x1: f64,
+    y0: f64,
+    entries: &[(Key, String)],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let t = Txt::new(font::TICK).anchor(HPos::Left, VPos::Center);
+    let labels: Vec<&str> = entries.iter().map(|(_, s)| s.as_str()).collect();
+    let key_w = 18.0;
+    let row = font::TICK * 1.5;
+    let w = 6.0 + key_w + 5.0 + c.max_text_width(&labels, t)? + 6.0;
+    let h = 4.0 + row * entries.len() as f64 + 2.0;
+    let x0 = x1 - w;
+    c.fill_rect(x0, y0, x1, y0 + h, palette::WHITE)?;
+    c.outline_rect(x0, y0, x1, y0 + h, palette::GRID, 0.75)?;
+    for (i, (key, label)) in entries.iter().enumerate() {
+        let y = y0 + 4.0 + row * (i as f64 + 0.5);
+        let (kx0, kx1) = (x0 + 6.0, x0 + 6.0 + key_w);
+        match *key {
+            Key::Bar(color) => c.fill_rect(kx0 + 3.0, y - 4.0, kx1 - 3.0, y + 4.0, color)?,
+            Key::Line(color) => c.line(&[(kx0, y), (kx1, y)], color, 1.5)?,
+            Key::Dashed(color) => c.dashed(&[(kx0, y), (kx1, y)], color, 1.25)?,
+            Key::Whisker(color) => {
+                let xm = (kx0 + kx1) / 2.0;
+                c.line(&[(xm, y - 5.0), (xm, y + 5.0)], color, 1.0)?;
+                c.line(&[(xm - 3.0, y - 5.0), (xm + 3.0, y - 5.0)], color, 1.0)?;
+                c.line(&[(xm - 3.0, y + 5.0), (xm + 3.0, y + 5.0)], color, 1.0)?;
+            }
+            Key::Ring(color) => c.circle((kx0 + kx1) / 2.0, y, 3.0, None, Some((color, 1.0)))?,
+            Key::Masked => c.masked_cell(kx0 + 4.0, y - 5.0, kx1 - 4.0, y + 5.0)?,
+        }
+        c.text(label, kx1 + 5.0, y, t)?;
+    }
+    Ok(())
+}

@@ -219,6 +219,7 @@ pub fn head_heatmap(name: &str, title: &str, grid: &HeadGrid) -> Result<Figure> 
 
 /// Where the cells lie (logical pixels); tests check drawn cells against it.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct GridBox {
     pub x0: f64,
     pub y0: f64,
@@ -259,7 +260,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let colour_w = bar_w + draw::colour_bar_extra_width(c, &colour_ticks)?;
     let panel_w = (w * 0.17).clamp(60.0, 140.0);
     let gap = 12.0;
-    let gx1 = w - MARGIN - colour_w - gap - panel_w - gap;
+    // Wider between grid and panel: their bottom tick labels must not meet.
+    let panel_gap = 20.0;
+    let gx1 = w - MARGIN - colour_w - gap - panel_w - panel_gap;
 
     // Rows from the bottom: legend, axis title, head labels.
     let legend_h = if any_masked { font::TICK * 1.2 + 8.0 } else { 0.0 };
@@ -326,7 +329,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     // Per-layer maximum, sharing the layer axis.
     let maxima = grid.layer_maxima();
     let (p_lo, p_hi) = (lo.min(0.0), hi.max(0.0));
-    let px0 = gx1 + gap;
+    let px0 = gx1 + panel_gap;
     let px1 = px0 + panel_w;
     let to_x = |v: f64| px0 + (v - p_lo) / (p_hi - p_lo) * (px1 - px0);
     let bar_h = (cell_h * 0.7).max(1.0);
@@ -429,6 +432,8 @@ mod tests {
                     && (e.num("height") - b.cell_h).abs() <= 1.0
                     && e.num("x") >= b.x0 - 1.0
                     && e.num("x") <= b.x1
+                    && e.num("y") >= b.y0 - 1.0
+                    && e.num("y") <= b.y1
             })
             .count()
     }

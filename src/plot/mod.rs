@@ -18,28 +18,28 @@
 //! Sizes are logical pixels at 96 dpi (SVG units); PNG draws the same figure at
 //! [`Figure::png_scale`] (300 dpi by default) and records that resolution in the file.
 
-// mod aa_blosum;
-// mod attention_map;
+mod aa_blosum;
+mod attention_map;
 mod columns;
 mod draw;
 mod heatmap;
-// mod layer_profile;
+mod layer_profile;
 pub mod palette;
-// mod residue_track;
-// mod significance;
-// mod top_heads;
+mod residue_track;
+mod significance;
+mod top_heads;
 
 #[cfg(test)]
 mod test_support;
 
-// pub use aa_blosum::{aa_blosum, AaBlosum};
-// pub use attention_map::{attention_map, AttentionMap};
+pub use aa_blosum::{aa_blosum, AaBlosum, AaPair};
+pub use attention_map::{attention_map, AttentionMap};
 pub use draw::FONT_FAMILY;
 pub use heatmap::{head_heatmap, HeadGrid};
-// pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
-// pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
-// pub use significance::{significance_bars, SignificanceBar, SignificanceBars};
-// pub use top_heads::{top_heads, wilson_interval, TopHead, TopHeads};
+pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
+pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
+pub use significance::{significance_bars, SignificanceBar, SignificanceBars};
+pub use top_heads::{top_heads, wilson_interval, TopHead, TopHeads};
 
 use crate::{Error, Result};
 use plotters::prelude::*;
@@ -78,12 +78,12 @@ pub struct Figure {
 #[derive(Debug, Clone)]
 enum Kind {
     HeadHeatmap(HeadGrid),
-    // TopHeads(TopHeads),
-    // LayerProfile(LayerProfile),
-    // AaBlosum(AaBlosum),
-    // ResidueTrack(ResidueTrack),
-    // AttentionMap(AttentionMap),
-    // Significance(SignificanceBars),
+    TopHeads(TopHeads),
+    LayerProfile(LayerProfile),
+    AaBlosum(AaBlosum),
+    ResidueTrack(ResidueTrack),
+    AttentionMap(AttentionMap),
+    Significance(SignificanceBars),
 }
 
 impl Figure {
@@ -157,12 +157,12 @@ impl Figure {
         let title = self.title.as_str();
         match &self.kind {
             Kind::HeadHeatmap(x) => heatmap::draw(c, w, h, title, x).map(|_| ()),
-            // Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
-            // Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
-            // Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
-            // Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
-            // Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
-            // Kind::Significance(x) => significance::draw(c, w, h, title, x),
+            Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
+            Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
+            Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
+            Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
+            Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
+            Kind::Significance(x) => significance::draw(c, w, h, title, x),
         }
     }
 
@@ -236,12 +236,12 @@ impl Figure {
     pub fn data_csv(&self) -> String {
         let table = match &self.kind {
             Kind::HeadHeatmap(x) => heatmap::data(x),
-            // Kind::TopHeads(x) => top_heads::data(x),
-            // Kind::LayerProfile(x) => layer_profile::data(x),
-            // Kind::AaBlosum(x) => aa_blosum::data(x),
-            // Kind::ResidueTrack(x) => residue_track::data(x),
-            // Kind::AttentionMap(x) => attention_map::data(x),
-            // Kind::Significance(x) => significance::data(x),
+            Kind::TopHeads(x) => top_heads::data(x),
+            Kind::LayerProfile(x) => layer_profile::data(x),
+            Kind::AaBlosum(x) => aa_blosum::data(x),
+            Kind::ResidueTrack(x) => residue_track::data(x),
+            Kind::AttentionMap(x) => attention_map::data(x),
+            Kind::Significance(x) => significance::data(x),
         };
         table.to_csv()
     }
