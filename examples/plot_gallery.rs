@@ -75,5 +75,180 @@ fn main() -> protscope::Result<()> {
         )?,
         &dir,
     )?;
+    write(
+        &top_heads(
+            "top_heads_cdr3",
+            "AntiBERTy: heads most focused on CDR3",
+            &TopHeads {
+                property: "CDR3".into(),
+                heads: (0..10)
+                    .map(|i| TopHead {
+                        layer: [5, 5, 4, 6, 5, 3, 6, 4, 7, 2][i],
+                        head: [3, 1, 5, 0, 6, 2, 4, 7, 1, 0][i],
+                        proportion: 0.62 - 0.045 * i as f64 - 0.01 * rng.next(),
+                        n_edges: 150.0 + 900.0 * rng.next(),
+                    })
+                    .collect(),
+                background: Some(0.11),
+            },
+        )?,
+        &dir,
+    )?;
+
+    let properties = ["CDR1", "CDR2", "CDR3", "framework", "binding site"];
+    let series = properties
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let centre = 2.0 + 1.2 * k as f64;
+            let raw: Vec<f64> = (0..8)
+                .map(|l| (-((l as f64 - centre) / 1.8).powi(2)).exp() + 0.05 * rng.next())
+                .collect();
+            let total: f64 = raw.iter().sum();
+            LayerSeries {
+                property: p.to_string(),
+                values: raw.iter().map(|v| Some(v / total)).collect(),
+            }
+        })
+        .collect();
+    write(
+        &layer_profile(
+            "layer_profile",
+            "Where in depth each property's attention sits",
+            &LayerProfile {
+                statistic: "share of property attention".into(),
+                series,
+            },
+        )?,
+        &dir,
+    )?;
+
+    // BLOSUM62-like scores with an attention correlation that partly follows them.
+    let letters: Vec<char> = "ACDEFGHIKLMNPQRSTVWY".chars().collect();
+    let mut pairs = Vec::new();
+    for i in 0..20 {
+        for j in i + 1..20 {
+            let b = ((i * 7 + j * 13) % 8) as f64 - 4.0;
+            let r = if (i, j) == (4, 18) {
+                f64::NAN
+            } else {
+                0.08 * b + 0.25 * (rng.next() - 0.5)
+            };
+            pairs.push(AaPair {
+                aa1: letters[i],
+                aa2: letters[j],
+                r,
+                blosum62: b,
+            });
+        }
+    }
+    write(
+        &aa_blosum(
+            "aa_blosum",
+            "Attention between amino acids vs BLOSUM62",
+            &AaBlosum {
+                pairs,
+                heads_used: Some(61),
+            },
+        )?,
+        &dir,
+    )?;
+
+    // A 120-residue heavy-chain variable domain with its CDRs.
+    let sequence = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAKDRGYSSGWYFDYWGQGTLVTVSS";
+    let n = sequence.len();
+    let cdrs = [(26usize, 33usize, "CDR-H1"), (51, 58, "CDR-H2"), (97, 109, "CDR-H3")];
+    let relevance: Vec<f64> = (1..=n)
+        .map(|p| {
+            let in_cdr = cdrs.iter().any(|&(s, e, _)| s <= p && p <= e);
+            let base = 0.02 * (rng.next() - 0.5);
+            if in_cdr {
+                base + 0.06 * rng.next()
+            } else {
+                base - 0.01 * rng.next()
+            }
+        })
+        .collect();
+    let attention: Vec<f64> = (0..n).map(|i| rng.next() * if i % 17 == 0 { 3.0 } else { 1.0 }).collect();
+    let track = ResidueTrack {
+        protein: "VH-demo".into(),
+        sequence: sequence.into(),
+        relevance,
+        attention_received: Some(attention),
+        lanes: vec![
+            AnnotationLane {
+                name: "Region".into(),
+                spans: cdrs
+                    .iter()
+                    .map(|&(s, e, l)| Span { start: s, end: e, label: l.into() })
+                    .collect(),
+                sites: vec![],
+            },
+            AnnotationLane {
+                name: "Disulfide bond".into(),
+                spans: vec![],
+                sites: vec![22, 96],
+            },
+            AnnotationLane {
+                name: "Binding site".into(),
+                spans: vec![Span { start: 100, end: 104, label: "antigen".into() }],
+                sites: vec![31, 33, 52],
+            },
+        ],
+        relevance_label: "Relevance (L6 H4)".into(),
+    };
+    write(&residue_track("residue_track", "VH-demo: relevance and annotations", &track)?, &dir)?;
+
+    // Attention maps: a short peptide (letters) and the full domain (positions) with contacts.
+    for (name, t) in [("attention_map_short", 24usize), ("attention_map_vh", n)] {
+        let residues: String = sequence.chars().take(t).collect();
+        let mut weights = vec![0f32; t * t];
+        for from in 0..t {
+            let mut row: Vec<f32> = (0..t)
+                .map(|to| {
+                    let d = (to as f32 - from as f32 - 1.0).abs();
+                    (-d / 2.0).exp() + 0.05 * rng.next() as f32
+                })
+                .collect();
+            let total: f32 = row.iter().sum();
+            row.iter_mut().for_each(|w| *w /= total);
+            weights[from * t..(from + 1) * t].copy_from_slice(&row);
+        }
+        // Contacts: sequence neighbours and the two strands of a hairpin.
+        let contacts = (0..t * t)
+            .map(|i| {
+                let (a, b) = (i / t, i % t);
+                a.abs_diff(b) == 3 || (a + b == t / 2 * 2 && a.abs_diff(b) > 4 && a.abs_diff(b) < 20)
+            })
+            .collect();
+        write(
+            &attention_map(
+                name,
+                &format!("Layer 6, head 4 attention ({t} residues)"),
+                &AttentionMap::new(5, 3, &residues, weights)
+                    .with_contacts(contacts, "contact (Cβ–Cβ < 8 Å)"),
+            )?,
+            &dir,
+        )?;
+    }
+
+    write(
+        &significance_bars(
+            "significance",
+            "Is relevance higher on annotated residues?",
+            &SignificanceBars::new(
+                vec![
+                    SignificanceBar { label: "CDR-H3".into(), p: 2e-9, n: 48 },
+                    SignificanceBar { label: "CDR-H1".into(), p: 0.0004, n: 48 },
+                    SignificanceBar { label: "CDR-H2".into(), p: 0.03, n: 48 },
+                    SignificanceBar { label: "Binding site".into(), p: 0.21, n: 31 },
+                    SignificanceBar { label: "Disulfide bond".into(), p: 0.64, n: 48 },
+                    SignificanceBar { label: "Glycosylation site".into(), p: f64::NAN, n: 2 },
+                ],
+                "p (t-test, FDR)",
+            ),
+        )?,
+        &dir,
+    )?;
     Ok(())
 }

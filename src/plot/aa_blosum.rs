@@ -3,7 +3,7 @@
 //! and the scatter of their pairs with Pearson's r.
 
 use super::columns;
-use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
+use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::{Error, Result};
@@ -170,7 +170,7 @@ fn pearson(xy: &[(f64, f64)]) -> Option<f64> {
 /// Attention correlation and BLOSUM62 maps side by side, and their scatter.
 pub fn aa_blosum(name: &str, title: &str, data: &AaBlosum) -> Result<Figure> {
     data.validate()?;
-    Figure::new(name, title, (DOUBLE_COLUMN_PX, 310), Kind::AaBlosum(data.clone()))
+    Figure::new(name, title, (DOUBLE_COLUMN_PX, 320), Kind::AaBlosum(data.clone()))
 }
 
 /// Symmetric limit for a diverging scale: the largest |value|, rounded up to a tick step.
@@ -259,7 +259,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let (order, r, b) = d.matrices();
     let top = draw::title(c, title)? + font::LABEL * 1.3 + 2.0;
     let letter_w = font::SMALL + 4.0;
-    let below = font::SMALL * 1.2 + 8.0 + 7.0 + 10.0 + font::SMALL * 1.2;
+    let below = font::SMALL * 1.2 + 8.0 + 7.0 + 10.0 + font::SMALL * 1.2 + font::SMALL * 1.6;
     let scatter_min = 190.0;
     let gap = 22.0;
     let side = (h - top - MARGIN - below)
@@ -307,31 +307,28 @@ pub(crate) fn draw<DB: DrawingBackend>(
         c.circle(a.x(p.blosum62), a.y(p.r), 2.2, None, Some((palette::BAR, 0.9)))?;
     }
     let r_text = blosum_r.map_or("Pearson r undefined".to_string(), |r| {
-        format!("Pearson r = {r:.2} ({n_pairs} pairs)")
+        format!("Pearson r = {r:.2}, {n_pairs} pairs")
     });
     c.text(
         &r_text,
-        (a.x0 + a.x1) / 2.0,
+        a.x1,
         top - 4.0,
-        Txt::new(font::LABEL).anchor(HPos::Center, VPos::Bottom),
+        Txt::new(font::LABEL).anchor(HPos::Right, VPos::Bottom),
     )?;
-    let mut notes = vec![];
+    // Notes row under the maps: what blank and hatched cells mean, and the heads used.
+    let note = Txt::new(font::SMALL).color(palette::MUTED).anchor(HPos::Left, VPos::Center);
+    let ny = h - MARGIN - font::SMALL * 0.7;
+    let mut x = MARGIN;
     if d.pairs.iter().any(|p| p.r.is_nan()) {
-        notes.push((Key::Masked, "r undefined".to_string()));
+        c.masked_cell(x, ny - 5.0, x + 10.0, ny + 5.0)?;
+        c.text("r undefined", x + 14.0, ny, note)?;
+        x += 14.0 + c.text_width("r undefined", note)? + 14.0;
     }
-    if !notes.is_empty() {
-        draw::legend(c, a.x1, a.y0 + 2.0, &notes)?;
-    }
+    let mut tail = "diagonal blank (no pair)".to_string();
     if let Some(n) = d.heads_used {
-        c.text(
-            &format!("{n} heads"),
-            a.x1,
-            h - MARGIN,
-            Txt::new(font::SMALL)
-                .color(palette::MUTED)
-                .anchor(HPos::Right, VPos::Bottom),
-        )?;
+        tail.push_str(&format!("; r over {n} heads"));
     }
+    c.text(&tail, x, ny, note)?;
     Ok(())
 }
 
@@ -386,8 +383,9 @@ mod tests {
         let (r, used) = d.blosum_r();
         assert_eq!(used, 189);
         assert!(r.unwrap() > 0.99, "r is linear in BLOSUM here");
-        assert_eq!(count_text(&el, "Pearson r = 1.00 (189 pairs)"), 1, "{:?}", texts(&el));
+        assert_eq!(count_text(&el, "Pearson r = 1.00, 189 pairs"), 1, "{:?}", texts(&el));
         assert_eq!(count_text(&el, "r undefined"), 1);
+        assert_eq!(count_text(&el, "diagonal blank (no pair); r over 64 heads"), 1);
         // The NaN pair is masked on both sides of the diagonal (+1 legend key).
         assert_eq!(rects_filled(&el, palette::MASKED), 3);
         assert_eq!(fig.data_csv().lines().count(), 1 + 190);

@@ -101,7 +101,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let widest_pos = c.text_width(&t.to_string(), tick)?;
     let label_w = widest_pos.max(c.text_width("W", tick)?) + 6.0;
     let x_title_h = font::LABEL * 1.3;
-    let legend_h = if m.contacts.is_some() { font::TICK * 1.5 + 6.0 } else { 0.0 };
+    let legend_rows =
+        m.contacts.is_some() as usize + m.weights.iter().any(|w| w.is_nan()) as usize;
+    let legend_h = if legend_rows > 0 {
+        font::TICK * 1.5 * legend_rows as f64 + 6.0
+    } else {
+        0.0
+    };
     let avail_w = w - 2.0 * MARGIN - x_title_h - label_w - 14.0 - colour_w;
     let avail_h = h - top - MARGIN - font::TICK * 1.2 - 6.0 - x_title_h - legend_h;
     let side = avail_w.min(avail_h);
@@ -189,11 +195,15 @@ pub(crate) fn draw<DB: DrawingBackend>(
         &colour_ticks,
         &format!("Attention weight (layer {}, head {})", m.layer + 1, m.head + 1),
     )?;
+    let mut entries = Vec::new();
     if m.contacts.is_some() {
-        let ly = h - MARGIN - legend_h;
-        draw::legend(c, mx1, ly, &[(Key::Ring(palette::OVERLAY), m.contact_label.clone())])?;
+        entries.push((Key::Ring(palette::OVERLAY), m.contact_label.clone()));
     }
-    Ok(())
+    if m.weights.iter().any(|w| w.is_nan()) {
+        entries.push((Key::Masked, "undefined (NaN)".to_string()));
+    }
+    // Legend (contacts, masked cells) under the map, right-aligned with it.
+    draw::legend(c, mx1, h - MARGIN - legend_h, &entries)
 }
 
 pub(crate) fn data(m: &AttentionMap) -> DataTable {
@@ -255,6 +265,16 @@ mod tests {
         // Contacts |i − j| = 3: 2 × 9 cells, drawn as rings (+1 legend ring).
         assert_eq!(el.iter().filter(|e| e.tag == "circle").count(), 19);
         assert_eq!(fig.data_csv().lines().count(), 1 + 144);
+    }
+
+    #[test]
+    fn nan_weights_are_masked_and_named_in_the_legend() {
+        let mut m = fixture(6);
+        m.weights[7] = f32::NAN;
+        let el = render_checked(&attention_map("attn", "", &m).unwrap());
+        // The masked cell plus its legend key.
+        assert_eq!(rects_filled(&el, palette::MASKED), 2);
+        assert_eq!(count_text(&el, "undefined (NaN)"), 1);
     }
 
     #[test]

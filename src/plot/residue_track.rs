@@ -48,7 +48,25 @@ const RESIDUES_H: f64 = 14.0;
 const RELEVANCE_H: f64 = 64.0;
 const ATTENTION_H: f64 = 40.0;
 const ANNOTATION_H: f64 = 17.0;
+/// Lanes with labelled spans print the labels under the bars (spans are often narrower than
+/// their labels: an 8-residue CDR is ~35 px at page width).
+const LABELLED_H: f64 = ANNOTATION_H + font::SMALL * 1.2 + 2.0;
 const LANE_GAP: f64 = 6.0;
+/// The position-axis title under the lanes.
+const AXIS_TITLE_H: f64 = 6.0 + font::LABEL * 1.3;
+
+impl AnnotationLane {
+    fn labelled(&self) -> bool {
+        self.spans.iter().any(|s| !s.label.is_empty())
+    }
+    fn height(&self) -> f64 {
+        if self.labelled() {
+            LABELLED_H
+        } else {
+            ANNOTATION_H
+        }
+    }
+}
 
 impl ResidueTrack {
     /// From an attribution table (`protein, layer, head, position, residue, relevance`; the
@@ -184,8 +202,8 @@ impl ResidueTrack {
             + RELEVANCE_H
             + LANE_GAP
             + attention
-            + self.lanes.len() as f64 * (ANNOTATION_H + LANE_GAP)
-            + draw::X_AXIS_HEIGHT
+            + self.lanes.iter().map(|l| l.height() + LANE_GAP).sum::<f64>()
+            + AXIS_TITLE_H
             + MARGIN
     }
 }
@@ -349,16 +367,27 @@ pub(crate) fn draw<DB: DrawingBackend>(
         let color = palette::categorical(2 + k % 6);
         let yc = y + ANNOTATION_H / 2.0;
         c.line(&[(x0, yc), (x1, yc)], palette::GRID, 0.75)?;
-        for s in &lane.spans {
+        let mut spans: Vec<&Span> = lane.spans.iter().collect();
+        spans.sort_by_key(|s| (s.start, s.end));
+        // Right edge of the last label drawn: a label that would overlap it is left out (it
+        // is still in the figure's data).
+        let mut last_label_end = f64::NEG_INFINITY;
+        for s in spans {
             let (sx0, sx1) = (x_of(s.start as f64), x_of(s.end as f64 + 1.0));
-            c.fill_rect(sx0, y + 1.0, sx1, y + ANNOTATION_H - 1.0, color)?;
-            if !s.label.is_empty() && c.text_width(&s.label, small)? + 4.0 <= sx1 - sx0 {
+            c.fill_rect(sx0, y + 2.0, sx1, y + ANNOTATION_H - 2.0, color)?;
+            if s.label.is_empty() {
+                continue;
+            }
+            let tw = c.text_width(&s.label, small)?;
+            let centre = ((sx0 + sx1) / 2.0).clamp(x0 + tw / 2.0, w - MARGIN - tw / 2.0);
+            if centre - tw / 2.0 >= last_label_end + 4.0 {
                 c.text(
                     &s.label,
-                    (sx0 + sx1) / 2.0,
-                    yc,
-                    small.color(palette::text_on(color)).anchor(HPos::Center, VPos::Center),
+                    centre,
+                    y + ANNOTATION_H,
+                    small.anchor(HPos::Center, VPos::Top),
                 )?;
+                last_label_end = centre + tw / 2.0;
             }
         }
         for &p in &lane.sites {
@@ -366,7 +395,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
             c.line(&[(x, y), (x, y + ANNOTATION_H)], color, 1.5)?;
         }
         lane_label(c, &lane.name, yc)?;
-        y += ANNOTATION_H + LANE_GAP;
+        y += lane.height() + LANE_GAP;
     }
 
     // Shared position axis at the bottom.
@@ -445,6 +474,7 @@ mod tests {
                     spans: vec![
                         Span { start: 3, end: 12, label: "CDR-H1".into() },
                         Span { start: 15, end: 16, label: "a label too long".into() },
+                        Span { start: 17, end: 18, label: "overlapping neighbour".into() },
                     ],
                     sites: vec![],
                 },
@@ -464,7 +494,9 @@ mod tests {
         for label in ["Region", "Disulfide bond", "Relevance (L3 H6)", "Attention received", "CDR-H1", "Residue"] {
             assert_eq!(count_text(&el, label), 1, "{label}");
         }
-        assert_eq!(count_text(&el, "a label too long"), 0, "labels that do not fit are left out");
+        // Labels go under their bars; one that would overlap its neighbour is left out.
+        assert_eq!(count_text(&el, "a label too long"), 1);
+        assert_eq!(count_text(&el, "overlapping neighbour"), 0);
         let csv = fig.data_csv();
         assert_eq!(csv.lines().count(), 31);
         assert!(csv.lines().nth(3).unwrap().ends_with("Region: CDR-H1"), "{csv}");

@@ -197,7 +197,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let labels_txt: Vec<String> = draw::tick_labels(&ticks);
     draw::x_axis(c, &a, &ticks, &labels_txt, &format!("−log10 {}", s.p_label))?;
     c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    // The threshold goes under bars and labels, so n labels stay readable where they cross it.
+    c.dashed(&[(a.x(threshold), a.y0), (a.x(threshold), a.y1)], palette::OVERLAY, 1.25)?;
     let small = Txt::new(font::SMALL).color(palette::MUTED);
+    let tx = a.x(threshold);
+    // A label that would cross the threshold line starts just right of it instead.
+    let n_label = |text: &str, x: f64, y: f64| -> Result<()> {
+        let tw = c.text_width(text, small)?;
+        let x = if x < tx + 3.0 && x + tw > tx - 3.0 { tx + 4.0 } else { x };
+        c.text(text, x, y, small.anchor(HPos::Left, VPos::Center))
+    };
     for (i, (b, v)) in s.bars.iter().zip(&values).enumerate() {
         let yc = a.y0 + (i as f64 + 0.5) * slot;
         let half = (slot * 0.35).min(9.0);
@@ -212,18 +221,24 @@ pub(crate) fn draw<DB: DrawingBackend>(
                 };
                 let end = a.x(*v).max(a.x0 + 1.0);
                 c.fill_rect(a.x0, yc - half, end, yc + half, color)?;
-                c.text(&n_text, end + 4.0, yc, small.anchor(HPos::Left, VPos::Center))?;
+                n_label(&n_text, end + 4.0, yc)?;
             }
-            None => c.text(
-                &format!("not tested ({n_text})"),
-                a.x0 + 4.0,
-                yc,
-                small.anchor(HPos::Left, VPos::Center),
-            )?,
+            None => n_label(&format!("not tested ({n_text})"), a.x0 + 4.0, yc)?,
         }
     }
-    let tx = a.x(threshold);
-    c.dashed(&[(tx, a.y0), (tx, a.y1)], palette::OVERLAY, 1.25)?;
+    // Key for the bar colours, right-aligned in the strip above the bars.
+    let key = Txt::new(font::SMALL).anchor(HPos::Left, VPos::Center);
+    let key_y = y0 + font::SMALL * 0.6;
+    let mut kx = a.x1;
+    for (color, text) in [
+        (palette::MASKED, format!("p ≥ {}", s.alpha)),
+        (palette::BAR, format!("p < {}", s.alpha)),
+    ] {
+        kx -= c.text_width(&text, key)? + 14.0;
+        c.fill_rect(kx, key_y - 4.0, kx + 8.0, key_y + 4.0, color)?;
+        c.text(&text, kx + 11.0, key_y, key)?;
+        kx -= 8.0;
+    }
     c.text(
         &format!("p = {}", s.alpha),
         tx,
@@ -275,9 +290,10 @@ mod tests {
     fn bars_threshold_and_n_labels() {
         let fig = significance_bars("sig", "Relevance on annotations", &fixture()).unwrap();
         let el = render_checked(&fig);
-        // Significant bars blue, the non-significant one grey; the NaN one has no bar.
-        assert_eq!(rects_filled(&el, palette::BAR), 2);
-        assert_eq!(rects_filled(&el, palette::MASKED), 1);
+        // Significant bars blue, the non-significant one grey, the NaN one none (+1 key each).
+        assert_eq!(rects_filled(&el, palette::BAR), 3);
+        assert_eq!(rects_filled(&el, palette::MASKED), 2);
+        assert_eq!(count_text(&el, "p ≥ 0.05"), 1);
         for t in ["n = 42", "n = 17", "n = 8", "not tested (n = 3)", "p = 0.05", "Binding site"] {
             assert_eq!(count_text(&el, t), 1, "{t}: {:?}", texts(&el));
         }
