@@ -75,23 +75,39 @@ fn main() -> protscope::Result<()> {
         )?,
         &dir,
     )?;
+    // Single-column versions (3.5 in wide): the layout must hold at paper size.
+    write(
+        &head_heatmap(
+            "heads_antiberty_cdr3_single_column",
+            "AntiBERTy: attention to CDR3",
+            &grid(8, 8, &mut rng, 13),
+        )?
+        .with_size_inches(3.5, 2.9),
+        &dir,
+    )?;
+    let top = TopHeads {
+        property: "CDR3".into(),
+        heads: (0..10)
+            .map(|i| TopHead {
+                layer: [5, 5, 4, 6, 5, 3, 6, 4, 7, 2][i],
+                head: [3, 1, 5, 0, 6, 2, 4, 7, 1, 0][i],
+                proportion: 0.62 - 0.045 * i as f64 - 0.01 * rng.next(),
+                n_edges: 150.0 + 900.0 * rng.next(),
+            })
+            .collect(),
+        background: Some(0.11),
+    };
     write(
         &top_heads(
             "top_heads_cdr3",
             "AntiBERTy: heads most focused on CDR3",
-            &TopHeads {
-                property: "CDR3".into(),
-                heads: (0..10)
-                    .map(|i| TopHead {
-                        layer: [5, 5, 4, 6, 5, 3, 6, 4, 7, 2][i],
-                        head: [3, 1, 5, 0, 6, 2, 4, 7, 1, 0][i],
-                        proportion: 0.62 - 0.045 * i as f64 - 0.01 * rng.next(),
-                        n_edges: 150.0 + 900.0 * rng.next(),
-                    })
-                    .collect(),
-                background: Some(0.11),
-            },
+            &top,
         )?,
+        &dir,
+    )?;
+    write(
+        &top_heads("top_heads_cdr3_single_column", "Top CDR3 heads", &top)?
+            .with_size_inches(3.5, 2.6),
         &dir,
     )?;
 
@@ -157,7 +173,11 @@ fn main() -> protscope::Result<()> {
     // A 120-residue heavy-chain variable domain with its CDRs.
     let sequence = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAKDRGYSSGWYFDYWGQGTLVTVSS";
     let n = sequence.len();
-    let cdrs = [(26usize, 33usize, "CDR-H1"), (51, 58, "CDR-H2"), (97, 109, "CDR-H3")];
+    let cdrs = [
+        (26usize, 33usize, "CDR-H1"),
+        (51, 58, "CDR-H2"),
+        (97, 109, "CDR-H3"),
+    ];
     let relevance: Vec<f64> = (1..=n)
         .map(|p| {
             let in_cdr = cdrs.iter().any(|&(s, e, _)| s <= p && p <= e);
@@ -169,7 +189,9 @@ fn main() -> protscope::Result<()> {
             }
         })
         .collect();
-    let attention: Vec<f64> = (0..n).map(|i| rng.next() * if i % 17 == 0 { 3.0 } else { 1.0 }).collect();
+    let attention: Vec<f64> = (0..n)
+        .map(|i| rng.next() * if i % 17 == 0 { 3.0 } else { 1.0 })
+        .collect();
     let track = ResidueTrack {
         protein: "VH-demo".into(),
         sequence: sequence.into(),
@@ -180,7 +202,11 @@ fn main() -> protscope::Result<()> {
                 name: "Region".into(),
                 spans: cdrs
                     .iter()
-                    .map(|&(s, e, l)| Span { start: s, end: e, label: l.into() })
+                    .map(|&(s, e, l)| Span {
+                        start: s,
+                        end: e,
+                        label: l.into(),
+                    })
                     .collect(),
                 sites: vec![],
             },
@@ -191,13 +217,24 @@ fn main() -> protscope::Result<()> {
             },
             AnnotationLane {
                 name: "Binding site".into(),
-                spans: vec![Span { start: 100, end: 104, label: "antigen".into() }],
+                spans: vec![Span {
+                    start: 100,
+                    end: 104,
+                    label: "antigen".into(),
+                }],
                 sites: vec![31, 33, 52],
             },
         ],
         relevance_label: "Relevance (L6 H4)".into(),
     };
-    write(&residue_track("residue_track", "VH-demo: relevance and annotations", &track)?, &dir)?;
+    write(
+        &residue_track(
+            "residue_track",
+            "VH-demo: relevance and annotations",
+            &track,
+        )?,
+        &dir,
+    )?;
 
     // Attention maps: a short peptide (letters) and the full domain (positions) with contacts.
     for (name, t) in [("attention_map_short", 24usize), ("attention_map_vh", n)] {
@@ -218,7 +255,8 @@ fn main() -> protscope::Result<()> {
         let contacts = (0..t * t)
             .map(|i| {
                 let (a, b) = (i / t, i % t);
-                a.abs_diff(b) == 3 || (a + b == t / 2 * 2 && a.abs_diff(b) > 4 && a.abs_diff(b) < 20)
+                a.abs_diff(b) == 3
+                    || (a + b == t / 2 * 2 && a.abs_diff(b) > 4 && a.abs_diff(b) < 20)
             })
             .collect();
         write(
@@ -238,12 +276,36 @@ fn main() -> protscope::Result<()> {
             "Is relevance higher on annotated residues?",
             &SignificanceBars::new(
                 vec![
-                    SignificanceBar { label: "CDR-H3".into(), p: 2e-9, n: 48 },
-                    SignificanceBar { label: "CDR-H1".into(), p: 0.0004, n: 48 },
-                    SignificanceBar { label: "CDR-H2".into(), p: 0.03, n: 48 },
-                    SignificanceBar { label: "Binding site".into(), p: 0.21, n: 31 },
-                    SignificanceBar { label: "Disulfide bond".into(), p: 0.64, n: 48 },
-                    SignificanceBar { label: "Glycosylation site".into(), p: f64::NAN, n: 2 },
+                    SignificanceBar {
+                        label: "CDR-H3".into(),
+                        p: 2e-9,
+                        n: 48,
+                    },
+                    SignificanceBar {
+                        label: "CDR-H1".into(),
+                        p: 0.0004,
+                        n: 48,
+                    },
+                    SignificanceBar {
+                        label: "CDR-H2".into(),
+                        p: 0.03,
+                        n: 48,
+                    },
+                    SignificanceBar {
+                        label: "Binding site".into(),
+                        p: 0.21,
+                        n: 31,
+                    },
+                    SignificanceBar {
+                        label: "Disulfide bond".into(),
+                        p: 0.64,
+                        n: 48,
+                    },
+                    SignificanceBar {
+                        label: "Glycosylation site".into(),
+                        p: f64::NAN,
+                        n: 2,
+                    },
                 ],
                 "p (t-test, FDR)",
             ),

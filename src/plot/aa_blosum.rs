@@ -170,7 +170,12 @@ fn pearson(xy: &[(f64, f64)]) -> Option<f64> {
 /// Attention correlation and BLOSUM62 maps side by side, and their scatter.
 pub fn aa_blosum(name: &str, title: &str, data: &AaBlosum) -> Result<Figure> {
     data.validate()?;
-    Figure::new(name, title, (DOUBLE_COLUMN_PX, 320), Kind::AaBlosum(data.clone()))
+    Figure::new(
+        name,
+        title,
+        (DOUBLE_COLUMN_PX, 320),
+        Kind::AaBlosum(data.clone()),
+    )
 }
 
 /// Symmetric limit for a diverging scale: the largest |value|, rounded up to a tick step.
@@ -219,8 +224,18 @@ fn matrix_panel<DB: DrawingBackend>(
     for (k, aa) in order.iter().enumerate() {
         let centre = (k as f64 + 0.5) * cell;
         let s = aa.to_string();
-        c.text(&s, x0 - 3.0, y0 + centre, letters.anchor(HPos::Right, VPos::Center))?;
-        c.text(&s, x0 + centre, y0 + side + 3.0, letters.anchor(HPos::Center, VPos::Top))?;
+        c.text(
+            &s,
+            x0 - 3.0,
+            y0 + centre,
+            letters.anchor(HPos::Right, VPos::Center),
+        )?;
+        c.text(
+            &s,
+            x0 + centre,
+            y0 + side + 3.0,
+            letters.anchor(HPos::Center, VPos::Top),
+        )?;
     }
     // Horizontal colour bar.
     let by0 = y0 + side + font::SMALL * 1.2 + 8.0;
@@ -272,14 +287,37 @@ pub(crate) fn draw<DB: DrawingBackend>(
         )));
     }
     let p1 = MARGIN + letter_w;
-    matrix_panel(c, p1, top, side, &order, &r, symmetric_limit(&r), "Attention correlation r")?;
+    matrix_panel(
+        c,
+        p1,
+        top,
+        side,
+        &order,
+        &r,
+        symmetric_limit(&r),
+        "Attention correlation r",
+    )?;
     let p2 = p1 + side + gap + letter_w;
-    matrix_panel(c, p2, top, side, &order, &b, symmetric_limit(&b), "BLOSUM62 score")?;
+    matrix_panel(
+        c,
+        p2,
+        top,
+        side,
+        &order,
+        &b,
+        symmetric_limit(&b),
+        "BLOSUM62 score",
+    )?;
 
     // Scatter: x = BLOSUM62, y = r.
     let (blosum_r, n_pairs) = d.blosum_r();
     let xs: Vec<f64> = d.pairs.iter().map(|p| p.blosum62).collect();
-    let ys: Vec<f64> = d.pairs.iter().filter(|p| p.r.is_finite()).map(|p| p.r).collect();
+    let ys: Vec<f64> = d
+        .pairs
+        .iter()
+        .filter(|p| p.r.is_finite())
+        .map(|p| p.r)
+        .collect();
     let (xlo, xhi) = draw::finite_range(xs.iter().copied()).unwrap_or((-4.0, 4.0));
     let (ylo, yhi) = draw::finite_range(ys.iter().copied()).unwrap_or((-1.0, 1.0));
     let pad = |lo: f64, hi: f64| {
@@ -297,14 +335,32 @@ pub(crate) fn draw<DB: DrawingBackend>(
         x_range: xr,
         y_range: yr,
     };
-    draw::y_axis(c, &a, &y_ticks, sx0 - draw::y_axis_width(c, &draw::tick_labels(&y_ticks))?, "Attention correlation r")?;
+    draw::y_axis(
+        c,
+        &a,
+        &y_ticks,
+        sx0 - draw::y_axis_width(c, &draw::tick_labels(&y_ticks))?,
+        "Attention correlation r",
+    )?;
     let x_ticks = draw::nice_ticks(xr.0, xr.1, 4);
-    draw::x_axis(c, &a, &x_ticks, &draw::tick_labels(&x_ticks), "BLOSUM62 score")?;
+    draw::x_axis(
+        c,
+        &a,
+        &x_ticks,
+        &draw::tick_labels(&x_ticks),
+        "BLOSUM62 score",
+    )?;
     if let Some(z) = draw::nice_ticks(yr.0, yr.1, 1).iter().find(|v| **v == 0.0) {
         c.line(&[(a.x0, a.y(*z)), (a.x1, a.y(*z))], palette::MUTED, 0.5)?;
     }
     for p in d.pairs.iter().filter(|p| p.r.is_finite()) {
-        c.circle(a.x(p.blosum62), a.y(p.r), 2.2, None, Some((palette::BAR, 0.9)))?;
+        c.circle(
+            a.x(p.blosum62),
+            a.y(p.r),
+            2.2,
+            None,
+            Some((palette::BAR, 0.9)),
+        )?;
     }
     let r_text = blosum_r.map_or("Pearson r undefined".to_string(), |r| {
         format!("Pearson r = {r:.2}, {n_pairs} pairs")
@@ -316,7 +372,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
         Txt::new(font::LABEL).anchor(HPos::Right, VPos::Bottom),
     )?;
     // Notes row under the maps: what blank and hatched cells mean, and the heads used.
-    let note = Txt::new(font::SMALL).color(palette::MUTED).anchor(HPos::Left, VPos::Center);
+    let note = Txt::new(font::SMALL)
+        .color(palette::MUTED)
+        .anchor(HPos::Left, VPos::Center);
     let ny = h - MARGIN - font::SMALL * 0.7;
     let mut x = MARGIN;
     if d.pairs.iter().any(|p| p.r.is_nan()) {
@@ -363,12 +421,19 @@ mod tests {
                 pairs.push(AaPair {
                     aa1: letters[i],
                     aa2: letters[j],
-                    r: if i == 0 && j == 1 { f64::NAN } else { b / 10.0 + 0.05 },
+                    r: if i == 0 && j == 1 {
+                        f64::NAN
+                    } else {
+                        b / 10.0 + 0.05
+                    },
                     blosum62: b,
                 });
             }
         }
-        AaBlosum { pairs, heads_used: Some(64) }
+        AaBlosum {
+            pairs,
+            heads_used: Some(64),
+        }
     }
 
     #[test]
@@ -383,9 +448,17 @@ mod tests {
         let (r, used) = d.blosum_r();
         assert_eq!(used, 189);
         assert!(r.unwrap() > 0.99, "r is linear in BLOSUM here");
-        assert_eq!(count_text(&el, "Pearson r = 1.00, 189 pairs"), 1, "{:?}", texts(&el));
+        assert_eq!(
+            count_text(&el, "Pearson r = 1.00, 189 pairs"),
+            1,
+            "{:?}",
+            texts(&el)
+        );
         assert_eq!(count_text(&el, "r undefined"), 1);
-        assert_eq!(count_text(&el, "diagonal blank (no pair); r over 64 heads"), 1);
+        assert_eq!(
+            count_text(&el, "diagonal blank (no pair); r over 64 heads"),
+            1
+        );
         // The NaN pair is masked on both sides of the diagonal (+1 legend key).
         assert_eq!(rects_filled(&el, palette::MASKED), 3);
         assert_eq!(fig.data_csv().lines().count(), 1 + 190);

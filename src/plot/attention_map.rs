@@ -101,8 +101,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let widest_pos = c.text_width(&t.to_string(), tick)?;
     let label_w = widest_pos.max(c.text_width("W", tick)?) + 6.0;
     let x_title_h = font::LABEL * 1.3;
-    let legend_rows =
-        m.contacts.is_some() as usize + m.weights.iter().any(|w| w.is_nan()) as usize;
+    let legend_rows = m.contacts.is_some() as usize + m.weights.iter().any(|w| w.is_nan()) as usize;
     let legend_h = if legend_rows > 0 {
         font::TICK * 1.5 * legend_rows as f64 + 6.0
     } else {
@@ -138,7 +137,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
         for from in 0..t {
             for to in 0..t {
                 if contacts[from * t + to] {
-                    let (x, y) = (mx0 + (to as f64 + 0.5) * cell, my0 + (from as f64 + 0.5) * cell);
+                    let (x, y) = (
+                        mx0 + (to as f64 + 0.5) * cell,
+                        my0 + (from as f64 + 0.5) * cell,
+                    );
                     if cell >= 6.0 {
                         c.circle(x, y, r, None, Some((palette::OVERLAY, 1.0)))?;
                     } else {
@@ -165,11 +167,29 @@ pub(crate) fn draw<DB: DrawingBackend>(
             p.to_string()
         };
         let centre = (p as f64 - 0.5) * cell;
-        c.text(&text, mx0 - 4.0, my0 + centre, axis_txt.anchor(HPos::Right, VPos::Center))?;
-        c.text(&text, mx0 + centre, my1 + 4.0, axis_txt.anchor(HPos::Center, VPos::Top))?;
+        c.text(
+            &text,
+            mx0 - 4.0,
+            my0 + centre,
+            axis_txt.anchor(HPos::Right, VPos::Center),
+        )?;
+        c.text(
+            &text,
+            mx0 + centre,
+            my1 + 4.0,
+            axis_txt.anchor(HPos::Center, VPos::Top),
+        )?;
         if !letters {
-            c.line(&[(mx0 - 2.0, my0 + centre), (mx0, my0 + centre)], palette::INK, 0.75)?;
-            c.line(&[(mx0 + centre, my1), (mx0 + centre, my1 + 2.0)], palette::INK, 0.75)?;
+            c.line(
+                &[(mx0 - 2.0, my0 + centre), (mx0, my0 + centre)],
+                palette::INK,
+                0.75,
+            )?;
+            c.line(
+                &[(mx0 + centre, my1), (mx0 + centre, my1 + 2.0)],
+                palette::INK,
+                0.75,
+            )?;
         }
     }
     let axis_name = if letters { "residue" } else { "position" };
@@ -183,7 +203,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
         &format!("Attending {axis_name} (from)"),
         MARGIN,
         (my0 + my1) / 2.0,
-        Txt::new(font::LABEL).vertical().anchor(HPos::Center, VPos::Top),
+        Txt::new(font::LABEL)
+            .vertical()
+            .anchor(HPos::Center, VPos::Top),
     )?;
     let cx0 = mx1 + 14.0;
     draw::vertical_colour_bar(
@@ -193,7 +215,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
         hi,
         &colour,
         &colour_ticks,
-        &format!("Attention weight (layer {}, head {})", m.layer + 1, m.head + 1),
+        &format!(
+            "Attention weight (layer {}, head {})",
+            m.layer + 1,
+            m.head + 1
+        ),
     )?;
     let mut entries = Vec::new();
     if m.contacts.is_some() {
@@ -229,7 +255,9 @@ pub(crate) fn data(m: &AttentionMap) -> DataTable {
                 residues[from].to_string(),
                 (to + 1).to_string(),
                 residues[to].to_string(),
-                m.weights.get(i).map_or_else(String::new, |w| num(*w as f64)),
+                m.weights
+                    .get(i)
+                    .map_or_else(String::new, |w| num(*w as f64)),
                 m.contacts
                     .as_ref()
                     .and_then(|c| c.get(i))
@@ -248,7 +276,13 @@ mod tests {
     fn fixture(t: usize) -> AttentionMap {
         let residues: String = "ACDEFGHIKLMNPQRSTVWY".chars().cycle().take(t).collect();
         let weights = (0..t * t)
-            .map(|i| if i % t == (i / t + 1) % t { 0.8 } else { 0.2 / t as f32 })
+            .map(|i| {
+                if i % t == (i / t + 1) % t {
+                    0.8
+                } else {
+                    0.2 / t as f32
+                }
+            })
             .collect();
         let contacts = (0..t * t).map(|i| (i / t).abs_diff(i % t) == 3).collect();
         AttentionMap::new(2, 5, &residues, weights).with_contacts(contacts, "Cβ–Cβ < 8 Å")

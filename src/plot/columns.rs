@@ -31,10 +31,7 @@ fn cast<'a>(df: &'a DataFrame, table: &str, name: &str, to: &DataType) -> Result
 /// A numeric column as f64; nulls and NaN become NaN.
 pub fn floats(df: &DataFrame, table: &str, name: &str) -> Result<Vec<f64>> {
     let c = cast(df, table, name, &DataType::Float64)?;
-    Ok(c.f64()?
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
+    Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
 /// An integer column as i64; a null is an error naming the row.
@@ -60,10 +57,7 @@ pub fn optional_integers(df: &DataFrame, table: &str, name: &str) -> Result<Vec<
 /// A text column; nulls become None.
 pub fn strings(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<String>>> {
     let c = cast(df, table, name, &DataType::String)?;
-    Ok(c.str()?
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect())
+    Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 /// A boolean column; nulls become false.

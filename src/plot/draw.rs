@@ -28,7 +28,9 @@ pub(crate) fn register_fonts() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Plot("the embedded DejaVu Sans font did not load".into()))
+        Err(Error::Plot(
+            "the embedded DejaVu Sans font did not load".into(),
+        ))
     }
 }
 
@@ -310,7 +312,9 @@ pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
         .fold(f64::INFINITY, f64::min);
     let decimals = if step.is_finite() && step > 0.0 {
         let mut d = 0usize;
-        while d < 6 && ((step * 10f64.powi(d as i32)).round() - step * 10f64.powi(d as i32)).abs() > 1e-6 {
+        while d < 6
+            && ((step * 10f64.powi(d as i32)).round() - step * 10f64.powi(d as i32)).abs() > 1e-6
+        {
             d += 1;
         }
         d
@@ -399,6 +403,15 @@ pub fn title<DB: DrawingBackend>(c: &Canvas<DB>, text: &str) -> Result<f64> {
     Ok(MARGIN + font::TITLE * 1.2 + 8.0)
 }
 
+/// `s` with its first letter in upper case (axis and colour-bar titles).
+pub fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Minimum and maximum of the finite values (None when there are none).
 pub fn finite_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     values
@@ -427,7 +440,10 @@ mod tests {
     fn thinned_labels_keep_one_and_round_multiples() {
         assert_eq!(thinned_labels(8, 30.0, 12.0), (1..=8).collect::<Vec<_>>());
         assert_eq!(thinned_labels(8, 10.0, 12.0), vec![1, 3, 5, 7]);
-        assert_eq!(thinned_labels(33, 5.0, 20.0), vec![1, 5, 10, 15, 20, 25, 30]);
+        assert_eq!(
+            thinned_labels(33, 5.0, 20.0),
+            vec![1, 5, 10, 15, 20, 25, 30]
+        );
         assert_eq!(thinned_labels(33, 3.0, 20.0), vec![1, 10, 20, 30]);
         assert_eq!(thinned_labels(33, 2.2, 20.0), vec![10, 20, 30]);
     }
@@ -524,6 +540,11 @@ pub enum Key {
     Masked,
 }
 
+/// Height of a [`legend`] with `entries` rows.
+pub fn legend_height(entries: usize) -> f64 {
+    4.0 + font::TICK * 1.5 * entries as f64 + 2.0
+}
+
 /// A legend of `entries` in one column, its top-right corner at (`x1`, `y0`), on a white box.
 pub fn legend<DB: DrawingBackend>(
     c: &Canvas<DB>,
@@ -539,7 +560,7 @@ pub fn legend<DB: DrawingBackend>(
     let key_w = 18.0;
     let row = font::TICK * 1.5;
     let w = 6.0 + key_w + 5.0 + c.max_text_width(&labels, t)? + 6.0;
-    let h = 4.0 + row * entries.len() as f64 + 2.0;
+    let h = legend_height(entries.len());
     let x0 = x1 - w;
     c.fill_rect(x0, y0, x1, y0 + h, palette::WHITE)?;
     c.outline_rect(x0, y0, x1, y0 + h, palette::GRID, 0.75)?;

@@ -65,7 +65,9 @@ impl HeadGrid {
             None => {
                 if df.column("property").is_ok() {
                     let distinct: BTreeSet<Option<String>> =
-                        columns::strings(df, TABLE, "property")?.into_iter().collect();
+                        columns::strings(df, TABLE, "property")?
+                            .into_iter()
+                            .collect();
                     if distinct.len() > 1 {
                         return Err(Error::invalid(format!(
                             "heads table holds {} properties: choose one",
@@ -230,10 +232,11 @@ pub(crate) struct GridBox {
 }
 
 fn colour_label(grid: &HeadGrid) -> String {
+    let statistic = draw::capitalise(&grid.statistic);
     if grid.unit.is_empty() {
-        grid.statistic.clone()
+        statistic
     } else {
-        format!("{} ({})", grid.statistic, grid.unit)
+        format!("{statistic} ({})", grid.unit)
     }
 }
 
@@ -265,7 +268,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let gx1 = w - MARGIN - colour_w - gap - panel_w - panel_gap;
 
     // Rows from the bottom: legend, axis title, head labels.
-    let legend_h = if any_masked { font::TICK * 1.2 + 8.0 } else { 0.0 };
+    let legend_h = if any_masked {
+        font::TICK * 1.2 + 8.0
+    } else {
+        0.0
+    };
     let x_labels_h = font::TICK * 1.2 + 6.0;
     let x_title_h = font::LABEL * 1.3 + 2.0;
     let gy0 = top + 4.0;
@@ -441,8 +448,8 @@ mod tests {
     fn layout(fig: &Figure, grid: &HeadGrid) -> GridBox {
         let mut svg = String::new();
         use plotters::prelude::IntoDrawingArea;
-        let root = plotters::prelude::SVGBackend::with_string(&mut svg, fig.size())
-            .into_drawing_area();
+        let root =
+            plotters::prelude::SVGBackend::with_string(&mut svg, fig.size()).into_drawing_area();
         draw::register_fonts().unwrap();
         let (w, h) = fig.size();
         super::draw(&Canvas::new(&root, 1.0), w as f64, h as f64, "t", grid).unwrap()
@@ -457,8 +464,13 @@ mod tests {
         assert_eq!(cells(&el, &b), 12, "3 × 4 cells");
         // Two masked cells plus the legend swatch.
         assert_eq!(rects_filled(&el, palette::MASKED), 3);
-        assert_eq!(count_text(&el, "excluded: < 100 edges"), 1, "{:?}", texts(&el));
-        assert_eq!(count_text(&el, "proportion of attention (fraction)"), 1);
+        assert_eq!(
+            count_text(&el, "excluded: < 100 edges"),
+            1,
+            "{:?}",
+            texts(&el)
+        );
+        assert_eq!(count_text(&el, "Proportion of attention (fraction)"), 1);
         for label in ["Layer", "Head", "Layer maximum", "CDR3 heads"] {
             assert_eq!(count_text(&el, label), 1, "{label}");
         }
@@ -526,7 +538,9 @@ mod tests {
 
     fn heads_frame() -> DataFrame {
         let n = 2 * 2 * 3;
-        let property: Vec<&str> = (0..n).map(|i| if i < 6 { "cdr3" } else { "helix" }).collect();
+        let property: Vec<&str> = (0..n)
+            .map(|i| if i < 6 { "cdr3" } else { "helix" })
+            .collect();
         let layer: Vec<i64> = (0..n as i64).map(|i| (i % 6) / 3).collect();
         let head: Vec<i64> = (0..n as i64).map(|i| i % 3).collect();
         let proportion: Vec<f64> = (0..n).map(|i| i as f64 / 20.0).collect();
@@ -553,9 +567,13 @@ mod tests {
         assert_eq!(g.values[4], None, "excluded is masked");
         assert_eq!(g.values[5], Some(0.25));
         assert_eq!(g.mask_label, "excluded");
-        let inverse =
-            HeadGrid::from_frame(&heads_frame(), "proportion", Some("!excluded"), Some("helix"))
-                .unwrap();
+        let inverse = HeadGrid::from_frame(
+            &heads_frame(),
+            "proportion",
+            Some("!excluded"),
+            Some("helix"),
+        )
+        .unwrap();
         assert_eq!(inverse.values.iter().filter(|v| v.is_some()).count(), 0);
         assert_eq!(inverse.mask_label, "not excluded");
     }

@@ -107,7 +107,11 @@ impl LayerProfile {
     }
 
     fn num_layers(&self) -> usize {
-        self.series.iter().map(|s| s.values.len()).max().unwrap_or(0)
+        self.series
+            .iter()
+            .map(|s| s.values.len())
+            .max()
+            .unwrap_or(0)
     }
 
     fn validate(&self) -> Result<(f64, f64)> {
@@ -128,13 +132,23 @@ impl LayerProfile {
                 s.values.len()
             )));
         }
-        if self.series.iter().flat_map(|s| &s.values).flatten().any(|v| !v.is_finite()) {
+        if self
+            .series
+            .iter()
+            .flat_map(|s| &s.values)
+            .flatten()
+            .any(|v| !v.is_finite())
+        {
             return Err(Error::invalid(
                 "layer profile has a NaN or infinite value: use None for undefined layers",
             ));
         }
-        draw::finite_range(self.series.iter().flat_map(|s| s.values.iter().flatten().copied()))
-            .ok_or_else(|| Error::invalid("layer profile has no defined value"))
+        draw::finite_range(
+            self.series
+                .iter()
+                .flat_map(|s| s.values.iter().flatten().copied()),
+        )
+        .ok_or_else(|| Error::invalid("layer profile has no defined value"))
     }
 }
 
@@ -195,7 +209,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         x_range: (0.5, n as f64 + 0.5),
         y_range: (y_lo, y_hi),
     };
-    draw::y_axis(c, &a, &ticks, MARGIN, &capitalise(&p.statistic))?;
+    draw::y_axis(c, &a, &ticks, MARGIN, &draw::capitalise(&p.statistic))?;
     let layer_ticks: Vec<f64> = draw::thinned_labels(n, (x1 - x0) / n as f64, 22.0)
         .into_iter()
         .map(|l| l as f64)
@@ -236,7 +250,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
             // An upward triangle under the plot, tip at the centre of gravity.
             let x = a.x(g);
             c.polygon(
-                &[(x, a.y1 + 1.0), (x - 4.0, a.y1 + marker_h), (x + 4.0, a.y1 + marker_h)],
+                &[
+                    (x, a.y1 + 1.0),
+                    (x - 4.0, a.y1 + marker_h),
+                    (x + 4.0, a.y1 + marker_h),
+                ],
                 color,
             )?;
             c.dashed(&[(x, a.y0), (x, a.y1)], color, 0.75)?;
@@ -253,16 +271,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
     )
 }
 
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 pub(crate) fn data(p: &LayerProfile) -> DataTable {
-    let mut t = DataTable::new(&["property", "layer", "value", "statistic", "centre_of_gravity"]);
+    let mut t = DataTable::new(&[
+        "property",
+        "layer",
+        "value",
+        "statistic",
+        "centre_of_gravity",
+    ]);
     for s in &p.series {
         let g = s.centre_of_gravity();
         for (l, v) in s.values.iter().enumerate() {
@@ -315,7 +331,12 @@ mod tests {
     fn profile_draws_a_legend_entry_and_marker_per_series() {
         let fig = layer_profile("layers", "Where attention sits", &fixture()).unwrap();
         let el = render_checked(&fig);
-        assert_eq!(count_text(&el, "binding site (centre 2.6)"), 1, "{:?}", texts(&el));
+        assert_eq!(
+            count_text(&el, "binding site (centre 2.6)"),
+            1,
+            "{:?}",
+            texts(&el)
+        );
         assert_eq!(count_text(&el, "helix (centre 1.8)"), 1);
         assert_eq!(count_text(&el, "Layer (1-based)"), 1);
         // Points: 3 + 4 defined values, each a filled circle.

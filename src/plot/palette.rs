@@ -41,7 +41,11 @@ pub const OVERLAY: RGBColor = CATEGORICAL[1];
 
 /// Viridis at `t` in [0, 1] (clamped): perceptually uniform, for magnitudes.
 pub fn sequential(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     ViridisRGB::get_color(t as f32)
 }
 
@@ -63,7 +67,11 @@ const RDBU: [(u8, u8, u8); 11] = [
 
 /// The diverging map at `t` in [-1, 1] (clamped): blue below zero, white at zero, red above.
 pub fn diverging(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(-1.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
     let x = (t + 1.0) / 2.0 * (RDBU.len() - 1) as f64;
     let i = (x.floor() as usize).min(RDBU.len() - 2);
     let f = x - i as f64;
@@ -100,6 +108,9 @@ mod tests {
     fn sequential_runs_from_dark_purple_to_yellow() {
         let (lo, hi) = (sequential(0.0), sequential(1.0));
         assert!(lo.2 > lo.1, "viridis starts purple: {lo:?}");
-        assert!(hi.0 > 200 && hi.1 > 200 && hi.2 < 100, "viridis ends yellow: {hi:?}");
+        assert!(
+            hi.0 > 200 && hi.1 > 200 && hi.2 < 100,
+            "viridis ends yellow: {hi:?}"
+        );
     }
 }

@@ -98,7 +98,12 @@ impl ResidueTrack {
             )));
         }
         rows.sort_by_key(|&i| positions[i]);
-        if rows.iter().enumerate().any(|(k, &i)| positions[i] != k as i64) || rows.len() < 3 {
+        if rows
+            .iter()
+            .enumerate()
+            .any(|(k, &i)| positions[i] != k as i64)
+            || rows.len() < 3
+        {
             return Err(Error::invalid(format!(
                 "attribution table: `{protein}` positions are not 0..=n+1 once each (special tokens at both ends)"
             )));
@@ -110,12 +115,10 @@ impl ResidueTrack {
             let mut chars = r.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => sequence.push(c),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "attribution table: `{protein}` position {} has residue `{r}`, not one letter",
-                        positions[i]
-                    )))
-                }
+                _ => return Err(Error::invalid(format!(
+                    "attribution table: `{protein}` position {} has residue `{r}`, not one letter",
+                    positions[i]
+                ))),
             }
         }
         let relevance: Vec<f64> = inner.iter().map(|&i| relevance[i]).collect();
@@ -147,7 +150,10 @@ impl ResidueTrack {
     fn validate(&self) -> Result<f64> {
         let n = self.len();
         if n == 0 {
-            return Err(Error::invalid(format!("residue track `{}`: empty sequence", self.protein)));
+            return Err(Error::invalid(format!(
+                "residue track `{}`: empty sequence",
+                self.protein
+            )));
         }
         if self.relevance.len() != n {
             return Err(Error::invalid(format!(
@@ -185,16 +191,25 @@ impl ResidueTrack {
             .relevance
             .iter()
             .filter(|v| v.is_finite())
-            .fold(None, |m: Option<f64>, v| Some(m.unwrap_or(0.0).max(v.abs())))
+            .fold(None, |m: Option<f64>, v| {
+                Some(m.unwrap_or(0.0).max(v.abs()))
+            })
             .ok_or_else(|| {
-                Error::invalid(format!("residue track `{}`: every relevance is NaN", self.protein))
+                Error::invalid(format!(
+                    "residue track `{}`: every relevance is NaN",
+                    self.protein
+                ))
             })?;
         Ok(if m > 0.0 { m } else { 1.0 })
     }
 
     fn height(&self) -> f64 {
         let title = MARGIN + font::TITLE * 1.2 + 8.0;
-        let attention = if self.attention_received.is_some() { ATTENTION_H + LANE_GAP } else { 0.0 };
+        let attention = if self.attention_received.is_some() {
+            ATTENTION_H + LANE_GAP
+        } else {
+            0.0
+        };
         title
             + RULER_H
             + RESIDUES_H
@@ -202,7 +217,11 @@ impl ResidueTrack {
             + RELEVANCE_H
             + LANE_GAP
             + attention
-            + self.lanes.iter().map(|l| l.height() + LANE_GAP).sum::<f64>()
+            + self
+                .lanes
+                .iter()
+                .map(|l| l.height() + LANE_GAP)
+                .sum::<f64>()
             + AXIS_TITLE_H
             + MARGIN
     }
@@ -233,7 +252,11 @@ fn lanes_from_features(df: &DataFrame, protein: &str, n: usize) -> Result<Vec<An
         let lane = match lanes.iter().position(|l| l.name == name) {
             Some(k) => &mut lanes[k],
             None => {
-                lanes.push(AnnotationLane { name, spans: vec![], sites: vec![] });
+                lanes.push(AnnotationLane {
+                    name,
+                    spans: vec![],
+                    sites: vec![],
+                });
                 lanes.last_mut().expect("just pushed")
             }
         };
@@ -254,7 +277,12 @@ fn lanes_from_features(df: &DataFrame, protein: &str, n: usize) -> Result<Vec<An
 pub fn residue_track(name: &str, title: &str, track: &ResidueTrack) -> Result<Figure> {
     track.validate()?;
     let h = track.height().round() as u32;
-    Figure::new(name, title, (DOUBLE_COLUMN_PX, h), Kind::ResidueTrack(track.clone()))
+    Figure::new(
+        name,
+        title,
+        (DOUBLE_COLUMN_PX, h),
+        Kind::ResidueTrack(track.clone()),
+    )
 }
 
 pub(crate) fn draw<DB: DrawingBackend>(
@@ -302,7 +330,12 @@ pub(crate) fn draw<DB: DrawingBackend>(
     for p in marks {
         let x = x_of(p as f64) + cell / 2.0;
         c.line(&[(x, ruler_y - 4.0), (x, ruler_y)], palette::INK, 0.75)?;
-        c.text(&p.to_string(), x, ruler_y - 5.0, tick.anchor(HPos::Center, VPos::Bottom))?;
+        c.text(
+            &p.to_string(),
+            x,
+            ruler_y - 5.0,
+            tick.anchor(HPos::Center, VPos::Bottom),
+        )?;
     }
     y += RULER_H;
 
@@ -330,7 +363,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
         if v.is_finite() {
             let top = zero - v / rel_max * half;
             let (a, b) = (top.min(zero), top.max(zero));
-            c.fill_rect(bx0 + gap, a, bx1 - gap, b.max(a + 0.5), palette::diverging(v / rel_max))?;
+            c.fill_rect(
+                bx0 + gap,
+                a,
+                bx1 - gap,
+                b.max(a + 0.5),
+                palette::diverging(v / rel_max),
+            )?;
         } else {
             c.fill_rect(bx0 + gap, y, bx1 - gap, y + RELEVANCE_H, palette::MASKED)?;
         }
@@ -345,7 +384,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     y += RELEVANCE_H + LANE_GAP;
 
     if let Some(att) = &t.attention_received {
-        let a_max = draw::finite_range(att.iter().copied()).map_or(1.0, |r| r.1).max(1e-12);
+        let a_max = draw::finite_range(att.iter().copied())
+            .map_or(1.0, |r| r.1)
+            .max(1e-12);
         c.fill_rect(x0, y, x1, y + ATTENTION_H, RGBA_BACKGROUND)?;
         for (i, v) in att.iter().enumerate() {
             let (bx0, bx1) = (x_of(i as f64 + 1.0), x_of(i as f64 + 2.0));
@@ -437,7 +478,12 @@ pub(crate) fn data(t: &ResidueTrack) -> DataTable {
                             format!("{}: {}", l.name, s.label)
                         }
                     })
-                    .chain(l.sites.iter().filter(move |&&q| q == p).map(move |_| l.name.clone()))
+                    .chain(
+                        l.sites
+                            .iter()
+                            .filter(move |&&q| q == p)
+                            .map(move |_| l.name.clone()),
+                    )
             })
             .collect();
         table.row(vec![
@@ -462,7 +508,11 @@ mod tests {
     use polars::prelude::*;
 
     fn fixture(n: usize) -> ResidueTrack {
-        let sequence: String = "EVQLVESGGGLVQPGGSLRLSCAASGFTFS".chars().cycle().take(n).collect();
+        let sequence: String = "EVQLVESGGGLVQPGGSLRLSCAASGFTFS"
+            .chars()
+            .cycle()
+            .take(n)
+            .collect();
         ResidueTrack {
             protein: "VH1".into(),
             sequence,
@@ -472,13 +522,29 @@ mod tests {
                 AnnotationLane {
                     name: "Region".into(),
                     spans: vec![
-                        Span { start: 3, end: 12, label: "CDR-H1".into() },
-                        Span { start: 15, end: 16, label: "a label too long".into() },
-                        Span { start: 17, end: 18, label: "overlapping neighbour".into() },
+                        Span {
+                            start: 3,
+                            end: 12,
+                            label: "CDR-H1".into(),
+                        },
+                        Span {
+                            start: 15,
+                            end: 16,
+                            label: "a label too long".into(),
+                        },
+                        Span {
+                            start: 17,
+                            end: 18,
+                            label: "overlapping neighbour".into(),
+                        },
                     ],
                     sites: vec![],
                 },
-                AnnotationLane { name: "Disulfide bond".into(), spans: vec![], sites: vec![2, 20] },
+                AnnotationLane {
+                    name: "Disulfide bond".into(),
+                    spans: vec![],
+                    sites: vec![2, 20],
+                },
             ],
             relevance_label: "Relevance (L3 H6)".into(),
         }
@@ -491,7 +557,14 @@ mod tests {
         let el = render_checked(&fig);
         // 30 residue letters: 'E' occurs at positions 1 and 6 of the cycle.
         assert_eq!(count_text(&el, "E"), 2, "{:?}", texts(&el));
-        for label in ["Region", "Disulfide bond", "Relevance (L3 H6)", "Attention received", "CDR-H1", "Residue"] {
+        for label in [
+            "Region",
+            "Disulfide bond",
+            "Relevance (L3 H6)",
+            "Attention received",
+            "CDR-H1",
+            "Residue",
+        ] {
             assert_eq!(count_text(&el, label), 1, "{label}");
         }
         // Labels go under their bars; one that would overlap its neighbour is left out.
@@ -499,7 +572,10 @@ mod tests {
         assert_eq!(count_text(&el, "overlapping neighbour"), 0);
         let csv = fig.data_csv();
         assert_eq!(csv.lines().count(), 31);
-        assert!(csv.lines().nth(3).unwrap().ends_with("Region: CDR-H1"), "{csv}");
+        assert!(
+            csv.lines().nth(3).unwrap().ends_with("Region: CDR-H1"),
+            "{csv}"
+        );
         assert!(csv.lines().nth(2).unwrap().ends_with("Disulfide bond"));
     }
 
@@ -555,11 +631,21 @@ mod tests {
         assert_eq!(t.relevance, vec![0.5, -0.25, 0.125]);
         assert_eq!(t.relevance_label, "Relevance (L3 H6)");
         assert_eq!(t.lanes.len(), 2);
-        assert_eq!(t.lanes[0].spans, vec![Span { start: 1, end: 2, label: "CDR-H1".into() }]);
+        assert_eq!(
+            t.lanes[0].spans,
+            vec![Span {
+                start: 1,
+                end: 2,
+                label: "CDR-H1".into()
+            }]
+        );
         assert_eq!(t.lanes[1].sites, vec![2]);
         assert!(ResidueTrack::from_frames(&attribution, "P1", 0, 0, None).is_err());
         let gap = attribution.slice(0, 4);
-        assert!(ResidueTrack::from_frames(&gap, "P1", 2, 5, None).is_err(), "missing position");
+        assert!(
+            ResidueTrack::from_frames(&gap, "P1", 2, 5, None).is_err(),
+            "missing position"
+        );
         let too_long = df!(
             "accession" => ["P1"], "type" => ["Region"], "start" => [2i64], "end" => [9i64],
             "description" => ["x"],

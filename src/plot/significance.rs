@@ -124,7 +124,11 @@ impl SignificanceBars {
                 self.alpha
             )));
         }
-        if let Some(b) = self.bars.iter().find(|b| !(b.p.is_nan() || (0.0..=1.0).contains(&b.p))) {
+        if let Some(b) = self
+            .bars
+            .iter()
+            .find(|b| !(b.p.is_nan() || (0.0..=1.0).contains(&b.p)))
+        {
             return Err(Error::invalid(format!(
                 "significance bars: `{}` has p = {} (not in 0..1)",
                 b.label, b.p
@@ -169,7 +173,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let x0 = MARGIN + c.max_text_width(&labels, tick)? + 8.0;
     // Room right of the longest bar for its n.
     let n_w = c.max_text_width(
-        &s.bars.iter().map(|b| format!("n = {}", b.n)).collect::<Vec<_>>(),
+        &s.bars
+            .iter()
+            .map(|b| format!("n = {}", b.n))
+            .collect::<Vec<_>>(),
         Txt::new(font::SMALL),
     )? + 6.0;
     let x1 = w - MARGIN - n_w;
@@ -198,19 +205,32 @@ pub(crate) fn draw<DB: DrawingBackend>(
     draw::x_axis(c, &a, &ticks, &labels_txt, &format!("−log10 {}", s.p_label))?;
     c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
     // The threshold goes under bars and labels, so n labels stay readable where they cross it.
-    c.dashed(&[(a.x(threshold), a.y0), (a.x(threshold), a.y1)], palette::OVERLAY, 1.25)?;
+    c.dashed(
+        &[(a.x(threshold), a.y0), (a.x(threshold), a.y1)],
+        palette::OVERLAY,
+        1.25,
+    )?;
     let small = Txt::new(font::SMALL).color(palette::MUTED);
     let tx = a.x(threshold);
     // A label that would cross the threshold line starts just right of it instead.
     let n_label = |text: &str, x: f64, y: f64| -> Result<()> {
         let tw = c.text_width(text, small)?;
-        let x = if x < tx + 3.0 && x + tw > tx - 3.0 { tx + 4.0 } else { x };
+        let x = if x < tx + 3.0 && x + tw > tx - 3.0 {
+            tx + 4.0
+        } else {
+            x
+        };
         c.text(text, x, y, small.anchor(HPos::Left, VPos::Center))
     };
     for (i, (b, v)) in s.bars.iter().zip(&values).enumerate() {
         let yc = a.y0 + (i as f64 + 0.5) * slot;
         let half = (slot * 0.35).min(9.0);
-        c.text(&b.label, x0 - 6.0, yc, tick.anchor(HPos::Right, VPos::Center))?;
+        c.text(
+            &b.label,
+            x0 - 6.0,
+            yc,
+            tick.anchor(HPos::Right, VPos::Center),
+        )?;
         let n_text = format!("n = {}", b.n);
         match v {
             Some(v) => {
@@ -277,10 +297,26 @@ mod tests {
     fn fixture() -> SignificanceBars {
         SignificanceBars::new(
             vec![
-                SignificanceBar { label: "Binding site".into(), p: 1e-6, n: 42 },
-                SignificanceBar { label: "Disulfide bond".into(), p: 0.2, n: 17 },
-                SignificanceBar { label: "CDR-H3".into(), p: f64::NAN, n: 3 },
-                SignificanceBar { label: "Active site".into(), p: 0.0, n: 8 },
+                SignificanceBar {
+                    label: "Binding site".into(),
+                    p: 1e-6,
+                    n: 42,
+                },
+                SignificanceBar {
+                    label: "Disulfide bond".into(),
+                    p: 0.2,
+                    n: 17,
+                },
+                SignificanceBar {
+                    label: "CDR-H3".into(),
+                    p: f64::NAN,
+                    n: 3,
+                },
+                SignificanceBar {
+                    label: "Active site".into(),
+                    p: 0.0,
+                    n: 8,
+                },
             ],
             "t-test p (FDR)",
         )
@@ -294,11 +330,21 @@ mod tests {
         assert_eq!(rects_filled(&el, palette::BAR), 3);
         assert_eq!(rects_filled(&el, palette::MASKED), 2);
         assert_eq!(count_text(&el, "p ≥ 0.05"), 1);
-        for t in ["n = 42", "n = 17", "n = 8", "not tested (n = 3)", "p = 0.05", "Binding site"] {
+        for t in [
+            "n = 42",
+            "n = 17",
+            "n = 8",
+            "not tested (n = 3)",
+            "p = 0.05",
+            "Binding site",
+        ] {
             assert_eq!(count_text(&el, t), 1, "{t}: {:?}", texts(&el));
         }
         let csv = fig.data_csv();
-        assert!(csv.contains("Binding site,0.000001,6,42,0.05,true"), "{csv}");
+        assert!(
+            csv.contains("Binding site,0.000001,6,42,0.05,true"),
+            "{csv}"
+        );
         assert!(csv.contains("CDR-H3,,,3,0.05,\n"), "{csv}");
     }
 
@@ -329,7 +375,10 @@ mod tests {
         .unwrap();
         let s = SignificanceBars::from_relevance_stats(&df, -1, -1, None, "t_p").unwrap();
         assert_eq!(s.bars.len(), 4);
-        assert_eq!((s.bars[2].label.as_str(), s.bars[2].p, s.bars[2].n), ("Wilcoxon", 0.03, 20));
+        assert_eq!(
+            (s.bars[2].label.as_str(), s.bars[2].p, s.bars[2].n),
+            ("Wilcoxon", 0.03, 20)
+        );
         assert!(SignificanceBars::from_relevance_stats(&df, 5, 5, None, "t_p").is_err());
         assert!(SignificanceBars::from_relevance_stats(&df, 0, 3, Some("nope"), "t_p").is_err());
     }

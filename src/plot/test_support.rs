@@ -129,6 +129,7 @@ pub fn render_checked(fig: &Figure) -> Vec<Element> {
     let svg = fig.to_svg().expect("SVG renders");
     assert_eq!(svg, fig.to_svg().unwrap(), "SVG is deterministic");
     let png = fig.to_png().expect("PNG renders");
+    assert!(png == fig.to_png().unwrap(), "PNG is deterministic");
     let (w, h) = fig.size();
     let expected = (
         (w as f64 * fig.png_scale()).round() as u32,

@@ -130,7 +130,12 @@ fn label(h: &TopHead) -> String {
 /// Bars of the top heads with 95 % Wilson intervals and the background rate.
 pub fn top_heads(name: &str, title: &str, top: &TopHeads) -> Result<Figure> {
     top.validate()?;
-    Figure::new(name, title, (DOUBLE_COLUMN_PX, 300), Kind::TopHeads(top.clone()))
+    Figure::new(
+        name,
+        title,
+        (DOUBLE_COLUMN_PX, 300),
+        Kind::TopHeads(top.clone()),
+    )
 }
 
 pub(crate) fn draw<DB: DrawingBackend>(
@@ -153,13 +158,12 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .chain(top.background)
         .fold(0.0f64, f64::max)
         .max(1e-6);
-    let ticks = draw::nice_ticks(0.0, y_max * 1.08, 5);
-    let y_hi = ticks.last().copied().unwrap_or(y_max).max(y_max * 1.08);
     let labels: Vec<String> = top.heads.iter().map(label).collect();
     let tick = Txt::new(font::TICK);
     let widest = c.max_text_width(&labels, tick)?;
 
-    let x0 = MARGIN + draw::y_axis_width(c, &draw::tick_labels(&ticks))?;
+    // Tick labels lie in 0 … 1 with at most three decimals: none is wider than "0.000".
+    let x0 = MARGIN + draw::y_axis_width(c, &["0.000".to_string()])?;
     let x1 = w - MARGIN;
     let slot = (x1 - x0) / top.heads.len() as f64;
     let vertical_labels = widest + 4.0 > slot;
@@ -169,12 +173,17 @@ pub(crate) fn draw<DB: DrawingBackend>(
         font::TICK * 1.2 + 6.0
     };
     let y1 = h - MARGIN - labels_h - font::LABEL * 1.3 - 3.0;
-    if slot < 3.0 || y1 - y0 < 40.0 {
+    // Headroom for the legend: the tallest interval ends below it.
+    let legend_rows = 2 + top.background.is_some() as usize;
+    let free = (y1 - y0) - draw::legend_height(legend_rows) - 6.0;
+    if slot < 3.0 || free < 30.0 {
         return Err(Error::invalid(format!(
             "figure is too small for {} bars",
             top.heads.len()
         )));
     }
+    let y_hi = (y_max * (y1 - y0) / free).max(y_max * 1.08);
+    let ticks = draw::nice_ticks(0.0, y_hi, 5);
     let a = Axes {
         x0,
         y0,
@@ -191,8 +200,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
         c.fill_rect(xm - half, a.y(hd.proportion), xm + half, a.y1, palette::BAR)?;
         let cap = (half * 0.5).min(5.0);
         c.line(&[(xm, a.y(*lo)), (xm, a.y(*hi))], palette::INK, 1.0)?;
-        c.line(&[(xm - cap, a.y(*lo)), (xm + cap, a.y(*lo))], palette::INK, 1.0)?;
-        c.line(&[(xm - cap, a.y(*hi)), (xm + cap, a.y(*hi))], palette::INK, 1.0)?;
+        c.line(
+            &[(xm - cap, a.y(*lo)), (xm + cap, a.y(*lo))],
+            palette::INK,
+            1.0,
+        )?;
+        c.line(
+            &[(xm - cap, a.y(*hi)), (xm + cap, a.y(*hi))],
+            palette::INK,
+            1.0,
+        )?;
         if vertical_labels {
             c.text(
                 &labels[i],
@@ -219,7 +236,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     let mut entries = vec![
         (Key::Bar(palette::BAR), top.property.replace('_', " ")),
-        (Key::Whisker(palette::INK), "95 % Wilson interval".to_string()),
+        (
+            Key::Whisker(palette::INK),
+            "95 % Wilson interval".to_string(),
+        ),
     ];
     if let Some(b) = top.background {
         c.dashed(&[(a.x0, a.y(b)), (a.x1, a.y(b))], palette::OVERLAY, 1.25)?;
@@ -308,7 +328,12 @@ mod tests {
             assert_eq!(count_text(&el, l), 1, "{l}");
         }
         assert_eq!(count_text(&el, "95 % Wilson interval"), 1);
-        assert_eq!(count_text(&el, "background rate (0.100)"), 1, "{:?}", texts(&el));
+        assert_eq!(
+            count_text(&el, "background rate (0.100)"),
+            1,
+            "{:?}",
+            texts(&el)
+        );
         let csv = fig.data_csv();
         assert_eq!(csv.lines().count(), 6);
         assert!(csv.lines().nth(1).unwrap().contains("Wilson score 95%"));
