@@ -18,7 +18,7 @@ fn column<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a Column> 
     })
 }
 
-fn cast<'a>(df: &'a DataFrame, table: &str, name: &str, to: &DataType) -> Result<Column> {
+fn cast(df: &DataFrame, table: &str, name: &str, to: &DataType) -> Result<Column> {
     let c = column(df, table, name)?;
     c.cast(to).map_err(|e| {
         Error::invalid(format!(

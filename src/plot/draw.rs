@@ -214,7 +214,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
         let pts: Vec<(i32, i32)> = points.iter().map(|&p| self.point(p)).collect();
         self.area
             .draw(&plotters::element::DashedPathElement::new(
-                pts.into_iter(),
+                pts,
                 self.px(4.0),
                 self.px(3.0),
                 self.stroke(color, width),
