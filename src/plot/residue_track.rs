@@ -115,10 +115,12 @@ impl ResidueTrack {
             let mut chars = r.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => sequence.push(c),
-                _ => return Err(Error::invalid(format!(
-                    "attribution table: `{protein}` position {} has residue `{r}`, not one letter",
-                    positions[i]
-                ))),
+                _ => {
+                    let p = positions[i];
+                    return Err(Error::invalid(format!(
+                        "attribution table: `{protein}` position {p}: residue `{r}` is not one letter"
+                    )));
+                }
             }
         }
         let relevance: Vec<f64> = inner.iter().map(|&i| relevance[i]).collect();
