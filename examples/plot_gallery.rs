@@ -75,6 +75,26 @@ fn main() -> protscope::Result<()> {
         )?,
         &dir,
     )?;
+    // A signed statistic (mean correlation of relevance with annotation, ProtBert 30 × 16),
+    // non-significant heads masked: the diverging map, white at zero.
+    let mut signed = grid(30, 16, &mut rng, 0);
+    for (i, v) in signed.values.iter_mut().enumerate() {
+        *v = v.map(|x| x - 0.16 + 0.04 * ((i % 7) as f64 - 3.0) / 3.0);
+        if v.is_some_and(|x| x.abs() < 0.03) {
+            *v = None;
+        }
+    }
+    write(
+        &head_heatmap(
+            "relevance_protbert_mean_r",
+            "ProtBert: mean correlation of head relevance with binding sites",
+            &signed
+                .with_statistic("mean r", "Pearson")
+                .with_mask_label("not significant (FDR ≥ 0.05)"),
+        )?,
+        &dir,
+    )?;
+
     // Single-column versions (3.5 in wide): the layout must hold at paper size.
     write(
         &head_heatmap(

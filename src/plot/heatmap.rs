@@ -247,7 +247,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
     title: &str,
     grid: &HeadGrid,
 ) -> Result<GridBox> {
-    let (lo, hi) = grid.validate()?;
+    let (data_lo, data_hi) = grid.validate()?;
+    // Signed statistics (a range across zero) get the diverging map, symmetric about zero so
+    // white means 0; magnitudes get viridis.
+    let signed = data_lo < 0.0 && data_hi > 0.0;
+    let (lo, hi) = if signed {
+        let m = data_lo.abs().max(data_hi.abs());
+        (-m, m)
+    } else {
+        (data_lo, data_hi)
+    };
     let top = draw::title(c, title)?;
     let tick = Txt::new(font::TICK);
     let label = Txt::new(font::LABEL);
@@ -288,7 +297,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
             grid.num_layers, grid.num_heads
         )));
     }
-    let colour = |v: f64| palette::sequential((v - lo) / (hi - lo));
+    let colour = |v: f64| {
+        if signed {
+            palette::diverging(v / hi)
+        } else {
+            palette::sequential((v - lo) / (hi - lo))
+        }
+    };
     let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
 
     for l in 0..grid.num_layers {
@@ -335,7 +350,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     // Per-layer maximum, sharing the layer axis.
     let maxima = grid.layer_maxima();
-    let (p_lo, p_hi) = (lo.min(0.0), hi.max(0.0));
+    // The panel spans zero and the maxima (not the colour range: a signed map's negative half
+    // would be empty here).
+    let (m_lo, m_hi) = draw::finite_range(maxima.iter().flatten().copied()).unwrap_or((lo, hi));
+    let (p_lo, p_hi) = (m_lo.min(0.0), m_hi.max(0.0));
+    let (p_lo, p_hi) = if p_hi > p_lo { (p_lo, p_hi) } else { (0.0, 1.0) };
     let px0 = gx1 + panel_gap;
     let px1 = px0 + panel_w;
     let to_x = |v: f64| px0 + (v - p_lo) / (p_hi - p_lo) * (px1 - px0);
@@ -516,6 +535,18 @@ mod tests {
             .filter(|e| e.tag == "text" && e.attr("text-anchor") == "end")
             .count();
         assert!(layer_labels < 33, "layer labels thinned: {layer_labels}");
+    }
+
+    #[test]
+    fn signed_values_get_the_diverging_map_white_at_zero() {
+        let mut grid = small_grid();
+        grid.values = vec![Some(0.0); 12];
+        grid.values[0] = Some(-0.4);
+        grid.values[11] = Some(0.2);
+        let el = parse_svg(&head_heatmap("h", "", &grid).unwrap().to_svg().unwrap());
+        // Ten zero cells in the map's white, and the colour bar's middle steps near it.
+        assert!(rects_filled(&el, palette::diverging(0.0)) >= 10);
+        assert!(rects_filled(&el, palette::diverging(-1.0)) >= 1, "-0.4 is the far end");
     }
 
     #[test]
