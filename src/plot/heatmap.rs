@@ -354,7 +354,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     // would be empty here).
     let (m_lo, m_hi) = draw::finite_range(maxima.iter().flatten().copied()).unwrap_or((lo, hi));
     let (p_lo, p_hi) = (m_lo.min(0.0), m_hi.max(0.0));
-    let (p_lo, p_hi) = if p_hi > p_lo { (p_lo, p_hi) } else { (0.0, 1.0) };
+    let (p_lo, p_hi) = if p_hi > p_lo {
+        (p_lo, p_hi)
+    } else {
+        (0.0, 1.0)
+    };
     let px0 = gx1 + panel_gap;
     let px1 = px0 + panel_w;
     let to_x = |v: f64| px0 + (v - p_lo) / (p_hi - p_lo) * (px1 - px0);
@@ -546,7 +550,10 @@ mod tests {
         let el = parse_svg(&head_heatmap("h", "", &grid).unwrap().to_svg().unwrap());
         // Ten zero cells in the map's white, and the colour bar's middle steps near it.
         assert!(rects_filled(&el, palette::diverging(0.0)) >= 10);
-        assert!(rects_filled(&el, palette::diverging(-1.0)) >= 1, "-0.4 is the far end");
+        assert!(
+            rects_filled(&el, palette::diverging(-1.0)) >= 1,
+            "-0.4 is the far end"
+        );
     }
 
     #[test]

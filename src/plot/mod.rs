@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn paper_sizes_and_png_resolution() {
+        assert_eq!(inches_to_px(3.5), SINGLE_COLUMN_PX);
+        assert_eq!(inches_to_px(7.2), DOUBLE_COLUMN_PX);
+        let fig = head_heatmap("h", "t", &test_support::small_grid())
+            .unwrap()
+            .with_size_inches(3.5, 2.5)
+            .with_png_dpi(192.0);
+        assert_eq!(fig.size(), (336, 240));
+        assert_eq!(fig.png_scale(), 2.0);
+        test_support::render_checked(&fig);
+        let bad = fig.with_png_dpi(0.0);
+        assert!(bad.to_png().is_err());
+    }
+
+    #[test]
     fn too_small_a_size_is_an_error_not_a_panic() {
         let fig = head_heatmap("h", "t", &test_support::small_grid())
             .unwrap()

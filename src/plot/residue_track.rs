@@ -342,7 +342,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
     y += RULER_H;
 
     // Residues, when letters fit.
-    if cell >= 6.0 {
+    // Without letters the relevance lane takes the residue lane's room.
+    let letters = cell >= 6.0;
+    let relevance_h = if letters {
+        RELEVANCE_H
+    } else {
+        RELEVANCE_H + RESIDUES_H + LANE_GAP
+    };
+    if letters {
         for (i, aa) in t.sequence.chars().enumerate() {
             c.text(
                 &aa.to_string(),
@@ -352,13 +359,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
             )?;
         }
         lane_label(c, "Residue", y + RESIDUES_H / 2.0)?;
+        y += RESIDUES_H + LANE_GAP;
     }
-    y += RESIDUES_H + LANE_GAP;
 
     // Relevance: bars from zero, diverging colours, symmetric scale.
-    let zero = y + RELEVANCE_H / 2.0;
-    let half = RELEVANCE_H / 2.0;
-    c.fill_rect(x0, y, x1, y + RELEVANCE_H, RGBA_BACKGROUND)?;
+    let zero = y + relevance_h / 2.0;
+    let half = relevance_h / 2.0;
+    c.fill_rect(x0, y, x1, y + relevance_h, RGBA_BACKGROUND)?;
     for (i, v) in t.relevance.iter().enumerate() {
         let (bx0, bx1) = (x_of(i as f64 + 1.0), x_of(i as f64 + 2.0));
         let gap = if cell >= 4.0 { cell * 0.1 } else { 0.0 };
@@ -373,17 +380,17 @@ pub(crate) fn draw<DB: DrawingBackend>(
                 palette::diverging(v / rel_max),
             )?;
         } else {
-            c.fill_rect(bx0 + gap, y, bx1 - gap, y + RELEVANCE_H, palette::MASKED)?;
+            c.fill_rect(bx0 + gap, y, bx1 - gap, y + relevance_h, palette::MASKED)?;
         }
     }
     c.line(&[(x0, zero), (x1, zero)], palette::MUTED, 0.5)?;
-    c.outline_rect(x0, y, x1, y + RELEVANCE_H, palette::GRID, 0.75)?;
+    c.outline_rect(x0, y, x1, y + relevance_h, palette::GRID, 0.75)?;
     let right = small.color(palette::MUTED).anchor(HPos::Left, VPos::Center);
     c.text(&scale_labels[0], x1 + 4.0, y + 4.0, right)?;
     c.text("0", x1 + 4.0, zero, right)?;
-    c.text(&scale_labels[1], x1 + 4.0, y + RELEVANCE_H - 4.0, right)?;
+    c.text(&scale_labels[1], x1 + 4.0, y + relevance_h - 4.0, right)?;
     lane_label(c, &t.relevance_label, zero)?;
-    y += RELEVANCE_H + LANE_GAP;
+    y += relevance_h + LANE_GAP;
 
     if let Some(att) = &t.attention_received {
         let a_max = draw::finite_range(att.iter().copied())

@@ -136,6 +136,14 @@ pub fn render_checked(fig: &Figure) -> Vec<Element> {
         (h as f64 * fig.png_scale()).round() as u32,
     );
     assert_eq!(png_size(&png), expected);
+    // The resolution is recorded: pixels per metre for the PNG scale's dpi.
+    let phys = png
+        .windows(4)
+        .position(|w| w == b"pHYs")
+        .expect("pHYs chunk");
+    let per_metre = u32::from_be_bytes(png[phys + 4..phys + 8].try_into().unwrap());
+    let dpi = SVG_DPI * fig.png_scale();
+    assert_eq!(per_metre, (dpi / 0.0254).round() as u32);
     assert!(svg.contains(FONT_FAMILY), "SVG text names the font family");
     parse_svg(&svg)
 }
