@@ -106,6 +106,11 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
         Canvas { area, scale }
     }
 
+    /// Width of the whole drawing area in logical pixels.
+    pub fn width_logical(&self) -> f64 {
+        self.area.dim_in_pixel().0 as f64 / self.scale
+    }
+
     fn px(&self, v: f64) -> i32 {
         (v * self.scale).round() as i32
     }
@@ -377,13 +382,12 @@ pub fn vertical_colour_bar<DB: DrawingBackend>(
         c.text(text, x1 + 5.0, y, tick)?;
     }
     let label_x = x1 + 7.0 + c.max_text_width(&labels, tick)? + 3.0;
+    let t = fitted(c, label, Txt::new(font::LABEL), (y1 - y0) + 40.0)?;
     c.text(
         label,
         label_x,
         (y0 + y1) / 2.0,
-        Txt::new(font::LABEL)
-            .vertical()
-            .anchor(HPos::Center, VPos::Top),
+        t.vertical().anchor(HPos::Center, VPos::Top),
     )?;
     Ok(label_x + font::LABEL * 1.3)
 }
@@ -399,8 +403,27 @@ pub fn title<DB: DrawingBackend>(c: &Canvas<DB>, text: &str) -> Result<f64> {
     if text.is_empty() {
         return Ok(MARGIN);
     }
-    c.text(text, MARGIN, MARGIN, Txt::new(font::TITLE).bold())?;
+    let width = c.width_logical() - 2.0 * MARGIN;
+    let t = fitted(c, text, Txt::new(font::TITLE).bold(), width)?;
+    c.text(text, MARGIN, MARGIN, t)?;
     Ok(MARGIN + font::TITLE * 1.2 + 8.0)
+}
+
+/// `t` with its font shrunk (down to 7 px, about 5 pt) until `text` fits in `max_width`
+/// logical pixels, so long titles and labels are not clipped at the figure's edge.
+pub fn fitted<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    text: &str,
+    t: Txt,
+    max_width: f64,
+) -> Result<Txt> {
+    let width = c.text_width(text, t)?;
+    if width <= max_width || width <= 0.0 {
+        return Ok(t);
+    }
+    let mut smaller = t;
+    smaller.size = (t.size * max_width / width).max(7.0);
+    Ok(smaller)
 }
 
 /// `s` with its first letter in upper case (axis and colour-bar titles).
@@ -490,13 +513,12 @@ pub fn y_axis<DB: DrawingBackend>(
         c.text(&text, a.x0 - 5.0, y, right)?;
     }
     c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    let t = fitted(c, title, Txt::new(font::LABEL), (a.y1 - a.y0) + 30.0)?;
     c.text(
         title,
         title_x,
         (a.y0 + a.y1) / 2.0,
-        Txt::new(font::LABEL)
-            .vertical()
-            .anchor(HPos::Center, VPos::Top),
+        t.vertical().anchor(HPos::Center, VPos::Top),
     )
 }
 

@@ -392,6 +392,21 @@ mod tests {
     }
 
     #[test]
+    fn a_title_wider_than_the_figure_is_shrunk_to_fit() {
+        let long =
+            "A very long title that would never fit in a single journal column at nine points";
+        let fig = head_heatmap("h", long, &test_support::small_grid())
+            .unwrap()
+            .with_size(SINGLE_COLUMN_PX, 260);
+        let el = test_support::render_checked(&fig);
+        let title = el
+            .iter()
+            .find(|e| e.tag == "text" && e.text == long)
+            .unwrap();
+        assert!(title.num("font-size") < draw::font::TITLE, "{title:?}");
+    }
+
+    #[test]
     fn too_small_a_size_is_an_error_not_a_panic() {
         let fig = head_heatmap("h", "t", &test_support::small_grid())
             .unwrap()
