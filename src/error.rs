@@ -33,6 +33,10 @@ pub enum Error {
     #[error("device: {0}")]
     Device(String),
 
+    /// A figure could not be drawn or encoded (the drawing backend's or PNG encoder's message).
+    #[error("plot: {0}")]
+    Plot(String),
+
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 

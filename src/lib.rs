@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod io;
 pub mod model;
+pub mod plot;
 pub mod stats;
 pub mod structure;
 

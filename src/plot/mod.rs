@@ -1,0 +1,436 @@
+//! Figures for papers and reports, drawn with plotters: SVG and PNG from the same drawing code,
+//! text in the embedded DejaVu Sans, colour-blind-safe colours ([`palette`]), and the numbers
+//! drawn as tidy CSV beside each figure.
+//!
+//! Each figure kind has a typed input (built directly or from the library's tables) and a
+//! constructor returning a [`Figure`]:
+//!
+//! | figure | input | constructor |
+//! | --- | --- | --- |
+//! | head heatmap + per-layer maximum | [`HeadGrid`] | [`head_heatmap`] |
+//! | top-k heads with Wilson intervals | [`TopHeads`] | [`top_heads`] |
+//! | per-layer profile, centres of gravity | [`LayerProfile`] | [`layer_profile`] |
+//! | amino-acid attention correlation vs BLOSUM62 | [`AaBlosum`] | [`aa_blosum`] |
+//! | one protein's residue track | [`ResidueTrack`] | [`residue_track`] |
+//! | one head's attention map, contacts | [`AttentionMap`] | [`attention_map`] |
+//! | −log10 p bars | [`SignificanceBar`]s | [`significance_bars`] |
+//!
+//! Sizes are logical pixels at 96 dpi (SVG units); PNG draws the same figure at
+//! [`Figure::png_scale`] (300 dpi by default) and records that resolution in the file.
+
+mod aa_blosum;
+mod attention_map;
+mod columns;
+mod draw;
+mod heatmap;
+mod layer_profile;
+pub mod palette;
+mod residue_track;
+mod significance;
+mod top_heads;
+
+#[cfg(test)]
+mod test_support;
+
+pub use aa_blosum::{aa_blosum, AaBlosum, AaPair};
+pub use attention_map::{attention_map, AttentionMap};
+pub use draw::FONT_FAMILY;
+pub use heatmap::{head_heatmap, HeadGrid};
+pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
+pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
+pub use significance::{significance_bars, SignificanceBar, SignificanceBars};
+pub use top_heads::{top_heads, wilson_interval, TopHead, TopHeads};
+
+use crate::{Error, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Logical pixels per inch of SVG output (the CSS pixel).
+pub const SVG_DPI: f64 = 96.0;
+/// Default PNG resolution: print quality.
+pub const PNG_DPI: f64 = 300.0;
+/// Width of one journal column (3.5 in) in logical pixels.
+pub const SINGLE_COLUMN_PX: u32 = 336;
+/// Width of a full page (two columns, 7.2 in) in logical pixels.
+pub const DOUBLE_COLUMN_PX: u32 = 691;
+
+/// Logical pixels for a length in inches at [`SVG_DPI`].
+pub fn inches_to_px(inches: f64) -> u32 {
+    (inches * SVG_DPI).round().max(0.0) as u32
+}
+
+/// Smallest figure any kind can lay out; smaller sizes are an error, not a squashed drawing.
+const MIN_SIZE: (u32, u32) = (200, 120);
+/// Largest PNG side in device pixels (memory guard: 3 bytes per pixel).
+const MAX_PNG_SIDE: u32 = 20_000;
+
+/// A figure: owned data + how to draw it; renders to SVG or PNG on demand.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    name: String,
+    title: String,
+    size: (u32, u32),
+    png_scale: f64,
+    kind: Kind,
+}
+
+/// The owned input of one figure kind.
+#[derive(Debug, Clone)]
+enum Kind {
+    HeadHeatmap(HeadGrid),
+    TopHeads(TopHeads),
+    LayerProfile(LayerProfile),
+    AaBlosum(AaBlosum),
+    ResidueTrack(ResidueTrack),
+    AttentionMap(AttentionMap),
+    Significance(SignificanceBars),
+}
+
+impl Figure {
+    fn new(name: &str, title: &str, size: (u32, u32), kind: Kind) -> Result<Self> {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && !name.starts_with('.');
+        if !valid {
+            return Err(Error::invalid(format!(
+                "figure name `{name}` is not a file stem (letters, digits, `_`, `-`, `.`)"
+            )));
+        }
+        Ok(Figure {
+            name: name.to_string(),
+            title: title.to_string(),
+            size,
+            png_scale: PNG_DPI / SVG_DPI,
+            kind,
+        })
+    }
+
+    /// File stem, e.g. `heads_cdr3`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Size in logical pixels (SVG units at 96 dpi).
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    pub fn with_size(mut self, w: u32, h: u32) -> Self {
+        self.size = (w, h);
+        self
+    }
+
+    /// Size from inches, e.g. `(7.2, 4.0)` for a full-width figure.
+    pub fn with_size_inches(self, w: f64, h: f64) -> Self {
+        self.with_size(inches_to_px(w), inches_to_px(h))
+    }
+
+    /// Device pixels per logical pixel in PNG output (default 300/96: 300 dpi).
+    pub fn png_scale(&self) -> f64 {
+        self.png_scale
+    }
+
+    pub fn with_png_dpi(mut self, dpi: f64) -> Self {
+        self.png_scale = dpi / SVG_DPI;
+        self
+    }
+
+    fn check_size(&self) -> Result<()> {
+        let (w, h) = self.size;
+        if w < MIN_SIZE.0 || h < MIN_SIZE.1 {
+            return Err(Error::invalid(format!(
+                "figure `{}`: {w}×{h} px is too small (at least {}×{})",
+                self.name, MIN_SIZE.0, MIN_SIZE.1
+            )));
+        }
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, c: &draw::Canvas<DB>) -> Result<()> {
+        let (w, h) = (self.size.0 as f64, self.size.1 as f64);
+        let title = self.title.as_str();
+        match &self.kind {
+            Kind::HeadHeatmap(x) => heatmap::draw(c, w, h, title, x).map(|_| ()),
+            Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
+            Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
+            Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
+            Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
+            Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
+            Kind::Significance(x) => significance::draw(c, w, h, title, x),
+        }
+    }
+
+    /// The figure as an SVG document (deterministic: same input, same bytes).
+    pub fn to_svg(&self) -> Result<String> {
+        self.check_size()?;
+        draw::register_fonts()?;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, self.size).into_drawing_area();
+            root.fill(&palette::WHITE)
+                .map_err(|e| Error::Plot(e.to_string()))?;
+            self.draw(&draw::Canvas::new(&root, 1.0))?;
+            root.present().map_err(|e| Error::Plot(e.to_string()))?;
+        }
+        Ok(svg)
+    }
+
+    /// The figure as PNG bytes at [`Figure::png_scale`] × its size, with the resolution recorded.
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        self.check_size()?;
+        draw::register_fonts()?;
+        let scale = self.png_scale;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::invalid(format!(
+                "figure `{}`: PNG scale {scale} is not a positive number",
+                self.name
+            )));
+        }
+        let w = (self.size.0 as f64 * scale).round() as u32;
+        let h = (self.size.1 as f64 * scale).round() as u32;
+        if w > MAX_PNG_SIDE || h > MAX_PNG_SIDE {
+            return Err(Error::invalid(format!(
+                "figure `{}`: PNG of {w}×{h} px is larger than {MAX_PNG_SIDE} px a side",
+                self.name
+            )));
+        }
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            root.fill(&palette::WHITE)
+                .map_err(|e| Error::Plot(e.to_string()))?;
+            self.draw(&draw::Canvas::new(&root, scale))?;
+            root.present().map_err(|e| Error::Plot(e.to_string()))?;
+        }
+        encode_png(&rgb, w, h, SVG_DPI * scale)
+    }
+
+    /// Writes `.svg` or `.png` (chosen by the extension) through a temporary file in the same
+    /// folder and a rename, so a reader never sees half a figure.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("svg") => self.to_svg()?.into_bytes(),
+            Some("png") => self.to_png()?,
+            _ => {
+                return Err(Error::file(
+                    path,
+                    "unknown figure format: use a `.svg` or `.png` extension",
+                ))
+            }
+        };
+        write_atomically(path, &bytes)
+    }
+
+    /// Tidy CSV (header + one row per drawn value) of exactly the numbers in the figure.
+    pub fn data_csv(&self) -> String {
+        let table = match &self.kind {
+            Kind::HeadHeatmap(x) => heatmap::data(x),
+            Kind::TopHeads(x) => top_heads::data(x),
+            Kind::LayerProfile(x) => layer_profile::data(x),
+            Kind::AaBlosum(x) => aa_blosum::data(x),
+            Kind::ResidueTrack(x) => residue_track::data(x),
+            Kind::AttentionMap(x) => attention_map::data(x),
+            Kind::Significance(x) => significance::data(x),
+        };
+        table.to_csv()
+    }
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32, dpi: f64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let per_metre = (dpi / 0.0254).round() as u32;
+        encoder.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: per_metre,
+            yppu: per_metre,
+            unit: png::Unit::Meter,
+        }));
+        let mut writer = encoder
+            .write_header()
+            .map_err(|e| Error::Plot(format!("PNG header: {e}")))?;
+        writer
+            .write_image_data(rgb)
+            .map_err(|e| Error::Plot(format!("PNG data: {e}")))?;
+        writer
+            .finish()
+            .map_err(|e| Error::Plot(format!("PNG end: {e}")))?;
+    }
+    Ok(out)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".protscope-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    // Temporary files are private; a figure is for reading.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// A small CSV table: the data behind a figure.
+pub(crate) struct DataTable {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl DataTable {
+    pub(crate) fn new(header: &[&'static str]) -> Self {
+        DataTable {
+            header: header.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub(crate) fn row(&mut self, fields: Vec<String>) {
+        self.rows.push(fields);
+    }
+
+    fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, fields: &mut dyn Iterator<Item = &str>| {
+            let quoted: Vec<String> = fields.map(csv_field).collect();
+            out.push_str(&quoted.join(","));
+            out.push('\n');
+        };
+        line(&mut out, &mut self.header.iter().copied());
+        for row in &self.rows {
+            line(&mut out, &mut row.iter().map(String::as_str));
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A number for CSV: shortest round-trip form; NaN and infinities as an empty field.
+pub(crate) fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        String::new()
+    }
+}
+
+/// An optional number for CSV (None → empty field).
+pub(crate) fn opt_num(v: Option<f64>) -> String {
+    v.map_or_else(String::new, num)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        let mut t = DataTable::new(&["label", "value"]);
+        t.row(vec!["CDR-H1, loop".into(), num(0.5)]);
+        t.row(vec!["say \"hi\"".into(), num(f64::NAN)]);
+        assert_eq!(
+            t.to_csv(),
+            "label,value\n\"CDR-H1, loop\",0.5\n\"say \"\"hi\"\"\",\n"
+        );
+    }
+
+    #[test]
+    fn figure_names_must_be_file_stems() {
+        let grid = test_support::small_grid();
+        assert!(head_heatmap("heads_cdr3", "t", &grid).is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "with space"] {
+            assert!(head_heatmap(bad, "t", &grid).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paper_sizes_and_png_resolution() {
+        assert_eq!(inches_to_px(3.5), SINGLE_COLUMN_PX);
+        assert_eq!(inches_to_px(7.2), DOUBLE_COLUMN_PX);
+        let fig = head_heatmap("h", "t", &test_support::small_grid())
+            .unwrap()
+            .with_size_inches(3.5, 2.5)
+            .with_png_dpi(192.0);
+        assert_eq!(fig.size(), (336, 240));
+        assert_eq!(fig.png_scale(), 2.0);
+        test_support::render_checked(&fig);
+        let bad = fig.with_png_dpi(0.0);
+        assert!(bad.to_png().is_err());
+    }
+
+    #[test]
+    fn a_title_wider_than_the_figure_is_shrunk_to_fit() {
+        let long =
+            "A very long title that would never fit in a single journal column at nine points";
+        let fig = head_heatmap("h", long, &test_support::small_grid())
+            .unwrap()
+            .with_size(SINGLE_COLUMN_PX, 260);
+        let el = test_support::render_checked(&fig);
+        let title = el
+            .iter()
+            .find(|e| e.tag == "text" && e.text == long)
+            .unwrap();
+        assert!(title.num("font-size") < draw::font::TITLE, "{title:?}");
+    }
+
+    #[test]
+    fn too_small_a_size_is_an_error_not_a_panic() {
+        let fig = head_heatmap("h", "t", &test_support::small_grid())
+            .unwrap()
+            .with_size(50, 20);
+        assert!(fig.to_svg().is_err());
+        assert!(fig.to_png().is_err());
+    }
+
+    #[test]
+    fn save_picks_the_format_from_the_extension_and_writes_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let fig = head_heatmap("h", "t", &test_support::small_grid()).unwrap();
+        fig.save(&dir.path().join("h.svg")).unwrap();
+        fig.save(&dir.path().join("h.png")).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("h.svg")).unwrap();
+        assert!(svg.starts_with("<svg"));
+        let png = std::fs::read(dir.path().join("h.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(fig.save(&dir.path().join("h.pdf")).is_err());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}
