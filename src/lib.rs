@@ -14,7 +14,9 @@ pub mod error;
 pub mod frame;
 pub mod io;
 pub mod model;
+pub mod notebook;
 pub mod plot;
+pub mod report;
 pub mod stats;
 pub mod structure;
 

@@ -1,91 +1,130 @@
-//! `protscope demo`: the README's main job on the default model, AntiBERTy.
+//! `protscope demo`: the README's main job. AntiBERTy on 171 real antibodies, ending in one
+//! HTML report; thin over [`crate::report::demo`].
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
 
 use super::common::progress;
-use crate::attention::{attention_frame, attention_maps, empty_attention_frame, AttentionFilter};
-use crate::attribution::runner::{run_attribution, AttributionJob};
-use crate::attribution::{IgOptions, Quadrature};
-use crate::frame::{write_table, TableSink};
-use crate::io::read_fasta;
+use crate::attribution::LatentDerivative;
 use crate::model::fetch::{default_cache_dir, fetch_antiberty};
-use crate::model::outputs::predictions_frame;
-use crate::model::ProteinModel;
+use crate::report::demo::{run_antibody_demo, DemoOptions, DemoProgress};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LatentDerivativeArg {
+    Fd,
+    Exact,
+}
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Output folder.
+    /// Output folder: tables, figures/, run.json and report.html.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
-    /// Input proteins.
-    #[arg(long, default_value = "data/antibodies.fasta")]
+    /// Antibody sequences; `species=` / `chain=` header fields are compared with predictions.
+    #[arg(long, default_value = "data/antibodies_171.fasta")]
     pub fasta: PathBuf,
     /// Model folder; default: AntiBERTy, fetched into the cache on first use.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Integration steps of the attribution part.
-    #[arg(long, default_value_t = 100)]
-    pub steps: usize,
+    /// Integration steps (Gauss–Legendre nodes) of integrated gradients.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Use at most this many antibodies, spread evenly over the file.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// A small, fast run (12 antibodies, 8 steps) that exercises every stage.
+    #[arg(long)]
+    pub quick: bool,
+    /// How latent IG gets each head's dh/dα.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub latent_derivative: LatentDerivativeArg,
+    /// Record the date in the report (otherwise identical runs give identical files).
+    #[arg(long)]
+    pub timestamp: bool,
+    /// Attention threshold θ of the head statistics (edges with attention ≥ θ).
+    #[arg(long, default_value_t = 0.3)]
+    pub min_attn: f32,
+    /// Heads with fewer edges than this are excluded from the attention figures.
+    #[arg(long, default_value_t = 100.0)]
+    pub min_total: f64,
+    /// Cut sequences to this many tokens (the two specials included).
+    #[arg(long, default_value_t = 512)]
+    pub max_len: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
 
-pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
-    let model_dir = match args.model {
-        Some(dir) => dir,
-        None => fetch_antiberty(&default_cache_dir())?,
-    };
-    let device = crate::device::parse_device(&args.device)?;
-    let model = ProteinModel::load(&model_dir, &device)?;
-    let records = read_fasta(&args.fasta)?;
-    let seqs = records
-        .iter()
-        .map(|r| model.encode_sequence(&r.id, &r.sequence, None))
-        .collect::<crate::Result<Vec<_>>>()?;
-    let refs: Vec<_> = seqs.iter().collect();
-    std::fs::create_dir_all(&args.out)?;
+struct Bars {
+    bar: Option<ProgressBar>,
+    started: std::time::Instant,
+}
 
-    let predictions_path = args.out.join("predictions.csv");
-    let mut predictions = predictions_frame(&model, &refs)?;
-    write_table(&mut predictions, &predictions_path)?;
-    eprintln!("predictions → {}", predictions_path.display());
-
-    let attention_path = args.out.join("attention.parquet");
-    let mut sink = TableSink::create(&attention_path, &empty_attention_frame())?;
-    let bar = progress(seqs.len(), "attention");
-    for s in &refs {
-        for maps in attention_maps(&model, &[s])? {
-            sink.write(&mut attention_frame(&maps, &AttentionFilter::default())?)?;
-        }
-        bar.inc(1);
+impl DemoProgress for Bars {
+    fn stage(&mut self, name: &str, total: usize) {
+        self.started = std::time::Instant::now();
+        eprintln!("· {name} …");
+        self.bar = (total > 0).then(|| progress(total, name));
     }
-    bar.finish_and_clear();
-    let rows = sink.finish()?;
-    eprintln!("attention ({rows} rows) → {}", attention_path.display());
-
-    if model.head("species").is_ok() {
-        let job = AttributionJob {
-            head: "species".into(),
-            target: model.head("species")?.class_index("Human")?,
-            options: IgOptions {
-                steps: args.steps,
-                method: Quadrature::GaussLegendre,
-                latent: true,
-                ..Default::default()
-            },
-            out: args.out.join("attribution_species_human.parquet"),
-            max_new_proteins: None,
-        };
-        let bar = progress(seqs.len(), "attribute");
-        run_attribution(&model, &seqs, &job, |_| bar.inc(1))?;
-        bar.finish_and_clear();
+    fn advance(&mut self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+    fn finish_stage(&mut self, message: &str) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
         eprintln!(
-            "attribution (species = Human, embedding + every head) → {}",
-            job.out.display()
+            "  {message} ({:.1} s)",
+            self.started.elapsed().as_secs_f64()
         );
     }
-    println!("{}", predictions);
+}
+
+pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let model_dir = match args.model {
+        Some(dir) => dir,
+        None => {
+            eprintln!("· model: AntiBERTy (fetched into the cache on first use) …");
+            fetch_antiberty(&default_cache_dir())?
+        }
+    };
+    let mut options = DemoOptions::new(args.out.clone(), model_dir, args.fasta.clone());
+    options.device = crate::device::parse_device(&args.device)?;
+    if args.quick {
+        options.limit = Some(12);
+        options.steps = 8;
+    }
+    if let Some(steps) = args.steps {
+        options.steps = steps;
+    }
+    if args.limit.is_some() {
+        options.limit = args.limit;
+    }
+    options.latent_derivative = match args.latent_derivative {
+        LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
+        LatentDerivativeArg::Exact => LatentDerivative::Exact,
+    };
+    options.timestamp = args.timestamp;
+    options.max_len = args.max_len;
+    options.min_attn = args.min_attn;
+    options.min_total = args.min_total;
+    options.command_line = std::env::args().collect();
+    let mut bars = Bars {
+        bar: None,
+        started: std::time::Instant::now(),
+    };
+    let outcome = run_antibody_demo(&options, &mut bars)?;
+    eprintln!(
+        "done in {:.0} s: {} antibodies ({} with IMGT regions), {} figures",
+        started.elapsed().as_secs_f64(),
+        outcome.antibodies,
+        outcome.numbered,
+        outcome.report.figures.len()
+    );
+    println!("{}", outcome.report_path.display());
     Ok(())
 }

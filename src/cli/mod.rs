@@ -8,6 +8,7 @@ pub mod heads;
 pub mod model_cmds;
 pub mod regions;
 pub mod relevance;
+pub mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ pub enum Command {
     Embed(model_cmds::EmbedArgs),
     /// Integrated gradients at the embedding layer and (with --latent) inside every head.
     Attribute(attribute::AttributeArgs),
-    /// The README's main job: AntiBERTy on data/antibodies.fasta.
+    /// The README's main job: AntiBERTy on 171 real antibodies, ending in an HTML report.
     Demo(demo::DemoArgs),
     /// Download and prepare a model folder (AntiBERTy, from its PyPI wheel).
     Fetch(model_cmds::FetchArgs),
@@ -49,6 +50,8 @@ pub enum Command {
     RelevanceStats(relevance::RelevanceStatsArgs),
     /// Faithfulness check: flip the most relevant residues to PAD and watch the target logit.
     Flip(relevance::FlipArgs),
+    /// One self-contained HTML report from the tables of a finished run folder.
+    Report(report::ReportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
+        Command::Report(args) => report::run_report(args),
     }
 }
 

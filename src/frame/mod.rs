@@ -46,16 +46,7 @@ impl TableFormat {
 /// and a rename, so a reader never sees a half-written table.
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
     let format = TableFormat::from_path(path)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".protscope-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut tmp = temporary_beside(path)?;
     match format {
         TableFormat::Parquet => {
             ParquetWriter::new(tmp.as_file_mut())
@@ -73,6 +64,32 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
         .sync_all()
         .map_err(|e| Error::io(path, e))?;
     publish(tmp, path)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename (figures,
+/// reports, any non-table output).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut tmp = temporary_beside(path)?;
+    tmp.as_file_mut()
+        .write_all(bytes)
+        .and_then(|()| tmp.as_file_mut().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    publish(tmp, path)
+}
+
+/// A temporary file in `path`'s folder (created if missing), to be renamed onto `path`.
+fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    tempfile::Builder::new()
+        .prefix(".protscope-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Gives the finished temporary file ordinary permissions (temporary files are private) and
@@ -145,17 +162,8 @@ impl TableSink {
     /// Opens a sink for tables shaped like `template` (its columns and dtypes; rows ignored).
     pub fn create(path: &Path, template: &DataFrame) -> Result<Self> {
         let format = TableFormat::from_path(path)?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".protscope-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        let file = tmp.as_file().try_clone().map_err(|e| Error::io(dir, e))?;
+        let tmp = temporary_beside(path)?;
+        let file = tmp.as_file().try_clone().map_err(|e| Error::io(path, e))?;
         let schema = template.schema().as_ref().clone();
         let writer = match format {
             TableFormat::Parquet => SinkWriter::Parquet(Box::new(
@@ -288,4 +296,76 @@ pub fn read_table_like(path: &Path, template: &DataFrame) -> Result<DataFrame> {
         ));
     }
     Ok(df)
+}
+
+/// Typed copies of table columns for code that draws or reports them. Each names the column and
+/// table (`what`) when the column is missing or of the wrong kind.
+pub mod columns {
+    use crate::{Error, Result};
+    use polars::prelude::*;
+
+    fn find<'a>(df: &'a DataFrame, name: &str, what: &str) -> Result<&'a Column> {
+        df.column(name).map_err(|_| {
+            Error::invalid(format!(
+                "{what}: column `{name}` is missing (columns: {})",
+                df.get_column_names()
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+
+    /// Numbers as f64; nulls become NaN.
+    pub fn f64s(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
+        let c = find(df, name, what)?;
+        if !c.dtype().is_primitive_numeric() {
+            return Err(Error::invalid(format!(
+                "{what}: column `{name}` must be numeric, found {}",
+                c.dtype()
+            )));
+        }
+        let cast = c.cast(&DataType::Float64)?;
+        Ok(cast.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+
+    /// Integers as i64; a null is an error.
+    pub fn i64s(df: &DataFrame, name: &str, what: &str) -> Result<Vec<i64>> {
+        let c = find(df, name, what)?;
+        if !c.dtype().is_integer() {
+            return Err(Error::invalid(format!(
+                "{what}: column `{name}` must be integer, found {}",
+                c.dtype()
+            )));
+        }
+        let cast = c.cast(&DataType::Int64)?;
+        cast.i64()?
+            .iter()
+            .map(|v| v.ok_or_else(|| Error::invalid(format!("{what}: column `{name}` has nulls"))))
+            .collect()
+    }
+
+    /// Text; nulls become empty strings.
+    pub fn strings(df: &DataFrame, name: &str, what: &str) -> Result<Vec<String>> {
+        let c = find(df, name, what)?;
+        let cast = c.cast(&DataType::String)?;
+        Ok(cast
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect())
+    }
+
+    /// Booleans; nulls become false.
+    pub fn bools(df: &DataFrame, name: &str, what: &str) -> Result<Vec<bool>> {
+        let c = find(df, name, what)?;
+        if c.dtype() != &DataType::Boolean {
+            return Err(Error::invalid(format!(
+                "{what}: column `{name}` must be boolean, found {}",
+                c.dtype()
+            )));
+        }
+        Ok(c.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+    }
 }

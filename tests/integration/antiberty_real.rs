@@ -208,3 +208,42 @@ fn latent_ig_memory_does_not_grow_with_steps() {
         "peak RSS grew from {small} kB to {large} kB"
     );
 }
+
+/// The README's first command in its `--quick` form (12 antibodies spread over the 171, 8
+/// steps) on the real model: every stage runs and the report is written; AntiBERTy's chain head
+/// agrees with the sources' chain labels for most antibodies (a sanity check that the right
+/// weights and labels are in place, not a benchmark of the model).
+#[test]
+fn real_antiberty_quick_demo_writes_the_report() {
+    let Some(_) = antiberty() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--quick", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "demo --quick failed:\n{log}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Relevance vs CDR3"),
+        "CDR3 statistics are in the report"
+    );
+    let agreement = html
+        .split("`chain` head: the predicted class matches the source&#39;s label for ")
+        .nth(1)
+        .and_then(|rest| rest.split(" proteins").next())
+        .map(|s| {
+            s.split(" of ")
+                .map(|n| n.parse::<usize>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .expect("the report states the chain head's agreement");
+    assert!(
+        agreement[0] * 10 >= agreement[1] * 8,
+        "chain head agrees for only {} of {}",
+        agreement[0],
+        agreement[1]
+    );
+}

@@ -13,5 +13,6 @@ mod model_parity;
 mod notebooks;
 mod regions;
 mod relevance_cli;
+mod report;
 mod stats;
 mod structure_files;

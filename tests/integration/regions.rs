@@ -32,8 +32,8 @@ fn references() -> Vec<Reference> {
                 .map(|&r| {
                     let start = cells[col(&format!("{r}_start"))];
                     let end = cells[col(&format!("{r}_end"))];
-                    let value = (!start.is_empty())
-                        .then(|| (start.parse().unwrap(), end.parse().unwrap()));
+                    let value =
+                        (!start.is_empty()).then(|| (start.parse().unwrap(), end.parse().unwrap()));
                     (r, value)
                 })
                 .collect();
@@ -129,14 +129,17 @@ fn regions_agree_with_anarci() {
         if problems.is_empty() {
             entry.0 += 1;
         } else {
-            disagreements.push(format!("{} (ANARCI {}): {}", r.id, r.chain, problems.join("; ")));
+            disagreements.push(format!(
+                "{} (ANARCI {}): {}",
+                r.id,
+                r.chain,
+                problems.join("; ")
+            ));
         }
     }
     let identical: usize = per_chain.values().map(|v| v.0).sum();
     let percent = 100.0 * identical as f64 / antibodies as f64;
-    println!(
-        "IMGT CDR boundaries identical to ANARCI: {identical}/{antibodies} ({percent:.1} %)"
-    );
+    println!("IMGT CDR boundaries identical to ANARCI: {identical}/{antibodies} ({percent:.1} %)");
     for (chain, (same, total)) in &per_chain {
         println!("  chain {chain}: {same}/{total}");
     }
@@ -163,7 +166,11 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     // Adalimumab VH with an N-terminal His-tag, and hen lysozyme (not an antibody).
     let vh = "MGSSHHHHHHSSGEVQLVESGGGLVQPGRSLRLSCAASGFTFDDYAMHWVRQAPGKGLEWVSAITWNSGHIDYADSVEGRFTISRDNAKNSLYLQMNSLRAEDTAVYYCAKVSYLSTASSLDYWGQGTLVTVSS";
     let lysozyme = "KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQATNRNTDGSTDYGILQINSRWWCNDGRTPGSRNLCNIPCSALLSSDITASVNCAKKIVSDGNGMNAWVAWRNRCKGTDVQAWIRGCRL";
-    std::fs::write(&fasta, format!(">adalimumab_vh tagged\n{vh}\n>lysozyme\n{lysozyme}\n")).unwrap();
+    std::fs::write(
+        &fasta,
+        format!(">adalimumab_vh tagged\n{vh}\n>lysozyme\n{lysozyme}\n"),
+    )
+    .unwrap();
     let out = dir.path().join("regions.csv");
     let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
         .args(["regions", "--fasta"])
@@ -180,8 +187,23 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     );
     assert!(stderr.contains("1 of 2 records numbered"), "{stderr}");
     let df = read_table(&out).unwrap();
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    assert_eq!(&names[..7], ["accession", "type", "start", "end", "start_modifier", "end_modifier", "description"]);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        &names[..7],
+        [
+            "accession",
+            "type",
+            "start",
+            "end",
+            "start_modifier",
+            "end_modifier",
+            "description"
+        ]
+    );
     assert_eq!(df.height(), 7);
     let text = |c: &str| -> Vec<String> {
         df.column(c)

@@ -213,8 +213,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                         for (t, &(number, insertion)) in layout.iter().enumerate() {
                             if insertion.is_none() {
                                 s += CDR_WEIGHT
-                                    * profile.score[usize::from(number) - 1]
-                                        [residues[i - k + t]];
+                                    * profile.score[usize::from(number) - 1][residues[i - k + t]];
                             }
                         }
                         if s > best {
@@ -319,7 +318,9 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         .filter(|&(node, _, _, _)| {
             // A framework residue within three columns on each side (a flanking column may be
             // one of the germlines' empty positions).
-            let before = matched_nodes[node.saturating_sub(3)..node].iter().any(|&m| m);
+            let before = matched_nodes[node.saturating_sub(3)..node]
+                .iter()
+                .any(|&m| m);
             let after = matched_nodes[(node + 1).min(nodes.len())..(node + 4).min(nodes.len())]
                 .iter()
                 .any(|&m| m);

@@ -204,11 +204,8 @@ impl AntibodyNumbering {
                 .regions
                 .iter()
                 .map(|r| {
-                    let mut f = Feature::new(
-                        "Region",
-                        Position::exact(r.start),
-                        Position::exact(r.end),
-                    );
+                    let mut f =
+                        Feature::new("Region", Position::exact(r.start), Position::exact(r.end));
                     f.description = Some(r.kind.label(self.chain));
                     f
                 })
@@ -402,7 +399,10 @@ pub struct RegionAnnotations {
 impl RegionAnnotations {
     /// One [`Entry`] per numbered sequence, for [`super::features_frame`].
     pub fn entries(&self) -> Vec<Entry> {
-        self.numbered.iter().map(AntibodyNumbering::to_entry).collect()
+        self.numbered
+            .iter()
+            .map(AntibodyNumbering::to_entry)
+            .collect()
     }
 }
 
@@ -455,10 +455,7 @@ mod tests {
         assert_eq!(c23.position.to_string(), "23");
         let vl = number_imgt("vl", ADALIMUMAB_VL).unwrap();
         assert_eq!(vl.chain, ChainType::Kappa);
-        assert_eq!(
-            cdrs(&vl),
-            [Some("QGIRNY"), Some("AAS"), Some("QRYNRAPYT")]
-        );
+        assert_eq!(cdrs(&vl), [Some("QGIRNY"), Some("AAS"), Some("QRYNRAPYT")]);
         let entry = vl.to_entry();
         let labels: Vec<&str> = entry
             .features
@@ -530,16 +527,15 @@ mod tests {
             );
         }
         assert!(number_imgt("e", "").unwrap_err().reason.contains("empty"));
-        assert!(number_imgt("s", "EVQLVES").unwrap_err().reason.contains("too short"));
+        assert!(number_imgt("s", "EVQLVES")
+            .unwrap_err()
+            .reason
+            .contains("too short"));
     }
 
     #[test]
     fn batches_keep_order_and_split_skipped() {
-        let out = annotate_regions([
-            ("a", ADALIMUMAB_VH),
-            ("b", "MKV"),
-            ("c", ADALIMUMAB_VL),
-        ]);
+        let out = annotate_regions([("a", ADALIMUMAB_VH), ("b", "MKV"), ("c", ADALIMUMAB_VL)]);
         let ids: Vec<&str> = out.numbered.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         assert_eq!(out.skipped.len(), 1);

@@ -1,0 +1,297 @@
+//! One-file HTML reports: headings, text, figures (inline SVG) and tables collected by a
+//! [`Report`] builder and written as a single `.html` that makes no network request (no CDN, web
+//! font or external script; a little inline CSS and JS). The same inputs give the same bytes: no
+//! timestamp is written unless [`Provenance::date`] is set.
+//!
+//! [`run_folder::report_from_dir`] builds a report from the tables of a finished run folder
+//! (what `protscope report --from DIR` and `protscope demo` call).
+
+pub mod demo;
+mod html;
+pub mod provenance;
+pub mod reading;
+pub mod run_folder;
+mod table;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+
+pub use provenance::{FileHash, ModelProvenance, Provenance};
+pub use table::TableOptions;
+
+/// A DataFrame as an HTML table (sortable, optionally searchable and downloadable).
+pub fn table_html(id: &str, frame: &DataFrame, options: &TableOptions) -> Result<String> {
+    table::render(id, frame, options)
+}
+
+use crate::plot::Figure;
+use crate::Result;
+use html::escape;
+
+/// One block of a report, in document order.
+#[derive(Debug, Clone)]
+enum Block {
+    Heading {
+        level: u8,
+        id: String,
+        text: String,
+    },
+    Paragraph(String),
+    Figure {
+        id: String,
+        title: String,
+        caption: String,
+        svg: String,
+        data_name: String,
+        data_csv: String,
+    },
+    Table {
+        id: String,
+        caption: String,
+        html: String,
+    },
+}
+
+/// Builder of a one-file HTML report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    title: String,
+    provenance: Option<Provenance>,
+    blocks: Vec<Block>,
+    figure_count: usize,
+    table_count: usize,
+}
+
+impl Report {
+    pub fn new(title: impl Into<String>) -> Self {
+        Report {
+            title: title.into(),
+            provenance: None,
+            blocks: Vec::new(),
+            figure_count: 0,
+            table_count: 0,
+        }
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Provenance block shown under the title (version, commit, command, model, inputs,
+    /// parameters).
+    pub fn provenance(&mut self, provenance: Provenance) -> &mut Self {
+        self.provenance = Some(provenance);
+        self
+    }
+
+    /// A section heading (listed in the table of contents).
+    pub fn section(&mut self, text: impl Into<String>) -> &mut Self {
+        self.heading(2, text.into())
+    }
+
+    /// A subsection heading (listed, indented, in the table of contents).
+    pub fn subsection(&mut self, text: impl Into<String>) -> &mut Self {
+        self.heading(3, text.into())
+    }
+
+    fn heading(&mut self, level: u8, text: String) -> &mut Self {
+        let id = self.unique_id(&slug(&text));
+        self.blocks.push(Block::Heading { level, id, text });
+        self
+    }
+
+    /// A paragraph of plain text (escaped; blank lines are not interpreted).
+    pub fn paragraph(&mut self, text: impl Into<String>) -> &mut Self {
+        self.blocks.push(Block::Paragraph(text.into()));
+        self
+    }
+
+    /// A numbered figure with its caption (which should carry the run's parameters) and a link
+    /// that downloads the figure's data as CSV from the page itself.
+    pub fn figure(&mut self, figure: &Figure, caption: impl Into<String>) -> Result<&mut Self> {
+        let svg = figure.to_svg()?;
+        self.figure_count += 1;
+        let id = self.unique_id(&format!("fig-{}", slug(figure.name())));
+        self.blocks.push(Block::Figure {
+            id,
+            title: figure.title().to_string(),
+            caption: caption.into(),
+            svg: html::inline_svg(&svg),
+            data_name: format!("{}.csv", figure.name()),
+            data_csv: figure.data_csv(),
+        });
+        Ok(self)
+    }
+
+    /// A table from a DataFrame: sortable by clicking a column header and searchable, with the
+    /// whole table downloadable as CSV.
+    pub fn table(
+        &mut self,
+        caption: impl Into<String>,
+        frame: &DataFrame,
+        options: &TableOptions,
+    ) -> Result<&mut Self> {
+        self.table_count += 1;
+        let caption = caption.into();
+        let id = self.unique_id(&format!("table-{}", slug(&caption)));
+        let html = table::render(&id, frame, options)?;
+        self.blocks.push(Block::Table { id, caption, html });
+        Ok(self)
+    }
+
+    /// Number of figures added so far.
+    pub fn figures(&self) -> usize {
+        self.figure_count
+    }
+
+    /// Number of tables added so far.
+    pub fn tables(&self) -> usize {
+        self.table_count
+    }
+
+    fn unique_id(&self, base: &str) -> String {
+        let taken = |id: &str| {
+            self.blocks.iter().any(|b| match b {
+                Block::Heading { id: i, .. }
+                | Block::Figure { id: i, .. }
+                | Block::Table { id: i, .. } => i == id,
+                Block::Paragraph(_) => false,
+            })
+        };
+        if !taken(base) {
+            return base.to_string();
+        }
+        (2..)
+            .map(|n| format!("{base}-{n}"))
+            .find(|id| !taken(id))
+            .expect("an unused id exists")
+    }
+
+    /// The whole document.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(1 << 20);
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"color-scheme\" content=\"light dark\">\n<title>{}</title>\n\
+             <style>{}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+            escape(&self.title),
+            html::CSS,
+            escape(&self.title)
+        );
+        if let Some(p) = &self.provenance {
+            out.push_str(&p.to_html());
+        }
+        self.write_contents(&mut out);
+        let mut figure_number = 0;
+        let mut table_number = 0;
+        for block in &self.blocks {
+            match block {
+                Block::Heading { level, id, text } => {
+                    let _ = writeln!(out, "<h{level} id=\"{id}\">{}</h{level}>", escape(text));
+                }
+                Block::Paragraph(text) => {
+                    let _ = writeln!(out, "<p>{}</p>", escape(text));
+                }
+                Block::Figure {
+                    id,
+                    title,
+                    caption,
+                    svg,
+                    data_name,
+                    data_csv,
+                } => {
+                    figure_number += 1;
+                    let _ = writeln!(
+                        out,
+                        "<figure id=\"{id}\">\n<div class=\"plot\">{svg}</div>\n<figcaption>\
+                         <b>Figure {figure_number}. {}</b> {} <a class=\"data\" download=\"{}\" \
+                         href=\"{}\">Data (CSV)</a></figcaption>\n</figure>",
+                        escape(title),
+                        escape(caption),
+                        escape(data_name),
+                        html::csv_data_uri(data_csv),
+                    );
+                }
+                Block::Table { id, caption, html } => {
+                    table_number += 1;
+                    let _ = writeln!(
+                        out,
+                        "<section class=\"table\" id=\"{id}\">\n<p class=\"caption\"><b>Table \
+                         {table_number}.</b> {}</p>\n{html}</section>",
+                        escape(caption)
+                    );
+                }
+            }
+        }
+        let _ = write!(
+            out,
+            "</main>\n<footer>Made with protscope {}.</footer>\n<script>{}</script>\n</body>\n</html>\n",
+            env!("CARGO_PKG_VERSION"),
+            html::SCRIPT
+        );
+        out
+    }
+
+    fn write_contents(&self, out: &mut String) {
+        let headings: Vec<_> = self
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Heading { level, id, text } => Some((*level, id, text)),
+                _ => None,
+            })
+            .collect();
+        if headings.is_empty() {
+            return;
+        }
+        out.push_str("<nav class=\"toc\"><h2>Contents</h2>\n<ol>\n");
+        let mut open_sub = false;
+        for (i, (level, id, text)) in headings.iter().enumerate() {
+            if *level == 3 && !open_sub {
+                out.push_str("<ol>\n");
+                open_sub = true;
+            }
+            if *level == 2 && open_sub {
+                out.push_str("</ol></li>\n");
+                open_sub = false;
+            } else if *level == 2 && i > 0 {
+                out.push_str("</li>\n");
+            }
+            let _ = write!(out, "<li><a href=\"#{id}\">{}</a>", escape(text));
+            if *level == 3 {
+                out.push_str("</li>\n");
+            }
+        }
+        if open_sub {
+            out.push_str("</ol>");
+        }
+        out.push_str("</li>\n</ol></nav>\n");
+    }
+
+    /// Writes the document atomically (temporary file in the same folder, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::frame::write_atomically(path, self.to_html().as_bytes())
+    }
+}
+
+/// Lower-case ASCII id from a heading (letters, digits, dashes).
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "section".into()
+    } else {
+        out
+    }
+}

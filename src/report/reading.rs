@@ -1,0 +1,181 @@
+//! Plain-language readings of results, written from the numbers (never canned): what the
+//! strongest head does against the background, where in depth a property sits, how strongly
+//! attention mirrors BLOSUM62, how many heads' relevance tracks an annotation.
+
+use crate::report::table::format_float;
+
+/// 1-based `layer-head` label of 0-based indices.
+pub fn head_label(layer: i64, head: i64) -> String {
+    format!("{}-{}", layer + 1, head + 1)
+}
+
+fn percent(x: f64) -> String {
+    format!("{}%", format_float(100.0 * x))
+}
+
+/// One head's share of attention on a property against the property's background rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadFinding {
+    pub layer: i64,
+    pub head: i64,
+    pub proportion: f64,
+    pub background: f64,
+    pub n_edges: f64,
+}
+
+/// Reading of a property's head statistics: the strongest head, how many heads exceed twice
+/// the background, and the depth (centre of gravity, 1-based layer) of the property.
+pub fn attention_reading(
+    property: &str,
+    best: Option<&HeadFinding>,
+    heads_above_twice_background: usize,
+    heads_included: usize,
+    centre_of_gravity: Option<f64>,
+) -> String {
+    let Some(best) = best else {
+        return format!(
+            "No head had enough attention edges to judge attention to {property} (all heads \
+             excluded)."
+        );
+    };
+    let enrichment = if best.background > 0.0 {
+        format!(
+            ", {}× the background",
+            format_float(best.proportion / best.background)
+        )
+    } else {
+        String::new()
+    };
+    let mut text = format!(
+        "Head {} (layer {}, head {}) attends most to {property}: {} of its {} high-attention \
+         edges land on {property} residues, against a background of {} of residues{enrichment}.",
+        head_label(best.layer, best.head),
+        best.layer + 1,
+        best.head + 1,
+        percent(best.proportion),
+        best.n_edges.round(),
+        percent(best.background),
+    );
+    text.push_str(&format!(
+        " {heads_above_twice_background} of {heads_included} heads with enough edges exceed \
+         twice the background."
+    ));
+    if let Some(c) = centre_of_gravity {
+        text.push_str(&format!(
+            " Attention to {property} is centred on layer {} (centre of gravity).",
+            format_float(c)
+        ));
+    }
+    text
+}
+
+/// Reading of the amino-acid analysis (Vig et al. §4.3).
+pub fn blosum_reading(blosum_r: f64, pairs: usize, heads_used: usize) -> String {
+    if !blosum_r.is_finite() {
+        return "The correlation with BLOSUM62 is undefined (too few heads or amino acids).".into();
+    }
+    let strength = match blosum_r.abs() {
+        a if a >= 0.5 => "strongly",
+        a if a >= 0.3 => "moderately",
+        a if a >= 0.1 => "weakly",
+        _ => "not",
+    };
+    let direction = if blosum_r >= 0.0 {
+        "pairs that BLOSUM62 scores as similar also draw similar attention"
+    } else {
+        "attention similarity runs against BLOSUM62"
+    };
+    format!(
+        "Across {heads_used} heads, how similarly two amino acids are attended to correlates \
+         with their BLOSUM62 score at r = {} over {pairs} pairs: attention {strength} reflects \
+         substitution similarity ({direction}).",
+        format_float(blosum_r)
+    )
+}
+
+/// Reading of per-head relevance statistics against one annotation.
+#[allow(clippy::too_many_arguments)]
+pub fn relevance_reading(
+    annotation: &str,
+    significant_heads: usize,
+    tested_heads: usize,
+    strongest: Option<(i64, i64, f64, f64)>,
+    embedding: Option<(f64, f64, usize)>,
+    alpha: f64,
+) -> String {
+    let mut text = String::new();
+    if let Some((mean_r, p, n)) = embedding {
+        let verdict = if p < alpha {
+            "significantly positive"
+        } else {
+            "not significantly positive"
+        };
+        text.push_str(&format!(
+            "At the embedding level, relevance correlates with {annotation} at mean r = {} over \
+             {n} proteins ({verdict}, one-sided t-test p = {}).",
+            format_float(mean_r),
+            format_float(p)
+        ));
+    }
+    text.push_str(&format!(
+        " Inside the model, {significant_heads} of {tested_heads} heads have relevance that \
+         tracks {annotation} (t-test on r and Wilcoxon on total relevance, both below {} after \
+         Benjamini–Hochberg).",
+        format_float(alpha)
+    ));
+    if let Some((layer, head, mean_r, q)) = strongest {
+        text.push_str(&format!(
+            " The strongest is head {} (mean r = {}, FDR-adjusted p = {}).",
+            head_label(layer, head),
+            format_float(mean_r),
+            format_float(q)
+        ));
+    }
+    text.trim_start().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attention_reading_uses_the_numbers() {
+        let best = HeadFinding {
+            layer: 2,
+            head: 4,
+            proportion: 0.62,
+            background: 0.14,
+            n_edges: 812.0,
+        };
+        let text = attention_reading("CDR3", Some(&best), 5, 64, Some(6.25));
+        assert!(text.contains("Head 3-5"), "{text}");
+        assert!(text.contains("62%"), "{text}");
+        assert!(text.contains("14%"), "{text}");
+        assert!(text.contains("4.429×"), "{text}");
+        assert!(text.contains("5 of 64"), "{text}");
+        assert!(text.contains("layer 6.25"), "{text}");
+        assert!(attention_reading("CDR3", None, 0, 0, None).contains("excluded"));
+    }
+
+    #[test]
+    fn blosum_reading_grades_the_correlation() {
+        assert!(blosum_reading(0.62, 190, 60).contains("strongly"));
+        assert!(blosum_reading(0.2, 190, 60).contains("weakly"));
+        assert!(blosum_reading(f64::NAN, 0, 0).contains("undefined"));
+    }
+
+    #[test]
+    fn relevance_reading_says_significance() {
+        let text = relevance_reading(
+            "CDRs",
+            12,
+            64,
+            Some((3, 1, 0.31, 1e-5)),
+            Some((0.2, 0.001, 80)),
+            0.05,
+        );
+        assert!(text.contains("significantly positive"), "{text}");
+        assert!(text.contains("12 of 64"), "{text}");
+        assert!(text.contains("head 4-2"), "{text}");
+    }
+}
