@@ -132,6 +132,8 @@ pub(crate) struct Alignment {
     /// CDRs whose flanking framework columns are both matched (a complete loop), with the
     /// 0-based query range they cover (empty loops have `start == end`).
     pub(crate) complete_cdrs: Vec<(Cdr, usize, usize)>,
+    /// Sum of the profile scores of the residues matched to FR4 columns (J-region evidence).
+    pub(crate) fr4_score: f32,
 }
 
 const MATCH: u8 = 1;
@@ -250,6 +252,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
     let mut loops: Vec<(usize, Cdr, usize, usize)> = Vec::new(); // (node, cdr, start, end)
     let mut matched_nodes = vec![false; nodes.len()];
     let mut pending_inserts: Vec<usize> = Vec::new();
+    let mut fr4_score = 0f32;
     loop {
         let op = back[node_index * width + i];
         let from_begin = op & FROM_BEGIN != 0;
@@ -273,6 +276,9 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                         framework_match: true,
                     });
                     matched_nodes[node_index] = true;
+                    if position >= 118 {
+                        fr4_score += profile.score[usize::from(position) - 1][residues[i - 1]];
+                    }
                     i -= 1;
                 }
                 INSERT => {
@@ -332,6 +338,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         score: end_score,
         placed: placed_rev,
         complete_cdrs,
+        fr4_score,
     })
 }
 

@@ -24,7 +24,7 @@ mod align;
 mod profile;
 
 use super::{Entry, Feature, Position};
-use align::{Alignment, Cdr};
+use align::{Alignment, Cdr, Placed};
 use profile::Locus;
 use rayon::prelude::*;
 use std::fmt;
@@ -263,19 +263,8 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         )));
     }
     let query = sequence.as_bytes();
-    let alignments: Vec<Alignment> = profile::profiles()
-        .iter()
-        .filter_map(|p| align::align(p, query))
-        .collect();
-    let best_of = |wanted: &[Locus]| {
-        alignments
-            .iter()
-            .filter(|a| wanted.contains(&a.locus))
-            .max_by(|a, b| a.score.total_cmp(&b.score))
-    };
-    let antibody = best_of(&[Locus::H, Locus::K, Locus::L]);
-    let receptor = best_of(&[Locus::A, Locus::B, Locus::G, Locus::D]);
-    let Some(best) = antibody else {
+    let (antibody, receptor) = align_all(query);
+    let Some(mut best) = antibody else {
         return Err(refuse("nothing aligns to an antibody framework".into()));
     };
     if let Some(tcr) = receptor {
@@ -299,6 +288,23 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
             best.score
         )));
     }
+    // Two V domains in one chain (an scFv, a tandem construct): the N-terminal one is numbered,
+    // the one ANARCI lists first.
+    while let Some(start) = best.placed.first().map(|p| p.index) {
+        if start < MIN_LENGTH {
+            break;
+        }
+        match align_all(&query[..start]) {
+            (Some(before), tcr)
+                if before.score >= MIN_SCORE
+                    && tcr.as_ref().is_none_or(|t| t.score <= before.score) =>
+            {
+                best = before
+            }
+            _ => break,
+        }
+    }
+    without_unsupported_cdr3(&mut best, query);
     let chain = match best.locus {
         Locus::H => ChainType::Heavy,
         Locus::K => ChainType::Kappa,
@@ -390,6 +396,56 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         regions,
         residues,
     })
+}
+
+/// The best antibody (H, K, L) and the best T-cell receptor alignment of `query`.
+fn align_all(query: &[u8]) -> (Option<Alignment>, Option<Alignment>) {
+    let mut antibody: Option<Alignment> = None;
+    let mut receptor: Option<Alignment> = None;
+    for profile in profile::profiles() {
+        let Some(a) = align::align(profile, query) else {
+            continue;
+        };
+        let slot = if matches!(a.locus, Locus::H | Locus::K | Locus::L) {
+            &mut antibody
+        } else {
+            &mut receptor
+        };
+        if slot.as_ref().is_none_or(|b| a.score > b.score) {
+            *slot = Some(a);
+        }
+    }
+    (antibody, receptor)
+}
+
+/// FR4 score (summed profile scores of the FR4 residues) below which the residues after CDR3
+/// are not taken for a J region: about five well-matched residues of W/F-G-x-G-T-x-V-x-V.
+const MIN_FR4_SCORE: f32 = 20.0;
+
+/// Without a J region after it, CDR3 is not complete: a germline V-REGION stops a few residues
+/// into it, and the alignment's free end may have matched those residues to the first FR4
+/// columns. Then no CDR3 or FR4 is given, and when the sequence ends within CDR3's 13 positions
+/// after Cys 104, its last residues are numbered 105, 106, … as IMGT numbers a V-REGION's end.
+fn without_unsupported_cdr3(alignment: &mut Alignment, query: &[u8]) {
+    if alignment.fr4_score >= MIN_FR4_SCORE {
+        return;
+    }
+    alignment.complete_cdrs.retain(|c| c.0 != Cdr::Three);
+    alignment.placed.retain(|p| p.number <= 104);
+    let Some(last) = alignment.placed.last().map(|p| p.index) else {
+        return;
+    };
+    let tail = query.len() - (last + 1);
+    if alignment.placed.last().map(|p| p.number) == Some(104) && tail <= 13 {
+        for (t, index) in (last + 1..query.len()).enumerate() {
+            alignment.placed.push(Placed {
+                index,
+                number: 105 + t as u8,
+                insertion: None,
+                framework_match: false,
+            });
+        }
+    }
 }
 
 /// Numbering of many sequences: those numbered, and those skipped with their reason.
@@ -508,6 +564,30 @@ mod tests {
         );
         assert_eq!(n.region_sequence(RegionKind::Cdr2), Some("ISGSGGST"));
         assert_eq!(n.region(RegionKind::Fr3).unwrap().end, germline.len() - 2);
+    }
+
+    #[test]
+    fn kappa_germline_end_is_not_taken_for_fr4() {
+        // Human IGKV1-39*01 V-REGION: ends `QQSYSTP`, 7 residues into CDR3 and no J region.
+        let germline = "DIQMTQSPSSLSASVGDRVTITCRASQSISSYLNWYQQKPGKAPKLLIYAASSLQSGVPSRFSGSGSGTDFTLTISSLQPEDFATYYCQQSYSTP";
+        let n = number_imgt("IGKV1-39", germline).unwrap();
+        assert_eq!(n.chain, ChainType::Kappa);
+        assert_eq!(cdrs(&n), [Some("QSISSY"), Some("AAS"), None]);
+        assert!(n.region(RegionKind::Fr4).is_none());
+        let tail: Vec<String> = n.residues[n.residues.len() - 7..]
+            .iter()
+            .map(|r| r.position.to_string())
+            .collect();
+        assert_eq!(tail, ["105", "106", "107", "108", "109", "110", "111"]);
+    }
+
+    #[test]
+    fn scfv_numbers_the_n_terminal_domain() {
+        let scfv = format!("{ADALIMUMAB_VL}GGGGSGGGGSGGGGS{ADALIMUMAB_VH}");
+        let n = number_imgt("scfv", &scfv).unwrap();
+        assert_eq!(n.chain, ChainType::Kappa);
+        assert_eq!(n.domain_start, 1);
+        assert_eq!(n.region_sequence(RegionKind::Cdr3), Some("QRYNRAPYT"));
     }
 
     #[test]
