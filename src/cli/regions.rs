@@ -42,7 +42,10 @@ pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
         result.skipped.len()
     );
     if result.numbered.is_empty() {
-        bail!("no antibody variable domain found in {}", args.fasta.display());
+        bail!(
+            "no antibody variable domain found in {}",
+            args.fasta.display()
+        );
     }
     let mut df = features_frame(&result.entries())?;
     crate::frame::write_table(&mut df, &args.out)?;

@@ -16,8 +16,9 @@ use super::profile::{residue_index, Locus, Profile};
 const FRAMEWORK_GAP: f32 = 10.0;
 /// Cost of a residue between two framework columns (IMGT frameworks have no insertions).
 const FRAMEWORK_INSERT: f32 = 12.0;
-/// Cost per framework column skipped before the alignment begins.
-const BEGIN_SKIP: f32 = 1.0;
+/// Cost per framework column skipped before the alignment begins: above a mild mismatch, so a
+/// domain's first residues are numbered from IMGT 1 even where they differ from the germlines.
+const BEGIN_SKIP: f32 = 3.0;
 /// Weight of the germline CDR residues (CDRs vary; frameworks carry the alignment).
 const CDR_WEIGHT: f32 = 0.5;
 /// Cost per residue of a CDR outside its usual length range.
@@ -215,8 +216,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                         for (t, &(number, insertion)) in layout.iter().enumerate() {
                             if insertion.is_none() {
                                 s += CDR_WEIGHT
-                                    * profile.score[usize::from(number) - 1]
-                                        [residues[i - k + t]];
+                                    * profile.score[usize::from(number) - 1][residues[i - k + t]];
                             }
                         }
                         if s > best {
@@ -238,7 +238,8 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         if matches!(node, Node::Column(_)) {
             for i in 1..=n {
                 let s = score[node_index * width + i];
-                if s > end_score {
+                // On a tie the longer alignment wins (a last residue scoring 0 is still numbered).
+                if s >= end_score {
                     end_score = s;
                     end = Some((node_index, i));
                 }
@@ -325,7 +326,9 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         .filter(|&(node, _, _, _)| {
             // A framework residue within three columns on each side (a flanking column may be
             // one of the germlines' empty positions).
-            let before = matched_nodes[node.saturating_sub(3)..node].iter().any(|&m| m);
+            let before = matched_nodes[node.saturating_sub(3)..node]
+                .iter()
+                .any(|&m| m);
             let after = matched_nodes[(node + 1).min(nodes.len())..(node + 4).min(nodes.len())]
                 .iter()
                 .any(|&m| m);

@@ -212,9 +212,7 @@ mod tests {
             // Cys 23, Trp 41 and Cys 104 are the best-scoring residues at their positions.
             for (position, residue) in [(23, cys), (41, trp), (104, cys)] {
                 let row = &profile.score[position - 1];
-                let best = (0..20)
-                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-                    .unwrap();
+                let best = (0..20).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
                 assert_eq!(best, residue, "{:?} position {position}", profile.locus);
             }
         }
