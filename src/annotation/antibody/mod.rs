@@ -388,12 +388,13 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
             }
             continue;
         }
-        let mut inside = residues
-            .iter()
-            .filter(|r| (first..=last).contains(&r.position.number))
-            .map(|r| r.index);
-        if let Some(start) = inside.next() {
-            let end = inside.last().unwrap_or(start);
+        let inside = || {
+            residues
+                .iter()
+                .filter(|r| (first..=last).contains(&r.position.number))
+                .map(|r| r.index)
+        };
+        if let (Some(start), Some(end)) = (inside().min(), inside().max()) {
             regions.push(Region { kind, start, end });
         }
     }
