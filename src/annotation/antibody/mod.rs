@@ -641,6 +641,39 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_input_never_panics() {
+        // Deterministic pseudo-random letters (any case, non-amino-acid letters, non-ASCII) and
+        // point mutations / truncations of a real domain.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet: Vec<char> = "ACDEFGHIKLMNPQRSTVWYXBZUOacdefwy*-. é".chars().collect();
+        for round in 0..200 {
+            let len = (next() % 400) as usize;
+            let random: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = number_imgt("random", &random);
+            let mut mutated: Vec<u8> = ADALIMUMAB_VH.bytes().collect();
+            for _ in 0..round % 40 {
+                let at = (next() % mutated.len() as u64) as usize;
+                mutated[at] = b"ACDEFGHIKLMNPQRSTVWYX"[(next() % 21) as usize];
+            }
+            let cut = (next() % mutated.len() as u64) as usize;
+            let text = String::from_utf8(mutated).unwrap();
+            if let Ok(n) = number_imgt("mutated", &text[cut / 4..]) {
+                for r in &n.regions {
+                    assert!(r.start >= 1 && r.start <= r.end && r.end <= n.sequence.len());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn batches_keep_order_and_split_skipped() {
         let out = annotate_regions([("a", ADALIMUMAB_VH), ("b", "MKV"), ("c", ADALIMUMAB_VL)]);
         let ids: Vec<&str> = out.numbered.iter().map(|n| n.id.as_str()).collect();
