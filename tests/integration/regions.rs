@@ -190,11 +190,14 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     )
     .unwrap();
     let out = dir.path().join("regions.csv");
+    let positions = dir.path().join("positions.parquet");
     let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
         .args(["regions", "--fasta"])
         .arg(&fasta)
         .arg("--out")
         .arg(&out)
+        .arg("--positions")
+        .arg(&positions)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -242,4 +245,9 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     assert_eq!(text("end")[1], "46");
     assert_eq!(text("start")[0], "14");
     assert_eq!(text("end")[6], vh.len().to_string());
+    // Per-residue numbering: the domain's residues only (not the tag, not lysozyme).
+    let numbering = read_table(&positions).unwrap();
+    assert_eq!(numbering.height(), vh.len() - 13);
+    let imgt = numbering.column("imgt").unwrap().str().unwrap();
+    assert_eq!(imgt.get(0), Some("1"));
 }

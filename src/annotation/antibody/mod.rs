@@ -25,6 +25,7 @@ mod profile;
 
 use super::{Entry, Feature, Position};
 use align::{Alignment, Cdr, Placed};
+use polars::prelude::{Column, DataFrame};
 use profile::Locus;
 use rayon::prelude::*;
 use std::fmt;
@@ -463,6 +464,58 @@ fn without_unsupported_cdr3(alignment: &mut Alignment, query: &[u8]) {
     }
 }
 
+/// Long per-residue table of IMGT numbers, keyed like the residue and attribution tables:
+/// `protein` (record id), `position` (1-based in the given sequence, u32), `residue`, `chain`
+/// (`H`, `K`, `L`), `imgt` (`"111A"`), `imgt_number` (u32), `imgt_insertion` (null when none),
+/// `region` (`FR1`…`CDR-L3`; null for residues in no region given, e.g. a V-REGION's last
+/// residues after IMGT 104). Residues outside the V domain have no row.
+pub fn positions_frame(numbered: &[AntibodyNumbering]) -> crate::Result<DataFrame> {
+    let rows: usize = numbered.iter().map(|n| n.residues.len()).sum();
+    let mut protein = Vec::with_capacity(rows);
+    let mut position = Vec::with_capacity(rows);
+    let mut residue = Vec::with_capacity(rows);
+    let mut chain = Vec::with_capacity(rows);
+    let mut imgt = Vec::with_capacity(rows);
+    let mut imgt_number = Vec::with_capacity(rows);
+    let mut imgt_insertion = Vec::with_capacity(rows);
+    let mut region = Vec::with_capacity(rows);
+    for n in numbered {
+        let labels: Vec<(Region, String)> = n
+            .regions
+            .iter()
+            .map(|r| (*r, r.kind.label(n.chain)))
+            .collect();
+        for r in &n.residues {
+            protein.push(n.id.clone());
+            position.push(u32::try_from(r.index).map_err(|_| {
+                crate::Error::invalid(format!("{}: position {} too large", n.id, r.index))
+            })?);
+            residue.push(r.residue.to_string());
+            chain.push(n.chain.code());
+            imgt.push(r.position.to_string());
+            imgt_number.push(u32::from(r.position.number));
+            imgt_insertion.push(r.position.insertion.map(String::from));
+            region.push(
+                labels
+                    .iter()
+                    .find(|(g, _)| (g.start..=g.end).contains(&r.index))
+                    .map(|(_, label)| label.clone()),
+            );
+        }
+    }
+    let columns = vec![
+        Column::new("protein".into(), protein),
+        Column::new("position".into(), position),
+        Column::new("residue".into(), residue),
+        Column::new("chain".into(), chain),
+        Column::new("imgt".into(), imgt),
+        Column::new("imgt_number".into(), imgt_number),
+        Column::new("imgt_insertion".into(), imgt_insertion),
+        Column::new("region".into(), region),
+    ];
+    Ok(DataFrame::new(rows, columns)?)
+}
+
 /// Numbering of many sequences: those numbered, and those skipped with their reason.
 #[derive(Debug, Clone, Default)]
 pub struct RegionAnnotations {
@@ -671,6 +724,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn positions_table_has_one_row_per_numbered_residue() {
+        let vl = number_imgt("vl", ADALIMUMAB_VL).unwrap();
+        let df = positions_frame(std::slice::from_ref(&vl)).unwrap();
+        assert_eq!(df.height(), ADALIMUMAB_VL.len());
+        let imgt = df.column("imgt").unwrap().str().unwrap();
+        let region = df.column("region").unwrap().str().unwrap();
+        // C23 is the 23rd residue; Q27 starts CDR-L1; kappa has no IMGT 128.
+        assert_eq!(imgt.get(22), Some("23"));
+        assert_eq!(region.get(26), Some("CDR-L1"));
+        assert_eq!(imgt.get(ADALIMUMAB_VL.len() - 1), Some("127"));
     }
 
     #[test]
