@@ -194,6 +194,7 @@ def fixtures(args):
             chain = "none"
             bounds = {name: None for name, _, _ in REGIONS}
             n_domains = 0
+            numbering, start = [], 0
         else:
             numbering, start, end = domains[0]
             chain = detail[0]["chain_type"]
@@ -202,7 +203,16 @@ def fixtures(args):
             numbered_residues = "".join(r for _, r in numbering if r != "-")
             assert seq[start:end + 1] == numbered_residues and stop == end + 1, rid
             n_domains = len(domains)
-        rows.append((rid, source, seq, chain, n_domains, bounds))
+        # Per residue of the given sequence: ANARCI's IMGT number ("111A"), "." where none.
+        numbers = ["."] * len(seq)
+        if domains:
+            index = start
+            for (position, insertion), residue in numbering:
+                if residue == "-":
+                    continue
+                numbers[index] = f"{position}{insertion.strip()}"
+                index += 1
+        rows.append((rid, source, seq, chain, n_domains, bounds, " ".join(numbers)))
 
     # Non-antibodies from provis: all that ANARCI finds antibody or TCR domains in are kept (real
     # test cases), and a sample of the others as negatives (the fixture stays small).
@@ -223,12 +233,14 @@ def fixtures(args):
         columns = ["id", "source", "chain", "domains", "sequence"]
         for name, _, _ in REGIONS:
             columns += [f"{name}_start", f"{name}_end"]
+        columns.append("imgt_numbers")
         handle.write("\t".join(columns) + "\n")
-        for rid, source, seq, chain, n_domains, bounds in keep:
+        for rid, source, seq, chain, n_domains, bounds, numbers in keep:
             cells = [rid, source, chain, str(n_domains), seq]
             for name, _, _ in REGIONS:
                 b = bounds[name]
                 cells += [str(b[0]), str(b[1])] if b else ["", ""]
+            cells.append(numbers)
             handle.write("\t".join(cells) + "\n")
     counts = {}
     for row in keep:

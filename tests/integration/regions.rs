@@ -13,6 +13,8 @@ struct Reference {
     id: String,
     chain: String,
     sequence: String,
+    /// ANARCI's IMGT number of each residue ("111A"), "." where it numbers none.
+    numbers: Vec<String>,
     bounds: BTreeMap<&'static str, Option<(usize, usize)>>,
 }
 
@@ -41,6 +43,10 @@ fn references() -> Vec<Reference> {
                 id: cells[col("id")].to_string(),
                 chain: cells[col("chain")].to_string(),
                 sequence: cells[col("sequence")].to_string(),
+                numbers: cells[col("imgt_numbers")]
+                    .split(' ')
+                    .map(str::to_string)
+                    .collect(),
                 bounds,
             }
         })
@@ -62,6 +68,10 @@ fn regions_agree_with_anarci() {
     let mut lowest_antibody_score = f32::INFINITY;
     let mut highest_other_score = f32::NEG_INFINITY;
     let mut framework_differences = Vec::new();
+    // Per-residue IMGT numbers: residues numbered by either tool, and those numbered alike.
+    let (mut residues_compared, mut residues_same) = (0usize, 0usize);
+    let mut chains_numbered_alike = 0usize;
+    let mut numbering_differences = Vec::new();
     for r in &refs {
         let result = number_imgt(&r.id, &r.sequence);
         if !matches!(r.chain.as_str(), "H" | "K" | "L") {
@@ -125,6 +135,41 @@ fn regions_agree_with_anarci() {
             (RegionKind::Fr3, "fr3"),
             (RegionKind::Fr4, "fr4"),
         ];
+        let mut mine = vec![".".to_string(); r.sequence.len()];
+        for residue in &n.residues {
+            mine[residue.index - 1] = residue.position.to_string();
+        }
+        assert_eq!(r.numbers.len(), mine.len(), "{}", r.id);
+        // A germline V-REGION's last residues (past IMGT 104, no FR4): IMGT numbers them 105,
+        // 106, … in order, ANARCI as the two ends of a complete short CDR3 (105, 106, …, 116,
+        // 117) and leaves the rest unnumbered; those residues are not compared.
+        let incomplete_cdr3 = r.bounds["fr4"].is_none();
+        let past_104 = |n: &str| {
+            n.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse::<u32>()
+                .is_ok_and(|v| v > 104)
+        };
+        let compared_pairs: Vec<(usize, &String, &String)> = mine
+            .iter()
+            .zip(&r.numbers)
+            .enumerate()
+            .filter(|(_, (a, b))| *a != "." || *b != ".")
+            .filter(|(_, (a, b))| !(incomplete_cdr3 && (past_104(a) || past_104(b))))
+            .map(|(i, (a, b))| (i, a, b))
+            .collect();
+        let differ: Vec<String> = compared_pairs
+            .iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(i, a, b)| format!("{}{} ours {a} ANARCI {b}", &r.sequence[*i..=*i], i + 1))
+            .collect();
+        let compared = compared_pairs.len();
+        residues_compared += compared;
+        residues_same += compared - differ.len();
+        if differ.is_empty() {
+            chains_numbered_alike += 1;
+        } else {
+            numbering_differences.push(format!("{}: {}", r.id, differ.join(", ")));
+        }
         let differing: Vec<String> = frameworks
             .iter()
             .filter(|&&(kind, name)| ours(&n, kind) != r.bounds[name])
@@ -163,6 +208,14 @@ fn regions_agree_with_anarci() {
          score {lowest_antibody_score:.0}; non-antibodies: {}, highest score {highest_other_score:.0}",
         refs.len() - antibodies
     );
+    let residue_percent = 100.0 * residues_same as f64 / residues_compared as f64;
+    println!(
+        "  IMGT number of every residue identical: {chains_numbered_alike}/{antibodies} chains; \
+         {residues_same}/{residues_compared} residues ({residue_percent:.2} %)"
+    );
+    for d in &numbering_differences {
+        println!("  numbering differs: {d}");
+    }
     for d in &framework_differences {
         println!("  framework bounds differ (not required): {d}");
     }
@@ -175,6 +228,10 @@ fn regions_agree_with_anarci() {
         "non-antibodies numbered: {numbered_non_antibodies:#?}"
     );
     assert!(percent >= 95.0, "only {percent:.1} % identical");
+    assert!(
+        residue_percent >= 99.0,
+        "IMGT numbers of only {residue_percent:.2} % of residues identical"
+    );
 }
 
 #[test]
