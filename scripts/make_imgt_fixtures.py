@@ -19,7 +19,8 @@ Two jobs, one sub-command each:
 Needs: ``pip install anarci`` (in a virtual environment) and HMMER 3.3.2 on PATH (Debian's
 ``hmmer`` package; HMMER 3.4 output breaks ANARCI's parser).
 
-Usage:
+Usage (the IMGT files: `git show 76eecb6c5962:build_pipeline/IMGT_sequence_files/fastafiles/<name>`
+in a clone of oxpig/ANARCI, one file per name, into DIR):
     python scripts/make_imgt_fixtures.py germlines --fastafiles DIR --antibodies ../shared/data/antibodies/antibodies.tsv
     python scripts/make_imgt_fixtures.py fixtures --shared ../shared
 """
