@@ -322,7 +322,8 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         Locus::K => ChainType::Kappa,
         _ => ChainType::Lambda,
     };
-    // The conserved core of every V domain: two of Cys 23, Trp 41 and Cys 104 must be there.
+    // The conserved core of a V domain: Cys 23, Trp 41, Cys 104. Engineered antibodies may lack
+    // the disulfide (both Cys) or Trp 41, so one of the three is enough next to the score.
     let anchors = [(23u8, b'C'), (41, b'W'), (104, b'C')];
     let found: Vec<u8> = anchors
         .iter()
@@ -335,24 +336,9 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         })
         .map(|&(number, _)| number)
         .collect();
-    if found.len() < 2 {
+    if found.is_empty() {
         return Err(refuse_scored(
-            format!(
-                "of the conserved Cys 23, Trp 41 and Cys 104 only {} aligned{}",
-                found.len(),
-                if found.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " ({})",
-                        found
-                            .iter()
-                            .map(u8::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            ),
+            "none of the conserved Cys 23, Trp 41 and Cys 104 of a V domain aligned".into(),
             best.score,
         ));
     }
