@@ -12,7 +12,8 @@ Two jobs, one sub-command each:
                out, so the test never numbers a sequence the profile was built from.
 
 ``fixtures``   Runs ANARCI (``--scheme imgt``) on data/antibodies.fasta, on the 171 rows of
-               ../shared/data/antibodies/antibodies.tsv and on non-antibody proteins, and writes
+               ../shared/data/antibodies/antibodies.tsv, on the PDB antibody chains of ANARCI's
+               example file (optional) and on non-antibody proteins, and writes
                ``tests/fixtures/imgt/anarci_imgt.tsv`` with ANARCI's chain type and the 1-based
                start/end of every region in the given sequence.
 
@@ -22,7 +23,7 @@ Needs: ``pip install anarci`` (in a virtual environment) and HMMER 3.3.2 on PATH
 Usage (the IMGT files: `git show 76eecb6c5962:build_pipeline/IMGT_sequence_files/fastafiles/<name>`
 in a clone of oxpig/ANARCI, one file per name, into DIR):
     python scripts/make_imgt_fixtures.py germlines --fastafiles DIR --antibodies ../shared/data/antibodies/antibodies.tsv
-    python scripts/make_imgt_fixtures.py fixtures --shared ../shared
+    python scripts/make_imgt_fixtures.py fixtures --shared ../shared --anarci-examples antibody_sequences.fasta
 """
 
 import argparse
@@ -171,6 +172,11 @@ def fixtures(args):
     with open(os.path.join(shared, "data", "antibodies", "antibodies.tsv")) as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             records.append((row["id"], "shared antibodies.tsv (" + row["source_repo"] + ")", row["sequence"]))
+    if args.anarci_examples:
+        # PDB antibody chains (Fab, Fv, scFv; most with constant-region residues) from ANARCI's
+        # example file (oxpig/ANARCI, Example_scripts_and_sequences/antibody_sequences.fasta).
+        for header, seq in read_fasta(args.anarci_examples):
+            records.append((header.split()[0], "oxpig/ANARCI antibody_sequences.fasta (PDB)", seq))
     for header, seq in read_fasta(os.path.join(shared, "data", "uniprot", "multi_ex.fasta")):
         records.append((header.split()[0], "shared uniprot/multi_ex.fasta (UniProt)", seq))
     with open(os.path.join(shared, "data", "provis", "binding_sites_valid.jsonl")) as handle:
@@ -213,7 +219,13 @@ def fixtures(args):
                     continue
                 numbers[index] = f"{position}{insertion.strip()}"
                 index += 1
-        rows.append((rid, source, seq, chain, n_domains, bounds, " ".join(numbers)))
+        # Kept from the first to the last numbered residue only (the fixture stays small).
+        numbered_at = [i for i, n in enumerate(numbers) if n != "."]
+        if numbered_at:
+            span = (numbered_at[0] + 1, " ".join(numbers[numbered_at[0]:numbered_at[-1] + 1]))
+        else:
+            span = ("", "")
+        rows.append((rid, source, seq, chain, n_domains, bounds, span))
 
     # Non-antibodies from provis: all that ANARCI finds antibody or TCR domains in are kept (real
     # test cases), and a sample of the others as negatives (the fixture stays small).
@@ -234,14 +246,14 @@ def fixtures(args):
         columns = ["id", "source", "chain", "domains", "sequence"]
         for name, _, _ in REGIONS:
             columns += [f"{name}_start", f"{name}_end"]
-        columns.append("imgt_numbers")
+        columns += ["imgt_from", "imgt_numbers"]
         handle.write("\t".join(columns) + "\n")
         for rid, source, seq, chain, n_domains, bounds, numbers in keep:
             cells = [rid, source, chain, str(n_domains), seq]
             for name, _, _ in REGIONS:
                 b = bounds[name]
                 cells += [str(b[0]), str(b[1])] if b else ["", ""]
-            cells.append(numbers)
+            cells += [str(numbers[0]), numbers[1]]
             handle.write("\t".join(cells) + "\n")
     counts = {}
     for row in keep:
@@ -258,6 +270,7 @@ def main():
     f = sub.add_parser("fixtures")
     f.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     f.add_argument("--provis-negatives", type=int, default=300)
+    f.add_argument("--anarci-examples", help="ANARCI's Example_scripts_and_sequences/antibody_sequences.fasta")
     f.add_argument("--ncpu", type=int, default=1)
     args = parser.parse_args()
     if args.command == "germlines":

@@ -43,10 +43,17 @@ fn references() -> Vec<Reference> {
                 id: cells[col("id")].to_string(),
                 chain: cells[col("chain")].to_string(),
                 sequence: cells[col("sequence")].to_string(),
-                numbers: cells[col("imgt_numbers")]
-                    .split(' ')
-                    .map(str::to_string)
-                    .collect(),
+                numbers: {
+                    // The fixture lists the numbers from residue `imgt_from` on; "." elsewhere.
+                    let length = cells[col("sequence")].len();
+                    let mut numbers = vec![".".to_string(); length];
+                    if let Ok(from) = cells[col("imgt_from")].parse::<usize>() {
+                        for (i, n) in cells[col("imgt_numbers")].split(' ').enumerate() {
+                            numbers[from - 1 + i] = n.to_string();
+                        }
+                    }
+                    numbers
+                },
                 bounds,
             }
         })
