@@ -260,8 +260,9 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         match nodes[node_index] {
             Node::Column(position) => match op & !FROM_BEGIN {
                 MATCH => {
-                    // Residues inserted after this column come after it in the sequence.
-                    for (rank, &index) in pending_inserts.iter().rev().enumerate() {
+                    // Residues inserted after this column come after it in the sequence; the
+                    // list holds them last first, as `placed_rev` wants them.
+                    for (rank, &index) in pending_inserts.iter().enumerate() {
                         placed_rev.push(Placed {
                             index,
                             number: position,
@@ -289,7 +290,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                 }
                 _ => {
                     // A deleted column: inserted residues after it are kept on this position.
-                    for (rank, &index) in pending_inserts.iter().rev().enumerate() {
+                    for (rank, &index) in pending_inserts.iter().enumerate() {
                         placed_rev.push(Placed {
                             index,
                             number: position,
