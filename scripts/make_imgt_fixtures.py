@@ -12,16 +12,18 @@ Two jobs, one sub-command each:
                out, so the test never numbers a sequence the profile was built from.
 
 ``fixtures``   Runs ANARCI (``--scheme imgt``) on data/antibodies.fasta, on the 171 rows of
-               ../shared/data/antibodies/antibodies.tsv and on non-antibody proteins, and writes
+               ../shared/data/antibodies/antibodies.tsv, on the PDB antibody chains of ANARCI's
+               example file (optional) and on non-antibody proteins, and writes
                ``tests/fixtures/imgt/anarci_imgt.tsv`` with ANARCI's chain type and the 1-based
                start/end of every region in the given sequence.
 
 Needs: ``pip install anarci`` (in a virtual environment) and HMMER 3.3.2 on PATH (Debian's
 ``hmmer`` package; HMMER 3.4 output breaks ANARCI's parser).
 
-Usage:
+Usage (the IMGT files: `git show 76eecb6c5962:build_pipeline/IMGT_sequence_files/fastafiles/<name>`
+in a clone of oxpig/ANARCI, one file per name, into DIR):
     python scripts/make_imgt_fixtures.py germlines --fastafiles DIR --antibodies ../shared/data/antibodies/antibodies.tsv
-    python scripts/make_imgt_fixtures.py fixtures --shared ../shared
+    python scripts/make_imgt_fixtures.py fixtures --shared ../shared --anarci-examples antibody_sequences.fasta
 """
 
 import argparse
@@ -170,6 +172,11 @@ def fixtures(args):
     with open(os.path.join(shared, "data", "antibodies", "antibodies.tsv")) as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             records.append((row["id"], "shared antibodies.tsv (" + row["source_repo"] + ")", row["sequence"]))
+    if args.anarci_examples:
+        # PDB antibody chains (Fab, Fv, scFv; most with constant-region residues) from ANARCI's
+        # example file (oxpig/ANARCI, Example_scripts_and_sequences/antibody_sequences.fasta).
+        for header, seq in read_fasta(args.anarci_examples):
+            records.append((header.split()[0], "oxpig/ANARCI antibody_sequences.fasta (PDB)", seq))
     for header, seq in read_fasta(os.path.join(shared, "data", "uniprot", "multi_ex.fasta")):
         records.append((header.split()[0], "shared uniprot/multi_ex.fasta (UniProt)", seq))
     with open(os.path.join(shared, "data", "provis", "binding_sites_valid.jsonl")) as handle:
@@ -194,6 +201,7 @@ def fixtures(args):
             chain = "none"
             bounds = {name: None for name, _, _ in REGIONS}
             n_domains = 0
+            numbering, start = [], 0
         else:
             numbering, start, end = domains[0]
             chain = detail[0]["chain_type"]
@@ -202,7 +210,22 @@ def fixtures(args):
             numbered_residues = "".join(r for _, r in numbering if r != "-")
             assert seq[start:end + 1] == numbered_residues and stop == end + 1, rid
             n_domains = len(domains)
-        rows.append((rid, source, seq, chain, n_domains, bounds))
+        # Per residue of the given sequence: ANARCI's IMGT number ("111A"), "." where none.
+        numbers = ["."] * len(seq)
+        if domains:
+            index = start
+            for (position, insertion), residue in numbering:
+                if residue == "-":
+                    continue
+                numbers[index] = f"{position}{insertion.strip()}"
+                index += 1
+        # Kept from the first to the last numbered residue only (the fixture stays small).
+        numbered_at = [i for i, n in enumerate(numbers) if n != "."]
+        if numbered_at:
+            span = (numbered_at[0] + 1, " ".join(numbers[numbered_at[0]:numbered_at[-1] + 1]))
+        else:
+            span = ("", "")
+        rows.append((rid, source, seq, chain, n_domains, bounds, span))
 
     # Non-antibodies from provis: all that ANARCI finds antibody or TCR domains in are kept (real
     # test cases), and a sample of the others as negatives (the fixture stays small).
@@ -223,12 +246,14 @@ def fixtures(args):
         columns = ["id", "source", "chain", "domains", "sequence"]
         for name, _, _ in REGIONS:
             columns += [f"{name}_start", f"{name}_end"]
+        columns += ["imgt_from", "imgt_numbers"]
         handle.write("\t".join(columns) + "\n")
-        for rid, source, seq, chain, n_domains, bounds in keep:
+        for rid, source, seq, chain, n_domains, bounds, numbers in keep:
             cells = [rid, source, chain, str(n_domains), seq]
             for name, _, _ in REGIONS:
                 b = bounds[name]
                 cells += [str(b[0]), str(b[1])] if b else ["", ""]
+            cells += [str(numbers[0]), numbers[1]]
             handle.write("\t".join(cells) + "\n")
     counts = {}
     for row in keep:
@@ -245,6 +270,7 @@ def main():
     f = sub.add_parser("fixtures")
     f.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
     f.add_argument("--provis-negatives", type=int, default=300)
+    f.add_argument("--anarci-examples", help="ANARCI's Example_scripts_and_sequences/antibody_sequences.fasta")
     f.add_argument("--ncpu", type=int, default=1)
     args = parser.parse_args()
     if args.command == "germlines":

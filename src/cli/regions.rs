@@ -1,7 +1,7 @@
 //! `protscope regions`: IMGT framework/CDR regions of the antibody V domains in a FASTA file, as
 //! a feature table (the columns of `protscope features`).
 
-use crate::annotation::antibody::annotate_regions;
+use crate::annotation::antibody::{annotate_regions, positions_frame};
 use crate::annotation::features_frame;
 use anyhow::bail;
 use clap::Args;
@@ -17,6 +17,10 @@ pub struct RegionsArgs {
     /// in the given sequence, description FR1..FR4 / CDR-H1..CDR-H3 / CDR-L1..CDR-L3.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the per-residue IMGT numbering (.csv or .parquet): protein, position,
+    /// residue, chain, imgt ("111A"), imgt_number, imgt_insertion, region.
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
 }
 
 pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
@@ -49,5 +53,9 @@ pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
     }
     let mut df = features_frame(&result.entries())?;
     crate::frame::write_table(&mut df, &args.out)?;
+    if let Some(path) = &args.positions {
+        let mut positions = positions_frame(&result.numbered)?;
+        crate::frame::write_table(&mut positions, path)?;
+    }
     Ok(())
 }

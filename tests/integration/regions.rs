@@ -13,6 +13,8 @@ struct Reference {
     id: String,
     chain: String,
     sequence: String,
+    /// ANARCI's IMGT number of each residue ("111A"), "." where it numbers none.
+    numbers: Vec<String>,
     bounds: BTreeMap<&'static str, Option<(usize, usize)>>,
 }
 
@@ -41,6 +43,17 @@ fn references() -> Vec<Reference> {
                 id: cells[col("id")].to_string(),
                 chain: cells[col("chain")].to_string(),
                 sequence: cells[col("sequence")].to_string(),
+                numbers: {
+                    // The fixture lists the numbers from residue `imgt_from` on; "." elsewhere.
+                    let length = cells[col("sequence")].len();
+                    let mut numbers = vec![".".to_string(); length];
+                    if let Ok(from) = cells[col("imgt_from")].parse::<usize>() {
+                        for (i, n) in cells[col("imgt_numbers")].split(' ').enumerate() {
+                            numbers[from - 1 + i] = n.to_string();
+                        }
+                    }
+                    numbers
+                },
                 bounds,
             }
         })
@@ -60,15 +73,24 @@ fn regions_agree_with_anarci() {
     let mut antibodies = 0usize;
     let mut numbered_non_antibodies = Vec::new();
     let mut lowest_antibody_score = f32::INFINITY;
+    let mut highest_other_score = f32::NEG_INFINITY;
+    let mut framework_differences = Vec::new();
+    // Per-residue IMGT numbers: residues numbered by either tool, and those numbered alike.
+    let (mut residues_compared, mut residues_same) = (0usize, 0usize);
+    let mut chains_numbered_alike = 0usize;
+    let mut numbering_differences = Vec::new();
     for r in &refs {
         let result = number_imgt(&r.id, &r.sequence);
         if !matches!(r.chain.as_str(), "H" | "K" | "L") {
             // ANARCI finds no antibody domain (or a T-cell receptor one): it must be skipped.
-            if let Ok(n) = result {
-                numbered_non_antibodies.push(format!(
+            match result {
+                Ok(n) => numbered_non_antibodies.push(format!(
                     "{} (ANARCI: {}) numbered as {} with score {:.0}",
                     r.id, r.chain, n.chain, n.score
-                ));
+                )),
+                Err(e) => {
+                    highest_other_score = highest_other_score.max(e.best_score.unwrap_or(0.0))
+                }
             }
             continue;
         }
@@ -120,11 +142,56 @@ fn regions_agree_with_anarci() {
             (RegionKind::Fr3, "fr3"),
             (RegionKind::Fr4, "fr4"),
         ];
-        if frameworks
+        let mut mine = vec![".".to_string(); r.sequence.len()];
+        for residue in &n.residues {
+            mine[residue.index - 1] = residue.position.to_string();
+        }
+        assert_eq!(r.numbers.len(), mine.len(), "{}", r.id);
+        // A germline V-REGION's last residues (past IMGT 104, no FR4): IMGT numbers them 105,
+        // 106, … in order, ANARCI as the two ends of a complete short CDR3 (105, 106, …, 116,
+        // 117) and leaves the rest unnumbered; those residues are not compared.
+        let incomplete_cdr3 = r.bounds["fr4"].is_none();
+        let past_104 = |n: &str| {
+            n.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse::<u32>()
+                .is_ok_and(|v| v > 104)
+        };
+        let compared_pairs: Vec<(usize, &String, &String)> = mine
             .iter()
-            .all(|&(kind, name)| ours(&n, kind) == r.bounds[name])
-        {
+            .zip(&r.numbers)
+            .enumerate()
+            .filter(|(_, (a, b))| *a != "." || *b != ".")
+            .filter(|(_, (a, b))| !(incomplete_cdr3 && (past_104(a) || past_104(b))))
+            .map(|(i, (a, b))| (i, a, b))
+            .collect();
+        let differ: Vec<String> = compared_pairs
+            .iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(i, a, b)| format!("{}{} ours {a} ANARCI {b}", &r.sequence[*i..=*i], i + 1))
+            .collect();
+        let compared = compared_pairs.len();
+        residues_compared += compared;
+        residues_same += compared - differ.len();
+        if differ.is_empty() {
+            chains_numbered_alike += 1;
+        } else {
+            numbering_differences.push(format!("{}: {}", r.id, differ.join(", ")));
+        }
+        let differing: Vec<String> = frameworks
+            .iter()
+            .filter(|&&(kind, name)| ours(&n, kind) != r.bounds[name])
+            .map(|&(kind, name)| {
+                format!(
+                    "{name} ours {:?} ANARCI {:?}",
+                    ours(&n, kind),
+                    r.bounds[name]
+                )
+            })
+            .collect();
+        if differing.is_empty() {
             framework_same += 1;
+        } else {
+            framework_differences.push(format!("{}: {}", r.id, differing.join(", ")));
         }
         if problems.is_empty() {
             entry.0 += 1;
@@ -145,9 +212,20 @@ fn regions_agree_with_anarci() {
     }
     println!(
         "  all four frameworks identical too: {framework_same}/{antibodies}; lowest antibody \
-         score {lowest_antibody_score:.0}; non-antibodies: {}",
+         score {lowest_antibody_score:.0}; non-antibodies: {}, highest score {highest_other_score:.0}",
         refs.len() - antibodies
     );
+    let residue_percent = 100.0 * residues_same as f64 / residues_compared as f64;
+    println!(
+        "  IMGT number of every residue identical: {chains_numbered_alike}/{antibodies} chains; \
+         {residues_same}/{residues_compared} residues ({residue_percent:.2} %)"
+    );
+    for d in &numbering_differences {
+        println!("  numbering differs: {d}");
+    }
+    for d in &framework_differences {
+        println!("  framework bounds differ (not required): {d}");
+    }
     for d in &disagreements {
         println!("  disagreement: {d}");
     }
@@ -157,6 +235,10 @@ fn regions_agree_with_anarci() {
         "non-antibodies numbered: {numbered_non_antibodies:#?}"
     );
     assert!(percent >= 95.0, "only {percent:.1} % identical");
+    assert!(
+        residue_percent >= 99.0,
+        "IMGT numbers of only {residue_percent:.2} % of residues identical"
+    );
 }
 
 #[test]
@@ -172,11 +254,14 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     )
     .unwrap();
     let out = dir.path().join("regions.csv");
+    let positions = dir.path().join("positions.parquet");
     let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
         .args(["regions", "--fasta"])
         .arg(&fasta)
         .arg("--out")
         .arg(&out)
+        .arg("--positions")
+        .arg(&positions)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -224,4 +309,9 @@ fn regions_cli_writes_the_feature_table_and_reports_skipped_records() {
     assert_eq!(text("end")[1], "46");
     assert_eq!(text("start")[0], "14");
     assert_eq!(text("end")[6], vh.len().to_string());
+    // Per-residue numbering: the domain's residues only (not the tag, not lysozyme).
+    let numbering = read_table(&positions).unwrap();
+    assert_eq!(numbering.height(), vh.len() - 13);
+    let imgt = numbering.column("imgt").unwrap().str().unwrap();
+    assert_eq!(imgt.get(0), Some("1"));
 }

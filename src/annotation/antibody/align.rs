@@ -16,8 +16,9 @@ use super::profile::{residue_index, Locus, Profile};
 const FRAMEWORK_GAP: f32 = 10.0;
 /// Cost of a residue between two framework columns (IMGT frameworks have no insertions).
 const FRAMEWORK_INSERT: f32 = 12.0;
-/// Cost per framework column skipped before the alignment begins.
-const BEGIN_SKIP: f32 = 1.0;
+/// Cost per framework column skipped before the alignment begins: above a mild mismatch, so a
+/// domain's first residues are numbered from IMGT 1 even where they differ from the germlines.
+const BEGIN_SKIP: f32 = 3.0;
 /// Weight of the germline CDR residues (CDRs vary; frameworks carry the alignment).
 const CDR_WEIGHT: f32 = 0.5;
 /// Cost per residue of a CDR outside its usual length range.
@@ -132,6 +133,8 @@ pub(crate) struct Alignment {
     /// CDRs whose flanking framework columns are both matched (a complete loop), with the
     /// 0-based query range they cover (empty loops have `start == end`).
     pub(crate) complete_cdrs: Vec<(Cdr, usize, usize)>,
+    /// Sum of the profile scores of the residues matched to FR4 columns (J-region evidence).
+    pub(crate) fr4_score: f32,
 }
 
 const MATCH: u8 = 1;
@@ -235,7 +238,8 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         if matches!(node, Node::Column(_)) {
             for i in 1..=n {
                 let s = score[node_index * width + i];
-                if s > end_score {
+                // On a tie the longer alignment wins (a last residue scoring 0 is still numbered).
+                if s >= end_score {
                     end_score = s;
                     end = Some((node_index, i));
                 }
@@ -249,14 +253,16 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
     let mut loops: Vec<(usize, Cdr, usize, usize)> = Vec::new(); // (node, cdr, start, end)
     let mut matched_nodes = vec![false; nodes.len()];
     let mut pending_inserts: Vec<usize> = Vec::new();
+    let mut fr4_score = 0f32;
     loop {
         let op = back[node_index * width + i];
         let from_begin = op & FROM_BEGIN != 0;
         match nodes[node_index] {
             Node::Column(position) => match op & !FROM_BEGIN {
                 MATCH => {
-                    // Residues inserted after this column come after it in the sequence.
-                    for (rank, &index) in pending_inserts.iter().rev().enumerate() {
+                    // Residues inserted after this column come after it in the sequence; the
+                    // list holds them last first, as `placed_rev` wants them.
+                    for (rank, &index) in pending_inserts.iter().enumerate() {
                         placed_rev.push(Placed {
                             index,
                             number: position,
@@ -272,6 +278,9 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                         framework_match: true,
                     });
                     matched_nodes[node_index] = true;
+                    if position >= 118 {
+                        fr4_score += profile.score[usize::from(position) - 1][residues[i - 1]];
+                    }
                     i -= 1;
                 }
                 INSERT => {
@@ -281,7 +290,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
                 }
                 _ => {
                     // A deleted column: inserted residues after it are kept on this position.
-                    for (rank, &index) in pending_inserts.iter().rev().enumerate() {
+                    for (rank, &index) in pending_inserts.iter().enumerate() {
                         placed_rev.push(Placed {
                             index,
                             number: position,
@@ -333,6 +342,7 @@ pub(crate) fn align(profile: &Profile, query: &[u8]) -> Option<Alignment> {
         score: end_score,
         placed: placed_rev,
         complete_cdrs,
+        fr4_score,
     })
 }
 

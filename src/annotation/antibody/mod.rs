@@ -24,15 +24,17 @@ mod align;
 mod profile;
 
 use super::{Entry, Feature, Position};
-use align::{Alignment, Cdr};
+use align::{Alignment, Cdr, Placed};
+use polars::prelude::{Column, DataFrame};
 use profile::Locus;
 use rayon::prelude::*;
 use std::fmt;
 
-/// Alignment score below which a sequence is not taken for an antibody V domain. A V domain
-/// scores 300-500; proteins that are not antibodies stay below 100, other immunoglobulin-like
-/// domains included (see the report of the integration test for the measured ranges).
-pub const MIN_SCORE: f32 = 150.0;
+/// Alignment score below which a sequence is not taken for an antibody V domain. Measured (see
+/// `tests/integration/regions.rs`): the 752 antibody chains of the ANARCI fixture, germline
+/// V-REGIONs of six species included, score 169 and up; the 1,416 other proteins of the provis
+/// binding-site set score at most 62.
+pub const MIN_SCORE: f32 = 120.0;
 
 /// Sequences shorter than this cannot hold a V domain (germline V-REGIONs have 95-104 residues).
 pub const MIN_LENGTH: usize = 70;
@@ -216,10 +218,12 @@ impl AntibodyNumbering {
 }
 
 /// A sequence that was not numbered, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NotAntibody {
     pub id: String,
     pub reason: String,
+    /// Score of the best alignment to an antibody framework, where one was made.
+    pub best_score: Option<f32>,
 }
 
 impl fmt::Display for NotAntibody {
@@ -239,6 +243,11 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
     let refuse = |reason: String| NotAntibody {
         id: id.to_string(),
         reason,
+        best_score: None,
+    };
+    let refuse_scored = |reason: String, score: f32| NotAntibody {
+        best_score: Some(score),
+        ..refuse(reason)
     };
     if sequence.trim().is_empty() {
         return Err(refuse("the sequence is empty".into()));
@@ -260,19 +269,8 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         )));
     }
     let query = sequence.as_bytes();
-    let alignments: Vec<Alignment> = profile::profiles()
-        .iter()
-        .filter_map(|p| align::align(p, query))
-        .collect();
-    let best_of = |wanted: &[Locus]| {
-        alignments
-            .iter()
-            .filter(|a| wanted.contains(&a.locus))
-            .max_by(|a, b| a.score.total_cmp(&b.score))
-    };
-    let antibody = best_of(&[Locus::H, Locus::K, Locus::L]);
-    let receptor = best_of(&[Locus::A, Locus::B, Locus::G, Locus::D]);
-    let Some(best) = antibody else {
+    let (antibody, receptor) = align_all(query);
+    let Some(mut best) = antibody else {
         return Err(refuse("nothing aligns to an antibody framework".into()));
     };
     if let Some(tcr) = receptor {
@@ -283,25 +281,49 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
                 Locus::G => "gamma",
                 _ => "delta",
             };
-            return Err(refuse(format!(
-                "T-cell receptor {name} variable domain (score {:.0} against TCR {name} \
-                 germlines, {:.0} against antibody ones); T-cell receptors are not numbered",
-                tcr.score, best.score
-            )));
+            return Err(refuse_scored(
+                format!(
+                    "T-cell receptor {name} variable domain (score {:.0} against TCR {name} \
+                     germlines, {:.0} against antibody ones); T-cell receptors are not numbered",
+                    tcr.score, best.score
+                ),
+                best.score,
+            ));
         }
     }
     if best.score < MIN_SCORE {
-        return Err(refuse(format!(
-            "best alignment to the IMGT germline frameworks scores {:.0} (needs {MIN_SCORE:.0})",
-            best.score
-        )));
+        return Err(refuse_scored(
+            format!(
+                "best alignment to the IMGT germline frameworks scores {:.0} (needs {MIN_SCORE:.0})",
+                best.score
+            ),
+            best.score,
+        ));
     }
+    // Two V domains in one chain (an scFv, a tandem construct): the N-terminal one is numbered,
+    // the one ANARCI lists first.
+    while let Some(start) = best.placed.first().map(|p| p.index) {
+        if start < MIN_LENGTH {
+            break;
+        }
+        match align_all(&query[..start]) {
+            (Some(before), tcr)
+                if before.score >= MIN_SCORE
+                    && tcr.as_ref().is_none_or(|t| t.score <= before.score) =>
+            {
+                best = before
+            }
+            _ => break,
+        }
+    }
+    without_unsupported_cdr3(&mut best, query);
     let chain = match best.locus {
         Locus::H => ChainType::Heavy,
         Locus::K => ChainType::Kappa,
         _ => ChainType::Lambda,
     };
-    // The conserved core of every V domain: two of Cys 23, Trp 41 and Cys 104 must be there.
+    // The conserved core of a V domain: Cys 23, Trp 41, Cys 104. Engineered antibodies may lack
+    // the disulfide (both Cys) or Trp 41, so one of the three is enough next to the score.
     let anchors = [(23u8, b'C'), (41, b'W'), (104, b'C')];
     let found: Vec<u8> = anchors
         .iter()
@@ -314,23 +336,11 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         })
         .map(|&(number, _)| number)
         .collect();
-    if found.len() < 2 {
-        return Err(refuse(format!(
-            "of the conserved Cys 23, Trp 41 and Cys 104 only {} aligned{}",
-            found.len(),
-            if found.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    found
-                        .iter()
-                        .map(u8::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        )));
+    if found.is_empty() {
+        return Err(refuse_scored(
+            "none of the conserved Cys 23, Trp 41 and Cys 104 of a V domain aligned".into(),
+            best.score,
+        ));
     }
 
     let residues: Vec<NumberedResidue> = best
@@ -365,12 +375,13 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
             }
             continue;
         }
-        let mut inside = residues
-            .iter()
-            .filter(|r| (first..=last).contains(&r.position.number))
-            .map(|r| r.index);
-        if let Some(start) = inside.next() {
-            let end = inside.last().unwrap_or(start);
+        let inside = || {
+            residues
+                .iter()
+                .filter(|r| (first..=last).contains(&r.position.number))
+                .map(|r| r.index)
+        };
+        if let (Some(start), Some(end)) = (inside().min(), inside().max()) {
             regions.push(Region { kind, start, end });
         }
     }
@@ -387,6 +398,108 @@ pub fn number_imgt(id: &str, sequence: &str) -> Result<AntibodyNumbering, NotAnt
         regions,
         residues,
     })
+}
+
+/// The best antibody (H, K, L) and the best T-cell receptor alignment of `query`.
+fn align_all(query: &[u8]) -> (Option<Alignment>, Option<Alignment>) {
+    let mut antibody: Option<Alignment> = None;
+    let mut receptor: Option<Alignment> = None;
+    for profile in profile::profiles() {
+        let Some(a) = align::align(profile, query) else {
+            continue;
+        };
+        let slot = if matches!(a.locus, Locus::H | Locus::K | Locus::L) {
+            &mut antibody
+        } else {
+            &mut receptor
+        };
+        if slot.as_ref().is_none_or(|b| a.score > b.score) {
+            *slot = Some(a);
+        }
+    }
+    (antibody, receptor)
+}
+
+/// FR4 score (summed profile scores of the FR4 residues) below which the residues after CDR3
+/// are not taken for a J region: about five well-matched residues of W/F-G-x-G-T-x-V-x-V.
+const MIN_FR4_SCORE: f32 = 20.0;
+
+/// Without a J region after it, CDR3 is not complete: a germline V-REGION stops a few residues
+/// into it, and the alignment's free end may have matched those residues to the first FR4
+/// columns. Then no CDR3 or FR4 is given, and when the sequence ends within CDR3's 13 positions
+/// after Cys 104, its last residues are numbered 105, 106, … as IMGT numbers a V-REGION's end.
+fn without_unsupported_cdr3(alignment: &mut Alignment, query: &[u8]) {
+    if alignment.fr4_score >= MIN_FR4_SCORE {
+        return;
+    }
+    alignment.complete_cdrs.retain(|c| c.0 != Cdr::Three);
+    alignment.placed.retain(|p| p.number <= 104);
+    let Some(last) = alignment.placed.last().map(|p| p.index) else {
+        return;
+    };
+    let tail = query.len() - (last + 1);
+    if alignment.placed.last().map(|p| p.number) == Some(104) && tail <= 13 {
+        for (t, index) in (last + 1..query.len()).enumerate() {
+            alignment.placed.push(Placed {
+                index,
+                number: 105 + t as u8,
+                insertion: None,
+                framework_match: false,
+            });
+        }
+    }
+}
+
+/// Long per-residue table of IMGT numbers, keyed like the residue and attribution tables:
+/// `protein` (record id), `position` (1-based in the given sequence, u32), `residue`, `chain`
+/// (`H`, `K`, `L`), `imgt` (`"111A"`), `imgt_number` (u32), `imgt_insertion` (null when none),
+/// `region` (`FR1`…`CDR-L3`; null for residues in no region given, e.g. a V-REGION's last
+/// residues after IMGT 104). Residues outside the V domain have no row.
+pub fn positions_frame(numbered: &[AntibodyNumbering]) -> crate::Result<DataFrame> {
+    let rows: usize = numbered.iter().map(|n| n.residues.len()).sum();
+    let mut protein = Vec::with_capacity(rows);
+    let mut position = Vec::with_capacity(rows);
+    let mut residue = Vec::with_capacity(rows);
+    let mut chain = Vec::with_capacity(rows);
+    let mut imgt = Vec::with_capacity(rows);
+    let mut imgt_number = Vec::with_capacity(rows);
+    let mut imgt_insertion = Vec::with_capacity(rows);
+    let mut region = Vec::with_capacity(rows);
+    for n in numbered {
+        let labels: Vec<(Region, String)> = n
+            .regions
+            .iter()
+            .map(|r| (*r, r.kind.label(n.chain)))
+            .collect();
+        for r in &n.residues {
+            protein.push(n.id.clone());
+            position.push(u32::try_from(r.index).map_err(|_| {
+                crate::Error::invalid(format!("{}: position {} too large", n.id, r.index))
+            })?);
+            residue.push(r.residue.to_string());
+            chain.push(n.chain.code());
+            imgt.push(r.position.to_string());
+            imgt_number.push(u32::from(r.position.number));
+            imgt_insertion.push(r.position.insertion.map(String::from));
+            region.push(
+                labels
+                    .iter()
+                    .find(|(g, _)| (g.start..=g.end).contains(&r.index))
+                    .map(|(_, label)| label.clone()),
+            );
+        }
+    }
+    let columns = vec![
+        Column::new("protein".into(), protein),
+        Column::new("position".into(), position),
+        Column::new("residue".into(), residue),
+        Column::new("chain".into(), chain),
+        Column::new("imgt".into(), imgt),
+        Column::new("imgt_number".into(), imgt_number),
+        Column::new("imgt_insertion".into(), imgt_insertion),
+        Column::new("region".into(), region),
+    ];
+    Ok(DataFrame::new(rows, columns)?)
 }
 
 /// Numbering of many sequences: those numbered, and those skipped with their reason.
@@ -508,6 +621,59 @@ mod tests {
     }
 
     #[test]
+    fn kappa_germline_end_is_not_taken_for_fr4() {
+        // Human IGKV1-39*01 V-REGION: ends `QQSYSTP`, 7 residues into CDR3 and no J region.
+        let germline = "DIQMTQSPSSLSASVGDRVTITCRASQSISSYLNWYQQKPGKAPKLLIYAASSLQSGVPSRFSGSGSGTDFTLTISSLQPEDFATYYCQQSYSTP";
+        let n = number_imgt("IGKV1-39", germline).unwrap();
+        assert_eq!(n.chain, ChainType::Kappa);
+        assert_eq!(cdrs(&n), [Some("QSISSY"), Some("AAS"), None]);
+        assert!(n.region(RegionKind::Fr4).is_none());
+        let tail: Vec<String> = n.residues[n.residues.len() - 7..]
+            .iter()
+            .map(|r| r.position.to_string())
+            .collect();
+        assert_eq!(tail, ["105", "106", "107", "108", "109", "110", "111"]);
+    }
+
+    #[test]
+    fn t_cell_receptors_are_refused() {
+        // Human TRBV7-9*02 V-REGION (an allele the profiles leave out), a CDR3 end and TRBJ2-7.
+        let tcr_beta = "DTGVSQNPRHNITKRGQNVTFRCDPISEHNRLYWYRQTLGQGPEFLTYFQNEAQLEKSRLLSDRFSAERPKGSFSTLEIQRTEQGDSAMYLCASSLGQGASYEQYFGPGTRLTVT";
+        let e = number_imgt("tcr", tcr_beta).unwrap_err();
+        assert!(e.reason.contains("T-cell receptor beta"), "{e}");
+        assert!(e.best_score.is_some());
+    }
+
+    #[test]
+    fn framework_insertions_get_letters_in_sequence_order() {
+        // Two extra residues inside FR3 of Adalimumab VH (after `RFTISRDNAKNS`, IMGT 74-85).
+        let at = ADALIMUMAB_VH.find("RFTISRDNAKNS").unwrap() + 12;
+        let insert = format!("{}WW{}", &ADALIMUMAB_VH[..at], &ADALIMUMAB_VH[at..]);
+        let n = number_imgt("ins", &insert).unwrap();
+        assert!(n.residues.windows(2).all(|w| w[0].index < w[1].index));
+        let lettered: Vec<String> = n
+            .residues
+            .iter()
+            .filter(|r| r.position.insertion.is_some() && r.position.number < 105)
+            .map(|r| r.position.to_string())
+            .collect();
+        assert_eq!(lettered, ["86A", "86B"]);
+        assert_eq!(
+            cdrs(&n),
+            [Some("GFTFDDYA"), Some("ITWNSGHI"), Some("AKVSYLSTASSLDY")]
+        );
+    }
+
+    #[test]
+    fn scfv_numbers_the_n_terminal_domain() {
+        let scfv = format!("{ADALIMUMAB_VL}GGGGSGGGGSGGGGS{ADALIMUMAB_VH}");
+        let n = number_imgt("scfv", &scfv).unwrap();
+        assert_eq!(n.chain, ChainType::Kappa);
+        assert_eq!(n.domain_start, 1);
+        assert_eq!(n.region_sequence(RegionKind::Cdr3), Some("QRYNRAPYT"));
+    }
+
+    #[test]
     fn non_antibodies_are_refused_with_a_reason() {
         let cases = [
             ("empty", ""),
@@ -531,6 +697,53 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("too short"));
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        // Deterministic pseudo-random letters (any case, non-amino-acid letters, non-ASCII) and
+        // point mutations / truncations of a real domain.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet: Vec<char> = "ACDEFGHIKLMNPQRSTVWYXBZUOacdefwy*-. é".chars().collect();
+        for round in 0..200 {
+            let len = (next() % 400) as usize;
+            let random: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = number_imgt("random", &random);
+            let mut mutated: Vec<u8> = ADALIMUMAB_VH.bytes().collect();
+            for _ in 0..round % 40 {
+                let at = (next() % mutated.len() as u64) as usize;
+                mutated[at] = b"ACDEFGHIKLMNPQRSTVWYX"[(next() % 21) as usize];
+            }
+            let cut = (next() % mutated.len() as u64) as usize;
+            let text = String::from_utf8(mutated).unwrap();
+            if let Ok(n) = number_imgt("mutated", &text[cut / 4..]) {
+                assert!(n.residues.windows(2).all(|w| w[0].index < w[1].index));
+                for r in &n.regions {
+                    assert!(r.start >= 1 && r.start <= r.end && r.end <= n.sequence.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn positions_table_has_one_row_per_numbered_residue() {
+        let vl = number_imgt("vl", ADALIMUMAB_VL).unwrap();
+        let df = positions_frame(std::slice::from_ref(&vl)).unwrap();
+        assert_eq!(df.height(), ADALIMUMAB_VL.len());
+        let imgt = df.column("imgt").unwrap().str().unwrap();
+        let region = df.column("region").unwrap().str().unwrap();
+        // C23 is the 23rd residue; Q27 starts CDR-L1; kappa has no IMGT 128.
+        assert_eq!(imgt.get(22), Some("23"));
+        assert_eq!(region.get(26), Some("CDR-L1"));
+        assert_eq!(imgt.get(ADALIMUMAB_VL.len() - 1), Some("127"));
     }
 
     #[test]
