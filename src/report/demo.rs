@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use super::provenance::{ModelProvenance, Provenance};
 use super::run_folder::{report_from_dir, FolderReport, ReportOptions, RUN_FILE};
-use crate::annotation::antibody::annotate_regions;
+use crate::annotation::antibody::{annotate_regions, AntibodyNumbering, RegionKind};
 use crate::annotation::{features_frame, Entry};
 use crate::attention::analysis::{accumulate_head_statistics, HeadInput, PropertyValues};
 use crate::attention::heads::{HeadStatistics, Weighting};
@@ -180,6 +180,10 @@ pub fn run_antibody_demo(
     // IMGT regions.
     progress.stage("IMGT regions", 0);
     let regions = annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
+    write_table(
+        &mut antibodies_frame(&regions.numbered)?,
+        &out.join("antibodies.csv"),
+    )?;
     let entries = regions.entries();
     let skipped = regions.skipped;
     write_table(&mut features_frame(&entries)?, &out.join("regions.csv"))?;
@@ -418,6 +422,24 @@ pub fn run_antibody_demo(
         numbered: entries.len(),
         seconds_per_stage: times,
     })
+}
+
+/// One row per numbered antibody: chain type and the CDR sequences (empty where absent).
+pub fn antibodies_frame(numbered: &[AntibodyNumbering]) -> Result<DataFrame> {
+    let cdr = |kind: RegionKind| -> Vec<String> {
+        numbered
+            .iter()
+            .map(|n| n.region_sequence(kind).unwrap_or_default().to_string())
+            .collect()
+    };
+    Ok(df!(
+        "protein" => numbered.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
+        "chain" => numbered.iter().map(|n| n.chain.to_string()).collect::<Vec<_>>(),
+        "domain" => numbered.iter().map(|n| format!("{}–{}", n.domain_start, n.domain_end)).collect::<Vec<_>>(),
+        "cdr1" => cdr(RegionKind::Cdr1),
+        "cdr2" => cdr(RegionKind::Cdr2),
+        "cdr3" => cdr(RegionKind::Cdr3),
+    )?)
 }
 
 fn predict_in_batches(

@@ -55,7 +55,8 @@ details.provenance{border:1px solid var(--line);border-radius:6px;padding:8px 14
 details.provenance summary{cursor:pointer;font-weight:600}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+p.intro{font-size:16px}
 th{background:var(--head);position:sticky;top:0}
 table.sortable th{cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}

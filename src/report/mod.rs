@@ -58,6 +58,7 @@ enum Block {
 #[derive(Debug, Clone)]
 pub struct Report {
     title: String,
+    intro: Option<String>,
     provenance: Option<Provenance>,
     blocks: Vec<Block>,
     figure_count: usize,
@@ -68,6 +69,7 @@ impl Report {
     pub fn new(title: impl Into<String>) -> Self {
         Report {
             title: title.into(),
+            intro: None,
             provenance: None,
             blocks: Vec::new(),
             figure_count: 0,
@@ -83,6 +85,12 @@ impl Report {
     /// parameters).
     pub fn provenance(&mut self, provenance: Provenance) -> &mut Self {
         self.provenance = Some(provenance);
+        self
+    }
+
+    /// Introductory text shown under the title, before the provenance block.
+    pub fn intro(&mut self, text: impl Into<String>) -> &mut Self {
+        self.intro = Some(text.into());
         self
     }
 
@@ -182,6 +190,9 @@ impl Report {
             html::CSS,
             escape(&self.title)
         );
+        if let Some(text) = &self.intro {
+            let _ = writeln!(out, "<p class=\"intro\">{}</p>", escape(text));
+        }
         if let Some(p) = &self.provenance {
             out.push_str(&p.to_html());
         }

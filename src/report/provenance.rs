@@ -59,22 +59,26 @@ pub struct ModelProvenance {
 }
 
 impl ModelProvenance {
-    /// Hashes the weights files of a model folder: `model.safetensors`, the shards of a sharded
-    /// checkpoint, or `pytorch_model.bin` (the first kind present, as the loader reads them).
+    /// Hashes the weights the loader reads from a model folder: `model.safetensors`, else the
+    /// shards of a sharded checkpoint (`model-*.safetensors`), else `pytorch_model.bin`.
     pub fn of(folder: &Path) -> Result<Self> {
-        let mut files: Vec<_> = std::fs::read_dir(folder)
-            .map_err(|e| Error::io(folder, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "safetensors")
-                    || p.file_name().is_some_and(|n| n == "pytorch_model.bin")
-            })
-            .collect();
-        if files
-            .iter()
-            .any(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        {
-            files.retain(|p| p.extension().is_some_and(|x| x == "safetensors"));
+        let single = folder.join("model.safetensors");
+        let mut files: Vec<std::path::PathBuf> = if single.is_file() {
+            vec![single]
+        } else {
+            std::fs::read_dir(folder)
+                .map_err(|e| Error::io(folder, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with("model-") && n.ends_with(".safetensors")
+                    })
+                })
+                .collect()
+        };
+        if files.is_empty() && folder.join("pytorch_model.bin").is_file() {
+            files.push(folder.join("pytorch_model.bin"));
         }
         files.sort();
         if files.is_empty() {
@@ -181,7 +185,12 @@ impl Provenance {
                 &format!("{} ({} bytes) sha256 {}", f.path, f.bytes, f.sha256),
             );
         }
-        for (k, v) in &self.parameters {
+        // The report's own texts (title, overview) are shown as such, not as parameters.
+        for (k, v) in self
+            .parameters
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "report.title" | "report.overview"))
+        {
             row(&format!("parameter {k}"), v);
         }
         row(

@@ -75,20 +75,22 @@ pub fn blosum_reading(blosum_r: f64, pairs: usize, heads_used: usize) -> String 
         return "The correlation with BLOSUM62 is undefined (too few heads or amino acids).".into();
     }
     let strength = match blosum_r.abs() {
-        a if a >= 0.5 => "strongly",
-        a if a >= 0.3 => "moderately",
-        a if a >= 0.1 => "weakly",
-        _ => "not",
+        a if a >= 0.5 => "strongly reflects",
+        a if a >= 0.3 => "moderately reflects",
+        a if a >= 0.1 => "weakly reflects",
+        _ => "does not reflect",
     };
-    let direction = if blosum_r >= 0.0 {
-        "pairs that BLOSUM62 scores as similar also draw similar attention"
+    let direction = if blosum_r.abs() < 0.1 {
+        ""
+    } else if blosum_r > 0.0 {
+        " (pairs that BLOSUM62 scores as similar also draw similar attention)"
     } else {
-        "attention similarity runs against BLOSUM62"
+        " (attention similarity runs against BLOSUM62)"
     };
     format!(
         "Across {heads_used} heads, how similarly two amino acids are attended to correlates \
-         with their BLOSUM62 score at r = {} over {pairs} pairs: attention {strength} reflects \
-         substitution similarity ({direction}).",
+         with their BLOSUM62 score at r = {} over {pairs} pairs: attention {strength} \
+         substitution similarity{direction}.",
         format_float(blosum_r)
     )
 }

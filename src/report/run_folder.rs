@@ -26,6 +26,8 @@ pub enum TableKind {
     /// `protein, head, label`: known classes to compare predictions with.
     Labels,
     Features,
+    /// `protein, chain, cdr1, cdr2, cdr3`: numbered antibodies.
+    Antibodies,
     Skipped,
     Heads,
     HeadLayers,
@@ -102,6 +104,8 @@ impl TableKind {
             TableKind::Contacts
         } else if has(&["protein", "k", "drop_top", "drop_random"]) {
             TableKind::Flip
+        } else if has(&["protein", "chain", "cdr1", "cdr2", "cdr3"]) {
+            TableKind::Antibodies
         } else if has(&["accession", "type", "start", "end", "description"]) {
             TableKind::Features
         } else if names.len() == 3 && has(&["protein", "head", "label"]) {
@@ -283,13 +287,19 @@ impl<'a> Builder<'a> {
         tables.iter().find(|t| t.kind == kind && t.stem == wanted)
     }
 
-    /// Parameters whose name starts with `prefix.`, as `name = value` text for captions.
-    fn params_text(&self, prefix: &str) -> String {
-        let p = format!("{prefix}.");
+    /// Parameters whose name starts with one of `prefixes` (`ig` matches `ig.steps`), as
+    /// `name = value` text for captions.
+    fn params_text(&self, prefixes: &[&str]) -> String {
         let items: Vec<String> = self
             .params
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix(&p).map(|k| format!("{k} = {v}")))
+            .filter_map(|(k, v)| {
+                prefixes.iter().find_map(|p| {
+                    k.strip_prefix(p)
+                        .and_then(|k| k.strip_prefix('.'))
+                        .map(|k| format!("{k} = {v}"))
+                })
+            })
             .collect();
         if items.is_empty() {
             String::new()
@@ -306,7 +316,7 @@ impl<'a> Builder<'a> {
 
     fn overview(&mut self) {
         if let Some(text) = self.params.get("report.overview").cloned() {
-            self.report.paragraph(text);
+            self.report.intro(text);
         }
     }
 
@@ -377,10 +387,11 @@ impl<'a> Builder<'a> {
                     .filter(|&&i| truth[i].as_deref() == Some(predicted[i].as_str()))
                     .count();
                 readings.push(format!(
-                    "`{h}` head: the predicted class matches the source's label for {correct} \
+                    "{} head: the predicted class matches the source's label for {correct} \
                      of {} proteins ({}%).",
+                    capitalised(h),
                     with_truth.len(),
-                    super::table::format_float(100.0 * correct as f64 / with_truth.len() as f64)
+                    super::table::format_float(100.0 * correct as f64 / with_truth.len() as f64),
                 ));
             }
             columns.push(Column::new(format!("{h}").into(), predicted));
@@ -441,12 +452,21 @@ impl<'a> Builder<'a> {
                 String::new()
             }
         ));
+        for t in self.of_kind(TableKind::Antibodies) {
+            self.report.table(
+                "Numbered antibodies: chain type (IMGT), the variable domain's span in the given \
+                 sequence, and the CDR sequences (IMGT definitions; empty where the sequence \
+                 ends before the region, as in germline V-REGIONs).",
+                &t.frame,
+                &TableOptions::default(),
+            )?;
+        }
         self.report.table(
             "Annotated features (1-based, inclusive positions in the given sequences).",
             &table.frame,
             &TableOptions::default(),
         )?;
-        for t in skipped {
+        for t in skipped.into_iter().filter(|t| t.frame.height() > 0) {
             self.report.table(
                 "Records skipped, with the reason.",
                 &t.frame,
@@ -457,12 +477,18 @@ impl<'a> Builder<'a> {
     }
 
     fn attention(&mut self) -> Result<()> {
-        let heads_tables: Vec<&RunTable> = self.of_kind(TableKind::Heads).collect();
+        let mut heads_tables: Vec<&RunTable> = self.of_kind(TableKind::Heads).collect();
+        // Properties of the run first, the amino-acid analysis after them.
+        heads_tables.sort_by_key(|t| {
+            strings(&t.frame, "property", "heads table")
+                .map(|p| p.iter().all(|p| p.starts_with("aa_to_")))
+                .unwrap_or(false)
+        });
         if heads_tables.is_empty() {
             return Ok(());
         }
         self.report.section("Attention");
-        let caption_params = self.params_text("attention");
+        let caption_params = self.params_text(&["attention"]);
         for table in heads_tables {
             let what = table.path.display().to_string();
             let df = &table.frame;
@@ -541,7 +567,7 @@ impl<'a> Builder<'a> {
                     figure,
                     format!(
                         "Share of each head's high-attention edges that point to {prop} residues \
-                         (%), layer 1 at the bottom; bars: the best head of each layer. Grey: \
+                         (proportion), layer 1 at the bottom; bars: the best head of each layer. Grey: \
                          heads excluded for having too few edges.{caption_params}"
                     ),
                 )?;
@@ -635,7 +661,7 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         self.report.section("Integrated gradients");
-        let caption_params = self.params_text("ig");
+        let caption_params = self.params_text(&["ig"]);
         let features = self.region_features().map(|t| t.frame.clone());
         let wanted: Vec<String> = self
             .params
@@ -691,7 +717,7 @@ impl<'a> Builder<'a> {
             for protein in chosen {
                 let residues = embedding_residues(&table.frame, &protein, &what)?;
                 let lanes = match &features {
-                    Some(f) => Some(features_within(f, &protein, residues)?),
+                    Some(f) => Some(region_lanes(features_within(f, &protein, residues)?)?),
                     None => None,
                 };
                 let track = plot::ResidueTrack::from_frames(
@@ -730,7 +756,7 @@ impl<'a> Builder<'a> {
             .get("stats.alpha")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0.05);
-        let caption_params = format!("{}{}", self.params_text("ig"), self.params_text("stats"));
+        let caption_params = self.params_text(&["ig", "stats"]);
         let mut bars = Vec::new();
         let mut combined: Vec<DataFrame> = Vec::new();
         for table in &tables {
@@ -918,7 +944,7 @@ impl<'a> Builder<'a> {
                          attended residue; special tokens removed, not renormalised).{}",
                         key.1 + 1,
                         key.2 + 1,
-                        self.params_text("attention")
+                        self.params_text(&["attention"])
                     ),
                 )?;
                 drawn += 1;
@@ -1154,6 +1180,25 @@ fn embedding_residues(df: &DataFrame, protein: &str, what: &str) -> Result<usize
     Ok(rows.saturating_sub(2))
 }
 
+/// Antibody regions drawn as two lanes, CDRs and frameworks, so loops stand out; other feature
+/// types keep their own lane.
+fn region_lanes(df: DataFrame) -> Result<DataFrame> {
+    let kinds = strings(&df, "type", "features table")?;
+    let descriptions = strings(&df, "description", "features table")?;
+    let lane: Vec<String> = kinds
+        .iter()
+        .zip(&descriptions)
+        .map(|(t, d)| match (t.as_str(), d) {
+            ("Region", d) if d.starts_with("CDR") => "CDR".to_string(),
+            ("Region", d) if d.starts_with("FR") => "Framework".to_string(),
+            (t, _) => t.to_string(),
+        })
+        .collect();
+    let mut df = df;
+    df.with_column(Column::new("type".into(), lane))?;
+    Ok(df)
+}
+
 /// The features of `protein`, cut to its first `residues` residues: a `--max-len` cut shortens
 /// what the model saw, and features beyond it have no relevance to show.
 fn features_within(df: &DataFrame, protein: &str, residues: usize) -> Result<DataFrame> {
@@ -1170,4 +1215,12 @@ fn features_within(df: &DataFrame, protein: &str, residues: usize) -> Result<Dat
         .collect();
     kept.with_column(Column::new("end".into(), end))?;
     Ok(kept)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

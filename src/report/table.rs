@@ -78,6 +78,19 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+fn is_empty_column(column: &Column) -> bool {
+    if column.len() == 0 {
+        return false;
+    }
+    if column.null_count() == column.len() {
+        return true;
+    }
+    match column.str() {
+        Ok(s) => s.iter().all(|v| v.is_none_or(str::is_empty)),
+        Err(_) => false,
+    }
+}
+
 pub fn frame_to_csv(frame: &DataFrame) -> Result<String> {
     let mut bytes = Vec::new();
     CsvWriter::new(&mut bytes)
@@ -115,14 +128,20 @@ pub fn render(id: &str, frame: &DataFrame, options: &TableOptions) -> Result<Str
         out,
         "<div class=\"tablewrap\"><table class=\"sortable\" id=\"{id}-t\">\n<thead><tr>"
     );
-    for name in frame.get_column_names() {
-        let _ = write!(out, "<th>{}</th>", escape(name));
+    // Columns with no value at all (e.g. a feature table's empty evidence) are left out of the
+    // view; the download keeps them.
+    let columns: Vec<&Column> = frame
+        .columns()
+        .iter()
+        .filter(|c| !is_empty_column(c))
+        .collect();
+    for c in &columns {
+        let _ = write!(out, "<th>{}</th>", escape(c.name()));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    let columns = frame.columns();
     for row in 0..shown {
         out.push_str("<tr>");
-        for column in columns {
+        for column in &columns {
             let (text, key) = cell(column.get(row)?);
             match key {
                 Some(key) => {
@@ -175,5 +194,11 @@ mod tests {
         assert!(html.contains("data-v=\"3\""));
         assert!(!html.contains("<td>c</td>"), "only max_rows rows are shown");
         assert!(html.contains("1 of 2 rows shown"));
+        let with_empty = df!("a" => [1i64], "b" => [""], "c" => [None::<f64>]).unwrap();
+        let html = render("e", &with_empty, &TableOptions::default()).unwrap();
+        assert!(
+            html.contains("<th>a</th></tr>"),
+            "empty columns are not shown: {html}"
+        );
     }
 }
