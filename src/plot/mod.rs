@@ -178,6 +178,17 @@ impl Figure {
             self.draw(&draw::Canvas::new(&root, 1.0))?;
             root.present().map_err(|e| Error::Plot(e.to_string()))?;
         }
+        // A <title> names the figure for screen readers and as a tooltip in an HTML report.
+        if !self.title.is_empty() {
+            if let Some(end) = svg.find('>') {
+                let escaped = self
+                    .title
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                svg.insert_str(end + 1, &format!("\n<title>{escaped}</title>"));
+            }
+        }
         Ok(svg)
     }
 
@@ -423,6 +434,8 @@ mod tests {
         fig.save(&dir.path().join("h.png")).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("h.svg")).unwrap();
         assert!(svg.starts_with("<svg"));
+        let elements = test_support::parse_svg(&svg);
+        assert_eq!(elements[1].tag, "title", "the figure's title is the SVG's <title>");
         let png = std::fs::read(dir.path().join("h.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert!(fig.save(&dir.path().join("h.pdf")).is_err());
