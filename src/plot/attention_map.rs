@@ -52,11 +52,10 @@ impl AttentionMap {
         if t == 0 {
             return Err(Error::invalid("attention map: empty sequence"));
         }
-        if self.weights.len() != t * t {
+        if t.checked_mul(t) != Some(self.weights.len()) {
             return Err(Error::invalid(format!(
-                "attention map: {} weights for {t} residues (needs {t} × {t} = {})",
+                "attention map: {} weights for {t} residues (needs {t} × {t})",
                 self.weights.len(),
-                t * t
             )));
         }
         if let Some(c) = &self.contacts {

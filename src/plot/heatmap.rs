@@ -12,6 +12,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use polars::prelude::DataFrame;
 use std::collections::BTreeSet;
 
+/// Largest layer or head count a table may describe (a guard against corrupt indices).
+const MAX_AXIS: i64 = 10_000;
+
 /// One value per (layer, head), row-major by layer; `None` is masked (excluded, not
 /// significant, undefined).
 #[derive(Debug, Clone, PartialEq)]
@@ -87,13 +90,14 @@ impl HeadGrid {
                 None => "heads table has no per-head rows".to_string(),
             }));
         }
-        let num_layers = rows.iter().map(|&i| layers[i]).max().unwrap_or(0) as usize + 1;
-        let num_heads = rows.iter().map(|&i| heads[i]).max().unwrap_or(0) as usize + 1;
-        if num_layers * num_heads > 100_000 {
+        let max_layer = rows.iter().map(|&i| layers[i]).max().unwrap_or(0);
+        let max_head = rows.iter().map(|&i| heads[i]).max().unwrap_or(0);
+        if max_layer >= MAX_AXIS || max_head >= MAX_AXIS {
             return Err(Error::invalid(format!(
-                "heads table spans {num_layers} layers × {num_heads} heads: not a model's grid"
+                "heads table has layer {max_layer} / head {max_head}: not a model's grid (< {MAX_AXIS})"
             )));
         }
+        let (num_layers, num_heads) = (max_layer as usize + 1, max_head as usize + 1);
         let mut grid: Vec<Option<Option<f64>>> = vec![None; num_layers * num_heads];
         for &i in &rows {
             let cell = layers[i] as usize * num_heads + heads[i] as usize;
@@ -157,7 +161,10 @@ impl HeadGrid {
     }
 
     fn value(&self, layer: usize, head: usize) -> Option<f64> {
-        self.values[layer * self.num_heads + head]
+        self.values
+            .get(layer * self.num_heads + head)
+            .copied()
+            .flatten()
     }
 
     /// Largest unmasked value of each layer (None when the whole layer is masked).
@@ -177,7 +184,7 @@ impl HeadGrid {
                 self.num_layers, self.num_heads
             )));
         }
-        if self.values.len() != self.num_layers * self.num_heads {
+        if self.num_layers.checked_mul(self.num_heads) != Some(self.values.len()) {
             return Err(Error::invalid(format!(
                 "head grid has {} values for {} layers × {} heads",
                 self.values.len(),
@@ -627,6 +634,8 @@ mod tests {
         assert!(HeadGrid::from_frame(&dup, "v", None, None).is_err());
         let hole = df!("layer" => [0i64, 1], "head" => [0i64, 1], "v" => [1.0, 2.0]).unwrap();
         assert!(HeadGrid::from_frame(&hole, "v", None, None).is_err());
+        let huge = df!("layer" => [i64::MAX], "head" => [0i64], "v" => [1.0]).unwrap();
+        assert!(HeadGrid::from_frame(&huge, "v", None, None).is_err());
     }
 
     #[test]

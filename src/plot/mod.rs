@@ -435,7 +435,10 @@ mod tests {
         let svg = std::fs::read_to_string(dir.path().join("h.svg")).unwrap();
         assert!(svg.starts_with("<svg"));
         let elements = test_support::parse_svg(&svg);
-        assert_eq!(elements[1].tag, "title", "the figure's title is the SVG's <title>");
+        assert_eq!(
+            elements[1].tag, "title",
+            "the figure's title is the SVG's <title>"
+        );
         let png = std::fs::read(dir.path().join("h.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert!(fig.save(&dir.path().join("h.pdf")).is_err());
