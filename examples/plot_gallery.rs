@@ -1,4 +1,5 @@
-//! Writes every figure kind as SVG and PNG (plus its data CSV) from realistic synthetic inputs:
+//! Writes every figure kind as SVG and PNG (plus its data CSV; captions to stdout) from
+//! realistic synthetic inputs:
 //! `cargo run --example plot_gallery -- OUT_DIR`.
 
 use protscope::plot::*;
@@ -22,7 +23,7 @@ fn write(fig: &Figure, dir: &Path) -> protscope::Result<()> {
     fig.save(&dir.join(format!("{}.png", fig.name())))?;
     std::fs::write(dir.join(format!("{}.csv", fig.name())), fig.data_csv())
         .map_err(|e| protscope::Error::io(dir, e))?;
-    println!("{}", fig.name());
+    println!("{}: {}", fig.name(), fig.caption());
     Ok(())
 }
 
