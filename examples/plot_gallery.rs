@@ -191,7 +191,7 @@ fn main() -> protscope::Result<()> {
         &dir,
     )?;
 
-    // A 120-residue heavy-chain variable domain with its CDRs.
+    // A 121-residue antibody heavy-chain variable domain with its CDRs.
     let sequence = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAKDRGYSSGWYFDYWGQGTLVTVSS";
     let n = sequence.len();
     let cdrs = [
