@@ -123,11 +123,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     for from in 0..t {
         for to in 0..t {
             let v = m.weights[from * t + to] as f64;
-            let (x0, y0) = (mx0 + to as f64 * cell, my0 + from as f64 * cell);
+            // Each edge from one formula, so neighbours share it exactly.
+            let (x0, x1) = (mx0 + to as f64 * cell, mx0 + (to + 1) as f64 * cell);
+            let (y0, y1) = (my0 + from as f64 * cell, my0 + (from + 1) as f64 * cell);
             if v.is_finite() {
-                c.fill_rect(x0, y0, x0 + cell, y0 + cell, colour(v))?;
+                c.fill_rect(x0, y0, x1, y1, colour(v))?;
             } else {
-                c.masked_cell(x0, y0, x0 + cell, y0 + cell)?;
+                c.masked_cell(x0, y0, x1, y1)?;
             }
         }
     }

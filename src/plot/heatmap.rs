@@ -315,8 +315,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     for l in 0..grid.num_layers {
         for hd in 0..grid.num_heads {
-            let (x0, y0) = (gx0 + hd as f64 * cell_w, row_y(l));
-            let (x1, y1) = (x0 + cell_w, y0 + cell_h);
+            // Each edge from one formula, so neighbours share it exactly (no hairline gaps
+            // after rounding to device pixels).
+            let (x0, x1) = (gx0 + hd as f64 * cell_w, gx0 + (hd + 1) as f64 * cell_w);
+            let (y0, y1) = (row_y(l), gy1 - l as f64 * cell_h);
             match grid.value(l, hd) {
                 Some(v) => c.fill_rect(x0, y0, x1, y1, colour(v))?,
                 None => c.masked_cell(x0, y0, x1, y1)?,
@@ -459,6 +461,7 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use polars::prelude::*;
+    use std::collections::BTreeMap;
 
     fn cells(elements: &[Element], b: &GridBox) -> usize {
         elements
@@ -539,6 +542,25 @@ mod tests {
         let el = render_checked(&fig);
         let b = layout(&fig, &grid);
         assert_eq!(cells(&el, &b), 660);
+        // Cells of a row tile it: each starts where its left neighbour ends (no hairlines).
+        let mut rows: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+        for e in el.iter().filter(|e| {
+            e.tag == "rect"
+                && (e.num("height") - b.cell_h).abs() <= 1.0
+                && (e.num("width") - b.cell_w).abs() <= 1.0
+        }) {
+            rows.entry(e.num("y") as i64)
+                .or_default()
+                .push((e.num("x") as i64, e.num("width") as i64));
+        }
+        assert_eq!(rows.len(), 33);
+        for cells in rows.values_mut() {
+            cells.sort();
+            assert!(
+                cells.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0),
+                "{cells:?}"
+            );
+        }
         // No masked cell, so no legend entry and no grey.
         assert_eq!(rects_filled(&el, palette::MASKED), 0);
         let layer_labels = el
