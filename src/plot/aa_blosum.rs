@@ -381,6 +381,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let mut x = MARGIN;
     if d.pairs.iter().any(|p| p.r.is_nan()) {
         c.masked_cell(x, ny - 5.0, x + 10.0, ny + 5.0)?;
+        c.outline_rect(x, ny - 5.0, x + 10.0, ny + 5.0, palette::MUTED, 0.5)?;
         c.text("r undefined", x + 14.0, ny, note)?;
         x += 14.0 + c.text_width("r undefined", note)? + 14.0;
     }
