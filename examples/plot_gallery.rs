@@ -256,6 +256,35 @@ fn main() -> protscope::Result<()> {
         )?,
         &dir,
     )?;
+    // The first 60 residues: few enough for the residue letters.
+    let first = 60;
+    let short = ResidueTrack {
+        protein: "VH-demo".into(),
+        sequence: sequence[..first].into(),
+        relevance: track.relevance[..first].to_vec(),
+        attention_received: None,
+        lanes: vec![AnnotationLane {
+            name: "Region".into(),
+            spans: vec![
+                Span {
+                    start: 26,
+                    end: 33,
+                    label: "CDR-H1".into(),
+                },
+                Span {
+                    start: 51,
+                    end: 58,
+                    label: "CDR-H2".into(),
+                },
+            ],
+            sites: vec![],
+        }],
+        relevance_label: "Relevance (L6 H4)".into(),
+    };
+    write(
+        &residue_track("residue_track_letters", "VH-demo, residues 1–60", &short)?,
+        &dir,
+    )?;
 
     // Attention maps: a short peptide (letters) and the full domain (positions) with contacts.
     for (name, t) in [("attention_map_short", 24usize), ("attention_map_vh", n)] {
