@@ -255,9 +255,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     grid: &HeadGrid,
 ) -> Result<GridBox> {
     let (data_lo, data_hi) = grid.validate()?;
-    // Signed statistics (a range across zero) get the diverging map, symmetric about zero so
-    // white means 0; magnitudes get viridis.
-    let signed = data_lo < 0.0 && data_hi > 0.0;
+    // Signed statistics (values on both sides of zero) get the diverging map, symmetric about
+    // zero so white means 0; magnitudes get viridis. Judged on the values, not the scale range
+    // (one repeated value widens that range across zero).
+    let signed = grid.values.iter().flatten().any(|v| *v < 0.0)
+        && grid.values.iter().flatten().any(|v| *v > 0.0);
     let (lo, hi) = if signed {
         let m = data_lo.abs().max(data_hi.abs());
         (-m, m)
@@ -582,6 +584,18 @@ mod tests {
         assert!(
             rects_filled(&el, palette::diverging(-1.0)) >= 1,
             "-0.4 is the far end"
+        );
+    }
+
+    #[test]
+    fn one_repeated_value_stays_on_viridis() {
+        let mut grid = small_grid();
+        grid.values = vec![Some(0.3); 12];
+        let el = parse_svg(&head_heatmap("h", "", &grid).unwrap().to_svg().unwrap());
+        assert_eq!(
+            rects_filled(&el, palette::sequential(0.5)),
+            12,
+            "mid-scale viridis"
         );
     }
 
