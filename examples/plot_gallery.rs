@@ -1,4 +1,5 @@
-//! Writes every figure kind as SVG and PNG (plus its data CSV) from realistic synthetic inputs:
+//! Writes every figure kind as SVG and PNG (plus its data CSV; captions to stdout) from
+//! realistic synthetic inputs:
 //! `cargo run --example plot_gallery -- OUT_DIR`.
 
 use protscope::plot::*;
@@ -22,7 +23,7 @@ fn write(fig: &Figure, dir: &Path) -> protscope::Result<()> {
     fig.save(&dir.join(format!("{}.png", fig.name())))?;
     std::fs::write(dir.join(format!("{}.csv", fig.name())), fig.data_csv())
         .map_err(|e| protscope::Error::io(dir, e))?;
-    println!("{}", fig.name());
+    println!("{}: {}", fig.name(), fig.caption());
     Ok(())
 }
 
@@ -190,7 +191,7 @@ fn main() -> protscope::Result<()> {
         &dir,
     )?;
 
-    // A 120-residue heavy-chain variable domain with its CDRs.
+    // A 121-residue antibody heavy-chain variable domain with its CDRs.
     let sequence = "EVQLVESGGGLVQPGGSLRLSCAASGFTFSSYAMSWVRQAPGKGLEWVSAISGSGGSTYYADSVKGRFTISRDNSKNTLYLQMNSLRAEDTAVYYCAKDRGYSSGWYFDYWGQGTLVTVSS";
     let n = sequence.len();
     let cdrs = [
@@ -253,6 +254,35 @@ fn main() -> protscope::Result<()> {
             "VH-demo: relevance and annotations",
             &track,
         )?,
+        &dir,
+    )?;
+    // The first 60 residues: few enough for the residue letters.
+    let first = 60;
+    let short = ResidueTrack {
+        protein: "VH-demo".into(),
+        sequence: sequence[..first].into(),
+        relevance: track.relevance[..first].to_vec(),
+        attention_received: None,
+        lanes: vec![AnnotationLane {
+            name: "Region".into(),
+            spans: vec![
+                Span {
+                    start: 26,
+                    end: 33,
+                    label: "CDR-H1".into(),
+                },
+                Span {
+                    start: 51,
+                    end: 58,
+                    label: "CDR-H2".into(),
+                },
+            ],
+            sites: vec![],
+        }],
+        relevance_label: "Relevance (L6 H4)".into(),
+    };
+    write(
+        &residue_track("residue_track_letters", "VH-demo, residues 1–60", &short)?,
         &dir,
     )?;
 

@@ -209,13 +209,15 @@ fn matrix_panel<DB: DrawingBackend>(
     let color = |v: f64| palette::diverging(v / limit);
     for i in 0..n {
         for j in 0..n {
-            let (cx, cy) = (x0 + j as f64 * cell, y0 + i as f64 * cell);
             if i == j {
                 continue; // the diagonal stays blank: no pair
             }
+            // Each edge from one formula, so neighbours share it exactly.
+            let (cx0, cx1) = (x0 + j as f64 * cell, x0 + (j + 1) as f64 * cell);
+            let (cy0, cy1) = (y0 + i as f64 * cell, y0 + (i + 1) as f64 * cell);
             match values[i * n + j] {
-                Some(v) if v.is_finite() => c.fill_rect(cx, cy, cx + cell, cy + cell, color(v))?,
-                _ => c.masked_cell(cx, cy, cx + cell, cy + cell)?,
+                Some(v) if v.is_finite() => c.fill_rect(cx0, cy0, cx1, cy1, color(v))?,
+                _ => c.masked_cell(cx0, cy0, cx1, cy1)?,
             }
         }
     }
@@ -379,6 +381,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let mut x = MARGIN;
     if d.pairs.iter().any(|p| p.r.is_nan()) {
         c.masked_cell(x, ny - 5.0, x + 10.0, ny + 5.0)?;
+        c.outline_rect(x, ny - 5.0, x + 10.0, ny + 5.0, palette::MUTED, 0.5)?;
         c.text("r undefined", x + 14.0, ny, note)?;
         x += 14.0 + c.text_width("r undefined", note)? + 14.0;
     }

@@ -52,11 +52,10 @@ impl AttentionMap {
         if t == 0 {
             return Err(Error::invalid("attention map: empty sequence"));
         }
-        if self.weights.len() != t * t {
+        if t.checked_mul(t) != Some(self.weights.len()) {
             return Err(Error::invalid(format!(
-                "attention map: {} weights for {t} residues (needs {t} × {t} = {})",
+                "attention map: {} weights for {t} residues (needs {t} × {t})",
                 self.weights.len(),
-                t * t
             )));
         }
         if let Some(c) = &self.contacts {
@@ -124,11 +123,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     for from in 0..t {
         for to in 0..t {
             let v = m.weights[from * t + to] as f64;
-            let (x0, y0) = (mx0 + to as f64 * cell, my0 + from as f64 * cell);
+            // Each edge from one formula, so neighbours share it exactly.
+            let (x0, x1) = (mx0 + to as f64 * cell, mx0 + (to + 1) as f64 * cell);
+            let (y0, y1) = (my0 + from as f64 * cell, my0 + (from + 1) as f64 * cell);
             if v.is_finite() {
-                c.fill_rect(x0, y0, x0 + cell, y0 + cell, colour(v))?;
+                c.fill_rect(x0, y0, x1, y1, colour(v))?;
             } else {
-                c.masked_cell(x0, y0, x0 + cell, y0 + cell)?;
+                c.masked_cell(x0, y0, x1, y1)?;
             }
         }
     }

@@ -12,6 +12,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use polars::prelude::DataFrame;
 use std::collections::BTreeSet;
 
+/// Largest layer or head count a table may describe (a guard against corrupt indices).
+const MAX_AXIS: i64 = 10_000;
+
 /// One value per (layer, head), row-major by layer; `None` is masked (excluded, not
 /// significant, undefined).
 #[derive(Debug, Clone, PartialEq)]
@@ -87,13 +90,14 @@ impl HeadGrid {
                 None => "heads table has no per-head rows".to_string(),
             }));
         }
-        let num_layers = rows.iter().map(|&i| layers[i]).max().unwrap_or(0) as usize + 1;
-        let num_heads = rows.iter().map(|&i| heads[i]).max().unwrap_or(0) as usize + 1;
-        if num_layers * num_heads > 100_000 {
+        let max_layer = rows.iter().map(|&i| layers[i]).max().unwrap_or(0);
+        let max_head = rows.iter().map(|&i| heads[i]).max().unwrap_or(0);
+        if max_layer >= MAX_AXIS || max_head >= MAX_AXIS {
             return Err(Error::invalid(format!(
-                "heads table spans {num_layers} layers × {num_heads} heads: not a model's grid"
+                "heads table has layer {max_layer} / head {max_head}: not a model's grid (< {MAX_AXIS})"
             )));
         }
+        let (num_layers, num_heads) = (max_layer as usize + 1, max_head as usize + 1);
         let mut grid: Vec<Option<Option<f64>>> = vec![None; num_layers * num_heads];
         for &i in &rows {
             let cell = layers[i] as usize * num_heads + heads[i] as usize;
@@ -157,7 +161,10 @@ impl HeadGrid {
     }
 
     fn value(&self, layer: usize, head: usize) -> Option<f64> {
-        self.values[layer * self.num_heads + head]
+        self.values
+            .get(layer * self.num_heads + head)
+            .copied()
+            .flatten()
     }
 
     /// Largest unmasked value of each layer (None when the whole layer is masked).
@@ -177,7 +184,7 @@ impl HeadGrid {
                 self.num_layers, self.num_heads
             )));
         }
-        if self.values.len() != self.num_layers * self.num_heads {
+        if self.num_layers.checked_mul(self.num_heads) != Some(self.values.len()) {
             return Err(Error::invalid(format!(
                 "head grid has {} values for {} layers × {} heads",
                 self.values.len(),
@@ -248,9 +255,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     grid: &HeadGrid,
 ) -> Result<GridBox> {
     let (data_lo, data_hi) = grid.validate()?;
-    // Signed statistics (a range across zero) get the diverging map, symmetric about zero so
-    // white means 0; magnitudes get viridis.
-    let signed = data_lo < 0.0 && data_hi > 0.0;
+    // Signed statistics (values on both sides of zero) get the diverging map, symmetric about
+    // zero so white means 0; magnitudes get viridis. Judged on the values, not the scale range
+    // (one repeated value widens that range across zero).
+    let signed = grid.values.iter().flatten().any(|v| *v < 0.0)
+        && grid.values.iter().flatten().any(|v| *v > 0.0);
     let (lo, hi) = if signed {
         let m = data_lo.abs().max(data_hi.abs());
         (-m, m)
@@ -308,8 +317,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     for l in 0..grid.num_layers {
         for hd in 0..grid.num_heads {
-            let (x0, y0) = (gx0 + hd as f64 * cell_w, row_y(l));
-            let (x1, y1) = (x0 + cell_w, y0 + cell_h);
+            // Each edge from one formula, so neighbours share it exactly (no hairline gaps
+            // after rounding to device pixels).
+            let (x0, x1) = (gx0 + hd as f64 * cell_w, gx0 + (hd + 1) as f64 * cell_w);
+            let (y0, y1) = (row_y(l), gy1 - l as f64 * cell_h);
             match grid.value(l, hd) {
                 Some(v) => c.fill_rect(x0, y0, x1, y1, colour(v))?,
                 None => c.masked_cell(x0, y0, x1, y1)?,
@@ -452,6 +463,7 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
     use polars::prelude::*;
+    use std::collections::BTreeMap;
 
     fn cells(elements: &[Element], b: &GridBox) -> usize {
         elements
@@ -532,6 +544,25 @@ mod tests {
         let el = render_checked(&fig);
         let b = layout(&fig, &grid);
         assert_eq!(cells(&el, &b), 660);
+        // Cells of a row tile it: each starts where its left neighbour ends (no hairlines).
+        let mut rows: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+        for e in el.iter().filter(|e| {
+            e.tag == "rect"
+                && (e.num("height") - b.cell_h).abs() <= 1.0
+                && (e.num("width") - b.cell_w).abs() <= 1.0
+        }) {
+            rows.entry(e.num("y") as i64)
+                .or_default()
+                .push((e.num("x") as i64, e.num("width") as i64));
+        }
+        assert_eq!(rows.len(), 33);
+        for cells in rows.values_mut() {
+            cells.sort();
+            assert!(
+                cells.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0),
+                "{cells:?}"
+            );
+        }
         // No masked cell, so no legend entry and no grey.
         assert_eq!(rects_filled(&el, palette::MASKED), 0);
         let layer_labels = el
@@ -553,6 +584,18 @@ mod tests {
         assert!(
             rects_filled(&el, palette::diverging(-1.0)) >= 1,
             "-0.4 is the far end"
+        );
+    }
+
+    #[test]
+    fn one_repeated_value_stays_on_viridis() {
+        let mut grid = small_grid();
+        grid.values = vec![Some(0.3); 12];
+        let el = parse_svg(&head_heatmap("h", "", &grid).unwrap().to_svg().unwrap());
+        assert_eq!(
+            rects_filled(&el, palette::sequential(0.5)),
+            12,
+            "mid-scale viridis"
         );
     }
 
@@ -627,6 +670,8 @@ mod tests {
         assert!(HeadGrid::from_frame(&dup, "v", None, None).is_err());
         let hole = df!("layer" => [0i64, 1], "head" => [0i64, 1], "v" => [1.0, 2.0]).unwrap();
         assert!(HeadGrid::from_frame(&hole, "v", None, None).is_err());
+        let huge = df!("layer" => [i64::MAX], "head" => [0i64], "v" => [1.0]).unwrap();
+        assert!(HeadGrid::from_frame(&huge, "v", None, None).is_err());
     }
 
     #[test]

@@ -67,12 +67,13 @@ impl LayerProfile {
                 seen
             }
         };
-        let num_layers = layers.iter().copied().max().unwrap_or(-1) + 1;
-        if num_layers <= 0 || layers.iter().any(|&l| l < 0) {
-            return Err(Error::invalid(
-                "layers table has no rows or a negative layer",
-            ));
+        let max_layer = layers.iter().copied().max().unwrap_or(-1);
+        if !(0..10_000).contains(&max_layer) || layers.iter().any(|&l| l < 0) {
+            return Err(Error::invalid(format!(
+                "layers table has no rows, a negative layer, or layer {max_layer} (not a model's)"
+            )));
         }
+        let num_layers = max_layer + 1;
         let mut series = Vec::with_capacity(names.len());
         for name in names {
             let mut v: Vec<Option<Option<f64>>> = vec![None; num_layers as usize];

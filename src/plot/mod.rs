@@ -178,6 +178,17 @@ impl Figure {
             self.draw(&draw::Canvas::new(&root, 1.0))?;
             root.present().map_err(|e| Error::Plot(e.to_string()))?;
         }
+        // A <title> names the figure for screen readers and as a tooltip in an HTML report.
+        if !self.title.is_empty() {
+            if let Some(end) = svg.find('>') {
+                let escaped = self
+                    .title
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                svg.insert_str(end + 1, &format!("\n<title>{escaped}</title>"));
+            }
+        }
         Ok(svg)
     }
 
@@ -230,6 +241,103 @@ impl Figure {
             }
         };
         write_atomically(path, &bytes)
+    }
+
+    /// A caption for reports: what is drawn, how to read colours and marks, and which
+    /// interval or test the figure shows.
+    pub fn caption(&self) -> String {
+        match &self.kind {
+            Kind::HeadHeatmap(g) => {
+                let signed = g.values.iter().flatten().any(|v| *v < 0.0)
+                    && g.values.iter().flatten().any(|v| *v > 0.0);
+                let scale = if signed {
+                    "diverging colour scale, white at 0"
+                } else {
+                    "viridis colour scale"
+                };
+                let unit = if g.unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", g.unit)
+                };
+                format!(
+                    "{}{unit} per attention head ({} layers × {} heads, 1-based, layer 1 at the bottom; {scale}). \
+                     Hatched grey: {}. Right: each layer's maximum.",
+                    draw::capitalise(&g.statistic),
+                    g.num_layers,
+                    g.num_heads,
+                    g.mask_label
+                )
+            }
+            Kind::TopHeads(t) => format!(
+                "The {} heads with the largest proportion of attention to {} (labels layer-head, 1-based). \
+                 Whiskers: 95 % Wilson score interval with n = the head's attention edges{}.",
+                t.heads.len(),
+                t.property,
+                t.background
+                    .map_or(String::new(), |b| format!("; dashed line: background rate {b:.3}"))
+            ),
+            Kind::LayerProfile(p) => format!(
+                "{} per layer (1-based) for {} properties. Triangles and dashed lines: each \
+                 property's centre of gravity, Σ layer · value / Σ value.",
+                draw::capitalise(&p.statistic),
+                p.series.len()
+            ),
+            Kind::AaBlosum(a) => {
+                let (r, n) = a.blosum_r();
+                let heads = a
+                    .heads_used
+                    .map_or(String::new(), |h| format!(" over {h} heads"));
+                format!(
+                    "Left: Pearson correlation between the attention profiles of two amino acids{heads}; \
+                     middle: BLOSUM62 score, same order (diagonal blank). Right: one point per pair; \
+                     Pearson r = {} over {n} pairs with a defined correlation.",
+                    r.map_or("undefined".to_string(), |r| format!("{r:.3}"))
+                )
+            }
+            Kind::ResidueTrack(t) => format!(
+                "{} ({} residues): {} per residue (red positive, blue negative, symmetric scale){}; \
+                 annotation lanes: {}. Positions 1-based.",
+                t.protein,
+                t.sequence.chars().count(),
+                t.relevance_label,
+                if t.attention_received.is_some() {
+                    "; attention received per residue"
+                } else {
+                    ""
+                },
+                if t.lanes.is_empty() {
+                    "none".to_string()
+                } else {
+                    t.lanes
+                        .iter()
+                        .map(|l| l.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            Kind::AttentionMap(m) => format!(
+                "Attention of layer {} head {} (1-based) over {} residues: row = attending, \
+                 column = attended residue; viridis from 0 to the largest weight{}.",
+                m.layer + 1,
+                m.head + 1,
+                m.residues.chars().count(),
+                if m.contacts.is_some() {
+                    format!("; circles: {}", m.contact_label)
+                } else {
+                    String::new()
+                }
+            ),
+            Kind::Significance(s) => format!(
+                "−log10 {} for {} tests; dashed line: p = {}; blue bars p < {}, grey bars p ≥ {}; \
+                 n beside each bar.",
+                s.p_label,
+                s.bars.len(),
+                s.alpha,
+                s.alpha,
+                s.alpha
+            ),
+        }
     }
 
     /// Tidy CSV (header + one row per drawn value) of exactly the numbers in the figure.
@@ -407,6 +515,15 @@ mod tests {
     }
 
     #[test]
+    fn captions_say_how_to_read_the_figure() {
+        let fig = head_heatmap("h", "t", &test_support::small_grid()).unwrap();
+        let caption = fig.caption();
+        assert!(caption.starts_with("Proportion of attention (fraction) per attention head"));
+        assert!(caption.contains("3 layers × 4 heads"));
+        assert!(caption.contains("Hatched grey: excluded: < 100 edges."));
+    }
+
+    #[test]
     fn too_small_a_size_is_an_error_not_a_panic() {
         let fig = head_heatmap("h", "t", &test_support::small_grid())
             .unwrap()
@@ -423,6 +540,11 @@ mod tests {
         fig.save(&dir.path().join("h.png")).unwrap();
         let svg = std::fs::read_to_string(dir.path().join("h.svg")).unwrap();
         assert!(svg.starts_with("<svg"));
+        let elements = test_support::parse_svg(&svg);
+        assert_eq!(
+            elements[1].tag, "title",
+            "the figure's title is the SVG's <title>"
+        );
         let png = std::fs::read(dir.path().join("h.png")).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert!(fig.save(&dir.path().join("h.pdf")).is_err());

@@ -334,6 +334,7 @@ mod tests {
             "{:?}",
             texts(&el)
         );
+        assert!(fig.caption().contains("95 % Wilson score interval"));
         let csv = fig.data_csv();
         assert_eq!(csv.lines().count(), 6);
         assert!(csv.lines().nth(1).unwrap().contains("Wilson score 95%"));
