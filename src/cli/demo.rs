@@ -28,12 +28,15 @@ pub struct DemoArgs {
     /// Model folder; default: AntiBERTy, fetched into the cache on first use.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Integration steps (Gauss–Legendre nodes) of integrated gradients.
+    /// Integration steps (Gauss–Legendre nodes) of integrated gradients [default: 40].
     #[arg(long)]
     pub steps: Option<usize>,
     /// Use at most this many antibodies, spread evenly over the file.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Integrated gradients for at most this many antibodies, spread evenly (0 = all).
+    #[arg(long, default_value_t = 96)]
+    pub ig_limit: usize,
     /// A small, fast run (12 antibodies, 8 steps) that exercises every stage.
     #[arg(long)]
     pub quick: bool,
@@ -94,6 +97,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let mut options = DemoOptions::new(args.out.clone(), model_dir, args.fasta.clone());
     options.device = crate::device::parse_device(&args.device)?;
+    options.ig_limit = (args.ig_limit > 0).then_some(args.ig_limit);
     if args.quick {
         options.limit = Some(12);
         options.steps = 8;

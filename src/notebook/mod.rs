@@ -69,6 +69,26 @@ mod tests {
     use polars::prelude::*;
 
     #[test]
+    fn figures_show_as_inline_svg() {
+        let grid = crate::plot::HeadGrid {
+            num_layers: 1,
+            num_heads: 2,
+            values: vec![Some(0.2), Some(0.5)],
+            statistic: "share".into(),
+            unit: String::new(),
+            mask_label: "excluded".into(),
+            value_range: None,
+        };
+        let figure = crate::plot::head_heatmap("g", "Grid", &grid).unwrap();
+        let text = figure.evcxr_content().unwrap();
+        assert!(text.starts_with("EVCXR_BEGIN_CONTENT image/svg+xml\n<svg"));
+        assert!(text.ends_with("</svg>\nEVCXR_END_CONTENT\n"));
+        // A figure that cannot be drawn is an error value, shown as text by evcxr_display.
+        let too_small = figure.with_size(10, 10);
+        assert!(too_small.evcxr_content().is_err());
+    }
+
+    #[test]
     fn frames_show_as_bounded_html_with_their_shape() {
         let df = df!("layer" => (0..50i64).collect::<Vec<_>>()).unwrap();
         let text = df.evcxr_content().unwrap();

@@ -39,6 +39,9 @@ pub struct DemoOptions {
     pub steps: usize,
     /// Use at most this many antibodies, spread evenly over the file (None = all).
     pub limit: Option<usize>,
+    /// Integrated gradients for at most this many of them, spread evenly (None = all): IG is
+    /// the expensive stage.
+    pub ig_limit: Option<usize>,
     /// Cut sequences to this many tokens (the two specials included).
     pub max_len: usize,
     pub min_attn: f32,
@@ -58,8 +61,9 @@ impl DemoOptions {
             model_dir,
             fasta,
             device: candle_core::Device::Cpu,
-            steps: 16,
+            steps: 40,
             limit: None,
+            ig_limit: Some(96),
             max_len: 512,
             min_attn: 0.3,
             min_total: 100.0,
@@ -99,7 +103,7 @@ pub struct DemoOutcome {
 
 /// Records spread evenly over the file (every k-th), so a small run still covers each source
 /// group (the file is ordered by source and species).
-pub fn spread_sample(records: Vec<FastaRecord>, limit: Option<usize>) -> Vec<FastaRecord> {
+pub fn spread_sample<T: Clone>(records: Vec<T>, limit: Option<usize>) -> Vec<T> {
     match limit {
         Some(k) if k > 0 && k < records.len() => {
             let n = records.len();
@@ -275,13 +279,14 @@ pub fn run_antibody_demo(
         latent_derivative: options.latent_derivative,
     };
     let predicted = predicted_classes(&predictions, "species")?;
+    let ig_seqs = spread_sample(seqs.clone(), options.ig_limit);
     let mut by_class: BTreeMap<usize, Vec<EncodedSequence>> = BTreeMap::new();
-    for s in &seqs {
+    for s in &ig_seqs {
         if let Some(&c) = predicted.get(&s.id) {
             by_class.entry(c).or_default().push(s.clone());
         }
     }
-    progress.stage("integrated gradients", seqs.len());
+    progress.stage("integrated gradients", ig_seqs.len());
     let parts_dir = out.join("ig_by_target");
     let mut tables = Vec::new();
     for (class, group) in &by_class {
@@ -289,20 +294,26 @@ pub fn run_antibody_demo(
             head: "species".into(),
             target: *class,
             options: ig.clone(),
-            out: parts_dir.join(format!("species_{class}.parquet")),
+            // Settings in the name: a rerun with other settings starts afresh instead of
+            // reusing proteins computed with the old ones.
+            out: parts_dir.join(format!(
+                "species_{class}_{}steps_{}.parquet",
+                options.steps,
+                derivative_name(options.latent_derivative)
+            )),
             max_new_proteins: None,
         };
         run_attribution(&model, group, &job, |_| progress.advance())?;
         tables.push(job.out.clone());
     }
     let attribution_path = out.join("attribution_species.parquet");
-    let (mut rows, mut summary) = concat_attributions(&tables, &seqs)?;
+    let (mut rows, mut summary) = concat_attributions(&tables, &ig_seqs)?;
     write_table(&mut rows, &attribution_path)?;
     write_table(&mut summary, &summary_path(&attribution_path))?;
     progress.finish_stage(&format!(
         "integrated gradients ({} steps, embedding + every head) for {} antibodies",
         options.steps,
-        seqs.len()
+        ig_seqs.len()
     ));
     lap("integrated gradients", &mut times);
 
@@ -342,7 +353,14 @@ pub fn run_antibody_demo(
 
     // Attention maps of the head that attends most to CDR3, for the featured antibodies.
     let featured = featured_antibodies(&records, &by_id);
+    let mut attention_note = None;
     if let Some((layer, head)) = best_head(&cdr_stats, "CDR3", options.min_total) {
+        attention_note = Some(format!(
+            "Head {}-{} is the head with the largest share of attention on CDR3 residues; its maps \
+             for two of the antibodies shown above.",
+            layer + 1,
+            head + 1
+        ));
         let filter = AttentionFilter {
             layers: vec![layer],
             heads: vec![head],
@@ -384,11 +402,9 @@ pub fn run_antibody_demo(
         .parameter("ig.baseline", "PAD")
         .parameter(
             "ig.latent_derivative",
-            match options.latent_derivative {
-                LatentDerivative::Exact => "exact",
-                LatentDerivative::FiniteDifference => "fd",
-            },
+            derivative_name(options.latent_derivative),
         )
+        .parameter("ig.antibodies", ig_seqs.len())
         .parameter("stats.alpha", options.alpha)
         .parameter("stats.correction", "Benjamini–Hochberg over heads")
         .parameter("antibodies", records.len())
@@ -399,8 +415,17 @@ pub fn run_antibody_demo(
         )
         .parameter(
             "report.overview",
-            overview_text(&model, &records, entries.len(), skipped.len()),
+            overview_text(
+                &model,
+                &records,
+                entries.len(),
+                skipped.len(),
+                ig_seqs.len(),
+            ),
         );
+    if let Some(note) = attention_note {
+        provenance.parameter("report.attention_maps", note);
+    }
     if let Some(k) = options.limit {
         provenance.parameter("limit", k);
     }
@@ -605,6 +630,7 @@ fn overview_text(
     records: &[FastaRecord],
     numbered: usize,
     skipped: usize,
+    attributed: usize,
 ) -> String {
     let mut species: BTreeMap<String, usize> = BTreeMap::new();
     let mut chains: BTreeMap<String, usize> = BTreeMap::new();
@@ -630,8 +656,8 @@ fn overview_text(
     format!(
         "AntiBERTy ({} layers × {} attention heads) on {} real antibody sequences (species as \
          the sources state them: {}; chains: {}). {} were numbered in the IMGT scheme to locate \
-         their CDRs ({} could not be numbered and take no part in the CDR analyses). The report \
-         asks: does AntiBERTy recognise species and chain type, which attention heads look at \
+         their CDRs ({} could not be numbered and take no part in the CDR analyses); integrated \
+         gradients ran on {attributed} of them, spread evenly over the set. The report asks: does AntiBERTy recognise species and chain type, which attention heads look at \
          the CDRs, does attention reflect amino-acid similarity, and which residues and heads \
          carry the species prediction.",
         model.num_layers(),
@@ -642,6 +668,13 @@ fn overview_text(
         numbered,
         skipped
     )
+}
+
+fn derivative_name(rule: LatentDerivative) -> &'static str {
+    match rule {
+        LatentDerivative::Exact => "exact",
+        LatentDerivative::FiniteDifference => "fd",
+    }
 }
 
 /// Path of the report a demo run writes into `out`.

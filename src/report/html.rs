@@ -19,16 +19,19 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An SVG document as an inline element: the XML declaration (if any) dropped, the rest kept.
+/// An SVG document as an inline element: the XML declaration (if any) and the SVG namespace
+/// declaration dropped (HTML puts `<svg>` in that namespace itself, and the page then holds no
+/// address at all), the rest kept.
 pub fn inline_svg(svg: &str) -> String {
     let svg = svg.trim();
-    match svg.strip_prefix("<?xml") {
+    let svg = match svg.strip_prefix("<?xml") {
         Some(rest) => rest
             .find("?>")
-            .map(|i| rest[i + 2..].trim_start().to_string())
-            .unwrap_or_else(|| svg.to_string()),
-        None => svg.to_string(),
-    }
+            .map(|i| rest[i + 2..].trim_start())
+            .unwrap_or(svg),
+        None => svg,
+    };
+    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
 /// `data:` URI of a CSV text, so a figure's data downloads from the page itself.
@@ -124,6 +127,10 @@ mod tests {
         let svg = "<?xml version=\"1.0\"?>\n<svg width=\"1\"></svg>";
         assert_eq!(inline_svg(svg), "<svg width=\"1\"></svg>");
         assert_eq!(inline_svg("<svg/>"), "<svg/>");
+        assert_eq!(
+            inline_svg("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"2\"></svg>"),
+            "<svg width=\"2\"></svg>"
+        );
     }
 
     #[test]

@@ -306,3 +306,63 @@ fn slug(text: &str) -> String {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::{head_heatmap, HeadGrid};
+    use polars::prelude::*;
+
+    fn grid() -> HeadGrid {
+        HeadGrid {
+            num_layers: 2,
+            num_heads: 2,
+            values: vec![Some(0.1), None, Some(0.3), Some(0.4)],
+            statistic: "share".into(),
+            unit: "proportion".into(),
+            mask_label: "excluded".into(),
+            value_range: None,
+        }
+    }
+
+    fn report() -> Report {
+        let mut r = Report::new("Test <report>");
+        r.intro("Why & how.");
+        r.provenance(Provenance::new(vec!["protscope".into(), "report".into()]));
+        r.section("Attention");
+        r.subsection("Heads");
+        let figure = head_heatmap("heads", "Heads", &grid()).unwrap();
+        r.figure(&figure, "Caption with θ = 0.3.").unwrap();
+        r.section("Tables");
+        let df = df!("layer" => [0i64, 1], "value" => [0.5f64, 0.25]).unwrap();
+        r.table("Values.", &df, &TableOptions::default()).unwrap();
+        r
+    }
+
+    #[test]
+    fn sections_figures_and_tables_are_numbered_and_listed() {
+        let html = report().to_html();
+        assert!(html.contains("<title>Test &lt;report&gt;</title>"));
+        assert!(html.contains("<p class=\"intro\">Why &amp; how.</p>"));
+        assert!(html.contains("<a href=\"#attention\">Attention</a><ol>"));
+        assert!(html.contains("<li><a href=\"#heads\">Heads</a></li>"));
+        assert!(html.contains("<b>Figure 1. Heads</b> Caption with θ = 0.3."));
+        assert!(html.contains("download=\"heads.csv\""));
+        assert!(html.contains("<b>Table 1.</b> Values."));
+        assert_eq!(html.matches("<svg").count(), 1, "the figure is inline");
+        assert!(!html.contains("<?xml"));
+    }
+
+    #[test]
+    fn the_same_report_gives_the_same_bytes() {
+        assert_eq!(report().to_html(), report().to_html());
+    }
+
+    #[test]
+    fn repeated_headings_get_distinct_ids() {
+        let mut r = Report::new("t");
+        r.section("Same").section("Same");
+        let html = r.to_html();
+        assert!(html.contains("id=\"same\"") && html.contains("id=\"same-2\""));
+    }
+}

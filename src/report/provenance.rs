@@ -186,11 +186,12 @@ impl Provenance {
             );
         }
         // The report's own texts (title, overview) are shown as such, not as parameters.
-        for (k, v) in self
-            .parameters
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "report.title" | "report.overview"))
-        {
+        for (k, v) in self.parameters.iter().filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "report.title" | "report.overview" | "report.attention_maps"
+            )
+        }) {
             row(&format!("parameter {k}"), v);
         }
         row(

@@ -74,6 +74,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     let html = std::fs::read_to_string(&report).unwrap();
 
     assert_eq!(external_references(&html), Vec::<String>::new());
+    assert!(!html.contains("http"), "the page holds no address at all");
     for section in [
         "Provenance",
         "Contents",
