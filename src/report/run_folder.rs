@@ -398,7 +398,7 @@ impl<'a> Builder<'a> {
             if !with_truth.is_empty() {
                 confusions.push((h.clone(), confusion(&truth, &predicted)?));
             }
-            columns.push(Column::new(format!("{h}").into(), predicted));
+            columns.push(Column::new(h.as_str().into(), predicted));
             columns.push(Column::new(format!("{h}_prob").into(), probability));
             if !with_truth.is_empty() {
                 columns.push(Column::new(format!("{h}_known").into(), truth));
@@ -625,7 +625,7 @@ impl<'a> Builder<'a> {
                 )?;
             }
             self.report.table(
-                &format!(
+                format!(
                     "Attention statistics per head ({}; layer and head 0-based, figures label \
                      them 1-based).",
                     table.stem

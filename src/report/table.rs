@@ -79,7 +79,7 @@ pub fn format_float(v: f64) -> String {
 }
 
 fn is_empty_column(column: &Column) -> bool {
-    if column.len() == 0 {
+    if column.is_empty() {
         return false;
     }
     if column.null_count() == column.len() {

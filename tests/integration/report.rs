@@ -95,7 +95,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     // Every figure is inline, has its data link, and was also written as SVG and PNG.
     let figures = html.matches("<figure ").count();
     assert!(figures >= 8, "only {figures} figures");
-    assert_eq!(html.matches("download=\"").count() >= figures, true);
+    assert!(html.matches("download=\"").count() >= figures);
     let files: Vec<_> = std::fs::read_dir(out.join("figures"))
         .unwrap()
         .map(|e| e.unwrap().path())
