@@ -15,7 +15,10 @@ pub const INLINE_ROWS: usize = 20;
 
 /// One evcxr display block.
 pub fn content(mime: &str, body: &str) -> String {
-    format!("EVCXR_BEGIN_CONTENT {mime}\n{body}\nEVCXR_END_CONTENT\n")
+    format!(
+        "EVCXR_BEGIN_CONTENT {mime}\n{}\nEVCXR_END_CONTENT\n",
+        body.trim_end()
+    )
 }
 
 /// Values with an inline notebook view.

@@ -231,7 +231,7 @@ fn real_antiberty_quick_demo_writes_the_report() {
         "CDR3 statistics are in the report"
     );
     let agreement = html
-        .split("`chain` head: the predicted class matches the source&#39;s label for ")
+        .split("Chain head: the predicted class matches the source&#39;s label for ")
         .nth(1)
         .and_then(|rest| rest.split(" proteins").next())
         .map(|s| {
