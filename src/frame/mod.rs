@@ -298,16 +298,18 @@ pub fn read_table_like(path: &Path, template: &DataFrame) -> Result<DataFrame> {
     Ok(df)
 }
 
-/// Typed copies of table columns for code that draws or reports them. Each names the column and
-/// table (`what`) when the column is missing or of the wrong kind.
+/// Reading the library's tables column by column, whatever integer or float width a column was
+/// written with (parquet keeps i64/u32/f32; CSV reads back i64/f64), with errors that name the
+/// table and the column. Used by the figures and the report.
 pub mod columns {
+
     use crate::{Error, Result};
     use polars::prelude::*;
 
-    fn find<'a>(df: &'a DataFrame, name: &str, what: &str) -> Result<&'a Column> {
+    fn column<'a>(df: &'a DataFrame, table: &str, name: &str) -> Result<&'a Column> {
         df.column(name).map_err(|_| {
             Error::invalid(format!(
-                "{what}: column `{name}` is missing (columns: {})",
+                "{table} table has no `{name}` column (columns: {})",
                 df.get_column_names()
                     .iter()
                     .map(|c| c.as_str())
@@ -317,55 +319,59 @@ pub mod columns {
         })
     }
 
-    /// Numbers as f64; nulls become NaN.
-    pub fn f64s(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
-        let c = find(df, name, what)?;
-        if !c.dtype().is_primitive_numeric() {
-            return Err(Error::invalid(format!(
-                "{what}: column `{name}` must be numeric, found {}",
+    fn cast(df: &DataFrame, table: &str, name: &str, to: &DataType) -> Result<Column> {
+        let c = column(df, table, name)?;
+        c.cast(to).map_err(|e| {
+            Error::invalid(format!(
+                "{table} table: column `{name}` ({}) is not {to}: {e}",
                 c.dtype()
-            )));
-        }
-        let cast = c.cast(&DataType::Float64)?;
-        Ok(cast.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+            ))
+        })
     }
 
-    /// Integers as i64; a null is an error.
-    pub fn i64s(df: &DataFrame, name: &str, what: &str) -> Result<Vec<i64>> {
-        let c = find(df, name, what)?;
-        if !c.dtype().is_integer() {
-            return Err(Error::invalid(format!(
-                "{what}: column `{name}` must be integer, found {}",
-                c.dtype()
-            )));
-        }
-        let cast = c.cast(&DataType::Int64)?;
-        cast.i64()?
+    /// A numeric column as f64; nulls and NaN become NaN.
+    pub fn floats(df: &DataFrame, table: &str, name: &str) -> Result<Vec<f64>> {
+        let c = cast(df, table, name, &DataType::Float64)?;
+        Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+
+    /// An integer column as i64; a null is an error naming the row.
+    pub fn integers(df: &DataFrame, table: &str, name: &str) -> Result<Vec<i64>> {
+        let c = cast(df, table, name, &DataType::Int64)?;
+        c.i64()?
             .iter()
-            .map(|v| v.ok_or_else(|| Error::invalid(format!("{what}: column `{name}` has nulls"))))
+            .enumerate()
+            .map(|(row, v)| {
+                v.ok_or_else(|| {
+                    Error::invalid(format!("{table} table: `{name}` is missing in row {row}"))
+                })
+            })
             .collect()
     }
 
-    /// Text; nulls become empty strings.
-    pub fn strings(df: &DataFrame, name: &str, what: &str) -> Result<Vec<String>> {
-        let c = find(df, name, what)?;
-        let cast = c.cast(&DataType::String)?;
-        Ok(cast
-            .str()?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
+    /// An integer column as i64 where missing values are allowed.
+    pub fn optional_integers(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<i64>>> {
+        let c = cast(df, table, name, &DataType::Int64)?;
+        Ok(c.i64()?.iter().collect())
     }
 
-    /// Booleans; nulls become false.
-    pub fn bools(df: &DataFrame, name: &str, what: &str) -> Result<Vec<bool>> {
-        let c = find(df, name, what)?;
-        if c.dtype() != &DataType::Boolean {
-            return Err(Error::invalid(format!(
-                "{what}: column `{name}` must be boolean, found {}",
-                c.dtype()
-            )));
-        }
+    /// A text column; nulls become None.
+    pub fn strings(df: &DataFrame, table: &str, name: &str) -> Result<Vec<Option<String>>> {
+        let c = cast(df, table, name, &DataType::String)?;
+        Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    /// A boolean column; nulls become false.
+    pub fn booleans(df: &DataFrame, table: &str, name: &str) -> Result<Vec<bool>> {
+        let c = cast(df, table, name, &DataType::Boolean)?;
         Ok(c.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+    }
+
+    /// A text column; nulls become empty strings.
+    pub fn texts(df: &DataFrame, table: &str, name: &str) -> Result<Vec<String>> {
+        Ok(strings(df, table, name)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
     }
 }

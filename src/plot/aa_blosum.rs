@@ -2,10 +2,10 @@
 //! (attention correlation r between amino-acid profiles, BLOSUM62 score) in the same order,
 //! and the scatter of their pairs with Pearson's r.
 
-use super::columns;
 use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -2,10 +2,10 @@
 //! masked heads hatched grey and, beside it, each layer's maximum as horizontal bars sharing the
 //! layer axis (the BERTology figure).
 
-use super::columns;
 use super::draw::{self, font, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -1,10 +1,10 @@
 //! A statistic per layer (by default `property_share`: where in depth a property's attention
 //! sits), one line per property, each with its centre of gravity marked on the layer axis.
 
-use super::columns;
 use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -20,7 +20,6 @@
 
 mod aa_blosum;
 mod attention_map;
-mod columns;
 mod draw;
 mod heatmap;
 mod layer_profile;

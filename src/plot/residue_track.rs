@@ -2,10 +2,10 @@
 //! zero at the centre), optionally attention received, and one lane per annotation type, all on
 //! one position axis.
 
-use super::columns;
 use super::draw::{self, font, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

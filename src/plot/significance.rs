@@ -1,10 +1,10 @@
 //! −log10 p per annotation type or test as horizontal bars, the significance threshold dashed,
 //! and n beside each bar.
 
-use super::columns;
 use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

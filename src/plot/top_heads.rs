@@ -1,10 +1,10 @@
 //! The top-k heads of one property: proportion of attention as bars labelled `L-H` (1-based),
 //! 95 % Wilson score intervals, and the background rate as a dashed line.
 
-use super::columns;
 use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
+use crate::frame::columns;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};

@@ -508,12 +508,12 @@ fn labels_frame(records: &[FastaRecord]) -> Result<DataFrame> {
 
 /// Most probable class of `head` per protein.
 fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
-    use crate::frame::columns::{f64s, i64s, strings};
+    use crate::frame::columns::{floats, integers, texts};
     let what = "predictions";
-    let protein = strings(predictions, "protein", what)?;
-    let heads = strings(predictions, "head", what)?;
-    let class = i64s(predictions, "class", what)?;
-    let prob = f64s(predictions, "prob", what)?;
+    let protein = texts(predictions, what, "protein")?;
+    let heads = texts(predictions, what, "head")?;
+    let class = integers(predictions, what, "class")?;
+    let prob = floats(predictions, what, "prob")?;
     let mut best: HashMap<String, (usize, f64)> = HashMap::new();
     for i in 0..predictions.height() {
         if heads[i] != head {

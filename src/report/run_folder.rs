@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::provenance::{FileHash, Provenance};
 use super::reading::{self, HeadFinding};
 use super::{Report, TableOptions};
-use crate::frame::columns::{bools, f64s, i64s, strings};
+use crate::frame::columns::{booleans, floats, integers, texts};
 use crate::frame::read_table;
 use crate::plot::{self, Figure};
 use crate::{Error, Result};
@@ -326,11 +326,11 @@ impl<'a> Builder<'a> {
         };
         let what = table.path.display().to_string();
         let df = &table.frame;
-        let protein = strings(df, "protein", &what)?;
-        let head = strings(df, "head", &what)?;
-        let label = strings(df, "label", &what)?;
-        let class = i64s(df, "class", &what)?;
-        let prob = f64s(df, "prob", &what)?;
+        let protein = texts(df, &what, "protein")?;
+        let head = texts(df, &what, "head")?;
+        let label = texts(df, &what, "label")?;
+        let class = integers(df, &what, "class")?;
+        let prob = floats(df, &what, "prob")?;
         // Best class per (protein, head), in the table's protein order.
         let mut order: Vec<String> = Vec::new();
         let mut heads: Vec<String> = Vec::new();
@@ -356,9 +356,9 @@ impl<'a> Builder<'a> {
         for t in self.of_kind(TableKind::Labels) {
             let what = t.path.display().to_string();
             let (p, h, l) = (
-                strings(&t.frame, "protein", &what)?,
-                strings(&t.frame, "head", &what)?,
-                strings(&t.frame, "label", &what)?,
+                texts(&t.frame, &what, "protein")?,
+                texts(&t.frame, &what, "head")?,
+                texts(&t.frame, &what, "label")?,
             );
             for i in 0..t.frame.height() {
                 known.insert((p[i].clone(), h[i].clone()), l[i].clone());
@@ -444,8 +444,8 @@ impl<'a> Builder<'a> {
             return Ok(());
         };
         let what = table.path.display().to_string();
-        let accession = strings(&table.frame, "accession", &what)?;
-        let description = strings(&table.frame, "description", &what)?;
+        let accession = texts(&table.frame, &what, "accession")?;
+        let description = texts(&table.frame, &what, "description")?;
         let proteins: BTreeSet<&String> = accession.iter().collect();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for d in &description {
@@ -497,7 +497,7 @@ impl<'a> Builder<'a> {
         let mut heads_tables: Vec<&RunTable> = self.of_kind(TableKind::Heads).collect();
         // Properties of the run first, the amino-acid analysis after them.
         heads_tables.sort_by_key(|t| {
-            strings(&t.frame, "property", "heads table")
+            texts(&t.frame, "heads table", "property")
                 .map(|p| p.iter().all(|p| p.starts_with("aa_to_")))
                 .unwrap_or(false)
         });
@@ -509,7 +509,7 @@ impl<'a> Builder<'a> {
         for table in heads_tables {
             let what = table.path.display().to_string();
             let df = &table.frame;
-            let property = strings(df, "property", &what)?;
+            let property = texts(df, &what, "property")?;
             let mut properties: Vec<String> = Vec::new();
             for p in &property {
                 if !properties.contains(p) {
@@ -605,7 +605,7 @@ impl<'a> Builder<'a> {
                 }
             }
             let profile_defined = match layers {
-                Some(l) => f64s(&l.frame, "property_share", &l.path.display().to_string())?
+                Some(l) => floats(&l.frame, &l.path.display().to_string(), "property_share")?
                     .iter()
                     .any(|v| v.is_finite()),
                 None => false,
@@ -642,12 +642,12 @@ impl<'a> Builder<'a> {
             return Ok(());
         };
         let what = aa.path.display().to_string();
-        let r = f64s(&aa.frame, "r", &what)?;
-        let blosum_r = f64s(&aa.frame, "blosum_r", &what)?
+        let r = floats(&aa.frame, &what, "r")?;
+        let blosum_r = floats(&aa.frame, &what, "blosum_r")?
             .first()
             .copied()
             .unwrap_or(f64::NAN);
-        let heads_used = i64s(&aa.frame, "heads_used", &what)?
+        let heads_used = integers(&aa.frame, &what, "heads_used")?
             .first()
             .copied()
             .unwrap_or(0);
@@ -694,9 +694,9 @@ impl<'a> Builder<'a> {
             if let Some(summary) = self.side(&table.stem, "summary", TableKind::AttributionSummary)
             {
                 let sw = summary.path.display().to_string();
-                let f_in = f64s(&summary.frame, "f_input", &sw)?;
-                let f_base = f64s(&summary.frame, "f_baseline", &sw)?;
-                let delta = f64s(&summary.frame, "delta", &sw)?;
+                let f_in = floats(&summary.frame, &sw, "f_input")?;
+                let f_base = floats(&summary.frame, &sw, "f_baseline")?;
+                let delta = floats(&summary.frame, &sw, "delta")?;
                 let mut relative: Vec<f64> = (0..delta.len())
                     .map(|i| (delta[i] / (f_in[i] - f_base[i])).abs())
                     .filter(|v| v.is_finite())
@@ -714,7 +714,7 @@ impl<'a> Builder<'a> {
                     ));
                 }
             }
-            let proteins = strings(&table.frame, "protein", &what)?;
+            let proteins = texts(&table.frame, &what, "protein")?;
             let mut order: Vec<String> = Vec::new();
             for p in &proteins {
                 if !order.contains(p) {
@@ -849,7 +849,7 @@ impl<'a> Builder<'a> {
                 ));
             } else {
                 let mut frame = table.frame.clone();
-                let q = f64s(&frame, "t_p_fdr", &table.path.display().to_string())?;
+                let q = floats(&frame, &table.path.display().to_string(), "t_p_fdr")?;
                 let score: Vec<f64> = q.iter().map(|q| -q.log10()).collect();
                 frame.with_column(Column::new("neg_log10_q".into(), score))?;
                 let grid =
@@ -901,12 +901,12 @@ impl<'a> Builder<'a> {
         for table in tables {
             let what = table.path.display().to_string();
             let df = &table.frame;
-            let protein = strings(df, "protein", &what)?;
-            let layer = i64s(df, "layer", &what)?;
-            let head = i64s(df, "head", &what)?;
-            let from = i64s(df, "from", &what)?;
-            let to = i64s(df, "to", &what)?;
-            let weight = f64s(df, "weight", &what)?;
+            let protein = texts(df, &what, "protein")?;
+            let layer = integers(df, &what, "layer")?;
+            let head = integers(df, &what, "head")?;
+            let from = integers(df, &what, "from")?;
+            let to = integers(df, &what, "to")?;
+            let weight = floats(df, &what, "weight")?;
             let mut groups: BTreeMap<(String, i64, i64), Vec<usize>> = BTreeMap::new();
             let mut order = Vec::new();
             for i in 0..df.height() {
@@ -987,10 +987,10 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let what = t.path.display().to_string();
-            let protein = strings(&t.frame, "protein", &what)?;
-            let layer = i64s(&t.frame, "layer", &what)?;
-            let position = i64s(&t.frame, "position", &what)?;
-            let residue = strings(&t.frame, "residue", &what)?;
+            let protein = texts(&t.frame, &what, "protein")?;
+            let layer = integers(&t.frame, &what, "layer")?;
+            let position = integers(&t.frame, &what, "position")?;
+            let residue = texts(&t.frame, &what, "residue")?;
             let mut letters: HashMap<String, BTreeMap<i64, String>> = HashMap::new();
             for i in 0..t.frame.height() {
                 if layer[i] == -1 {
@@ -1098,13 +1098,13 @@ struct HeadRow {
 }
 
 fn head_rows(df: &DataFrame, property: &str, what: &str) -> Result<Vec<HeadRow>> {
-    let prop = strings(df, "property", what)?;
-    let layer = i64s(df, "layer", what)?;
-    let head = i64s(df, "head", what)?;
-    let n_edges = f64s(df, "n_edges", what)?;
-    let proportion = f64s(df, "proportion", what)?;
-    let background = f64s(df, "background", what)?;
-    let excluded = bools(df, "excluded", what)?;
+    let prop = texts(df, what, "property")?;
+    let layer = integers(df, what, "layer")?;
+    let head = integers(df, what, "head")?;
+    let n_edges = floats(df, what, "n_edges")?;
+    let proportion = floats(df, what, "proportion")?;
+    let background = floats(df, what, "background")?;
+    let excluded = booleans(df, what, "excluded")?;
     Ok((0..df.height())
         .filter(|&i| prop[i] == property)
         .map(|i| HeadRow {
@@ -1120,9 +1120,9 @@ fn head_rows(df: &DataFrame, property: &str, what: &str) -> Result<Vec<HeadRow>>
 
 /// Centre of gravity (1-based layer) of `property_share` per property.
 fn centres_of_gravity(df: &DataFrame, what: &str) -> Result<HashMap<String, f64>> {
-    let property = strings(df, "property", what)?;
-    let layer = i64s(df, "layer", what)?;
-    let share = f64s(df, "property_share", what)?;
+    let property = texts(df, what, "property")?;
+    let layer = integers(df, what, "layer")?;
+    let share = floats(df, what, "property_share")?;
     let mut sums: HashMap<String, (f64, f64)> = HashMap::new();
     for i in 0..df.height() {
         if share[i].is_finite() {
@@ -1149,13 +1149,13 @@ struct RelevanceRow {
 }
 
 fn relevance_rows(df: &DataFrame, what: &str) -> Result<Vec<RelevanceRow>> {
-    let layer = i64s(df, "layer", what)?;
-    let head = i64s(df, "head", what)?;
-    let n = i64s(df, "n_proteins", what)?;
-    let mean_r = f64s(df, "mean_r", what)?;
-    let t_p = f64s(df, "t_p", what)?;
-    let t_p_fdr = f64s(df, "t_p_fdr", what)?;
-    let significant = bools(df, "significant", what)?;
+    let layer = integers(df, what, "layer")?;
+    let head = integers(df, what, "head")?;
+    let n = integers(df, what, "n_proteins")?;
+    let mean_r = floats(df, what, "mean_r")?;
+    let t_p = floats(df, what, "t_p")?;
+    let t_p_fdr = floats(df, what, "t_p_fdr")?;
+    let significant = booleans(df, what, "significant")?;
     Ok((0..df.height())
         .map(|i| RelevanceRow {
             layer: layer[i],
@@ -1173,12 +1173,12 @@ fn relevance_rows(df: &DataFrame, what: &str) -> Result<Vec<RelevanceRow>> {
 fn contact_matrix(tables: &[&RunTable], protein: &str, n: usize) -> Result<Option<Vec<bool>>> {
     for t in tables {
         let what = t.path.display().to_string();
-        let p = strings(&t.frame, "protein", &what)?;
+        let p = texts(&t.frame, &what, "protein")?;
         if !p.iter().any(|x| x == protein) {
             continue;
         }
-        let i = i64s(&t.frame, "i", &what)?;
-        let j = i64s(&t.frame, "j", &what)?;
+        let i = integers(&t.frame, &what, "i")?;
+        let j = integers(&t.frame, &what, "j")?;
         let mut m = vec![false; n * n];
         for k in 0..t.frame.height() {
             if p[k] != protein {
@@ -1198,8 +1198,8 @@ fn contact_matrix(tables: &[&RunTable], protein: &str, n: usize) -> Result<Optio
 /// Residues of `protein` in an attribution table (embedding-level positions minus the two
 /// special tokens).
 fn embedding_residues(df: &DataFrame, protein: &str, what: &str) -> Result<usize> {
-    let proteins = strings(df, "protein", what)?;
-    let layer = i64s(df, "layer", what)?;
+    let proteins = texts(df, what, "protein")?;
+    let layer = integers(df, what, "layer")?;
     let rows = (0..df.height())
         .filter(|&i| layer[i] == -1 && proteins[i] == protein)
         .count();
@@ -1209,8 +1209,8 @@ fn embedding_residues(df: &DataFrame, protein: &str, what: &str) -> Result<usize
 /// Antibody regions drawn as two lanes, CDRs and frameworks, so loops stand out; other feature
 /// types keep their own lane.
 fn region_lanes(df: DataFrame) -> Result<DataFrame> {
-    let kinds = strings(&df, "type", "features table")?;
-    let descriptions = strings(&df, "description", "features table")?;
+    let kinds = texts(&df, "features table", "type")?;
+    let descriptions = texts(&df, "features table", "description")?;
     let lane: Vec<String> = kinds
         .iter()
         .zip(&descriptions)
@@ -1229,13 +1229,13 @@ fn region_lanes(df: DataFrame) -> Result<DataFrame> {
 /// what the model saw, and features beyond it have no relevance to show.
 fn features_within(df: &DataFrame, protein: &str, residues: usize) -> Result<DataFrame> {
     let what = "features table";
-    let accession = strings(df, "accession", what)?;
-    let start = f64s(df, "start", what)?;
+    let accession = texts(df, what, "accession")?;
+    let start = floats(df, what, "start")?;
     let keep: BooleanChunked = (0..df.height())
         .map(|i| accession[i] == protein && start[i] <= residues as f64)
         .collect();
     let mut kept = df.filter(&keep)?;
-    let end: Vec<Option<i64>> = f64s(&kept, "end", what)?
+    let end: Vec<Option<i64>> = floats(&kept, what, "end")?
         .iter()
         .map(|&e| e.is_finite().then(|| e.min(residues as f64) as i64))
         .collect();
