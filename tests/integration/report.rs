@@ -138,6 +138,21 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
         !stamped.contains("not recorded"),
         "--timestamp records the date"
     );
+
+    // Repeating the whole run (same command, fresh folder) gives the same report and figures.
+    let first = std::fs::read(&report).unwrap();
+    let png = out.join("figures/relevance_embedding_significance.png");
+    let first_png = std::fs::read(&png).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    run_tiny_demo(&out);
+    assert!(
+        std::fs::read(&report).unwrap() == first,
+        "a repeated run differs"
+    );
+    assert!(
+        std::fs::read(&png).unwrap() == first_png,
+        "a repeated figure differs"
+    );
 }
 
 #[test]
