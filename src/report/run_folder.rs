@@ -683,7 +683,6 @@ impl<'a> Builder<'a> {
         }
         self.report.section("Integrated gradients");
         let caption_params = self.params_text(&["ig"]);
-        let features = self.region_features().map(|t| t.frame.clone());
         let wanted: Vec<String> = self
             .params
             .get("report.tracks")
@@ -738,23 +737,7 @@ impl<'a> Builder<'a> {
             self.report
                 .subsection(format!("Residue relevance ({})", table.stem));
             for protein in chosen {
-                let residues = embedding_residues(&table.frame, &protein, &what)?;
-                let lanes = match &features {
-                    Some(f) => Some(region_lanes(features_within(f, &protein, residues)?)?),
-                    None => None,
-                };
-                let track = plot::ResidueTrack::from_frames(
-                    &table.frame,
-                    &protein,
-                    -1,
-                    -1,
-                    lanes.as_ref(),
-                )?;
-                let figure = plot::residue_track(
-                    &format!("{}_{}_track", table.stem, file_safe(&protein)),
-                    &format!("{protein}: relevance per residue"),
-                    &track,
-                )?;
+                let figure = self.track_figure(table, &protein, -1, -1)?;
                 self.add_figure(
                     figure,
                     format!(
@@ -766,6 +749,68 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Residue track of one protein's relevance at one level (layer = head = −1: embedding),
+    /// with the run's annotations as lanes.
+    fn track_figure(
+        &self,
+        attribution: &RunTable,
+        protein: &str,
+        layer: i64,
+        head: i64,
+    ) -> Result<Figure> {
+        let what = attribution.path.display().to_string();
+        let residues = embedding_residues(&attribution.frame, protein, &what)?;
+        let lanes = match self.region_features() {
+            Some(f) => Some(region_lanes(features_within(&f.frame, protein, residues)?)?),
+            None => None,
+        };
+        let mut track = plot::ResidueTrack::from_frames(
+            &attribution.frame,
+            protein,
+            layer,
+            head,
+            lanes.as_ref(),
+        )?;
+        let (name, title) = if layer < 0 {
+            (
+                format!("{}_{}_track", attribution.stem, file_safe(protein)),
+                format!("{protein}: relevance per residue"),
+            )
+        } else {
+            let label = reading::head_label(layer, head);
+            track.relevance_label = format!("Relevance (head {label})");
+            (
+                format!(
+                    "{}_{}_head_{label}_track",
+                    attribution.stem,
+                    file_safe(protein)
+                ),
+                format!("{protein}: relevance inside head {label}"),
+            )
+        };
+        plot::residue_track(&name, &title, &track)
+    }
+
+    /// The protein whose tracks come first: the run's first `report.tracks` entry present in
+    /// the attribution table, else the table's first protein.
+    fn first_track_protein(&self, attribution: &RunTable) -> Result<Option<String>> {
+        let proteins = texts(
+            &attribution.frame,
+            &attribution.path.display().to_string(),
+            "protein",
+        )?;
+        let wanted = self
+            .params
+            .get("report.tracks")
+            .and_then(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .find(|w| proteins.iter().any(|p| p == w))
+            })
+            .map(String::from);
+        Ok(wanted.or_else(|| proteins.first().cloned()))
     }
 
     fn relevance(&mut self) -> Result<()> {
@@ -870,6 +915,22 @@ impl<'a> Builder<'a> {
                          layer.{caption_params}"
                     ),
                 )?;
+                // What the strongest head's relevance looks like on one antibody.
+                let attribution = self.of_kind(TableKind::Attribution).next();
+                if let (Some((layer, head, _, _)), Some(attribution)) = (strongest, attribution) {
+                    if let Some(protein) = self.first_track_protein(attribution)? {
+                        let figure = self.track_figure(attribution, &protein, layer, head)?;
+                        self.add_figure(
+                            figure,
+                            format!(
+                                "Relevance of each residue of {protein} inside head {} (latent \
+                                 integrated gradients: the head's share of the attribution), the \
+                                 strongest head for {label}.{caption_params}",
+                                reading::head_label(layer, head)
+                            ),
+                        )?;
+                    }
+                }
             }
         }
         if let Some(first) = combined.first() {
