@@ -352,7 +352,13 @@ pub fn run_antibody_demo(
     lap("relevance statistics", &mut times);
 
     // Attention maps of the head that attends most to CDR3, for the featured antibodies.
-    let featured = featured_antibodies(&records, &by_id);
+    // Featured antibodies come from those with attributions, so their residue tracks exist.
+    let attributed: Vec<FastaRecord> = records
+        .iter()
+        .filter(|r| ig_seqs.iter().any(|s| s.id == r.id))
+        .cloned()
+        .collect();
+    let featured = featured_antibodies(&attributed, &by_id);
     let mut attention_note = None;
     if let Some((layer, head)) = best_head(&cdr_stats, "CDR3", options.min_total) {
         attention_note = Some(format!(
