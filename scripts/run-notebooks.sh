@@ -25,7 +25,7 @@ export JUPYTER_PATH="$JUPYTER_DATA_DIR"
 export EVCXR_TMPDIR="$cache/evcxr-tmp"
 export EVCXR_CONFIG_DIR="$cache/evcxr-config"
 
-if [[ "$("$evcxr_root/bin/evcxr_jupyter" --version 2>/dev/null || true)" != *"$evcxr_version"* ]]; then
+if [[ "$(cat "$evcxr_root/.crates.toml" 2>/dev/null)" != *"evcxr_jupyter $evcxr_version"* ]]; then
     echo "installing evcxr_jupyter $evcxr_version into $evcxr_root (about 11 min cold)"
     CARGO_INSTALL_ROOT="$evcxr_root" cargo install --locked "evcxr_jupyter@$evcxr_version"
 fi
@@ -39,6 +39,12 @@ if [[ ! -f "$JUPYTER_DATA_DIR/kernels/rust/kernel.json" ]]; then
     # evcxr_jupyter --install writes the kernelspec into JUPYTER_DATA_DIR (here: the cache).
     evcxr_jupyter --install
 fi
+
+# evcxr loads each cell as a shared library linked to the toolchain's libstd. Its RUNPATH is
+# relative and one level off when evcxr's folder and the toolchain share a parent (both under
+# $HOME here): dlopen fails unless the loader finds libstd through LD_LIBRARY_PATH.
+sysroot="$(rustc --print sysroot)"
+export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # A panic inside a cell is caught by evcxr and does not fail the cell unless variables are
 # dropped on panic; the output check below catches any panic that still slips through.

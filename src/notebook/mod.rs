@@ -207,6 +207,9 @@ mod tests {
             baseline: crate::attribution::Baseline::Pad,
             latent_derivative: None,
         };
+        assert_eq!(ig.residue_embedding(), &[0.5, -0.2, 0.7]);
+        let both = crate::attribution::tables::relevance_frames(&[ig.clone(), ig.clone()]).unwrap();
+        assert_eq!(both.shape(), (10, 6));
         let text = ig.evcxr_content().unwrap();
         assert!(text.starts_with("EVCXR_BEGIN_CONTENT image/svg+xml\n<svg"));
         assert!(text.ends_with("</svg>\nEVCXR_END_CONTENT\n"));

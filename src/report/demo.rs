@@ -557,8 +557,8 @@ fn labels_frame(records: &[FastaRecord]) -> Result<DataFrame> {
     Ok(df!("protein" => protein, "head" => head, "label" => label)?)
 }
 
-/// Most probable class of `head` per protein.
-fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
+/// Most probable class of `head` per protein (from [`predictions_frame`]).
+pub fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
     use crate::frame::columns::{floats, integers, texts};
     let what = "predictions";
     let protein = texts(predictions, what, "protein")?;
