@@ -4,6 +4,8 @@ pub mod analysis;
 pub mod blosum;
 pub mod heads;
 
+use std::borrow::Borrow;
+
 use candle_core::{DType, Device, Tensor};
 use polars::prelude::*;
 
@@ -34,6 +36,64 @@ impl AttentionMaps {
     pub fn residue_weights(&self) -> Result<Tensor> {
         let n = self.residues();
         Ok(self.weights.narrow(2, 1, n)?.narrow(3, 1, n)?)
+    }
+
+    /// One head's residue-only map for a figure; `residues` are the sequence's residues (as
+    /// given to the model, one per row).
+    pub fn head_map(
+        &self,
+        layer: usize,
+        head: usize,
+        residues: &[char],
+    ) -> Result<crate::plot::AttentionMap> {
+        AttentionFilter {
+            layers: vec![layer],
+            heads: vec![head],
+            min_weight: None,
+        }
+        .validate(self.num_layers, self.num_heads)?;
+        if residues.len() != self.residues() {
+            return Err(Error::sequence(
+                &self.protein,
+                format!(
+                    "{} residues given for attention maps over {}",
+                    residues.len(),
+                    self.residues()
+                ),
+            ));
+        }
+        let weights: Vec<f32> = self
+            .residue_weights()?
+            .get(layer)?
+            .get(head)?
+            .flatten_all()?
+            .to_vec1()?;
+        let text: String = residues.iter().collect();
+        Ok(crate::plot::AttentionMap::new(layer, head, &text, weights))
+    }
+
+    /// Mean distance |i − j| in residues between attending and attended residue of every head,
+    /// weighted by attention among residues (specials dropped), `[layer * heads + head]`; None
+    /// where a head puts no weight on residues. Vig et al. use it to tell local from long-range
+    /// heads.
+    pub fn mean_attention_distance(&self) -> Result<Vec<Option<f64>>> {
+        let n = self.residues();
+        if n == 0 {
+            return Ok(vec![None; self.num_layers * self.num_heads]);
+        }
+        let weights: Vec<f32> = self.residue_weights()?.flatten_all()?.to_vec1()?;
+        Ok(weights
+            .chunks(n * n)
+            .map(|head| {
+                let (mut total, mut weighted) = (0f64, 0f64);
+                for (k, &w) in head.iter().enumerate() {
+                    let (i, j) = (k / n, k % n);
+                    total += w as f64;
+                    weighted += w as f64 * i.abs_diff(j) as f64;
+                }
+                (total > 0.0).then(|| weighted / total)
+            })
+            .collect())
     }
 }
 
@@ -89,9 +149,9 @@ impl AttentionFilter {
 }
 
 /// Runs a padded batch and returns each sequence's attention maps (padding removed), on the CPU.
-pub fn attention_maps(
+pub fn attention_maps<S: Borrow<EncodedSequence>>(
     model: &ProteinModel,
-    seqs: &[&EncodedSequence],
+    seqs: &[S],
 ) -> Result<Vec<AttentionMaps>> {
     let batch = model.batch(seqs)?;
     let out = model.forward(
@@ -109,6 +169,7 @@ pub fn attention_maps(
         .to_device(&Device::Cpu)?
         .to_dtype(DType::F32)?;
     seqs.iter()
+        .map(Borrow::borrow)
         .enumerate()
         .map(|(i, s)| {
             let t = s.len();

@@ -127,6 +127,16 @@ pub struct IgResult {
 }
 
 impl IgResult {
+    /// Embedding-level relevance of the residues (positions 1..=n, the special tokens left out),
+    /// as [`crate::attribution::flip::flip_residues`] takes it.
+    pub fn residue_embedding(&self) -> &[f64] {
+        let n = self.embedding.len();
+        if n < 2 {
+            return &[];
+        }
+        &self.embedding[1..n - 1]
+    }
+
     pub fn latent_at(&self, layer: usize, head: usize) -> &[f64] {
         let t = self.tokens.len();
         let start = (layer * self.num_heads + head) * t;

@@ -62,6 +62,15 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
 
 /// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline,
 /// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs).
+/// [`relevance_frame`] of several proteins, one after the other (empty for none).
+pub fn relevance_frames(results: &[IgResult]) -> Result<DataFrame> {
+    let mut all = empty_relevance_frame();
+    for result in results {
+        all.vstack_mut(&relevance_frame(result)?)?;
+    }
+    Ok(all)
+}
+
 pub fn empty_summary_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),

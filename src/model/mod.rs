@@ -20,6 +20,7 @@ pub mod outputs;
 pub mod tokenizer;
 pub mod weights;
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -155,15 +156,18 @@ impl ProteinModel {
     }
 
     /// Pads encoded sequences into one batch.
-    pub fn batch(&self, seqs: &[&EncodedSequence]) -> Result<Batch> {
+    /// Takes owned sequences or references (`&[EncodedSequence]` or `&[&EncodedSequence]`), so a
+    /// notebook can keep its sequences in one owned vector across cells.
+    pub fn batch<S: Borrow<EncodedSequence>>(&self, seqs: &[S]) -> Result<Batch> {
         if seqs.is_empty() {
             return Err(Error::invalid("empty batch"));
         }
+        let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
         let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
         let pad = self.tokenizer.pad_id();
         let mut ids = Vec::with_capacity(seqs.len() * t);
         let mut mask = Vec::with_capacity(seqs.len() * t);
-        for s in seqs {
+        for s in &seqs {
             ids.extend_from_slice(&s.ids);
             ids.extend(std::iter::repeat_n(pad, t - s.len()));
             mask.extend(std::iter::repeat_n(1u32, s.len()));

@@ -1,6 +1,8 @@
 //! Everyday outputs as Polars tables: class predictions of every sequence-level head, and
 //! per-residue or pooled hidden states.
 
+use std::borrow::Borrow;
+
 use candle_core::{DType, Device, Tensor, D};
 use polars::prelude::*;
 
@@ -22,7 +24,10 @@ pub fn empty_predictions_frame() -> DataFrame {
 
 /// One row per (protein, sequence-level head, class): logit and probability (softmax over the
 /// head's classes; sigmoid per class for multi-label heads). Token-level heads (MLM) are skipped.
-pub fn predictions_frame(model: &ProteinModel, seqs: &[&EncodedSequence]) -> Result<DataFrame> {
+pub fn predictions_frame<S: Borrow<EncodedSequence>>(
+    model: &ProteinModel,
+    seqs: &[S],
+) -> Result<DataFrame> {
     let batch = model.batch(seqs)?;
     let out = model.forward(&batch, ForwardOptions::default())?;
     let mut frame = empty_predictions_frame();
@@ -44,7 +49,7 @@ pub fn predictions_frame(model: &ProteinModel, seqs: &[&EncodedSequence]) -> Res
         let probs: Vec<Vec<f32>> = probs.to_vec2()?;
         let (mut protein, mut class, mut label, mut logit, mut prob) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, s) in seqs.iter().enumerate() {
+        for (i, s) in seqs.iter().map(Borrow::borrow).enumerate() {
             if logits[i].iter().any(|v| !v.is_finite()) {
                 return Err(Error::sequence(
                     &s.id,
@@ -102,9 +107,9 @@ pub fn empty_embeddings_frame() -> DataFrame {
 }
 
 /// Hidden states of `layers` (see [`empty_embeddings_frame`] for the numbering), pooled as asked.
-pub fn embeddings_frame(
+pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
     model: &ProteinModel,
-    seqs: &[&EncodedSequence],
+    seqs: &[S],
     layers: &[i64],
     pooling: Pooling,
 ) -> Result<DataFrame> {
@@ -130,7 +135,7 @@ pub fn embeddings_frame(
         (Vec::new(), Vec::new(), Vec::new(), Vec::<Series>::new());
     for &layer in layers {
         let states = out.hidden_states[(layer + 1) as usize].to_device(&Device::Cpu)?;
-        for (i, s) in seqs.iter().enumerate() {
+        for (i, s) in seqs.iter().map(Borrow::borrow).enumerate() {
             let n = s.len() - 2;
             let h = states.get(i)?; // (T, H)
             let rows: Vec<(Option<i64>, Tensor)> = match pooling {

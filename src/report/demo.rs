@@ -22,8 +22,106 @@ use crate::frame::{read_table, side_path, write_table};
 use crate::io::FastaRecord;
 use crate::model::outputs::predictions_frame;
 use crate::model::{EncodedSequence, ProteinModel};
-use crate::stats::relevance_statistics;
+use crate::stats::{relevance_statistics, RelevanceStats};
 use crate::{Error, Result};
+
+/// A sequence with its residue indicators of the [`CDR_PROPERTIES`] (see [`cdr_indicators`]).
+pub type CdrSites = (EncodedSequence, Vec<Vec<bool>>);
+
+/// The numbered antibodies among `seqs` (in their order) with their CDR indicators; sequences
+/// without an entry (IMGT numbering failed) are left out.
+pub fn cdr_sites(seqs: &[EncodedSequence], entries: &[Entry]) -> Vec<CdrSites> {
+    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.accession.as_str(), e)).collect();
+    seqs.iter()
+        .filter_map(|s| {
+            by_id
+                .get(s.id.as_str())
+                .map(|e| (s.clone(), cdr_indicators(e, s.residues.len() + s.truncated)))
+        })
+        .collect()
+}
+
+/// Attention of every head to each of the [`CDR_PROPERTIES`] over `numbered` (shortest
+/// sequences batched together, so batches pad little); `on_protein` after each (progress).
+pub fn cdr_head_statistics(
+    model: &ProteinModel,
+    numbered: &[CdrSites],
+    weighting: Weighting,
+    batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<HeadStatistics> {
+    let names: Vec<String> = CDR_PROPERTIES.iter().map(|s| s.to_string()).collect();
+    let mut stats = HeadStatistics::new(model.num_layers(), model.num_heads(), weighting, names)?;
+    let mut sorted = numbered.to_vec();
+    sorted.sort_by_key(|(s, _)| s.len());
+    let inputs = sorted.into_iter().map(|(sequence, columns)| {
+        Ok(HeadInput {
+            sequence,
+            values: PropertyValues::Sites(columns),
+        })
+    });
+    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
+    Ok(stats)
+}
+
+/// Attention of every head to each amino acid over `seqs` (the `aa_to_X` properties, which
+/// [`HeadStatistics::amino_acid_correlations`] compares with BLOSUM62).
+pub fn amino_acid_head_statistics(
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    weighting: Weighting,
+    batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<HeadStatistics> {
+    let mut stats = HeadStatistics::amino_acids(model.num_layers(), model.num_heads(), weighting)?;
+    let mut sorted = seqs.to_vec();
+    sorted.sort_by_key(|s| s.len());
+    let inputs = sorted.into_iter().map(|sequence| {
+        Ok(HeadInput {
+            sequence,
+            values: PropertyValues::AminoAcids,
+        })
+    });
+    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
+    Ok(stats)
+}
+
+/// Relevance statistics of an attribution table (see [`relevance_statistics`]) against each of
+/// the [`CDR_PROPERTIES`], over the antibodies of `numbered` that the table has; properties
+/// without any annotated residue are left out.
+pub fn cdr_relevance_statistics(
+    attributions: &DataFrame,
+    numbered: &[CdrSites],
+    alpha: f64,
+) -> Result<Vec<(String, RelevanceStats)>> {
+    let mut out = Vec::new();
+    for (k, property) in CDR_PROPERTIES.iter().enumerate() {
+        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
+        for (s, columns) in numbered {
+            let n = s.residues.len();
+            let p: Vec<usize> = (0..n).filter(|&i| columns[k][i]).map(|i| i + 1).collect();
+            if !p.is_empty() {
+                positions.insert(s.id.clone(), p);
+            }
+        }
+        if positions.is_empty() {
+            continue;
+        }
+        let keep: Vec<&str> = positions.keys().map(String::as_str).collect();
+        let mask: BooleanChunked = attributions
+            .column("protein")?
+            .str()?
+            .iter()
+            .map(|p| p.is_some_and(|p| keep.contains(&p)))
+            .collect();
+        let subset = attributions.filter(&mask)?;
+        out.push((
+            property.to_string(),
+            relevance_statistics(&subset, &positions, alpha)?,
+        ));
+    }
+    Ok(out)
+}
 
 /// CDR properties of the demo, in report order: each CDR and all CDRs together.
 pub const CDR_PROPERTIES: [&str; 4] = ["CDR1", "CDR2", "CDR3", "CDRs"];
@@ -206,27 +304,9 @@ pub fn run_antibody_demo(
 
     // Attention to CDRs, then to amino acids.
     let weighting = Weighting::Threshold(options.min_attn);
-    let names: Vec<String> = CDR_PROPERTIES.iter().map(|s| s.to_string()).collect();
-    let mut cdr_stats =
-        HeadStatistics::new(model.num_layers(), model.num_heads(), weighting, names)?;
-    let numbered: Vec<(EncodedSequence, Vec<Vec<bool>>)> = seqs
-        .iter()
-        .filter_map(|s| {
-            by_id
-                .get(s.id.as_str())
-                .map(|e| (s.clone(), cdr_indicators(e, s.residues.len() + s.truncated)))
-        })
-        .collect();
-    let mut sorted = numbered.clone();
-    sorted.sort_by_key(|(s, _)| s.len());
-    progress.stage("attention to CDRs", sorted.len());
-    let inputs = sorted.into_iter().map(|(sequence, columns)| {
-        Ok(HeadInput {
-            sequence,
-            values: PropertyValues::Sites(columns),
-        })
-    });
-    accumulate_head_statistics(&model, &mut cdr_stats, inputs, options.batch_size, |_| {
+    let numbered = cdr_sites(&seqs, &entries);
+    progress.stage("attention to CDRs", numbered.len());
+    let cdr_stats = cdr_head_statistics(&model, &numbered, weighting, options.batch_size, |_| {
         progress.advance()
     })?;
     let heads_path = out.join("heads_regions.parquet");
@@ -245,20 +325,11 @@ pub fn run_antibody_demo(
     ));
     lap("attention to CDRs", &mut times);
 
-    let mut aa_stats =
-        HeadStatistics::amino_acids(model.num_layers(), model.num_heads(), weighting)?;
-    let mut sorted: Vec<EncodedSequence> = seqs.clone();
-    sorted.sort_by_key(|s| s.len());
-    progress.stage("attention to amino acids", sorted.len());
-    let inputs = sorted.into_iter().map(|sequence| {
-        Ok(HeadInput {
-            sequence,
-            values: PropertyValues::AminoAcids,
-        })
-    });
-    accumulate_head_statistics(&model, &mut aa_stats, inputs, options.batch_size, |_| {
-        progress.advance()
-    })?;
+    progress.stage("attention to amino acids", seqs.len());
+    let aa_stats =
+        amino_acid_head_statistics(&model, &seqs, weighting, options.batch_size, |_| {
+            progress.advance()
+        })?;
     let aa_path = out.join("heads_amino_acids.parquet");
     write_table(&mut aa_stats.to_frame(options.min_total)?, &aa_path)?;
     let aa = aa_stats.amino_acid_correlations(options.min_total)?;
@@ -319,27 +390,7 @@ pub fn run_antibody_demo(
 
     // Relevance against each CDR property.
     progress.stage("relevance statistics", CDR_PROPERTIES.len());
-    for (k, property) in CDR_PROPERTIES.iter().enumerate() {
-        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
-        for (s, columns) in &numbered {
-            let n = s.residues.len();
-            let p: Vec<usize> = (0..n).filter(|&i| columns[k][i]).map(|i| i + 1).collect();
-            if !p.is_empty() {
-                positions.insert(s.id.clone(), p);
-            }
-        }
-        if positions.is_empty() {
-            continue;
-        }
-        let keep: Vec<&str> = positions.keys().map(String::as_str).collect();
-        let mask: BooleanChunked = rows
-            .column("protein")?
-            .str()?
-            .iter()
-            .map(|p| p.is_some_and(|p| keep.contains(&p)))
-            .collect();
-        let subset = rows.filter(&mask)?;
-        let stats = relevance_statistics(&subset, &positions, options.alpha)?;
+    for (property, stats) in cdr_relevance_statistics(&rows, &numbered, options.alpha)? {
         let path = out.join(format!("relevance_{property}.parquet"));
         write_table(&mut stats.to_frame()?, &path)?;
         write_table(
@@ -376,7 +427,7 @@ pub fn run_antibody_demo(
             seqs.iter().filter(|s| featured.contains(&s.id)).collect();
         let mut frames = Vec::new();
         for s in chosen.iter().take(2) {
-            for maps in attention_maps(&model, &[s])? {
+            for maps in attention_maps(&model, &[*s])? {
                 frames.push(attention_frame(&maps, &filter)?);
             }
         }
@@ -512,8 +563,8 @@ fn labels_frame(records: &[FastaRecord]) -> Result<DataFrame> {
     Ok(df!("protein" => protein, "head" => head, "label" => label)?)
 }
 
-/// Most probable class of `head` per protein.
-fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
+/// Most probable class of `head` per protein (from [`predictions_frame`]).
+pub fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
     use crate::frame::columns::{floats, integers, texts};
     let what = "predictions";
     let protein = texts(predictions, what, "protein")?;
@@ -622,7 +673,8 @@ fn has_cdr3(entry: &Entry) -> bool {
 }
 
 /// (layer, head), 0-based, of the head with the highest proportion for `property`.
-fn best_head(stats: &HeadStatistics, property: &str, min_total: f64) -> Option<(usize, usize)> {
+/// Among heads with at least `min_total` attention.
+pub fn best_head(stats: &HeadStatistics, property: &str, min_total: f64) -> Option<(usize, usize)> {
     stats
         .rows(min_total)
         .into_iter()

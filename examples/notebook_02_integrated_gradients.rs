@@ -1,0 +1,51 @@
+//! Generated from notebooks/02_integrated_gradients.ipynb by tests/integration/notebooks.rs; do not edit.
+//! Run from the repository root: `cargo run --example notebook_02_integrated_gradients`.
+
+#[rustfmt::skip] // kept line for line as in the notebook
+fn main() {
+    use protscope::notebook::Show;
+    use protscope::model::{fetch, ProteinModel};
+    use protscope::report::demo;
+    use protscope::attribution::{integrated_gradients, tables, IgOptions};
+    let model = ProteinModel::load(&fetch::fetch_antiberty(&fetch::default_cache_dir()).unwrap(), &candle_core::Device::Cpu).unwrap();
+    let records = demo::spread_sample(protscope::io::read_fasta("data/antibodies_171.fasta".as_ref()).unwrap(), Some(4));
+    let seqs: Vec<_> = records.iter().map(|r| model.encode_sequence(&r.id, &r.sequence, None).unwrap()).collect();
+    let regions = protscope::annotation::antibody::annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
+    let entries = regions.entries();
+    let numbered = demo::cdr_sites(&seqs, &entries);
+    println!("{} antibodies, {} with IMGT regions", seqs.len(), numbered.len());
+
+    let predictions = protscope::model::outputs::predictions_frame(&model, &seqs).unwrap();
+    let predicted = demo::predicted_classes(&predictions, "species").unwrap();
+    println!("{:?}", predictions);
+
+    let options = IgOptions { steps: 16, latent: true, ..Default::default() };
+    let results: Vec<_> = numbered.iter().map(|(s, _)| integrated_gradients(&model, s, "species", predicted[&s.id], &options).unwrap()).collect();
+    for r in &results {
+        println!("{}: F(x) = {:.3}, F(x') = {:.3}, completeness gap {:.2e}", r.protein, r.f_input, r.f_baseline, r.delta);
+    }
+
+    println!("{:?}", results[0].clone());
+
+    let rows = tables::relevance_frames(&results).unwrap();
+    let features = protscope::annotation::features_frame(&entries).unwrap();
+    println!("{:?}", rows.head(Some(6)));
+
+    let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, -1, -1, Some(&features)).unwrap();
+    println!("{:?}", protscope::plot::residue_track("track", &format!("{}: relevance per residue", results[0].protein), &track).unwrap());
+
+    let cdr3 = demo::cdr_relevance_statistics(&rows, &numbered, 0.05).unwrap().into_iter().find(|(property, _)| property == "CDR3").unwrap().1;
+    let cdr3_heads = cdr3.to_frame().unwrap();
+    println!("{:?}", cdr3_heads.head(Some(6)));
+
+    let grid = protscope::plot::HeadGrid::from_frame(&cdr3_heads, "mean_r", None, None).unwrap().with_statistic("mean r of relevance with CDR3", "");
+    println!("{:?}", protscope::plot::head_heatmap("cdr3_r", "Correlation of each head's relevance with CDR3", &grid).unwrap());
+
+    let bars = protscope::plot::SignificanceBars::from_relevance_stats(&cdr3_heads, -1, -1, None, "t_p").unwrap();
+    println!("{:?}", protscope::plot::significance_bars("cdr3_embedding_p", "Embedding-level relevance vs CDR3: p-values", &bars).unwrap());
+
+    use protscope::attribution::flip::{flip_frame, flip_residues, FlipOptions};
+    let flip_options = FlipOptions { random_repeats: 5, ..Default::default() };
+    let flips: Vec<_> = numbered.iter().zip(&results).flat_map(|((s, _), r)| flip_residues(&model, s, "species", r.target, r.residue_embedding(), &flip_options).unwrap()).collect();
+    println!("{:?}", flip_frame(&flips).unwrap());
+}
