@@ -2,6 +2,8 @@
 //! Run from the repository root: `cargo run --example notebook_03_uniprot_and_structures`.
 
 #[rustfmt::skip] // kept line for line as in the notebook
+// `Show` is imported for evcxr's inline display, which this program replaces by println.
+#[allow(unused_imports)]
 fn main() {
     use protscope::notebook::Show;
     use protscope::model::ProteinModel;
@@ -49,7 +51,7 @@ fn main() {
     println!("{:?}", protscope::plot::head_heatmap("contact_heads", "Share of attention on Cβ contacts (tiny model)", &grid).unwrap());
 
     let (layer, head) = protscope::report::demo::best_head(&contact_stats, "contact", 1.0).unwrap();
-    let maps = protscope::attention::attention_maps(&model, &[abeta.clone()]).unwrap().remove(0);
+    let maps = protscope::attention::attention_maps(&model, std::slice::from_ref(&abeta)).unwrap().remove(0);
     let map = maps.head_map(layer, head, &abeta.residues).unwrap().with_contacts(contact_map.contact.clone(), "Cβ–Cβ < 8 Å");
     println!("{:?}", protscope::plot::attention_map("abeta_map", &format!("2BEG.A: head {}-{} with contacts", layer + 1, head + 1), &map).unwrap());
 }

@@ -2,6 +2,8 @@
 //! Run from the repository root: `cargo run --example notebook_04_report`.
 
 #[rustfmt::skip] // kept line for line as in the notebook
+// `Show` is imported for evcxr's inline display, which this program replaces by println.
+#[allow(unused_imports)]
 fn main() {
     use protscope::notebook::Show;
     use protscope::model::{fetch, ProteinModel};

@@ -41,6 +41,8 @@ fn example_from_notebook(notebook: &Path) -> String {
         "//! Generated from notebooks/{name} by tests/integration/notebooks.rs; do not edit.\n\
          //! Run from the repository root: `cargo run --example {}`.\n\n\
          #[rustfmt::skip] // kept line for line as in the notebook\n\
+         // `Show` is imported for evcxr's inline display, which this program replaces by println.\n\
+         #[allow(unused_imports)]\n\
          fn main() {{\n{}\n}}\n",
         example_name(notebook),
         body.join("\n\n")
