@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Executes every notebooks/*.ipynb in the evcxr Rust kernel, headless and in order, and writes
+# Usage: scripts/run-notebooks.sh [NOTEBOOK.ipynb ...]   (default: every notebooks/*.ipynb)
+# Executes the notebooks in the evcxr Rust kernel, headless and in order, and writes
 # the executed notebooks as HTML under target/notebooks/. Fails on a cell error or a panic.
 #
 # Installs what is missing into caches under $HOME/.cache/protscope (reused by later runs):
@@ -51,8 +52,13 @@ export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p'
 mkdir -p "$EVCXR_CONFIG_DIR" "$EVCXR_TMPDIR" "$out"
 echo ":preserve_vars_on_panic 0" >"$EVCXR_CONFIG_DIR/init.evcxr"
 
+if [[ $# -gt 0 ]]; then
+    notebooks=("$@")
+else
+    notebooks=("$root"/notebooks/*.ipynb)
+fi
 status=0
-for notebook in "$root"/notebooks/*.ipynb; do
+for notebook in "${notebooks[@]}"; do
     name="$(basename "$notebook" .ipynb)"
     started=$SECONDS
     echo "== $name"
@@ -65,7 +71,11 @@ for notebook in "$root"/notebooks/*.ipynb; do
         status=1
         continue
     fi
-    jupyter nbconvert --to html --output-dir "$out" "$executed" >/dev/null 2>&1
+    if ! jupyter nbconvert --to html --output-dir "$out" "$executed" 2>/dev/null; then
+        echo "FAILED: $name (HTML export)"
+        status=1
+        continue
+    fi
     if grep -q "panicked at" "$executed"; then
         echo "FAILED: $name (a cell panicked):"
         grep -o "panicked at[^\"]*" "$executed" | head -5
