@@ -30,6 +30,10 @@ fn main() {
     let embedding = joined.filter(&joined.column("layer").unwrap().i64().unwrap().equal(-1)).unwrap();
     println!("{:?}", embedding.filter(embedding.column("transmembrane").unwrap().bool().unwrap()).unwrap());
 
+    // Tables from earlier cells are rebuilt here: evcxr compiles every cell with its own copy of
+    // polars, and a kept DataFrame's column index only works in the cell that first used it.
+    let rows = protscope::attribution::tables::relevance_frame(&ig).unwrap();
+    let features = features_frame(&entries).unwrap();
     // Only the features within the residues the model saw (a filter on the end position).
     let seen = features.filter(&features.column("end").unwrap().u32().unwrap().lt_eq(seq.residues.len() as u32)).unwrap();
     let track = protscope::plot::ResidueTrack::from_frames(&rows, &entry.accession, -1, -1, Some(&seen)).unwrap();
@@ -51,7 +55,7 @@ fn main() {
     println!("{:?}", protscope::plot::head_heatmap("contact_heads", "Share of attention on Cβ contacts (tiny model)", &grid).unwrap());
 
     let (layer, head) = protscope::report::demo::best_head(&contact_stats, "contact", 1.0).unwrap();
-    let maps = protscope::attention::attention_maps(&model, &[abeta.clone()]).unwrap().remove(0);
+    let maps = protscope::attention::attention_maps(&model, std::slice::from_ref(&abeta)).unwrap().remove(0);
     let map = maps.head_map(layer, head, &abeta.residues).unwrap().with_contacts(contact_map.contact.clone(), "Cβ–Cβ < 8 Å");
     println!("{:?}", protscope::plot::attention_map("abeta_map", &format!("2BEG.A: head {}-{} with contacts", layer + 1, head + 1), &map).unwrap());
 }
