@@ -47,6 +47,11 @@ fi
 sysroot="$(rustc --print sysroot)"
 export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# Every cell is its own shared library with its own copy of the dependencies' thread-locals; a
+# later cell's dlopen then failed ("dlopen failed", cell 10 of notebook 03) once glibc's static
+# TLS reserve was used up. A larger reserve (bytes) keeps later cells loadable.
+export GLIBC_TUNABLES="glibc.rtld.optional_static_tls=65536${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}"
+
 # A panic inside a cell is caught by evcxr and does not fail the cell unless variables are
 # dropped on panic; the output check below catches any panic that still slips through.
 mkdir -p "$EVCXR_CONFIG_DIR" "$EVCXR_TMPDIR" "$out"
