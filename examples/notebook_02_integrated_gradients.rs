@@ -1,6 +1,8 @@
 //! Generated from notebooks/02_integrated_gradients.ipynb by tests/integration/notebooks.rs; do not edit.
 //! Run from the repository root: `cargo run --example notebook_02_integrated_gradients`.
 
+#![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug
+
 #[rustfmt::skip] // kept line for line as in the notebook
 // `Show` is imported for evcxr's inline display, which this program replaces by println.
 #[allow(unused_imports)]
@@ -35,16 +37,6 @@ fn main() {
 
     let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, -1, -1, Some(&features)).unwrap();
     println!("{:?}", protscope::plot::residue_track("track", &format!("{}: relevance per residue", results[0].protein), &track).unwrap());
-
-    let cdr3 = demo::cdr_relevance_statistics(&rows, &numbered, 0.05).unwrap().into_iter().find(|(property, _)| property == "CDR3").unwrap().1;
-    let cdr3_heads = cdr3.to_frame().unwrap();
-    println!("{:?}", cdr3_heads.head(Some(6)));
-
-    let grid = protscope::plot::HeadGrid::from_frame(&cdr3_heads, "mean_r", None, None).unwrap().with_statistic("mean r of relevance with CDR3", "");
-    println!("{:?}", protscope::plot::head_heatmap("cdr3_r", "Correlation of each head's relevance with CDR3", &grid).unwrap());
-
-    let bars = protscope::plot::SignificanceBars::from_relevance_stats(&cdr3_heads, -1, -1, None, "t_p").unwrap();
-    println!("{:?}", protscope::plot::significance_bars("cdr3_embedding_p", "Embedding-level relevance vs CDR3: p-values", &bars).unwrap());
 
     use protscope::attribution::flip::{flip_frame, flip_residues, FlipOptions};
     let flip_options = FlipOptions { random_repeats: 5, ..Default::default() };

@@ -1,6 +1,8 @@
 //! Generated from notebooks/03_uniprot_and_structures.ipynb by tests/integration/notebooks.rs; do not edit.
 //! Run from the repository root: `cargo run --example notebook_03_uniprot_and_structures`.
 
+#![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug
+
 #[rustfmt::skip] // kept line for line as in the notebook
 // `Show` is imported for evcxr's inline display, which this program replaces by println.
 #[allow(unused_imports)]
@@ -30,6 +32,10 @@ fn main() {
     let embedding = joined.filter(&joined.column("layer").unwrap().i64().unwrap().equal(-1)).unwrap();
     println!("{:?}", embedding.filter(embedding.column("transmembrane").unwrap().bool().unwrap()).unwrap());
 
+    // Tables from earlier cells are rebuilt here: evcxr compiles every cell with its own copy of
+    // polars, and a kept DataFrame's column index only works in the cell that first used it.
+    let rows = protscope::attribution::tables::relevance_frame(&ig).unwrap();
+    let features = features_frame(&entries).unwrap();
     // Only the features within the residues the model saw (a filter on the end position).
     let seen = features.filter(&features.column("end").unwrap().u32().unwrap().lt_eq(seq.residues.len() as u32)).unwrap();
     let track = protscope::plot::ResidueTrack::from_frames(&rows, &entry.accession, -1, -1, Some(&seen)).unwrap();

@@ -1,6 +1,8 @@
 //! Generated from notebooks/04_report.ipynb by tests/integration/notebooks.rs; do not edit.
 //! Run from the repository root: `cargo run --example notebook_04_report`.
 
+#![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug
+
 #[rustfmt::skip] // kept line for line as in the notebook
 // `Show` is imported for evcxr's inline display, which this program replaces by println.
 #[allow(unused_imports)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Executes every notebooks/*.ipynb in the evcxr Rust kernel, headless and in order, and writes
+# Usage: scripts/run-notebooks.sh [NOTEBOOK.ipynb ...]   (default: every notebooks/*.ipynb)
+# Executes the notebooks in the evcxr Rust kernel, headless and in order, and writes
 # the executed notebooks as HTML under target/notebooks/. Fails on a cell error or a panic.
 #
 # Installs what is missing into caches under $HOME/.cache/protscope (reused by later runs):
@@ -46,13 +47,23 @@ fi
 sysroot="$(rustc --print sysroot)"
 export LD_LIBRARY_PATH="$sysroot/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# Every cell is its own shared library with its own copy of the dependencies' thread-locals; a
+# later cell's dlopen then failed ("dlopen failed", cell 10 of notebook 03) once glibc's static
+# TLS reserve was used up. A larger reserve (bytes) keeps later cells loadable.
+export GLIBC_TUNABLES="glibc.rtld.optional_static_tls=65536${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}"
+
 # A panic inside a cell is caught by evcxr and does not fail the cell unless variables are
 # dropped on panic; the output check below catches any panic that still slips through.
 mkdir -p "$EVCXR_CONFIG_DIR" "$EVCXR_TMPDIR" "$out"
 echo ":preserve_vars_on_panic 0" >"$EVCXR_CONFIG_DIR/init.evcxr"
 
+if [[ $# -gt 0 ]]; then
+    notebooks=("$@")
+else
+    notebooks=("$root"/notebooks/*.ipynb)
+fi
 status=0
-for notebook in "$root"/notebooks/*.ipynb; do
+for notebook in "${notebooks[@]}"; do
     name="$(basename "$notebook" .ipynb)"
     started=$SECONDS
     echo "== $name"
@@ -65,7 +76,11 @@ for notebook in "$root"/notebooks/*.ipynb; do
         status=1
         continue
     fi
-    jupyter nbconvert --to html --output-dir "$out" "$executed" >/dev/null 2>&1
+    if ! jupyter nbconvert --to html --output-dir "$out" "$executed" 2>/dev/null; then
+        echo "FAILED: $name (HTML export)"
+        status=1
+        continue
+    fi
     if grep -q "panicked at" "$executed"; then
         echo "FAILED: $name (a cell panicked):"
         grep -o "panicked at[^\"]*" "$executed" | head -5

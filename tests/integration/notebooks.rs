@@ -40,6 +40,7 @@ fn example_from_notebook(notebook: &Path) -> String {
     format!(
         "//! Generated from notebooks/{name} by tests/integration/notebooks.rs; do not edit.\n\
          //! Run from the repository root: `cargo run --example {}`.\n\n\
+         #![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug\n\n\
          #[rustfmt::skip] // kept line for line as in the notebook\n\
          // `Show` is imported for evcxr's inline display, which this program replaces by println.\n\
          #[allow(unused_imports)]\n\
