@@ -4,8 +4,6 @@
 #![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug
 
 #[rustfmt::skip] // kept line for line as in the notebook
-// `Show` is imported for evcxr's inline display, which this program replaces by println.
-#[allow(unused_imports)]
 fn main() {
     use protscope::notebook::Show;
     use protscope::model::{fetch, ProteinModel};

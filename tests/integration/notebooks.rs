@@ -42,8 +42,6 @@ fn example_from_notebook(notebook: &Path) -> String {
          //! Run from the repository root: `cargo run --example {}`.\n\n\
          #![allow(unused_imports)] // `Show` renders cells in the notebook; here values print with Debug\n\n\
          #[rustfmt::skip] // kept line for line as in the notebook\n\
-         // `Show` is imported for evcxr's inline display, which this program replaces by println.\n\
-         #[allow(unused_imports)]\n\
          fn main() {{\n{}\n}}\n",
         example_name(notebook),
         body.join("\n\n")
