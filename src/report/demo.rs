@@ -5,7 +5,7 @@
 //! report, and every stage is a public library function the notebooks call too.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::*;
 
@@ -733,11 +733,6 @@ fn derivative_name(rule: LatentDerivative) -> &'static str {
         LatentDerivative::Exact => "exact",
         LatentDerivative::FiniteDifference => "fd",
     }
-}
-
-/// Path of the report a demo run writes into `out`.
-pub fn report_path(out: &Path) -> PathBuf {
-    out.join("report.html")
 }
 
 #[cfg(test)]
