@@ -29,7 +29,15 @@ pub fn parse_device(name: &str) -> Result<Device> {
              rebuild with `cargo build --release --features cuda` on a machine with a CUDA toolkit"
         )));
     }
-    Device::new_cuda(ordinal).map_err(|e| Error::Device(format!("cannot open cuda:{ordinal}: {e}")))
+    Device::new_cuda(ordinal).map_err(|e| {
+        // candle appends a backtrace to driver errors: the first line is the message.
+        let message = e.to_string();
+        let message = message.lines().next().unwrap_or_default().to_string();
+        Error::Device(format!(
+            "cannot open cuda:{ordinal}: {message}; check that `nvidia-smi` lists GPU {ordinal}, \
+             or use --device cpu"
+        ))
+    })
 }
 
 #[cfg(test)]

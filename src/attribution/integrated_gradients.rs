@@ -253,8 +253,14 @@ pub fn integrated_gradients(
         .batch_size
         .unwrap_or_else(|| auto_batch_size(model, t, options.steps, DEFAULT_MEMORY_BUDGET))
         .max(1);
-    // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the host.
-    let mut grad_sum = vec![0f64; t * hidden];
+    // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the model's device: nothing leaves the device
+    // inside the loop (on a GPU each copy to the host would wait for the queue to drain).
+    let mut grad_sum: Option<Tensor> = None;
+    let to_device = |values: &[f64]| -> Result<Tensor> {
+        let v: Vec<f32> = values.iter().map(|&a| a as f32).collect();
+        Ok(Tensor::from_vec(v, (values.len(), 1, 1), &device)?.to_dtype(model.dtype())?)
+    };
+    let (alphas_on_device, weights_on_device) = (to_device(&alphas)?, to_device(&weights)?);
     let mut latent = options.latent.then(|| LatentAccumulator {
         num_heads,
         tokens: t,
@@ -274,19 +280,12 @@ pub fn integrated_gradients(
     let mut start = 0;
     while start < options.steps {
         let k = batch.min(options.steps - start);
-        let alpha = Tensor::from_vec(
-            alphas[start..start + k]
-                .iter()
-                .map(|&a| a as f32)
-                .collect::<Vec<_>>(),
-            (k, 1, 1),
-            &device,
-        )?;
+        let alpha = alphas_on_device.narrow(0, start, k)?;
         let path = e_base.broadcast_add(&diff.broadcast_mul(&alpha)?)?; // (K, T, H)
         let path = Var::from_tensor(&path)?;
         let probes: Vec<Var> = if options.latent {
             (0..num_layers)
-                .map(|_| Var::zeros((k, t, hidden), DType::F32, &device))
+                .map(|_| Var::zeros((k, t, hidden), model.dtype(), &device))
                 .collect::<candle_core::Result<_>>()?
         } else {
             Vec::new()
@@ -315,23 +314,12 @@ pub fn integrated_gradients(
         let g = grads
             .get(path.as_tensor())
             .ok_or_else(|| Error::invalid("internal: no gradient reached the embedding path"))?;
-        let w = Tensor::from_vec(
-            weights[start..start + k]
-                .iter()
-                .map(|&w| w as f32)
-                .collect::<Vec<_>>(),
-            (k, 1, 1),
-            &device,
-        )?;
-        let weighted: Vec<f32> = g
-            .broadcast_mul(&w)?
-            .sum(0)?
-            .to_device(&Device::Cpu)?
-            .flatten_all()?
-            .to_vec1()?;
-        for (acc, v) in grad_sum.iter_mut().zip(weighted) {
-            *acc += v as f64;
-        }
+        let w = weights_on_device.narrow(0, start, k)?;
+        let weighted = g.broadcast_mul(&w)?.sum(0)?.to_dtype(DType::F64)?; // (T, H)
+        grad_sum = Some(match grad_sum.take() {
+            Some(sum) => (sum + weighted)?,
+            None => weighted,
+        });
         if let Some(acc) = latent.as_mut() {
             // A last layer run for fewer rows has zero gradient on the others: padding its
             // context with zeros there leaves every relevance unchanged.
@@ -346,7 +334,7 @@ pub fn integrated_gradients(
                 .map(|c| -> Result<Tensor> {
                     let rows = c.dim(1)?;
                     Ok(if rows < t {
-                        let zeros = Tensor::zeros((k, t - rows, hidden), DType::F32, &device)?;
+                        let zeros = Tensor::zeros((k, t - rows, hidden), c.dtype(), &device)?;
                         Tensor::cat(&[&c.detach(), &zeros], 1)?
                     } else {
                         c.detach()
@@ -369,14 +357,13 @@ pub fn integrated_gradients(
         start += k;
     }
 
-    let diff_host: Vec<f32> = diff.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?;
-    let embedding: Vec<f64> = (0..t)
-        .map(|p| {
-            (0..hidden)
-                .map(|d| diff_host[p * hidden + d] as f64 * grad_sum[p * hidden + d])
-                .sum()
-        })
-        .collect();
+    // Relevance per token: Σ_d (e − e')_d · Σ_k w_k ∂F/∂e_d, in f64; the one copy to the host.
+    let grad_sum =
+        grad_sum.ok_or_else(|| Error::invalid("integrated gradients needs steps >= 1"))?;
+    let embedding: Vec<f64> = (diff.get(0)?.to_dtype(DType::F64)? * grad_sum)?
+        .sum(1)?
+        .to_device(&Device::Cpu)?
+        .to_vec1()?;
     let delta = embedding.iter().sum::<f64>() - (f_input - f_baseline);
     let latent = match latent {
         Some(acc) => acc.finish()?,
@@ -497,14 +484,16 @@ impl LatentAccumulator {
             let derivative = ((&h_last - &h_before)? / (self.alphas[n - 1] - self.alphas[n - 2]))?;
             self.add(layer, n - 1, &g_last, &derivative)?;
         }
-        // [layer][head][position] on the host.
-        let mut out = Vec::with_capacity(self.sums.len() * self.num_heads * self.tokens);
-        for sum in self.sums {
-            let sum = sum.expect("every layer received contributions");
-            let values: Vec<f64> = sum.t()?.to_device(&Device::Cpu)?.flatten_all()?.to_vec1()?;
-            out.extend(values);
-        }
-        Ok(out)
+        // [layer][head][position], copied to the host in one piece.
+        let sums: Vec<Tensor> = self
+            .sums
+            .into_iter()
+            .map(|sum| sum.expect("every layer received contributions").t())
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Tensor::stack(&sums, 0)?
+            .to_device(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1()?)
     }
 }
 

@@ -19,6 +19,27 @@ pub struct ModelArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Precision of weights and activations: f32, bf16 or f16 (half precision is meant for
+    /// GPUs; README states the error it adds).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: DtypeArg,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtypeArg {
+    F32,
+    Bf16,
+    F16,
+}
+
+impl DtypeArg {
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            DtypeArg::F32 => candle_core::DType::F32,
+            DtypeArg::Bf16 => candle_core::DType::BF16,
+            DtypeArg::F16 => candle_core::DType::F16,
+        }
+    }
 }
 
 impl ModelArgs {
@@ -28,9 +49,9 @@ impl ModelArgs {
         if !self.model.exists() {
             // Not a local folder: treat it as a model-hub repository id.
             let dir = crate::model::hub::download_model(&self.model.to_string_lossy())?;
-            return Ok(ProteinModel::load(&dir, &device)?);
+            return Ok(ProteinModel::load_as(&dir, &device, self.dtype.dtype())?);
         }
-        let model = ProteinModel::load(&self.model, &device)?;
+        let model = ProteinModel::load_as(&self.model, &device, self.dtype.dtype())?;
         Ok(model)
     }
 }

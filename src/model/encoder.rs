@@ -144,13 +144,17 @@ pub struct EncoderOutput {
     pub context_tangents: Vec<Tensor>,
 }
 
-/// Additive attention bias from a (B, T) 0/1 mask: 0 where attended, the most negative f32
-/// where padded (as HF does), shaped (B, 1, 1, T) to broadcast over heads and queries.
-pub fn attention_bias(mask: &Tensor) -> Result<Tensor> {
+/// Additive attention bias from a (B, T) 0/1 mask: 0 where attended, the most negative value
+/// of `dtype` where padded (as HF does), shaped (B, 1, 1, T) to broadcast over heads and queries.
+pub fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
     let (b, t) = mask.dims2()?;
-    let mask = mask.to_dtype(DType::F32)?;
-    let bias = ((1.0 - mask)? * f32::MIN as f64)?;
-    Ok(bias.reshape((b, 1, 1, t))?)
+    let most_negative = match dtype {
+        DType::F16 => -65504.0,                   // the most negative finite f16
+        DType::BF16 => -3.389_531_389_251_535e38, // the most negative finite bf16
+        _ => f32::MIN as f64,
+    };
+    let bias = ((1.0 - mask.to_dtype(DType::F32)?)? * most_negative)?;
+    Ok(bias.to_dtype(dtype)?.reshape((b, 1, 1, t))?)
 }
 
 /// Rotary position tables (ESM-2): cos/sin of shape (T, head_size), `cat(freqs, freqs)` layout
@@ -258,7 +262,7 @@ impl SelfAttention {
         let qkv = qkv
             .reshape((b, t, 3, self.num_heads, self.head_size))?
             .permute((2, 0, 3, 1, 4))?; // (3, B, heads, T, head_size)
-        let qkv = if qkv.device().is_cpu() {
+        let qkv = if qkv.device().is_cpu() && !super::ops::generic_ops_forced() {
             qkv
         } else {
             qkv.contiguous()?
@@ -704,9 +708,13 @@ impl Encoder {
                 )));
             }
         }
-        let bias = attention_bias(mask)?;
+        let bias = attention_bias(mask, embeddings.dtype())?;
         let rotary = match &self.rotary {
-            Some(r) => Some(r.tables(t, embeddings.device())?),
+            Some(r) => {
+                let (cos, sin) = r.tables(t, embeddings.device())?;
+                let dtype = embeddings.dtype();
+                Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?))
+            }
             None => None,
         };
         let mut out = EncoderOutput {

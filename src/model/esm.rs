@@ -29,10 +29,10 @@ pub struct EsmEmbeddings {
 impl EsmEmbeddings {
     pub fn forward(&self, input_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let mut x = self.word.forward(input_ids)?;
-        let mask_f = mask.to_dtype(DType::F32)?;
+        let mask_f = mask.to_dtype(x.dtype())?;
         if self.token_dropout {
             // Zero `<mask>` embeddings, then rescale by (1 - train ratio) / (1 - observed ratio).
-            let is_mask = input_ids.eq(self.mask_token_id)?.to_dtype(DType::F32)?;
+            let is_mask = input_ids.eq(self.mask_token_id)?.to_dtype(x.dtype())?;
             x = x.broadcast_mul(&(1.0 - &is_mask)?.unsqueeze(D::Minus1)?)?;
             let observed = (is_mask.sum_keepdim(1)? / mask_f.sum_keepdim(1)?)?;
             let scale = ((1.0 - observed)?.recip()? * (1.0 - MASK_RATIO_TRAIN))?;

@@ -57,6 +57,7 @@ pub struct ProteinModel {
     pub dir: PathBuf,
     backbone: Backbone,
     device: Device,
+    dtype: DType,
 }
 
 /// A padded batch of encoded sequences.
@@ -73,6 +74,13 @@ pub struct Batch {
 impl ProteinModel {
     /// Loads `config.json`, the weights and the tokenizer from a model folder.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_as(dir, device, DType::F32)
+    }
+
+    /// [`ProteinModel::load`] with weights and activations in `dtype`: f32, bf16 or f16 (half
+    /// precision halves weight memory; what it costs in accuracy is measured in README).
+    /// Gradients, attention maps and relevances are returned as f32/f64 either way.
+    pub fn load_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::file(
                 dir,
@@ -81,7 +89,7 @@ impl ProteinModel {
             ));
         }
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        let weights = Weights::from_folder(dir, device)?;
+        let weights = Weights::from_folder_as(dir, device, dtype)?;
         weights.check_finite()?;
         let backbone = match config.family {
             Family::Bert => bert::load(&config, &weights)?,
@@ -98,11 +106,17 @@ impl ProteinModel {
             dir: dir.to_path_buf(),
             backbone,
             device: device.clone(),
+            dtype,
         })
     }
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The dtype of the weights and activations.
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     pub fn num_layers(&self) -> usize {

@@ -6,9 +6,12 @@
 //! closed-form input gradient ([`attach`], [`Backward`]).
 //!
 //! On CPU (f32) the elementwise and row-wise backward kernels (softmax, LayerNorm, GELU) are one
-//! parallel pass each; on other devices the same formulas run as candle tensor ops.
+//! parallel pass each; on other devices the same formulas run as candle tensor ops (the
+//! "generic path"). [`with_generic_ops`] (or `PROTSCOPE_GENERIC_OPS=1`) forces the generic path
+//! on CPU, so the parity tests prove the formulas a GPU runs equal to the CPU kernels.
 
-use std::sync::Arc;
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{
     backend::BackendStorage, CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, DType,
@@ -234,8 +237,37 @@ pub(crate) fn masked_softmax(scores: &Tensor, bias: &Tensor) -> candle_core::Res
     softmax_last_dim(&scores.broadcast_add(bias)?)
 }
 
+/// Whether `x` goes through the CPU kernels (f32 on CPU, generic path not forced).
 fn is_cpu_f32(x: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == DType::F32
+    x.device().is_cpu() && x.dtype() == DType::F32 && !generic_ops_forced()
+}
+
+thread_local! {
+    static FORCE_GENERIC: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// True while the generic (device) path is forced on this thread: inside [`with_generic_ops`],
+/// or everywhere when the environment variable `PROTSCOPE_GENERIC_OPS` is `1`.
+pub fn generic_ops_forced() -> bool {
+    static FROM_ENV: OnceLock<bool> = OnceLock::new();
+    FORCE_GENERIC.with(Cell::get).unwrap_or_else(|| {
+        *FROM_ENV
+            .get_or_init(|| std::env::var("PROTSCOPE_GENERIC_OPS").is_ok_and(|v| v.trim() == "1"))
+    })
+}
+
+/// Runs `f` with every op of this thread on the generic path (the candle tensor-op formulas that
+/// CUDA runs) even for f32 tensors on CPU. Per thread, so tests running in parallel are not
+/// affected; the previous setting is restored when `f` returns or panics.
+pub fn with_generic_ops<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCE_GENERIC.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FORCE_GENERIC.with(|c| c.replace(Some(true))));
+    f()
 }
 
 /// Attaches a precomputed output `y` to the input `x`: the result has `y`'s values, and the
@@ -870,7 +902,7 @@ mod tests {
         // Softmax with a mask row per batch item, and its backward.
         let scores = Tensor::randn(0f32, 3.0, (2, 3, 7, 7), &d).unwrap();
         let mask = Tensor::new(&[[1f32, 1., 1., 1., 1., 0., 0.], [1.; 7]], &d).unwrap();
-        let bias = crate::model::encoder::attention_bias(&mask).unwrap();
+        let bias = crate::model::encoder::attention_bias(&mask, DType::F32).unwrap();
         let ours = masked_softmax(&scores, &bias).unwrap();
         let want = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&bias).unwrap()).unwrap();
         assert!(max_diff(&ours, &want) < 1e-6);

@@ -16,6 +16,8 @@ pub struct Weights {
     /// Shown in errors: the file (or folder, for shards) the tensors came from.
     source: PathBuf,
     device: Device,
+    /// The dtype every tensor was converted to at load (f32 unless asked otherwise).
+    dtype: DType,
     /// Whether linear layers keep a contiguous Wᵀ copy (see [`Linear`]).
     transposed_copies: bool,
 }
@@ -30,12 +32,17 @@ impl Weights {
     /// `model.safetensors`, then `model.safetensors.index.json` (shards), then
     /// `pytorch_model.bin`.
     pub fn from_folder(dir: &Path, device: &Device) -> Result<Self> {
+        Self::from_folder_as(dir, device, DType::F32)
+    }
+
+    /// [`Weights::from_folder`] with every tensor converted to `dtype` (f32, bf16 or f16).
+    pub fn from_folder_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
         let pickle = dir.join("pytorch_model.bin");
         if single.is_file() {
             let tensors = load_safetensors(&single, device)?;
-            Self::from_map(tensors, single, device)
+            Self::from_map_as(tensors, single, device, dtype)
         } else if index.is_file() {
             let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
             let json: serde_json::Value = serde_json::from_str(&text)
@@ -58,7 +65,7 @@ impl Weights {
                 }
                 tensors.extend(load_safetensors(&shard, device)?);
             }
-            Self::from_map(tensors, index, device)
+            Self::from_map_as(tensors, index, device, dtype)
         } else if pickle.is_file() {
             let entries = candle_core::pickle::read_all(&pickle).map_err(|e| {
                 Error::file(
@@ -70,7 +77,7 @@ impl Weights {
             for (name, t) in entries {
                 tensors.insert(name, t.to_device(device)?);
             }
-            Self::from_map(tensors, pickle, device)
+            Self::from_map_as(tensors, pickle, device, dtype)
         } else {
             Err(Error::file(
                 dir,
@@ -86,6 +93,21 @@ impl Weights {
         source: impl Into<PathBuf>,
         device: &Device,
     ) -> Result<Self> {
+        Self::from_map_as(tensors, source, device, DType::F32)
+    }
+
+    /// [`Weights::from_map`] with floating-point tensors converted to `dtype`.
+    pub fn from_map_as(
+        tensors: HashMap<String, Tensor>,
+        source: impl Into<PathBuf>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self> {
+        if !matches!(dtype, DType::F32 | DType::BF16 | DType::F16) {
+            return Err(Error::invalid(format!(
+                "weights can be loaded as f32, bf16 or f16, not {dtype:?}"
+            )));
+        }
         let mut out = HashMap::with_capacity(tensors.len());
         for (name, t) in tensors {
             let name = if let Some(stem) = name.strip_suffix(".gamma") {
@@ -95,10 +117,10 @@ impl Weights {
             } else {
                 name
             };
-            let t = if t.dtype() == DType::F32 {
+            let t = if t.dtype() == dtype {
                 t
             } else {
-                t.to_dtype(DType::F32)?
+                t.to_dtype(dtype)?
             };
             out.insert(name, t);
         }
@@ -106,8 +128,12 @@ impl Weights {
         Ok(Weights {
             tensors: out,
             source: source.into(),
-            transposed_copies: device.is_cpu() && bytes <= TRANSPOSED_COPY_LIMIT,
+            // The fast CPU gemm (and so the Wᵀ copies) is for f32 only.
+            transposed_copies: device.is_cpu()
+                && dtype == DType::F32
+                && bytes <= TRANSPOSED_COPY_LIMIT,
             device: device.clone(),
+            dtype,
         })
     }
 
@@ -117,6 +143,10 @@ impl Weights {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -187,7 +217,13 @@ impl Weights {
     /// Checks every tensor for NaN/inf so corrupt weights fail at load, not as NaN outputs.
     pub fn check_finite(&self) -> Result<()> {
         for (name, t) in &self.tensors {
-            let sum = t.abs()?.sum_all()?.to_scalar::<f32>()?;
+            // In f32: a half-precision sum would overflow where the values do not. Values that
+            // overflowed when converted to f16 are caught here.
+            let sum = t
+                .to_dtype(DType::F32)?
+                .abs()?
+                .sum_all()?
+                .to_scalar::<f32>()?;
             if !sum.is_finite() {
                 return Err(Error::tensor(
                     &self.source,

@@ -39,6 +39,16 @@ fn max_rel(ours: &[f64], reference: &[f64]) -> f64 {
 
 #[test]
 fn integrated_gradients_match_captum_and_reference_latent() {
+    check_ig_against_references();
+}
+
+/// The same references on the generic op path (the candle tensor-op formulas a GPU runs).
+#[test]
+fn generic_op_path_matches_captum_and_reference_latent() {
+    protscope::model::ops::with_generic_ops(check_ig_against_references);
+}
+
+fn check_ig_against_references() {
     let dir = fixtures().join("ig");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())

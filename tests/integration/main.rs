@@ -11,6 +11,7 @@ mod heads;
 mod ig_parity;
 mod model_parity;
 mod notebooks;
+mod op_paths;
 mod regions;
 mod relevance_cli;
 mod report;

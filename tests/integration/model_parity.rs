@@ -8,7 +8,15 @@ use protscope::model::{Capture, ForwardOptions, ProteinModel};
 
 const TOL: f32 = 1e-4;
 
+/// Checks `name` against HF on the CPU kernels and again on the generic op path (the candle
+/// tensor-op formulas that CUDA runs).
 fn check_model(name: &str) {
+    check_model_on_path(name);
+    protscope::model::ops::with_generic_ops(|| check_model_on_path(name));
+}
+
+fn check_model_on_path(name: &str) {
+    let generic = protscope::model::ops::generic_ops_forced();
     let dir = model_fixture(name);
     let model = ProteinModel::load(&dir, &Device::Cpu).expect("load model");
     let reference = load_reference(&dir);
@@ -93,7 +101,12 @@ fn check_model(name: &str) {
             }
         }
     }
-    eprintln!("{name}: max abs difference to HF transformers {worst:.2e}");
+    let path = if generic {
+        "generic op path"
+    } else {
+        "CPU kernels"
+    };
+    eprintln!("{name} ({path}): max abs difference to HF transformers {worst:.2e}");
 }
 
 #[test]
