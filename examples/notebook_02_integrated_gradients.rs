@@ -23,9 +23,8 @@ fn main() {
 
     let options = IgOptions { steps: 16, latent: true, ..Default::default() };
     let results: Vec<_> = numbered.iter().map(|(s, _)| integrated_gradients(&model, s, "species", predicted[&s.id], &options).unwrap()).collect();
-    for r in &results {
-        println!("{}: F(x) = {:.3}, F(x') = {:.3}, completeness gap {:.2e}", r.protein, r.f_input, r.f_baseline, r.delta);
-    }
+    let gaps: Vec<String> = results.iter().map(|r| format!("{}: F(x) = {:.3}, F(x') = {:.3}, completeness gap {:.2e}", r.protein, r.f_input, r.f_baseline, r.delta)).collect();
+    println!("{}", gaps.join("\n"));
 
     println!("{:?}", results[0].clone());
 
@@ -35,6 +34,18 @@ fn main() {
 
     let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, -1, -1, Some(&features)).unwrap();
     println!("{:?}", protscope::plot::residue_track("track", &format!("{}: relevance per residue", results[0].protein), &track).unwrap());
+
+    let relevance_stats = demo::cdr_relevance_statistics(&tables::relevance_frames(&results).unwrap(), &numbered, 0.05).unwrap();
+    // The frame is built and used in this cell (evcxr keeps owned values; see README, Notebooks).
+    let cdr3_frame = relevance_stats.iter().find(|(property, _)| property == "CDR3").unwrap().1.to_frame().unwrap();
+    let grid = protscope::plot::HeadGrid::from_frame(&cdr3_frame, "mean_r", None, None).unwrap().with_statistic("mean r (relevance vs CDR3)", "");
+    println!("{:?}", protscope::plot::head_heatmap("cdr3_relevance_heads", "Relevance vs CDR3 per head", &grid).unwrap());
+
+    let bars: Vec<_> = relevance_stats.iter().map(|(property, stats)| {
+        let embedding = stats.heads.iter().find(|h| h.layer < 0).unwrap();
+        protscope::plot::SignificanceBar { label: property.clone(), p: embedding.t_p, n: embedding.n_proteins }
+    }).collect();
+    println!("{:?}", protscope::plot::significance_bars("embedding_significance", "Embedding-level relevance vs the CDRs", &protscope::plot::SignificanceBars::new(bars, "one-sided t-test on r")).unwrap());
 
     use protscope::attribution::flip::{flip_frame, flip_residues, FlipOptions};
     let flip_options = FlipOptions { random_repeats: 5, ..Default::default() };

@@ -92,11 +92,10 @@ export PATH="$root/bin:$PATH"
 export CUDARC_CUDA_VERSION=13000
 # H100/H200 (sm_90); candle compiles its kernels for this one architecture.
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
-# cudarc adds $CUDA_HOME/lib and lib/stubs to the link search path (no RUSTFLAGS: they would
-# invalidate every compiled dependency).
-export LIBRARY_PATH="$root/lib:$root/lib/stubs${LIBRARY_PATH:+:$LIBRARY_PATH}"
-# nvcc needs its own headers and the CCCL ones.
-export CPATH="$root/include:$root/include/cccl${CPATH:+:$CPATH}"
+# Nothing else: cudarc adds $CUDA_HOME/lib and lib/stubs to the link search path and nvcc finds
+# its headers from its own folder. CPATH, LIBRARY_PATH or RUSTFLAGS would make cargo rebuild
+# every C-based dependency (the cc crate tracks CPATH and LIBRARY_PATH) and everything above it,
+# here and again in the next CPU build that shares the target folder.
 
 start=$SECONDS
 cargo check --locked --features cuda --all-targets

@@ -62,8 +62,8 @@ def main():
               "steps": args.steps, "seconds": seconds, "vs_f32": {}}
     for dtype in args.dtypes.split(","):
         result["vs_f32"][dtype] = {
-            table: compare(f"{args.out}/{table}.{dtype}.csv", f"{args.out}/{table}.f32.csv")
-            for table in ["predict", "attention", "attribute", "attribute.summary"]
+            table + suffix: compare(f"{args.out}/{table}.{dtype}{suffix}.csv", f"{args.out}/{table}.f32{suffix}.csv")
+            for table, suffix in [("predict", ""), ("attention", ""), ("attribute", ""), ("attribute", ".summary")]
         }
     print(json.dumps(result, indent=1))
 
