@@ -41,11 +41,12 @@ fn main() {
     let grid = protscope::plot::HeadGrid::from_frame(&cdr3_frame, "mean_r", None, None).unwrap().with_statistic("mean r (relevance vs CDR3)", "");
     println!("{:?}", protscope::plot::head_heatmap("cdr3_relevance_heads", "Relevance vs CDR3 per head", &grid).unwrap());
 
-    let bars: Vec<_> = relevance_stats.iter().map(|(property, stats)| {
+    let bars: Vec<protscope::plot::SignificanceBar> = relevance_stats.iter().map(|(property, stats)| {
         let embedding = stats.heads.iter().find(|h| h.layer < 0).unwrap();
         protscope::plot::SignificanceBar { label: property.clone(), p: embedding.t_p, n: embedding.n_proteins }
     }).collect();
-    println!("{:?}", protscope::plot::significance_bars("embedding_significance", "Embedding-level relevance vs the CDRs", &protscope::plot::SignificanceBars::new(bars, "one-sided t-test on r")).unwrap());
+    let figure = protscope::plot::significance_bars("embedding_significance", "Embedding-level relevance vs the CDRs", &protscope::plot::SignificanceBars::new(bars, "one-sided t-test on r")).unwrap();
+    println!("{:?}", figure);
 
     use protscope::attribution::flip::{flip_frame, flip_residues, FlipOptions};
     let flip_options = FlipOptions { random_repeats: 5, ..Default::default() };

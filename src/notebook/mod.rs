@@ -63,6 +63,7 @@ impl Show for DataFrame {
                 max_rows: INLINE_ROWS,
                 searchable: false,
                 downloadable: false,
+                row_count: false,
             },
         )?;
         Ok(content("text/html", &format!("{shape}{table}")))

@@ -16,6 +16,8 @@ pub struct TableOptions {
     pub searchable: bool,
     /// A link that downloads the whole table as CSV.
     pub downloadable: bool,
+    /// The "N of M rows shown" line (the notebook view prints its own shape line instead).
+    pub row_count: bool,
 }
 
 impl Default for TableOptions {
@@ -24,6 +26,7 @@ impl Default for TableOptions {
             max_rows: 500,
             searchable: true,
             downloadable: true,
+            row_count: true,
         }
     }
 }
@@ -111,11 +114,13 @@ pub fn render(id: &str, frame: &DataFrame, options: &TableOptions) -> Result<Str
              data-count=\"{count_id}\"></label>"
         );
     }
-    let _ = write!(
-        out,
-        "<span id=\"{count_id}\">{shown} of {} rows shown</span>",
-        frame.height()
-    );
+    if options.row_count {
+        let _ = write!(
+            out,
+            "<span id=\"{count_id}\">{shown} of {} rows shown</span>",
+            frame.height()
+        );
+    }
     if options.downloadable {
         let _ = write!(
             out,
