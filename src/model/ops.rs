@@ -137,6 +137,10 @@ pub(crate) fn linear_backward(g: &Tensor, weight: &Tensor) -> candle_core::Resul
 /// `scale · p ⊙ (g − Σ_j g_j p_j)` over the last dimension: the softmax input gradient (times
 /// `scale`, which folds a following score scaling into the same pass).
 pub(crate) fn softmax_backward(p: &Tensor, g: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
+    if is_half(p) || is_half(g) {
+        let (p32, g32) = (p.to_dtype(DType::F32)?, g.to_dtype(DType::F32)?);
+        return softmax_backward(&p32, &g32, scale)?.to_dtype(g.dtype());
+    }
     if is_cpu_f32(p) && g.dtype() == DType::F32 {
         let p = p.contiguous()?;
         return p.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBackward(scale as f32));
@@ -152,6 +156,11 @@ pub(crate) fn layer_norm_backward(
     weight: &Tensor,
     eps: f64,
 ) -> candle_core::Result<Tensor> {
+    if is_half(x) || is_half(g) {
+        let (x32, g32) = (x.to_dtype(DType::F32)?, g.to_dtype(DType::F32)?);
+        let w32 = weight.to_dtype(DType::F32)?;
+        return layer_norm_backward(&x32, &g32, &w32, eps)?.to_dtype(g.dtype());
+    }
     if is_cpu_f32(x) && g.dtype() == DType::F32 && weight.dtype() == DType::F32 {
         let x = x.contiguous()?;
         return x.apply_op3_no_bwd(
@@ -175,6 +184,10 @@ pub(crate) fn layer_norm_backward(
 
 /// `g ⊙ GELU'(x)` for the exact (erf) GELU.
 pub(crate) fn gelu_erf_backward(x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+    if is_half(x) || is_half(g) {
+        let (x32, g32) = (x.to_dtype(DType::F32)?, g.to_dtype(DType::F32)?);
+        return gelu_erf_backward(&x32, &g32)?.to_dtype(g.dtype());
+    }
     if is_cpu_f32(x) && g.dtype() == DType::F32 {
         let x = x.contiguous()?;
         return x.apply_op2_no_bwd(&g.contiguous()?, &GeluErfBackward);
@@ -235,6 +248,13 @@ pub(crate) fn masked_softmax(scores: &Tensor, bias: &Tensor) -> candle_core::Res
             .apply_op2_no_bwd(&bias, &MaskedSoftmaxForward);
     }
     softmax_last_dim(&scores.broadcast_add(bias)?)
+}
+
+/// Half precision: the backward formulas' reductions (a LayerNorm's means over the hidden size,
+/// a softmax row's dot product) lose most of their bits when accumulated with 8- or 11-bit
+/// mantissas, so half-precision inputs run them in f32 and the result is cast back.
+fn is_half(x: &Tensor) -> bool {
+    matches!(x.dtype(), DType::BF16 | DType::F16)
 }
 
 /// Whether `x` goes through the CPU kernels (f32 on CPU, generic path not forced).
