@@ -178,7 +178,8 @@ def main():
         summary["timing"]["protscope_startup_seconds"] = startup
         _, captum_json = run([sys.executable, os.path.join(HERE, "bench_captum.py"), "--model", os.path.abspath(args.antiberty),
                               "--fasta", fasta, "--head", "species", "--target", "1", "--steps", str(args.steps),
-                              "--internal-batch-size", str(args.steps), "--latent-layers", "1", "--device", args.gpu_device], log)
+                              "--internal-batch-size", str(args.steps), "--latent-internal-batch-size", str(args.steps),
+                              "--latent-layers", "1", "--device", args.gpu_device], log)
         captum = json.loads(captum_json)
         summary["timing"]["captum"] = captum
         t = summary["timing"]
