@@ -4,7 +4,7 @@
 #
 # The CUDA 13.0 toolkit pieces come from PyPI wheels (nvcc with its NVVM and CRT parts, runtime, CCCL headers, cuBLAS,
 # cuRAND, NVRTC; about 600 MB of downloads) and are unpacked once into
-# $PROTSCOPE_CACHE/cuda-13.0 (default ~/.cache/protscope). candle links the CUDA driver library
+# $PROTSCOPE_CACHE/cuda-13.0 (default ~/.cache/protscope; 1.2 GB). candle links the CUDA driver library
 # at build time; there is none without a driver, so a stub libcuda.so is generated from the
 # symbols cudarc calls (the real libcuda.so.1 of the GPU machine's driver is used at run time).
 #
@@ -59,6 +59,8 @@ install_toolkit() {
   done)
   rm -rf "$root"
   mv "$staging" "$root"
+  # The unpacked toolkit is what is kept; the wheels would only double the cache (600 MB).
+  rm -rf "$wheels"
 }
 
 # Driver stub: every cu* entry point cudarc's driver bindings load, under the driver's soname so
