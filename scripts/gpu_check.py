@@ -77,6 +77,19 @@ def compare(cuda_csv, cpu_csv):
     return result
 
 
+def read_fasta(path):
+    """[(id, sequence)] of a FASTA file; the id is the header's first word."""
+    records = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith(">"):
+                records.append([line[1:].split()[0], ""])
+            elif line:
+                records[-1][1] += line
+    return [(name, seq) for name, seq in records]
+
+
 def write_fasta(path, records):
     with open(path, "w") as f:
         for name, seq in records:
@@ -107,15 +120,7 @@ def main():
 
     models = [(name, os.path.join(ROOT, "tests", "fixtures", "models", name)) for name in TINY]
     models.append(("antiberty", os.path.abspath(args.antiberty)))
-    antibodies = []
-    with open(os.path.join(ROOT, "data", "antibodies_171.fasta")) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith(">"):
-                antibodies.append([line[1:].split()[0], ""])
-            elif line:
-                antibodies[-1][1] += line
-    antibodies = antibodies[: args.antibodies]
+    antibodies = read_fasta(os.path.join(ROOT, "data", "antibodies_171.fasta"))[: args.antibodies]
 
     for name, folder in models:
         work = os.path.join(out, name)

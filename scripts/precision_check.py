@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpu_check import compare, run, write_fasta  # noqa: E402
+from gpu_check import compare, read_fasta, run, write_fasta  # noqa: E402
 
 
 def main():
@@ -33,14 +33,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     log = open(os.path.join(args.out, "precision.log"), "w")
 
-    records = []
-    with open(args.fasta) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith(">"):
-                records.append([line[1:].split()[0], ""])
-            elif line:
-                records[-1][1] += line
+    records = read_fasta(args.fasta)
     fasta = os.path.join(args.out, "input.fasta")
     write_fasta(fasta, records[: args.limit])
 

@@ -60,8 +60,6 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
     )?)
 }
 
-/// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline,
-/// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs).
 /// [`relevance_frame`] of several proteins, one after the other (empty for none).
 pub fn relevance_frames(results: &[IgResult]) -> Result<DataFrame> {
     let mut all = empty_relevance_frame();
@@ -71,6 +69,8 @@ pub fn relevance_frames(results: &[IgResult]) -> Result<DataFrame> {
     Ok(all)
 }
 
+/// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline,
+/// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs).
 pub fn empty_summary_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),

@@ -16,8 +16,6 @@ pub struct Weights {
     /// Shown in errors: the file (or folder, for shards) the tensors came from.
     source: PathBuf,
     device: Device,
-    /// The dtype every tensor was converted to at load (f32 unless asked otherwise).
-    dtype: DType,
     /// Whether linear layers keep a contiguous Wᵀ copy (see [`Linear`]).
     transposed_copies: bool,
 }
@@ -133,7 +131,6 @@ impl Weights {
                 && dtype == DType::F32
                 && bytes <= TRANSPOSED_COPY_LIMIT,
             device: device.clone(),
-            dtype,
         })
     }
 
@@ -143,10 +140,6 @@ impl Weights {
 
     pub fn device(&self) -> &Device {
         &self.device
-    }
-
-    pub fn dtype(&self) -> DType {
-        self.dtype
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -184,7 +184,7 @@ mod tests {
         // Wrong residues or a head that does not exist are errors, not panics.
         assert!(maps.head_map(0, 1, &['A']).is_err());
         assert!(maps.head_map(0, 2, &['A', 'C', 'D']).is_err());
-        // Only specials: no residue-level distance, and the view is an error value.
+        // Only specials: no residue-level distance.
         let empty = super::tests::maps(vec![0.5; 2 * 4], 2);
         assert_eq!(empty.mean_attention_distance().unwrap(), vec![None, None]);
     }

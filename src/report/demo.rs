@@ -4,7 +4,7 @@
 //! report. Every table lands in the run folder, so `protscope report --from DIR` rebuilds the
 //! report, and every stage is a public library function the notebooks call too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -107,12 +107,13 @@ pub fn cdr_relevance_statistics(
         if positions.is_empty() {
             continue;
         }
-        let keep: Vec<&str> = positions.keys().map(String::as_str).collect();
+        // A set: the table has a row per protein, level and position (≈ 750 k in the demo).
+        let keep: HashSet<&str> = positions.keys().map(String::as_str).collect();
         let mask: BooleanChunked = attributions
             .column("protein")?
             .str()?
             .iter()
-            .map(|p| p.is_some_and(|p| keep.contains(&p)))
+            .map(|p| p.is_some_and(|p| keep.contains(p)))
             .collect();
         let subset = attributions.filter(&mask)?;
         out.push((

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+use protscope::model::{Capture, EncodedSequence, EncoderOutput, ForwardOptions, ProteinModel};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,4 +82,33 @@ pub fn shared(sub: &str) -> Option<PathBuf> {
 /// A committed fixture file under tests/fixtures/<folder>/.
 pub fn fixture_file(folder: &str, name: &str) -> PathBuf {
     fixtures().join(folder).join(name)
+}
+
+/// One sequence through `model` with every intermediate captured; with `tracked` the embedding
+/// is a gradient leaf, so the forward builds the custom ops' backward path (what integrated
+/// gradients runs). Returns (embedding, mask, output).
+pub fn capture_all(
+    model: &ProteinModel,
+    enc: &EncodedSequence,
+    tracked: bool,
+) -> (Tensor, Tensor, EncoderOutput) {
+    let batch = model.batch(&[enc]).unwrap();
+    let mut emb = model.embed(&batch.input_ids, &batch.mask).unwrap();
+    if tracked {
+        emb = candle_core::Var::from_tensor(&emb)
+            .unwrap()
+            .as_tensor()
+            .clone();
+    }
+    let out = model
+        .encode(
+            &emb,
+            &batch.mask,
+            ForwardOptions {
+                capture: Capture::all(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    (emb, batch.mask, out)
 }

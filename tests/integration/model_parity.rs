@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use candle_core::{Device, Tensor};
-use protscope::model::{Capture, ForwardOptions, ProteinModel};
+use protscope::model::{ForwardOptions, ProteinModel};
 
 const TOL: f32 = 1e-4;
 
@@ -31,24 +31,7 @@ fn check_model_on_path(name: &str) {
         // Plain inference, and the same pass with the embedding on a gradient path (the custom
         // softmax / LayerNorm / linear ops that integrated gradients uses).
         for tracked in [false, true] {
-            let batch = model.batch(&[&enc]).unwrap();
-            let mut emb = model.embed(&batch.input_ids, &batch.mask).unwrap();
-            if tracked {
-                emb = candle_core::Var::from_tensor(&emb)
-                    .unwrap()
-                    .as_tensor()
-                    .clone();
-            }
-            let out = model
-                .encode(
-                    &emb,
-                    &batch.mask,
-                    ForwardOptions {
-                        capture: Capture::all(),
-                        ..Default::default()
-                    },
-                )
-                .unwrap();
+            let (emb, mask, out) = capture_all(&model, &enc, tracked);
             let key = format!("s{i}");
             let attn = Tensor::stack(&out.attentions, 1).unwrap().get(0).unwrap();
             let hidden = Tensor::stack(&out.hidden_states, 1)
@@ -82,7 +65,7 @@ fn check_model_on_path(name: &str) {
                     let short = model
                         .encode(
                             &emb,
-                            &batch.mask,
+                            &mask,
                             ForwardOptions {
                                 last_layer_rows: Some(rows),
                                 ..Default::default()

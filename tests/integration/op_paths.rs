@@ -9,7 +9,7 @@ use crate::common::*;
 use candle_core::{Device, Tensor};
 use protscope::attribution::{integrated_gradients, IgOptions, IgResult, LatentDerivative};
 use protscope::model::ops::{generic_ops_forced, with_generic_ops};
-use protscope::model::{Capture, ForwardOptions, ProteinModel};
+use protscope::model::ProteinModel;
 
 const TOL: f64 = 1e-5;
 const MODELS: [&str; 6] = [
@@ -25,18 +25,7 @@ const MODELS: [&str; 6] = [
 fn forward_outputs(model: &ProteinModel, dir: &std::path::Path) -> Vec<(String, Tensor)> {
     let s = &reference_sequences(dir)[0];
     let enc = model.encode_sequence(&s.id, &s.sequence, None).unwrap();
-    let batch = model.batch(&[&enc]).unwrap();
-    let emb = model.embed(&batch.input_ids, &batch.mask).unwrap();
-    let out = model
-        .encode(
-            &emb,
-            &batch.mask,
-            ForwardOptions {
-                capture: Capture::all(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (_, _, out) = capture_all(model, &enc, false);
     let mut all = Vec::new();
     for (what, tensors) in [
         ("attention", &out.attentions),
