@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{progress, InputArgs, ModelArgs};
+use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
 use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
 
@@ -68,8 +68,11 @@ pub struct AttributeArgs {
     #[arg(long)]
     pub max_proteins: Option<usize>,
     /// Output table (.parquet or .csv); the per-protein summary goes to <stem>.summary.<ext>.
+    /// With --shard, a folder (shard-IIII-of-NNNN.parquet and .summary.parquet).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
@@ -81,7 +84,8 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
         max_len: args.max_len,
         batch_size: 1,
     };
-    let seqs = input.encode(&model)?;
+    let (shard, out) = args.shard.resolve(&args.out)?;
+    let seqs = input.encode_shard(&model, shard)?;
     let job = AttributionJob {
         head: args.head.clone(),
         target,
@@ -106,7 +110,7 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
                 LatentDerivativeArg::Exact => LatentDerivative::Exact,
             },
         },
-        out: args.out.clone(),
+        out: out.clone(),
         max_new_proteins: args.max_proteins,
     };
     job.options.method.nodes(job.options.steps)?;
@@ -119,8 +123,8 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
             seqs.len(),
             report.computed,
             report.reused,
-            args.out.display(),
-            summary_path(&args.out).display()
+            out.display(),
+            summary_path(&out).display()
         );
     } else {
         eprintln!(

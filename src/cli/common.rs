@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::frame::shard::Shard;
 use crate::io::read_fasta;
 use crate::model::{EncodedSequence, ProteinModel};
 
@@ -73,10 +74,22 @@ pub struct InputArgs {
 impl InputArgs {
     /// Reads and encodes every record; the first bad record stops the run with its name.
     pub fn encode(&self, model: &ProteinModel) -> anyhow::Result<Vec<EncodedSequence>> {
+        self.encode_shard(model, None)
+    }
+
+    /// [`InputArgs::encode`] for the records of one shard (all records without one).
+    pub fn encode_shard(
+        &self,
+        model: &ProteinModel,
+        shard: Option<Shard>,
+    ) -> anyhow::Result<Vec<EncodedSequence>> {
         if self.batch_size == 0 {
             anyhow::bail!("--batch-size must be at least 1");
         }
-        let records = read_fasta(&self.fasta)?;
+        let mut records = read_fasta(&self.fasta)?;
+        if let Some(shard) = shard {
+            records = shard.select(records, |r| r.id.as_str());
+        }
         records
             .iter()
             .map(|r| {
@@ -85,6 +98,30 @@ impl InputArgs {
                     .with_context(|| format!("in {}", self.fasta.display()))
             })
             .collect()
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShardArgs {
+    /// Run only shard I of N (0-based): the proteins whose id hashes (64-bit FNV-1a) to I mod N.
+    /// `--out` then names a folder that receives `shard-IIII-of-NNNN.parquet`; `protscope
+    /// merge` joins the folder into one table.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+impl ShardArgs {
+    pub fn parse(&self) -> anyhow::Result<Option<Shard>> {
+        Ok(self.shard.as_deref().map(Shard::parse).transpose()?)
+    }
+
+    /// The parsed shard and the table to write: `out` itself without `--shard`, else the
+    /// shard's parquet file inside the folder `out`.
+    pub fn resolve(&self, out: &Path) -> anyhow::Result<(Option<Shard>, PathBuf)> {
+        match self.parse()? {
+            Some(shard) => Ok((Some(shard), shard.output_in(out)?)),
+            None => Ok((None, out.to_path_buf())),
+        }
     }
 }
 

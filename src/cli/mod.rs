@@ -5,6 +5,7 @@ pub mod attribute;
 pub mod common;
 pub mod demo;
 pub mod heads;
+pub mod merge;
 pub mod model_cmds;
 pub mod regions;
 pub mod relevance;
@@ -52,6 +53,8 @@ pub enum Command {
     Flip(relevance::FlipArgs),
     /// One self-contained HTML report from the tables of a finished run folder.
     Report(report::ReportArgs),
+    /// The shard tables of a `--shard I/N` run folder as one table (every shard must be there).
+    Merge(merge::MergeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
         Command::Report(args) => report::run_report(args),
+        Command::Merge(args) => merge::run_merge(args),
     }
 }
 

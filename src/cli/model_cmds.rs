@@ -7,7 +7,7 @@ use polars::prelude::DataFrame;
 use clap::{Args, ValueEnum};
 
 use super::common::{
-    parse_index_list, print_written, progress, to_usize_list, InputArgs, ModelArgs,
+    parse_index_list, print_written, progress, to_usize_list, InputArgs, ModelArgs, ShardArgs,
 };
 use crate::attention::{attention_frame, attention_maps, empty_attention_frame, AttentionFilter};
 use crate::frame::TableSink;
@@ -23,6 +23,8 @@ pub struct AttentionArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output table (.parquet or .csv): protein, layer, head, from, to, weight.
     #[arg(long)]
     pub out: PathBuf,
@@ -51,11 +53,12 @@ pub fn run_attention(args: AttentionArgs) -> anyhow::Result<()> {
         min_weight: args.min_attn,
     };
     filter.validate(model.num_layers(), model.num_heads())?;
-    let seqs = args.input.encode(&model)?;
+    let (shard, out) = args.shard.resolve(&args.out)?;
+    let seqs = args.input.encode_shard(&model, shard)?;
     write_in_batches(
         &seqs,
         &args.input,
-        &args.out,
+        &out,
         "attention",
         empty_attention_frame(),
         |refs| {
@@ -74,6 +77,8 @@ pub struct PredictArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output table: protein, head, class, label, logit, prob.
     #[arg(long)]
     pub out: PathBuf,
@@ -92,11 +97,12 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
             model.config.architecture()
         );
     }
-    let seqs = args.input.encode(&model)?;
+    let (shard, out) = args.shard.resolve(&args.out)?;
+    let seqs = args.input.encode_shard(&model, shard)?;
     write_in_batches(
         &seqs,
         &args.input,
-        &args.out,
+        &out,
         "predict",
         empty_predictions_frame(),
         |refs| Ok(predictions_frame(&model, refs)?),
@@ -116,6 +122,8 @@ pub struct EmbedArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output table: protein, layer, position, embedding (list of f32).
     #[arg(long)]
     pub out: PathBuf,
@@ -141,11 +149,12 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
         PoolArg::Mean => Pooling::Mean,
         PoolArg::Cls => Pooling::Cls,
     };
-    let seqs = args.input.encode(&model)?;
+    let (shard, out) = args.shard.resolve(&args.out)?;
+    let seqs = args.input.encode_shard(&model, shard)?;
     write_in_batches(
         &seqs,
         &args.input,
-        &args.out,
+        &out,
         "embed",
         empty_embeddings_frame(),
         |refs| Ok(embeddings_frame(&model, refs, &layers, pooling)?),

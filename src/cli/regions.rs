@@ -18,13 +18,20 @@ pub struct RegionsArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the per-residue IMGT numbering (.csv or .parquet): protein, position,
-    /// residue, chain, imgt ("111A"), imgt_number, imgt_insertion, region.
+    /// residue, chain, imgt ("111A"), imgt_number, imgt_insertion, region. With --shard, a
+    /// folder of its own (merged separately).
     #[arg(long)]
     pub positions: Option<PathBuf>,
+    #[command(flatten)]
+    pub shard: super::common::ShardArgs,
 }
 
 pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
-    let records = crate::io::read_fasta(&args.fasta)?;
+    let shard = args.shard.parse()?;
+    let mut records = crate::io::read_fasta(&args.fasta)?;
+    if let Some(shard) = shard {
+        records = shard.select(records, |r| r.id.as_str());
+    }
     let result = annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
     for skipped in &result.skipped {
         eprintln!("skipped: {skipped}");
@@ -45,17 +52,20 @@ pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
         count("L"),
         result.skipped.len()
     );
-    if result.numbered.is_empty() {
+    // A shard may hold no records at all: it still writes its (empty) table for `merge`.
+    if result.numbered.is_empty() && !records.is_empty() {
         bail!(
             "no antibody variable domain found in {}",
             args.fasta.display()
         );
     }
+    let (_, out) = args.shard.resolve(&args.out)?;
     let mut df = features_frame(&result.entries())?;
-    crate::frame::write_table(&mut df, &args.out)?;
+    crate::frame::write_table(&mut df, &out)?;
     if let Some(path) = &args.positions {
+        let (_, path) = args.shard.resolve(path)?;
         let mut positions = positions_frame(&result.numbered)?;
-        crate::frame::write_table(&mut positions, path)?;
+        crate::frame::write_table(&mut positions, &path)?;
     }
     Ok(())
 }

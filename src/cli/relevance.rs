@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{ArgGroup, Args};
 
-use super::common::{parse_index_list, print_written, progress, to_usize_list, ModelArgs};
+use super::common::{
+    parse_index_list, print_written, progress, to_usize_list, ModelArgs, ShardArgs,
+};
 use super::heads::side_path;
 use crate::annotation::{self, read_entries, read_sites, FeatureSelection};
 use crate::attribution::flip::{flip_frame, flip_residues, residue_relevance, FlipOptions};
@@ -202,13 +204,18 @@ pub struct FlipArgs {
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Output table: protein, k, n_flipped, logit_original, logit_top, logit_random_mean,
-    /// logit_random_sd, drop_top, drop_random, top_positions.
+    /// logit_random_sd, drop_top, drop_random, top_positions. With --shard, a folder.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
-    crate::frame::TableFormat::from_path(&args.out)?;
+    let shard = args.shard.parse()?;
+    if shard.is_none() {
+        crate::frame::TableFormat::from_path(&args.out)?;
+    }
     let ks = to_usize_list(&parse_index_list(&args.k)?, "k")?;
     if ks.is_empty() {
         bail!("--k needs at least one residue count");
@@ -218,7 +225,10 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
     let table = read_table(&args.attributions)?;
     let relevance = residue_relevance(&table, args.layer, args.head_index)
         .with_context(|| format!("in {}", args.attributions.display()))?;
-    let records = read_fasta(&args.fasta)?;
+    let mut records = read_fasta(&args.fasta)?;
+    if let Some(shard) = shard {
+        records = shard.select(records, |r| r.id.as_str());
+    }
     let options = FlipOptions {
         ks,
         random_repeats: args.random_repeats,
@@ -262,15 +272,17 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
             missing.join(", ")
         );
     }
-    if rows.is_empty() {
+    // A shard may hold no records at all: it still writes its (empty) table for `merge`.
+    if rows.is_empty() && !records.is_empty() {
         bail!(
             "no FASTA record has attributions in {}",
             args.attributions.display()
         );
     }
+    let (_, out) = args.shard.resolve(&args.out)?;
     let mut df = flip_frame(&rows)?;
-    write_table(&mut df, &args.out)?;
-    print_written(&args.out, df.height());
+    write_table(&mut df, &out)?;
+    print_written(&out, df.height());
     Ok(())
 }
 

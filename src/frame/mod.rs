@@ -1,5 +1,7 @@
 //! Polars helpers: writing and reading tables by extension (`.parquet`, `.csv`), atomically.
 
+pub mod shard;
+
 use crate::{Error, Result};
 use polars::prelude::*;
 use std::path::Path;

@@ -15,5 +15,6 @@ mod op_paths;
 mod regions;
 mod relevance_cli;
 mod report;
+mod shards;
 mod stats;
 mod structure_files;
