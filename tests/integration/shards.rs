@@ -29,12 +29,13 @@ const RECORDS: [(&str, &str); 7] = [
     ("v1", "QVQLQESGGGLVQAG"),
 ];
 
-/// Rows ordered by protein, keeping each protein's rows in their order: the merged table holds
-/// shard after shard, the unsharded one input order, and within a protein both keep the
-/// command's order.
+/// Rows ordered by protein (the first column: `protein`, or `accession` for regions), keeping
+/// each protein's rows in their order: the merged table holds shard after shard, the unsharded
+/// one input order, and within a protein both keep the command's order.
 fn by_protein(df: &DataFrame) -> DataFrame {
+    let key = df.get_column_names()[0].to_string();
     df.sort(
-        ["protein"],
+        [key.as_str()],
         SortMultipleOptions::default().with_maintain_order(true),
     )
     .unwrap()
