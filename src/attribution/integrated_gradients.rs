@@ -12,7 +12,11 @@
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::quadrature::Quadrature;
-use crate::model::{Capture, EncodedSequence, ForwardOptions, HeadLevel, ProteinModel};
+use candle_core::backprop::GradStore;
+
+use crate::model::{
+    Capture, EncodedSequence, EncoderOutput, ForwardOptions, HeadLevel, ProteinModel,
+};
 use crate::{Error, Result};
 
 /// Reference input of the path.
@@ -124,6 +128,12 @@ pub struct IgResult {
     pub baseline: Baseline,
     /// How the latent derivative was obtained; None without latent relevance.
     pub latent_derivative: Option<LatentDerivative>,
+    /// With steps chosen by accuracy ([`integrated_gradients_auto`]): the tolerance asked for,
+    /// |delta| ≤ max_delta · |F(x) − F(x')|. None for a fixed number of steps.
+    pub max_delta: Option<f64>,
+    /// With steps chosen by accuracy: whether the tolerance was met (false: `--max-steps` was
+    /// reached first and this is the result at the cap). None for a fixed number of steps.
+    pub converged: Option<bool>,
 }
 
 impl IgResult {
@@ -186,14 +196,160 @@ pub fn baseline_ids(
     Some(ids)
 }
 
-/// Runs integrated gradients for one protein and the target class of a sequence-level head.
-pub fn integrated_gradients(
-    model: &ProteinModel,
-    seq: &EncodedSequence,
-    head_name: &str,
+/// The straight path from the baseline embedding e' to the input embedding e of one protein,
+/// and the target logit at both ends.
+struct IgPath<'a> {
+    head: &'a str,
     target: usize,
-    options: &IgOptions,
-) -> Result<IgResult> {
+    tokens: usize,
+    mask: Tensor,
+    /// e − e' in the model's dtype (1, T, H).
+    diff: Tensor,
+    /// e' and e − e' in f32: the path is built in f32 whatever the model's dtype.
+    e_base_f32: Tensor,
+    diff_f32: Tensor,
+    f_input: f64,
+    f_baseline: f64,
+    /// Sequence heads read only the first token: the last layer computes that row only.
+    last_layer_rows: Option<usize>,
+}
+
+impl<'a> IgPath<'a> {
+    /// Checks the head and target, embeds input and baseline, and computes F at both ends in
+    /// one forward pass.
+    fn new(
+        model: &ProteinModel,
+        seq: &EncodedSequence,
+        head_name: &'a str,
+        target: usize,
+        baseline: Baseline,
+    ) -> Result<Self> {
+        check_head(model, head_name, target)?;
+        let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
+        let mask = input.mask.clone();
+        let e_input = model.embed(&input.input_ids, &mask)?; // (1, T, H)
+        let e_base = match baseline_ids(model, seq, baseline) {
+            Some(ids) => {
+                let b = model.batch_from_ids(&[ids])?;
+                model.embed(&b.input_ids, &mask)?
+            }
+            None => e_input.zeros_like()?,
+        };
+        let diff = (&e_input - &e_base)?;
+        let last_layer_rows = model.head_rows(head_name)?;
+        // F at the input and at the baseline, both in one forward pass.
+        let ends = model.encode(
+            &Tensor::cat(&[&e_input, &e_base], 0)?,
+            &Tensor::cat(&[&mask, &mask], 0)?,
+            ForwardOptions {
+                last_layer_rows,
+                ..Default::default()
+            },
+        )?;
+        let f_ends: Vec<f64> = model
+            .head_logits(head_name, &ends)?
+            .narrow(1, target, 1)?
+            .flatten_all()?
+            .to_dtype(DType::F64)?
+            .to_vec1()?;
+        Ok(IgPath {
+            head: head_name,
+            target,
+            tokens: seq.ids.len(),
+            mask,
+            e_base_f32: e_base.to_dtype(DType::F32)?,
+            diff_f32: diff.to_dtype(DType::F32)?,
+            diff,
+            f_input: f_ends[0],
+            f_baseline: f_ends[1],
+            last_layer_rows,
+        })
+    }
+
+    /// One forward and backward pass at the path points `alpha` ((K, 1, 1), f32, on the
+    /// device): ∂F/∂e at each point (K, T, H), the encoder output and every gradient.
+    fn forward_backward(
+        &self,
+        model: &ProteinModel,
+        alpha: &Tensor,
+        probes: &[Var],
+        capture_contexts: bool,
+        tangent: Option<&Tensor>,
+    ) -> Result<(Tensor, EncoderOutput, GradStore)> {
+        let k = alpha.dim(0)?;
+        let path = self
+            .e_base_f32
+            .broadcast_add(&self.diff_f32.broadcast_mul(alpha)?)?
+            .to_dtype(model.dtype())?; // (K, T, H)
+        let path = Var::from_tensor(&path)?;
+        let probe_tensors: Vec<Tensor> = probes.iter().map(|v| v.as_tensor().clone()).collect();
+        let batch_mask = self.mask.broadcast_as((k, self.tokens))?.contiguous()?;
+        let out = model.encode(
+            path.as_tensor(),
+            &batch_mask,
+            ForwardOptions {
+                capture: Capture {
+                    contexts: capture_contexts,
+                    ..Capture::none()
+                },
+                context_probes: (!probes.is_empty()).then_some(probe_tensors.as_slice()),
+                last_layer_rows: self.last_layer_rows,
+                tangent,
+            },
+        )?;
+        let logits = model.head_logits(self.head, &out)?;
+        let objective = logits.narrow(1, self.target, 1)?.sum_all()?;
+        let grads = objective.backward()?;
+        let g = grads
+            .get(path.as_tensor())
+            .ok_or_else(|| Error::invalid("internal: no gradient reached the embedding path"))?
+            .clone();
+        Ok((g, out, grads))
+    }
+
+    /// Σ_k w_k ∂F/∂e(α_k) over the given nodes, (T, H) in f64 on the model's device, in
+    /// batches of `batch` nodes. Nothing leaves the device (on a GPU each copy to the host would
+    /// wait for the queue to drain).
+    fn gradient_sum(
+        &self,
+        model: &ProteinModel,
+        alphas: &[f64],
+        weights: &[f64],
+        batch: usize,
+    ) -> Result<Tensor> {
+        let device = model.device();
+        let (alphas_on_device, weights_on_device) = nodes_on_device(alphas, weights, device)?;
+        let mut grad_sum: Option<Tensor> = None;
+        let mut start = 0;
+        while start < alphas.len() {
+            let k = batch.max(1).min(alphas.len() - start);
+            let alpha = alphas_on_device.narrow(0, start, k)?;
+            let (g, _, _) = self.forward_backward(model, &alpha, &[], false, None)?;
+            let w = weights_on_device.narrow(0, start, k)?;
+            let weighted = g.to_dtype(DType::F64)?.broadcast_mul(&w)?.sum(0)?; // (T, H)
+            grad_sum = Some(match grad_sum.take() {
+                Some(sum) => (sum + weighted)?,
+                None => weighted,
+            });
+            start += k;
+        }
+        grad_sum.ok_or_else(|| Error::invalid("integrated gradients needs steps >= 1"))
+    }
+
+    /// Relevance per token from Σ_k w_k ∂F/∂e: Σ_d (e − e')_d · grad_sum_d, in f64; the one
+    /// copy to the host. Returns it with delta = Σ relevance − (F(x) − F(x')).
+    fn relevance(&self, grad_sum: &Tensor) -> Result<(Vec<f64>, f64)> {
+        let embedding: Vec<f64> = (self.diff.get(0)?.to_dtype(DType::F64)? * grad_sum)?
+            .sum(1)?
+            .to_device(&Device::Cpu)?
+            .to_vec1()?;
+        let delta = embedding.iter().sum::<f64>() - (self.f_input - self.f_baseline);
+        Ok((embedding, delta))
+    }
+}
+
+/// Errors unless `head_name` is a sequence-level head with a class `target`.
+fn check_head(model: &ProteinModel, head_name: &str, target: usize) -> Result<()> {
     let head = model.head(head_name)?;
     if head.level != HeadLevel::Sequence {
         return Err(Error::invalid(format!(
@@ -206,6 +362,33 @@ pub fn integrated_gradients(
             head.num_classes
         )));
     }
+    Ok(())
+}
+
+/// α-nodes (K, 1, 1) in f32 and weights (K, 1, 1) in f64 on `device`. The path and the
+/// quadrature are computed in f32 / f64 whatever the model's dtype: in half precision, α-nodes,
+/// weights and a sum of gradients rounded to 8 or 11 bits would add errors of their own
+/// (measured: bf16 relevances off by 100 % of the largest one).
+fn nodes_on_device(alphas: &[f64], weights: &[f64], device: &Device) -> Result<(Tensor, Tensor)> {
+    Ok((
+        Tensor::from_vec(
+            alphas.iter().map(|&a| a as f32).collect::<Vec<_>>(),
+            (alphas.len(), 1, 1),
+            device,
+        )?,
+        Tensor::from_vec(weights.to_vec(), (weights.len(), 1, 1), device)?,
+    ))
+}
+
+/// Runs integrated gradients for one protein and the target class of a sequence-level head.
+pub fn integrated_gradients(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    head_name: &str,
+    target: usize,
+    options: &IgOptions,
+) -> Result<IgResult> {
+    check_head(model, head_name, target)?;
     let exact = options.latent && options.latent_derivative == LatentDerivative::Exact;
     if options.latent && !exact && options.steps < 2 {
         return Err(Error::invalid(
@@ -213,121 +396,59 @@ pub fn integrated_gradients(
         ));
     }
     let (alphas, weights) = options.method.nodes(options.steps)?;
+    let path = IgPath::new(model, seq, head_name, target, options.baseline)?;
     let device = model.device().clone();
     let t = seq.ids.len();
     let hidden = model.hidden_size();
     let num_layers = model.num_layers();
     let num_heads = model.num_heads();
-
-    let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
-    let mask = input.mask.clone();
-    let e_input = model.embed(&input.input_ids, &mask)?; // (1, T, H)
-    let e_base = match baseline_ids(model, seq, options.baseline) {
-        Some(ids) => {
-            let b = model.batch_from_ids(&[ids])?;
-            model.embed(&b.input_ids, &mask)?
-        }
-        None => e_input.zeros_like()?,
-    };
-    let diff = (&e_input - &e_base)?;
-    // Sequence heads read only the first token: the last layer computes that row only.
-    let last_layer_rows = model.head_rows(head_name)?;
-    // F at the input and at the baseline, both in one forward pass.
-    let ends = model.encode(
-        &Tensor::cat(&[&e_input, &e_base], 0)?,
-        &Tensor::cat(&[&mask, &mask], 0)?,
-        ForwardOptions {
-            last_layer_rows,
-            ..Default::default()
-        },
-    )?;
-    let f_ends: Vec<f64> = model
-        .head_logits(head_name, &ends)?
-        .narrow(1, target, 1)?
-        .flatten_all()?
-        .to_dtype(DType::F64)?
-        .to_vec1()?;
-    let (f_input, f_baseline) = (f_ends[0], f_ends[1]);
-
     let batch = options
         .batch_size
         .unwrap_or_else(|| auto_batch_size(model, t, options.steps, DEFAULT_MEMORY_BUDGET))
         .max(1);
-    // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the model's device: nothing leaves the device
-    // inside the loop (on a GPU each copy to the host would wait for the queue to drain).
-    let mut grad_sum: Option<Tensor> = None;
-    // The path and the quadrature are computed in f32 / f64 whatever the model's dtype: in half
-    // precision, α-nodes, weights and a sum of gradients rounded to 8 or 11 bits would add
-    // errors of their own (measured: bf16 relevances off by 100 % of the largest one).
-    let alphas_on_device = Tensor::from_vec(
-        alphas.iter().map(|&a| a as f32).collect::<Vec<_>>(),
-        (alphas.len(), 1, 1),
-        &device,
-    )?;
-    let weights_on_device = Tensor::from_vec(weights.clone(), (weights.len(), 1, 1), &device)?;
-    let (e_base_f32, diff_f32) = (e_base.to_dtype(DType::F32)?, diff.to_dtype(DType::F32)?);
-    let mut latent = options.latent.then(|| LatentAccumulator {
-        num_heads,
-        tokens: t,
-        hidden,
-        derivative: options.latent_derivative,
-        alphas: alphas.clone(),
-        weights: weights.clone(),
-        seen: 0,
-        prev2: vec![None; num_layers],
-        prev1: vec![None; num_layers],
-        prev_grad: vec![None; num_layers],
-        sums: vec![None; num_layers],
-    });
-    // Exact latent derivative: the path's direction e − e', one copy per node of a batch.
-    let mut direction: Option<Tensor> = None;
 
-    let mut start = 0;
-    while start < options.steps {
-        let k = batch.min(options.steps - start);
-        let alpha = alphas_on_device.narrow(0, start, k)?;
-        let path = e_base_f32
-            .broadcast_add(&diff_f32.broadcast_mul(&alpha)?)?
-            .to_dtype(model.dtype())?; // (K, T, H)
-        let path = Var::from_tensor(&path)?;
-        let probes: Vec<Var> = if options.latent {
-            (0..num_layers)
-                .map(|_| Var::zeros((k, t, hidden), model.dtype(), &device))
-                .collect::<candle_core::Result<_>>()?
-        } else {
-            Vec::new()
+    let (grad_sum, latent) = if options.latent {
+        // Σ_k w_k ∂F/∂e(α_k), accumulated in f64 on the model's device.
+        let mut grad_sum: Option<Tensor> = None;
+        let (alphas_on_device, weights_on_device) = nodes_on_device(&alphas, &weights, &device)?;
+        let mut acc = LatentAccumulator {
+            num_heads,
+            tokens: t,
+            hidden,
+            derivative: options.latent_derivative,
+            alphas: alphas.clone(),
+            weights: weights.clone(),
+            seen: 0,
+            prev2: vec![None; num_layers],
+            prev1: vec![None; num_layers],
+            prev_grad: vec![None; num_layers],
+            sums: vec![None; num_layers],
         };
-        let probe_tensors: Vec<Tensor> = probes.iter().map(|v| v.as_tensor().clone()).collect();
-        let batch_mask = mask.broadcast_as((k, t))?.contiguous()?;
-        if exact && direction.as_ref().is_none_or(|d| d.dim(0).ok() != Some(k)) {
-            direction = Some(diff.broadcast_as((k, t, hidden))?.contiguous()?);
-        }
-        let out = model.encode(
-            path.as_tensor(),
-            &batch_mask,
-            ForwardOptions {
-                capture: Capture {
-                    contexts: options.latent && !exact,
-                    ..Capture::none()
-                },
-                context_probes: options.latent.then_some(probe_tensors.as_slice()),
-                last_layer_rows,
-                tangent: if exact { direction.as_ref() } else { None },
-            },
-        )?;
-        let logits = model.head_logits(head_name, &out)?;
-        let objective = logits.narrow(1, target, 1)?.sum_all()?;
-        let grads = objective.backward()?;
-        let g = grads
-            .get(path.as_tensor())
-            .ok_or_else(|| Error::invalid("internal: no gradient reached the embedding path"))?;
-        let w = weights_on_device.narrow(0, start, k)?;
-        let weighted = g.to_dtype(DType::F64)?.broadcast_mul(&w)?.sum(0)?; // (T, H)
-        grad_sum = Some(match grad_sum.take() {
-            Some(sum) => (sum + weighted)?,
-            None => weighted,
-        });
-        if let Some(acc) = latent.as_mut() {
+        // Exact latent derivative: the path's direction e − e', one copy per node of a batch.
+        let mut direction: Option<Tensor> = None;
+        let mut start = 0;
+        while start < options.steps {
+            let k = batch.min(options.steps - start);
+            let alpha = alphas_on_device.narrow(0, start, k)?;
+            let probes: Vec<Var> = (0..num_layers)
+                .map(|_| Var::zeros((k, t, hidden), model.dtype(), &device))
+                .collect::<candle_core::Result<_>>()?;
+            if exact && direction.as_ref().is_none_or(|d| d.dim(0).ok() != Some(k)) {
+                direction = Some(path.diff.broadcast_as((k, t, hidden))?.contiguous()?);
+            }
+            let (g, out, grads) = path.forward_backward(
+                model,
+                &alpha,
+                &probes,
+                !exact,
+                if exact { direction.as_ref() } else { None },
+            )?;
+            let w = weights_on_device.narrow(0, start, k)?;
+            let weighted = g.to_dtype(DType::F64)?.broadcast_mul(&w)?.sum(0)?; // (T, H)
+            grad_sum = Some(match grad_sum.take() {
+                Some(sum) => (sum + weighted)?,
+                None => weighted,
+            });
             // A last layer run for fewer rows has zero gradient on the others: padding its
             // context with zeros there leaves every relevance unchanged.
             // Finite differences take the contexts, the exact rule their tangents.
@@ -361,49 +482,222 @@ pub fn integrated_gradients(
                 }
                 acc.push(hs, gs)?;
             }
+            start += k;
         }
-        start += k;
+        let grad_sum =
+            grad_sum.ok_or_else(|| Error::invalid("integrated gradients needs steps >= 1"))?;
+        (grad_sum, acc.finish()?)
+    } else {
+        (
+            path.gradient_sum(model, &alphas, &weights, batch)?,
+            Vec::new(),
+        )
+    };
+
+    let (embedding, delta) = path.relevance(&grad_sum)?;
+    path.result(model, seq, embedding, delta, latent, options)
+}
+
+/// Steps chosen by accuracy (`--steps auto`): the number of α-nodes grows until the
+/// completeness gap is within a share of the logit difference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoSteps {
+    /// Stop at the first node count with |delta| ≤ max_delta · |F(x) − F(x')|.
+    pub max_delta: f64,
+    /// Never use more nodes: the result at this count is kept (not converged) when the
+    /// tolerance is not met by then.
+    pub max_steps: usize,
+    /// Nodes of the first try.
+    pub start: usize,
+}
+
+impl Default for AutoSteps {
+    fn default() -> Self {
+        AutoSteps {
+            max_delta: 0.01,
+            max_steps: 1024,
+            start: 8,
+        }
+    }
+}
+
+impl AutoSteps {
+    /// Errors for a tolerance that is not a positive number or a cap below the first try.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.max_delta.is_finite() && self.max_delta > 0.0) {
+            return Err(Error::invalid(format!(
+                "--max-delta {} must be a positive number (0.01 = the gap may be 1 % of |F(x) - F(x')|)",
+                self.max_delta
+            )));
+        }
+        let first = self.first();
+        if self.max_steps < first {
+            return Err(Error::invalid(format!(
+                "--max-steps {} is below the first try ({first} steps); use --max-steps >= {first}",
+                self.max_steps
+            )));
+        }
+        Ok(())
     }
 
-    // Relevance per token: Σ_d (e − e')_d · Σ_k w_k ∂F/∂e_d, in f64; the one copy to the host.
-    let grad_sum =
-        grad_sum.ok_or_else(|| Error::invalid("integrated gradients needs steps >= 1"))?;
-    let embedding: Vec<f64> = (diff.get(0)?.to_dtype(DType::F64)? * grad_sum)?
-        .sum(1)?
-        .to_device(&Device::Cpu)?
-        .to_vec1()?;
-    let delta = embedding.iter().sum::<f64>() - (f_input - f_baseline);
-    let latent = match latent {
-        Some(acc) => acc.finish()?,
-        None => Vec::new(),
-    };
-    if !f_input.is_finite() || embedding.iter().any(|v| !v.is_finite()) {
-        return Err(Error::sequence(
-            &seq.id,
-            "attribution produced NaN/infinite values; check the weights and the device",
-        ));
+    /// The first node count (at least 2, which every rule and the latent derivative accept).
+    fn first(&self) -> usize {
+        self.start.max(2)
     }
-    let mut tokens = Vec::with_capacity(t);
-    tokens.push(model.tokenizer.first_token.clone());
-    tokens.extend(seq.residues.iter().map(|c| c.to_string()));
-    tokens.push(model.tokenizer.last_token.clone());
-    Ok(IgResult {
-        protein: seq.id.clone(),
-        head: head_name.to_string(),
-        target,
-        tokens,
-        f_input,
-        f_baseline,
-        delta,
-        embedding,
-        latent,
-        num_layers,
-        num_heads,
-        steps: options.steps,
-        method: options.method,
-        baseline: options.baseline,
-        latent_derivative: options.latent.then_some(options.latent_derivative),
-    })
+}
+
+/// The node count after `n`, and whether the rule at that count contains every node of the rule
+/// at `n` (so their gradients can be reused). Riemann rules nest when refined: left and right
+/// (j/n, (j+1)/n) and the trapezoid (j/(n−1)) by halving the spacing (n → 2n, 2n − 1), the
+/// midpoint rule ((2j+1)/2n) by thirds (n → 3n). Gauss–Legendre nodes of different counts
+/// share at most the midpoint, so it doubles and recomputes every node.
+pub fn refine_steps(method: Quadrature, n: usize) -> (usize, bool) {
+    match method {
+        Quadrature::GaussLegendre => (2 * n, false),
+        Quadrature::RiemannLeft | Quadrature::RiemannRight => (2 * n, true),
+        Quadrature::RiemannMiddle => (3 * n, true),
+        Quadrature::RiemannTrapezoid => (2 * n - 1, true),
+    }
+}
+
+/// For a nested refinement from `n` to [`refine_steps`]`(n)` nodes: whether node `k` of the
+/// refined rule is new (not a node of the rule at `n`).
+fn is_new_node(method: Quadrature, k: usize) -> bool {
+    match method {
+        // k/(2n) for k = 0..2n−1: the old j/n are the even k.
+        Quadrature::RiemannLeft => k % 2 == 1,
+        // (k+1)/(2n): the old (j+1)/n are the odd k.
+        Quadrature::RiemannRight => k % 2 == 0,
+        // (2k+1)/(6n): the old (2j+1)/(2n) = (6j+3)/(6n) are k = 3j + 1.
+        Quadrature::RiemannMiddle => k % 3 != 1,
+        // k/(2n−2): the old j/(n−1) are the even k.
+        Quadrature::RiemannTrapezoid => k % 2 == 1,
+        Quadrature::GaussLegendre => true,
+    }
+}
+
+/// Integrated gradients with the number of steps chosen by accuracy: starting from
+/// `auto.start` nodes, the rule `options.method` is refined ([`refine_steps`]) until
+/// |delta| ≤ `auto.max_delta` · |F(x) − F(x')|, or `auto.max_steps` is reached (the last count
+/// is then exactly `max_steps`, and the result says it did not converge). `options.steps` is
+/// ignored. The search runs at the embedding level (delta is the embedding-level completeness
+/// gap): nested Riemann rules reuse the gradients of every earlier node (the earlier weighted
+/// sum, rescaled by n/n', plus the new nodes), Gauss–Legendre recomputes. With
+/// `options.latent` one more pass at the chosen count computes every head's relevance (and the
+/// embedding level again, identical up to rounding). The result records the steps used,
+/// `max_delta` and whether it converged.
+pub fn integrated_gradients_auto(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    head_name: &str,
+    target: usize,
+    options: &IgOptions,
+    auto: &AutoSteps,
+) -> Result<IgResult> {
+    check_head(model, head_name, target)?;
+    auto.validate()?;
+    let path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    let tolerance = auto.max_delta * (path.f_input - path.f_baseline).abs();
+    let t = seq.ids.len();
+    let batch = |n: usize| {
+        options
+            .batch_size
+            .unwrap_or_else(|| auto_batch_size(model, t, n, DEFAULT_MEMORY_BUDGET))
+            .max(1)
+    };
+    let mut n = auto.first();
+    // (node count, Σ_k w_k ∂F/∂e) of the previous try, for nested rules.
+    let mut previous: Option<(usize, Tensor)> = None;
+    let (embedding, delta) = loop {
+        let (alphas, weights) = options.method.nodes(n)?;
+        let grad_sum = match previous.take() {
+            Some((m, old_sum)) => {
+                let (new_alphas, new_weights): (Vec<f64>, Vec<f64>) = alphas
+                    .iter()
+                    .zip(&weights)
+                    .enumerate()
+                    .filter(|(k, _)| is_new_node(options.method, *k))
+                    .map(|(_, (a, w))| (*a, *w))
+                    .unzip();
+                debug_assert_eq!(new_alphas.len() + m, n);
+                // Every rule's weights scale as 1/n, so the old nodes' share of the refined sum
+                // is the old sum times m/n.
+                let rescaled = (old_sum * (m as f64 / n as f64))?;
+                let fresh = path.gradient_sum(model, &new_alphas, &new_weights, batch(n))?;
+                (rescaled + fresh)?
+            }
+            None => path.gradient_sum(model, &alphas, &weights, batch(n))?,
+        };
+        let (embedding, delta) = path.relevance(&grad_sum)?;
+        if delta.abs() <= tolerance || n >= auto.max_steps {
+            break (embedding, delta);
+        }
+        let (next, nested) = refine_steps(options.method, n);
+        if next > auto.max_steps {
+            // The cap itself is the last try; it does not nest with n.
+            n = auto.max_steps;
+        } else {
+            if nested {
+                previous = Some((n, grad_sum));
+            }
+            n = next;
+        }
+    };
+    let steps_options = IgOptions {
+        steps: n,
+        ..options.clone()
+    };
+    let mut result = if options.latent {
+        integrated_gradients(model, seq, head_name, target, &steps_options)?
+    } else {
+        path.result(model, seq, embedding, delta, Vec::new(), &steps_options)?
+    };
+    result.max_delta = Some(auto.max_delta);
+    result.converged = Some(result.delta.abs() <= tolerance);
+    Ok(result)
+}
+
+impl IgPath<'_> {
+    /// The [`IgResult`] of this path (steps as in `options`), after checking for NaN.
+    fn result(
+        &self,
+        model: &ProteinModel,
+        seq: &EncodedSequence,
+        embedding: Vec<f64>,
+        delta: f64,
+        latent: Vec<f64>,
+        options: &IgOptions,
+    ) -> Result<IgResult> {
+        if !self.f_input.is_finite() || embedding.iter().any(|v| !v.is_finite()) {
+            return Err(Error::sequence(
+                &seq.id,
+                "attribution produced NaN/infinite values; check the weights and the device",
+            ));
+        }
+        let mut tokens = Vec::with_capacity(self.tokens);
+        tokens.push(model.tokenizer.first_token.clone());
+        tokens.extend(seq.residues.iter().map(|c| c.to_string()));
+        tokens.push(model.tokenizer.last_token.clone());
+        Ok(IgResult {
+            protein: seq.id.clone(),
+            head: self.head.to_string(),
+            target: self.target,
+            tokens,
+            f_input: self.f_input,
+            f_baseline: self.f_baseline,
+            delta,
+            embedding,
+            latent,
+            num_layers: model.num_layers(),
+            num_heads: model.num_heads(),
+            steps: options.steps,
+            method: options.method,
+            baseline: options.baseline,
+            latent_derivative: options.latent.then_some(options.latent_derivative),
+            max_delta: None,
+            converged: None,
+        })
+    }
 }
 
 /// Latent relevance accumulated node by node: node k's contribution w_k Σ_d g_k D_k needs
@@ -515,4 +809,43 @@ fn central_difference(f0: &Tensor, f1: &Tensor, f2: &Tensor, a: &[f64]) -> Resul
     let c0 = -hs * hs / denom;
     let c1 = (hs * hs - hd * hd) / denom;
     Ok(((f2 * c2)? + (f0 * c0)? + (f1 * c1)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refined rule's old nodes are exactly the previous rule's nodes, and every weight
+    /// scales by n/n' (what the reuse in `integrated_gradients_auto` relies on).
+    #[test]
+    fn nested_refinements_keep_the_old_nodes() {
+        for method in [
+            Quadrature::RiemannLeft,
+            Quadrature::RiemannRight,
+            Quadrature::RiemannMiddle,
+            Quadrature::RiemannTrapezoid,
+        ] {
+            for n in [2usize, 3, 4, 7, 8, 25] {
+                let (next, nested) = refine_steps(method, n);
+                assert!(nested && next > n);
+                let (a, w) = method.nodes(n).unwrap();
+                let (a2, w2) = method.nodes(next).unwrap();
+                let old: Vec<(f64, f64)> = (0..next)
+                    .filter(|&k| !is_new_node(method, k))
+                    .map(|k| (a2[k], w2[k]))
+                    .collect();
+                assert_eq!(old.len(), n, "{} {n}", method.name());
+                for ((x, v), (y, u)) in a.iter().zip(&w).zip(&old) {
+                    assert!(
+                        (x - y).abs() < 1e-12,
+                        "{} {n}: node {x} vs {y}",
+                        method.name()
+                    );
+                    let scaled = v * n as f64 / next as f64;
+                    assert!((scaled - u).abs() < 1e-15, "{} {n}: weight", method.name());
+                }
+            }
+        }
+        assert_eq!(refine_steps(Quadrature::GaussLegendre, 8), (16, false));
+    }
 }

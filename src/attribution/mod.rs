@@ -8,7 +8,7 @@ pub mod runner;
 pub mod tables;
 
 pub use integrated_gradients::{
-    auto_batch_size, baseline_ids, integrated_gradients, Baseline, IgOptions, IgResult,
-    LatentDerivative,
+    auto_batch_size, baseline_ids, integrated_gradients, integrated_gradients_auto, refine_steps,
+    AutoSteps, Baseline, IgOptions, IgResult, LatentDerivative,
 };
 pub use quadrature::Quadrature;

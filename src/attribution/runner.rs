@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::tables::{empty_relevance_frame, empty_summary_frame, relevance_frame, summary_frame};
-use super::{integrated_gradients, IgOptions};
+use super::{integrated_gradients, integrated_gradients_auto, AutoSteps, IgOptions};
 use crate::frame::{read_table, read_table_like, write_table, TableFormat, TableSink};
 use crate::model::{EncodedSequence, ProteinModel};
 use crate::{Error, Result};
@@ -30,10 +30,13 @@ pub struct AttributionJob {
     /// Compute at most this many new proteins in this invocation (time-boxed cluster jobs);
     /// the run is then left resumable. None = all.
     pub max_new_proteins: Option<usize>,
+    /// Steps chosen by accuracy per protein ([`integrated_gradients_auto`]; `options.steps` is
+    /// then ignored). None = `options.steps` for every protein.
+    pub auto_steps: Option<AutoSteps>,
 }
 
 /// What a run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
     /// Proteins computed in this invocation.
     pub computed: usize,
@@ -41,6 +44,21 @@ pub struct RunReport {
     pub reused: usize,
     /// Whether the output tables were written (every protein complete).
     pub finished: bool,
+    /// Proteins computed in this invocation whose steps chosen by accuracy reached
+    /// `--max-steps` before the tolerance (their summary rows say `converged = false`).
+    pub not_converged: Vec<NotConverged>,
+}
+
+/// A protein whose completeness gap stayed above the tolerance at `--max-steps`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotConverged {
+    pub protein: String,
+    /// Steps of the result kept (the cap).
+    pub steps: usize,
+    /// Its completeness gap.
+    pub delta: f64,
+    /// max_delta · |F(x) − F(x')|.
+    pub tolerance: f64,
 }
 
 /// `<stem>.summary.<ext>` beside `out`.
@@ -62,7 +80,7 @@ fn part_key(id: &str) -> String {
 }
 
 fn job_fingerprint(job: &AttributionJob) -> serde_json::Value {
-    serde_json::json!({
+    let mut fp = serde_json::json!({
         "head": job.head,
         "target": job.target,
         "steps": job.options.steps,
@@ -70,7 +88,14 @@ fn job_fingerprint(job: &AttributionJob) -> serde_json::Value {
         "baseline": job.options.baseline.name(),
         "latent": job.options.latent,
         "latent_derivative": latent_derivative_name(job),
-    })
+    });
+    if let Some(auto) = &job.auto_steps {
+        fp["steps"] = "auto".into();
+        fp["max_delta"] = auto.max_delta.into();
+        fp["max_steps"] = auto.max_steps.into();
+        fp["start_steps"] = auto.start.into();
+    }
+    fp
 }
 
 /// The summary's `latent_derivative` value for this job.
@@ -89,23 +114,35 @@ fn string_column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a S
         .map_err(|_| Error::file(path, format!("column `{name}` is not text")))
 }
 
-/// An existing summary. Summaries written before the `latent_derivative` column existed came
-/// from finite differences only: they are read with that column filled in (`fd` when `rows`
-/// holds head-level relevance, `none` otherwise), so their runs can be resumed.
+/// An existing summary. Summaries written before the `max_delta` and `converged` columns
+/// existed came from a fixed number of steps: they are read with both null. Older ones, from
+/// before the `latent_derivative` column, came from finite differences only: that column is
+/// filled in too (`fd` when `rows` holds head-level relevance, `none` otherwise). Their runs can
+/// thus be resumed.
 fn read_summary(path: &Path, rows: &DataFrame) -> Result<DataFrame> {
     let current = empty_summary_frame();
     let error = match read_table_like(path, &current) {
         Ok(df) => return Ok(df),
         Err(e) => e,
     };
-    let mut legacy = current.clone();
-    let _ = legacy.drop_in_place("latent_derivative");
-    let Ok(mut df) = read_table_like(path, &legacy) else {
+    let mut without_auto = current.clone();
+    let _ = without_auto.drop_in_place("max_delta");
+    let _ = without_auto.drop_in_place("converged");
+    let mut oldest = without_auto.clone();
+    let _ = oldest.drop_in_place("latent_derivative");
+    let mut df = if let Ok(df) = read_table_like(path, &without_auto) {
+        df
+    } else if let Ok(mut df) = read_table_like(path, &oldest) {
+        let derivative = if has_latent_rows(rows) { "fd" } else { "none" };
+        let column = Column::new("latent_derivative".into(), vec![derivative; df.height()]);
+        df.with_column(column)?;
+        df
+    } else {
         return Err(error);
     };
-    let derivative = if has_latent_rows(rows) { "fd" } else { "none" };
-    let column = Column::new("latent_derivative".into(), vec![derivative; df.height()]);
-    df.with_column(column)?;
+    let n = df.height();
+    df.with_column(Column::new("max_delta".into(), vec![None::<f64>; n]))?;
+    df.with_column(Column::new("converged".into(), vec![None::<bool>; n]))?;
     Ok(df)
 }
 
@@ -149,17 +186,25 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
             .get(r)?
             .try_extract::<i64>()
             .unwrap_or(-1);
+        let max_delta = match summary.column("max_delta")?.get(r)? {
+            AnyValue::Null => None,
+            v => v.try_extract::<f64>().ok(),
+        };
+        let same_steps = match &job.auto_steps {
+            None => max_delta.is_none() && steps == job.options.steps as i64,
+            Some(auto) => max_delta == Some(auto.max_delta) && steps <= auto.max_steps as i64,
+        };
         if head != fp["head"]
             || method != fp["method"]
             || baseline != fp["baseline"]
             || derivative != fp["latent_derivative"]
             || target != job.target as i64
-            || steps != job.options.steps as i64
+            || !same_steps
         {
             return Err(Error::file(
                 &summary_file,
-                "was written with other settings (head, target, steps, method, baseline or \
-                 latent derivative); \
+                "was written with other settings (head, target, steps, max-delta, method, \
+                 baseline or latent derivative); \
                  choose another --out or delete the old output",
             ));
         }
@@ -225,6 +270,7 @@ pub fn run_attribution(
         computed: 0,
         reused: 0,
         finished: false,
+        not_converged: Vec::new(),
     };
     for seq in seqs {
         let (rel_file, sum_file) = part_files(&seq.id);
@@ -236,7 +282,21 @@ pub fn run_attribution(
         if job.max_new_proteins.is_some_and(|m| report.computed >= m) {
             return Ok(report);
         }
-        let result = integrated_gradients(model, seq, &job.head, job.target, &job.options)?;
+        let result = match &job.auto_steps {
+            Some(auto) => {
+                integrated_gradients_auto(model, seq, &job.head, job.target, &job.options, auto)?
+            }
+            None => integrated_gradients(model, seq, &job.head, job.target, &job.options)?,
+        };
+        if result.converged == Some(false) {
+            report.not_converged.push(NotConverged {
+                protein: seq.id.clone(),
+                steps: result.steps,
+                delta: result.delta,
+                tolerance: result.max_delta.unwrap_or_default()
+                    * (result.f_input - result.f_baseline).abs(),
+            });
+        }
         write_table(&mut relevance_frame(&result)?, &rel_file)?;
         write_table(&mut summary_frame(&result)?, &sum_file)?;
         report.computed += 1;

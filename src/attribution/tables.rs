@@ -70,7 +70,10 @@ pub fn relevance_frames(results: &[IgResult]) -> Result<DataFrame> {
 }
 
 /// Columns: protein, head, target, f_input, f_baseline, delta, steps, method, baseline,
-/// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs).
+/// latent_derivative (`fd` or `exact` for latent runs, `none` for embedding-only runs),
+/// max_delta and converged (steps chosen by accuracy: the tolerance, and whether |delta| ≤
+/// max_delta · |f_input − f_baseline| was reached before `--max-steps`; null for a fixed number
+/// of steps).
 pub fn empty_summary_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),
@@ -83,6 +86,8 @@ pub fn empty_summary_frame() -> DataFrame {
         "method" => Vec::<String>::new(),
         "baseline" => Vec::<String>::new(),
         "latent_derivative" => Vec::<String>::new(),
+        "max_delta" => Vec::<Option<f64>>::new(),
+        "converged" => Vec::<Option<bool>>::new(),
     )
     .expect("static schema")
 }
@@ -99,5 +104,7 @@ pub fn summary_frame(result: &IgResult) -> Result<DataFrame> {
         "method" => [result.method.name()],
         "baseline" => [result.baseline.name()],
         "latent_derivative" => [result.latent_derivative.map_or("none", |d| d.name())],
+        "max_delta" => [result.max_delta],
+        "converged" => [result.converged],
     )?)
 }

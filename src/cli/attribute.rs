@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 
 use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
-use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
+use crate::attribution::{AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -48,9 +48,17 @@ pub struct AttributeArgs {
     /// Target class: index or label name.
     #[arg(long)]
     pub target: String,
-    /// Integration steps (the paper uses 500).
-    #[arg(long, default_value_t = 500)]
-    pub steps: usize,
+    /// Integration steps (the paper uses 500), or `auto`: as many as needed for
+    /// |delta| <= --max-delta x |F(x) - F(x')|, per protein (recorded in the summary).
+    #[arg(long, default_value = "500", value_parser = parse_steps)]
+    pub steps: StepsArg,
+    /// With --steps auto: the completeness gap allowed, as a share of |F(x) - F(x')|.
+    #[arg(long)]
+    pub max_delta: Option<f64>,
+    /// With --steps auto: the most steps tried; a protein that needs more keeps its result at
+    /// this count (a warning, and `converged` = false in the summary).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
     #[arg(long, value_enum, default_value = "gausslegendre")]
     pub method: MethodArg,
     #[arg(long, value_enum, default_value = "pad")]
@@ -75,7 +83,47 @@ pub struct AttributeArgs {
     pub shard: ShardArgs,
 }
 
+/// `--steps`: a number of steps or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepsArg {
+    Fixed(usize),
+    Auto,
+}
+
+fn parse_steps(text: &str) -> Result<StepsArg, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(StepsArg::Auto);
+    }
+    text.parse().map(StepsArg::Fixed).map_err(|_| {
+        format!("`{text}` is neither a number of steps nor `auto` (e.g. --steps 500, --steps auto)")
+    })
+}
+
+/// The fixed step count and the accuracy rule of `--steps`, `--max-delta`, `--max-steps`.
+fn steps_rule(args: &AttributeArgs) -> anyhow::Result<(usize, Option<AutoSteps>)> {
+    match args.steps {
+        StepsArg::Fixed(steps) => {
+            if args.max_delta.is_some() || args.max_steps.is_some() {
+                anyhow::bail!(
+                    "--max-delta and --max-steps apply to --steps auto; drop them or use --steps auto"
+                );
+            }
+            Ok((steps, None))
+        }
+        StepsArg::Auto => {
+            let defaults = AutoSteps::default();
+            let auto = AutoSteps {
+                max_delta: args.max_delta.unwrap_or(defaults.max_delta),
+                max_steps: args.max_steps.unwrap_or(defaults.max_steps),
+                ..defaults
+            };
+            Ok((auto.max_steps, Some(auto)))
+        }
+    }
+}
+
 pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
+    let (steps, auto_steps) = steps_rule(&args)?;
     let model = args.model.load()?;
     let head = model.head(&args.head)?;
     let target = head.class_index(&args.target)?;
@@ -90,7 +138,7 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
         head: args.head.clone(),
         target,
         options: IgOptions {
-            steps: args.steps,
+            steps,
             method: match args.method {
                 MethodArg::Gausslegendre => Quadrature::GaussLegendre,
                 MethodArg::RiemannLeft => Quadrature::RiemannLeft,
@@ -112,11 +160,27 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
         },
         out: out.clone(),
         max_new_proteins: args.max_proteins,
+        auto_steps,
     };
-    job.options.method.nodes(job.options.steps)?;
+    match &job.auto_steps {
+        Some(auto) => auto.validate()?,
+        None => {
+            job.options.method.nodes(job.options.steps)?;
+        }
+    }
     let bar = progress(seqs.len(), "attribute");
     let report = run_attribution(&model, &seqs, &job, |_| bar.inc(1))?;
     bar.finish_and_clear();
+    for p in &report.not_converged {
+        eprintln!(
+            "warning: {}: |delta| = {:.3e} is above the tolerance {:.3e} at --max-steps {}; \
+             kept that result (summary: converged = false)",
+            p.protein,
+            p.delta.abs(),
+            p.tolerance,
+            p.steps
+        );
+    }
     if report.finished {
         eprintln!(
             "{} proteins ({} computed now, {} from an earlier run): {} and {}",

@@ -207,6 +207,8 @@ mod tests {
             method: crate::attribution::Quadrature::GaussLegendre,
             baseline: crate::attribution::Baseline::Pad,
             latent_derivative: None,
+            max_delta: None,
+            converged: None,
         };
         assert_eq!(ig.residue_embedding(), &[0.5, -0.2, 0.7]);
         let both = crate::attribution::tables::relevance_frames(&[ig.clone(), ig.clone()]).unwrap();

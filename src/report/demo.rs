@@ -374,6 +374,7 @@ pub fn run_antibody_demo(
                 derivative_name(options.latent_derivative)
             )),
             max_new_proteins: None,
+            auto_steps: None,
         };
         run_attribution(&model, group, &job, |_| progress.advance())?;
         tables.push(job.out.clone());

@@ -284,7 +284,9 @@ fn attribute_is_resumable_and_complete() {
             "steps",
             "method",
             "baseline",
-            "latent_derivative"
+            "latent_derivative",
+            "max_delta",
+            "converged"
         ]
     );
     assert_eq!(summary.height(), 3);
@@ -343,20 +345,28 @@ fn attribute_is_resumable_and_complete() {
     let (ok, _, err) = protscope(&without_latent);
     assert!(!ok && err.contains("--latent"), "{err}");
 
-    // A summary from before the latent_derivative column (finite differences only) resumes.
-    let legacy = tmp.path().join("legacy.parquet");
-    std::fs::copy(&full, &legacy).unwrap();
-    let mut old_summary = summary.clone();
-    old_summary.drop_in_place("latent_derivative").unwrap();
-    protscope::frame::write_table(&mut old_summary, &tmp.path().join("legacy.summary.parquet"))
-        .unwrap();
-    let (ok, _, err) = protscope(&attribute_args(model, &fasta, legacy.to_str().unwrap()));
-    assert!(
-        ok && err.contains("0 computed now, 3 from an earlier run"),
-        "{err}"
-    );
-    let rewritten = read_table(&tmp.path().join("legacy.summary.parquet")).unwrap();
-    assert!(rewritten.equals(&summary));
+    // Summaries from before the max_delta/converged columns (fixed steps), and from before the
+    // latent_derivative column too (finite differences only), resume.
+    for dropped in [
+        &["max_delta", "converged"][..],
+        &["latent_derivative", "max_delta", "converged"],
+    ] {
+        let legacy = tmp.path().join("legacy.parquet");
+        std::fs::copy(&full, &legacy).unwrap();
+        let mut old_summary = summary.clone();
+        for column in dropped {
+            old_summary.drop_in_place(column).unwrap();
+        }
+        protscope::frame::write_table(&mut old_summary, &tmp.path().join("legacy.summary.parquet"))
+            .unwrap();
+        let (ok, _, err) = protscope(&attribute_args(model, &fasta, legacy.to_str().unwrap()));
+        assert!(
+            ok && err.contains("0 computed now, 3 from an earlier run"),
+            "{dropped:?}: {err}"
+        );
+        let rewritten = read_table(&tmp.path().join("legacy.summary.parquet")).unwrap();
+        assert!(rewritten.equals_missing(&summary), "{dropped:?}");
+    }
 
     let mut bad_target = attribute_args(model, &fasta, resumed.to_str().unwrap());
     bad_target[8] = "Dog";

@@ -8,6 +8,7 @@ mod antiberty_real;
 mod bad_inputs;
 mod cli;
 mod heads;
+mod ig_auto;
 mod ig_parity;
 mod model_parity;
 mod notebooks;

@@ -1,0 +1,316 @@
+//! `--steps auto`: steps chosen by accuracy, on the tiny fixture models.
+
+use std::process::Command;
+
+use candle_core::Device;
+use protscope::attribution::{
+    integrated_gradients, integrated_gradients_auto, refine_steps, AutoSteps, IgOptions,
+    LatentDerivative, Quadrature,
+};
+use protscope::frame::read_table;
+use protscope::model::ProteinModel;
+
+use crate::common::*;
+
+fn max_abs(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Every rule reaches the tolerance, at the first count of its refinement sequence that does;
+/// the result (computed with reused nodes for the nested Riemann rules) equals a fixed-step run
+/// at the count it reports.
+#[test]
+fn auto_steps_reach_the_tolerance_and_record_the_count() {
+    // (fixture, head, sequence, rule, tolerance): tolerances tight enough that every rule refines
+    // at least once. Riemann rules converge as 1/n (the trapezoid too: Captum's weights sum to
+    // (n − 1)/n), the midpoint rule as 1/n², Gauss–Legendre faster; the tiny ESM-2 model is far
+    // from linear along the path.
+    let cases = [
+        (
+            "antiberty_tiny",
+            "species",
+            "EVQLVESGGGLVQPGG",
+            Quadrature::GaussLegendre,
+            1e-5,
+        ),
+        (
+            "antiberty_tiny",
+            "species",
+            "EVQLVESGGGLVQPGG",
+            Quadrature::RiemannMiddle,
+            1e-3,
+        ),
+        (
+            "antiberty_tiny",
+            "species",
+            "EVQLVESGGGLVQPGG",
+            Quadrature::RiemannTrapezoid,
+            0.05,
+        ),
+        (
+            "antiberty_tiny",
+            "species",
+            "EVQLVESGGGLVQPGG",
+            Quadrature::RiemannLeft,
+            0.05,
+        ),
+        (
+            "antiberty_tiny",
+            "species",
+            "EVQLVESGGGLVQPGG",
+            Quadrature::RiemannRight,
+            0.05,
+        ),
+        (
+            "esm_cls",
+            "classifier",
+            "MKTAYIAKQRQISFVK",
+            Quadrature::GaussLegendre,
+            0.05,
+        ),
+        (
+            "esm_cls",
+            "classifier",
+            "MKTAYIAKQRQISFVK",
+            Quadrature::RiemannTrapezoid,
+            0.2,
+        ),
+    ];
+    for (fixture, head, sequence, method, max_delta) in cases {
+        let model = ProteinModel::load(&model_fixture(fixture), &Device::Cpu).unwrap();
+        let seq = model.encode_sequence("p1", sequence, None).unwrap();
+        {
+            let options = IgOptions {
+                method,
+                batch_size: Some(3),
+                ..Default::default()
+            };
+            let auto = AutoSteps {
+                max_delta,
+                max_steps: 4096,
+                start: 4,
+            };
+            let name = format!("{fixture} {}", method.name());
+            let result = integrated_gradients_auto(&model, &seq, head, 1, &options, &auto).unwrap();
+            let tolerance = auto.max_delta * (result.f_input - result.f_baseline).abs();
+            assert_eq!(result.converged, Some(true), "{name}");
+            assert_eq!(result.max_delta, Some(max_delta), "{name}");
+            assert!(result.delta.abs() <= tolerance, "{name}: {}", result.delta);
+            // The count is on the rule's refinement sequence from 4, and the count before it
+            // did not reach the tolerance.
+            let mut counts = vec![4usize];
+            while *counts.last().unwrap() < result.steps {
+                counts.push(refine_steps(method, *counts.last().unwrap()).0);
+            }
+            assert_eq!(*counts.last().unwrap(), result.steps, "{name}: {counts:?}");
+            assert!(counts.len() >= 2, "{name}: converged at the first try");
+            let before = counts[counts.len() - 2];
+            let fixed = |steps| {
+                let options = IgOptions {
+                    steps,
+                    ..options.clone()
+                };
+                integrated_gradients(&model, &seq, head, 1, &options).unwrap()
+            };
+            assert!(
+                fixed(before).delta.abs() > tolerance,
+                "{name}: {before} steps were enough"
+            );
+            let same = fixed(result.steps);
+            let scale = same.embedding.iter().map(|v| v.abs()).fold(0.0, f64::max);
+            let diff = max_abs(&result.embedding, &same.embedding);
+            assert!(
+                diff <= 1e-9 * scale.max(1e-12),
+                "{name}: reused nodes give {diff:e} off a fresh run at {} steps",
+                result.steps
+            );
+            assert_eq!(result.steps, same.steps);
+            eprintln!(
+                "{name}: {} steps, |delta| = {:.2e} <= {:.2e}",
+                result.steps,
+                result.delta.abs(),
+                tolerance
+            );
+        }
+    }
+}
+
+/// At the cap the last result is kept and marked; latent relevance comes at the chosen count.
+#[test]
+fn auto_steps_stop_at_the_cap_and_cover_latent_relevance() {
+    let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
+    let seq = model
+        .encode_sequence("p1", "EVQLVESGGGLVQPGG", None)
+        .unwrap();
+    let options = IgOptions {
+        method: Quadrature::RiemannTrapezoid,
+        latent: true,
+        latent_derivative: LatentDerivative::Exact,
+        ..Default::default()
+    };
+    // 1e-12 of the logit difference is out of reach in f32: 4 -> 7 -> 13 -> cap 20.
+    let auto = AutoSteps {
+        max_delta: 1e-12,
+        max_steps: 20,
+        start: 4,
+    };
+    let capped = integrated_gradients_auto(&model, &seq, "species", 1, &options, &auto).unwrap();
+    assert_eq!(capped.converged, Some(false));
+    assert_eq!(capped.steps, 20);
+    let fixed = integrated_gradients(
+        &model,
+        &seq,
+        "species",
+        1,
+        &IgOptions {
+            steps: 20,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(capped.embedding, fixed.embedding);
+    assert_eq!(capped.latent, fixed.latent);
+    assert_eq!(capped.latent.len(), 2 * 4 * seq.ids.len());
+
+    for bad in [
+        AutoSteps {
+            max_delta: 0.0,
+            ..auto
+        },
+        AutoSteps {
+            max_delta: f64::NAN,
+            ..auto
+        },
+        AutoSteps {
+            max_steps: 1,
+            ..auto
+        },
+    ] {
+        let e = integrated_gradients_auto(&model, &seq, "species", 1, &options, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--max-delta") || e.contains("--max-steps"),
+            "{e}"
+        );
+    }
+}
+
+fn protscope(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn attribute_steps_auto_writes_steps_and_convergence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("in.fasta");
+    std::fs::write(&fasta, ">h1\nEVQLVESGGG\n>l1\nDIQMTQSPSS\n").unwrap();
+    let model = model_fixture("antiberty_tiny");
+    let out = tmp.path().join("auto.csv");
+    let base = |out: &std::path::Path| {
+        vec![
+            "attribute".to_string(),
+            "--model".into(),
+            model.to_str().unwrap().into(),
+            "--fasta".into(),
+            fasta.to_str().unwrap().into(),
+            "--head".into(),
+            "species".into(),
+            "--target".into(),
+            "Human".into(),
+            "--steps".into(),
+            "auto".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
+    };
+    let run = |args: &[String]| protscope(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let mut args = base(&out);
+    args.extend(["--max-delta".into(), "0.001".into()]);
+    let (ok, err) = run(&args);
+    assert!(ok, "{err}");
+    let summary = read_table(&tmp.path().join("auto.summary.csv")).unwrap();
+    let f = |c: &str| -> Vec<f64> {
+        summary
+            .column(c)
+            .unwrap()
+            .cast(&polars::prelude::DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
+    };
+    let (fi, fb, delta, steps, max_delta) = (
+        f("f_input"),
+        f("f_baseline"),
+        f("delta"),
+        f("steps"),
+        f("max_delta"),
+    );
+    for r in 0..2 {
+        assert!(delta[r].abs() <= 0.001 * (fi[r] - fb[r]).abs());
+        assert!(steps[r] >= 8.0 && steps[r] <= 1024.0, "{steps:?}");
+        assert_eq!(max_delta[r], 0.001);
+    }
+    let converged = summary.column("converged").unwrap();
+    assert_eq!(
+        converged.bool().unwrap().iter().collect::<Vec<_>>(),
+        [Some(true), Some(true)]
+    );
+    // Re-running resumes (nothing new); a fixed count on the same output is refused.
+    let (ok, err) = run(&args);
+    assert!(ok && err.contains("0 computed now"), "{err}");
+    let mut fixed = base(&out);
+    fixed[10] = "16".into();
+    let (ok, err) = run(&fixed);
+    assert!(!ok && err.contains("other settings"), "{err}");
+
+    // The cap: a warning naming the protein and converged = false.
+    let capped_out = tmp.path().join("capped.parquet");
+    let mut args = base(&capped_out);
+    args.extend([
+        "--max-delta".into(),
+        "1e-12".into(),
+        "--max-steps".into(),
+        "10".into(),
+    ]);
+    let (ok, err) = run(&args);
+    assert!(
+        ok && err.contains("warning: h1") && err.contains("--max-steps 10"),
+        "{err}"
+    );
+    let summary = read_table(&tmp.path().join("capped.summary.parquet")).unwrap();
+    let converged = summary.column("converged").unwrap().bool().unwrap();
+    assert_eq!(
+        converged.iter().collect::<Vec<_>>(),
+        [Some(false), Some(false)]
+    );
+    let steps = summary.column("steps").unwrap().i64().unwrap();
+    assert_eq!(steps.into_no_null_iter().collect::<Vec<_>>(), [10, 10]);
+
+    // --max-delta without --steps auto, and a bad --steps, are refused.
+    let mut args = base(&tmp.path().join("x.parquet"));
+    args[10] = "50".into();
+    args.extend(["--max-delta".into(), "0.01".into()]);
+    let (ok, err) = run(&args);
+    assert!(!ok && err.contains("--steps auto"), "{err}");
+    args[10] = "many".into();
+    let (ok, err) = run(&args);
+    assert!(
+        !ok && err.contains("neither a number of steps nor `auto`"),
+        "{err}"
+    );
+}
