@@ -9,6 +9,7 @@ pub mod annotation;
 pub mod attention;
 pub mod attribution;
 pub mod cli;
+pub mod dev;
 pub mod device;
 pub mod error;
 pub mod frame;

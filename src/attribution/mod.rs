@@ -3,6 +3,7 @@
 
 pub mod flip;
 pub mod integrated_gradients;
+pub mod memory;
 pub mod quadrature;
 pub mod runner;
 pub mod tables;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::memory::plan_batch;
 use super::tables::{empty_relevance_frame, empty_summary_frame, relevance_frame, summary_frame};
 use super::{integrated_gradients, integrated_gradients_auto, AutoSteps, IgOptions};
 use crate::frame::{read_table, read_table_like, write_table, TableFormat, TableSink};
@@ -33,6 +34,11 @@ pub struct AttributionJob {
     /// Steps chosen by accuracy per protein ([`integrated_gradients_auto`]; `options.steps` is
     /// then ignored). None = `options.steps` for every protein.
     pub auto_steps: Option<AutoSteps>,
+    /// Bytes the model and one forward/backward pass may use: the α-steps per pass come from
+    /// it ([`super::memory::plan_batch`]), and a protein that cannot fit fails the run before
+    /// any protein is computed. None = `options.batch_size` or the 2 GiB activation default,
+    /// unchecked.
+    pub memory_budget: Option<usize>,
 }
 
 /// What a run did.
@@ -266,13 +272,31 @@ pub fn run_attribution(
         )
     };
 
+    // Every protein's pass must fit before the first one runs (not hours into a run).
+    let steps = job
+        .auto_steps
+        .map_or(job.options.steps, |auto| auto.max_steps);
+    let mut batches = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        batches.push(match job.memory_budget {
+            Some(budget) => Some(plan_batch(
+                model,
+                &seq.id,
+                seq.ids.len(),
+                steps,
+                job.options.batch_size,
+                budget,
+            )?),
+            None => job.options.batch_size,
+        });
+    }
     let mut report = RunReport {
         computed: 0,
         reused: 0,
         finished: false,
         not_converged: Vec::new(),
     };
-    for seq in seqs {
+    for (seq, batch_size) in seqs.iter().zip(batches) {
         let (rel_file, sum_file) = part_files(&seq.id);
         if done_before.contains_key(&seq.id) || sum_file.is_file() {
             report.reused += 1;
@@ -282,11 +306,15 @@ pub fn run_attribution(
         if job.max_new_proteins.is_some_and(|m| report.computed >= m) {
             return Ok(report);
         }
+        let options = IgOptions {
+            batch_size,
+            ..job.options.clone()
+        };
         let result = match &job.auto_steps {
             Some(auto) => {
-                integrated_gradients_auto(model, seq, &job.head, job.target, &job.options, auto)?
+                integrated_gradients_auto(model, seq, &job.head, job.target, &options, auto)?
             }
-            None => integrated_gradients(model, seq, &job.head, job.target, &job.options)?,
+            None => integrated_gradients(model, seq, &job.head, job.target, &options)?,
         };
         if result.converged == Some(false) {
             report.not_converged.push(NotConverged {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
+use crate::attribution::memory::{default_memory_budget, parse_bytes};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
 use crate::attribution::{AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature};
 
@@ -69,9 +70,15 @@ pub struct AttributeArgs {
     /// How latent IG gets each context's derivative along the path.
     #[arg(long, value_enum, default_value = "fd", requires = "latent")]
     pub latent_derivative: LatentDerivativeArg,
-    /// α-steps per forward/backward pass; default: as many as fit in about 2 GiB of activations.
+    /// α-steps per forward/backward pass; default: as many as fit in about 2 GiB of
+    /// activations and under --memory-budget.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Memory for the model and one forward/backward pass (e.g. 24G; K, M, G, T binary).
+    /// Default: 60 % of the machine's memory. A protein that cannot fit stops the run before
+    /// any protein is computed (README states the estimate).
+    #[arg(long, value_parser = parse_memory)]
+    pub memory_budget: Option<usize>,
     /// Compute at most this many new proteins, then stop (re-run to continue).
     #[arg(long)]
     pub max_proteins: Option<usize>,
@@ -81,6 +88,10 @@ pub struct AttributeArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub shard: ShardArgs,
+}
+
+fn parse_memory(text: &str) -> Result<usize, String> {
+    parse_bytes(text).map_err(|e| e.to_string())
 }
 
 /// `--steps`: a number of steps or `auto`.
@@ -161,6 +172,7 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
         out: out.clone(),
         max_new_proteins: args.max_proteins,
         auto_steps,
+        memory_budget: Some(args.memory_budget.unwrap_or_else(default_memory_budget)),
     };
     match &job.auto_steps {
         Some(auto) => auto.validate()?,

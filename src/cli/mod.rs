@@ -4,6 +4,7 @@ pub mod annot;
 pub mod attribute;
 pub mod common;
 pub mod demo;
+pub mod dev;
 pub mod heads;
 pub mod merge;
 pub mod model_cmds;
@@ -55,6 +56,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The shard tables of a `--shard I/N` run folder as one table (every shard must be there).
     Merge(merge::MergeArgs),
+    /// Developer tools: random-weight model folders of real shapes.
+    Dev(dev::DevArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Flip(args) => relevance::run_flip(args),
         Command::Report(args) => report::run_report(args),
         Command::Merge(args) => merge::run_merge(args),
+        Command::Dev(args) => dev::run_dev(args),
     }
 }
 

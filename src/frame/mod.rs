@@ -81,7 +81,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// A temporary file in `path`'s folder (created if missing), to be renamed onto `path`.
-fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -96,7 +96,7 @@ fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
 
 /// Gives the finished temporary file ordinary permissions (temporary files are private) and
 /// renames it onto `path`.
-fn publish(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+pub(crate) fn publish(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -375,6 +375,7 @@ pub fn run_antibody_demo(
             )),
             max_new_proteins: None,
             auto_steps: None,
+            memory_budget: None,
         };
         run_attribution(&model, group, &job, |_| progress.advance())?;
         tables.push(job.out.clone());

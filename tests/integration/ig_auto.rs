@@ -314,3 +314,84 @@ fn attribute_steps_auto_writes_steps_and_convergence() {
         "{err}"
     );
 }
+
+/// `--memory-budget`: a protein that cannot fit stops the run before any protein is computed,
+/// with a message naming what to change; a batch that does not fit names --batch-size.
+#[test]
+fn attribute_refuses_requests_over_the_memory_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("in.fasta");
+    let long = "EVQLVESGGGLVQPGGSLRLSCAASGFTFS".repeat(2);
+    std::fs::write(&fasta, format!(">short\nEVQLV\n>long\n{long}\n")).unwrap();
+    let model_dir = model_fixture("antiberty_tiny");
+    let model = ProteinModel::load(&model_dir, &Device::Cpu).unwrap();
+    let weights = protscope::attribution::memory::weight_bytes(&model);
+    let step =
+        |tokens| protscope::attribution::integrated_gradients::bytes_per_step(&model, tokens);
+    // Room for one step of the short protein (7 tokens) but not of the long one (62 tokens).
+    let budget = weights + step(7) + (step(62) - step(7)) / 2;
+    let out = tmp.path().join("ig.parquet");
+    let args = |budget: String, extra: &[&str]| {
+        let mut a = vec![
+            "attribute".to_string(),
+            "--model".into(),
+            model_dir.to_str().unwrap().into(),
+            "--fasta".into(),
+            fasta.to_str().unwrap().into(),
+            "--head".into(),
+            "species".into(),
+            "--target".into(),
+            "0".into(),
+            "--steps".into(),
+            "4".into(),
+            "--memory-budget".into(),
+            budget,
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| protscope(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (ok, err) = run(args(budget.to_string(), &[]));
+    assert!(
+        !ok && err.contains("record `long`")
+            && err.contains("--max-len")
+            && err.contains("--memory-budget"),
+        "{err}"
+    );
+    // Nothing was computed: not even the short protein that comes first.
+    let parts = tmp.path().join(".ig.parquet.parts");
+    let computed = std::fs::read_dir(&parts)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(computed, 0);
+    assert!(!out.exists());
+
+    // Cut to fit: the run goes through.
+    let (ok, err) = run(args(budget.to_string(), &["--max-len", "7"]));
+    assert!(ok, "{err}");
+
+    // A budget for a few steps, but a batch of 4 asked for: names --batch-size.
+    std::fs::remove_file(&out).unwrap();
+    let roomy = weights + 2 * step(62);
+    let (ok, err) = run(args(roomy.to_string(), &["--batch-size", "4"]));
+    assert!(
+        !ok && err.contains("--batch-size 4") && err.contains("at most 2 fits"),
+        "{err}"
+    );
+    let (ok, err) = run(args(roomy.to_string(), &["--batch-size", "2"]));
+    assert!(ok, "{err}");
+
+    let (ok, err) = run(args("lots".into(), &[]));
+    assert!(!ok && err.contains("memory size `lots`"), "{err}");
+}

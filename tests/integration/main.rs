@@ -13,6 +13,7 @@ mod ig_parity;
 mod model_parity;
 mod notebooks;
 mod op_paths;
+mod random_models;
 mod regions;
 mod relevance_cli;
 mod report;

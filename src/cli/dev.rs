@@ -1,0 +1,100 @@
+//! `protscope dev`: developer tools (random-weight model folders of real shapes).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::dev::{write_random_model, Preset, RandomHead, ShapeOverrides};
+
+#[derive(Args, Debug)]
+pub struct DevArgs {
+    #[command(subcommand)]
+    pub command: DevCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevCommand {
+    /// A model folder with random weights in a published shape (timing and memory tests
+    /// without downloads; never commit one).
+    RandomModel(RandomModelArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    /// Rostlab/prot_bert: 30 layers x 16 heads, hidden 1024, ff 4096, vocab 30.
+    Protbert,
+    /// facebook/esm2_t30_150M_UR50D: 30 x 20, hidden 640, ff 2560, vocab 33.
+    #[value(name = "esm2-150m")]
+    Esm2_150m,
+    /// facebook/esm2_t33_650M_UR50D: 33 x 20, hidden 1280, ff 5120, vocab 33.
+    #[value(name = "esm2-650m")]
+    Esm2_650m,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HeadArg {
+    /// Two-class sequence classifier (what `attribute` needs).
+    Classifier,
+    /// Masked-LM head, as the published checkpoints.
+    Mlm,
+}
+
+#[derive(Args, Debug)]
+pub struct RandomModelArgs {
+    #[arg(long, value_enum)]
+    pub preset: PresetArg,
+    /// Output folder (config.json, vocab.txt, model.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "classifier")]
+    pub head: HeadArg,
+    /// Override the number of layers (e.g. 2 for a quick test of the shape).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Override the hidden width.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Override the number of attention heads.
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Override the feed-forward width.
+    #[arg(long)]
+    pub intermediate: Option<usize>,
+    /// Override max_position_embeddings (tokens, the two specials included).
+    #[arg(long)]
+    pub max_positions: Option<usize>,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+    match args.command {
+        DevCommand::RandomModel(a) => {
+            let preset = match a.preset {
+                PresetArg::Protbert => Preset::ProtBert,
+                PresetArg::Esm2_150m => Preset::Esm2_150M,
+                PresetArg::Esm2_650m => Preset::Esm2_650M,
+            };
+            let head = match a.head {
+                HeadArg::Classifier => RandomHead::Classifier,
+                HeadArg::Mlm => RandomHead::MaskedLm,
+            };
+            let overrides = ShapeOverrides {
+                layers: a.layers,
+                hidden: a.hidden,
+                heads: a.heads,
+                intermediate: a.intermediate,
+                max_positions: a.max_positions,
+            };
+            let report = write_random_model(&a.out, preset, head, &overrides, a.seed)?;
+            eprintln!(
+                "{} parameters ({:.1} MB of f32 weights), random",
+                report.parameters,
+                report.bytes as f64 / 1e6
+            );
+            println!("{}", a.out.display());
+            Ok(())
+        }
+    }
+}
