@@ -106,8 +106,8 @@ pub fn random_model_config(
     let positions = overrides.max_positions.unwrap_or(positions);
     if heads == 0
         || hidden == 0
-        || hidden % heads != 0
-        || (preset.is_esm() && (hidden / heads) % 2 != 0)
+        || !hidden.is_multiple_of(heads)
+        || (preset.is_esm() && !(hidden / heads).is_multiple_of(2))
     {
         return Err(Error::invalid(format!(
             "--hidden {hidden} must be a positive multiple of --heads {heads}{}",
@@ -378,7 +378,7 @@ pub fn write_random_model(
         serde_json::json!({"format": "pt", "protscope": format!("random weights, seed {seed}")}),
     );
     let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let weights_path = dir.join("model.safetensors");

@@ -567,7 +567,7 @@ fn is_new_node(method: Quadrature, k: usize) -> bool {
         // k/(2n) for k = 0..2n−1: the old j/n are the even k.
         Quadrature::RiemannLeft => k % 2 == 1,
         // (k+1)/(2n): the old (j+1)/n are the odd k.
-        Quadrature::RiemannRight => k % 2 == 0,
+        Quadrature::RiemannRight => k.is_multiple_of(2),
         // (2k+1)/(6n): the old (2j+1)/(2n) = (6j+3)/(6n) are k = 3j + 1.
         Quadrature::RiemannMiddle => k % 3 != 1,
         // k/(2n−2): the old j/(n−1) are the even k.

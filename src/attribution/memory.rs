@@ -3,9 +3,10 @@
 //!
 //! Estimate (bytes, f32 activations whatever the model's dtype, conservative for half precision):
 //!
-//! - weights: 4 · (L · (4H² + 2HI + 9H + I) + (V + P + 2) · H), with L layers, width H,
-//!   feed-forward width I, vocabulary V and P learned positions (0 for rotary ESM-2);
-//! - one α-step: [`bytes_per_step`] = 4 · L · (8TH + 2TI + 2·heads·T²) + 32TH for T tokens
+//! - weights: 4 · (L · (4H² + 2HI + 9H + I) + (V + P + S + 2) · H), with L layers, width H,
+//!   feed-forward width I, vocabulary V, P learned positions (0 for rotary ESM-2) and S token
+//!   types;
+//! - one α-step: [`bytes_per_step`] = 4 · L · (8TH + 2TI + 2·heads·T²) + 8TH for T tokens
 //!   (per layer: q, k, v, two LayerNorm inputs, output and context kept for the backward pass,
 //!   the feed-forward pre-activation and a transient, the attention probabilities and a
 //!   transient), calibrated on AntiBERTy against peak RSS (32–40 MB measured, 39 MB estimated

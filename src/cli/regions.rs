@@ -59,6 +59,12 @@ pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
             args.fasta.display()
         );
     }
+    if shard.is_some() && args.positions.as_deref() == Some(args.out.as_path()) {
+        bail!(
+            "with --shard, --out and --positions name two folders (each receives \
+             shard-IIII-of-NNNN.parquet); give --positions a folder of its own"
+        );
+    }
     let (_, out) = args.shard.resolve(&args.out)?;
     let mut df = features_frame(&result.entries())?;
     crate::frame::write_table(&mut df, &out)?;
