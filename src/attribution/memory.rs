@@ -3,9 +3,10 @@
 //!
 //! Estimate (bytes, f32 activations whatever the model's dtype, conservative for half precision):
 //!
-//! - weights: 4 · (L · (4H² + 2HI + 9H + I) + (V + P + S + 2) · H), with L layers, width H,
-//!   feed-forward width I, vocabulary V, P learned positions (0 for rotary ESM-2) and S token
-//!   types;
+//! - weights: b · (L · (4H² + 2HI + 9H + I) + (V + P + S + 2) · H) with b bytes per value,
+//!   L layers, width H, feed-forward width I, vocabulary V, P learned positions (0 for rotary
+//!   ESM-2) and S token types, plus 4 · L · (4H² + 2HI) for the Wᵀ copies f32 models of at most
+//!   1 GiB keep on CPU;
 //! - one α-step: [`bytes_per_step`] = 4 · L · (8TH + 2TI + 2·heads·T²) + 8TH for T tokens
 //!   (per layer: q, k, v, two LayerNorm inputs, output and context kept for the backward pass,
 //!   the feed-forward pre-activation and a transient, the attention probabilities and a
@@ -18,11 +19,16 @@
 //! min(budget − weights, [`DEFAULT_MEMORY_BUDGET`]) (larger batches do not run faster).
 
 use super::integrated_gradients::{bytes_per_step, DEFAULT_MEMORY_BUDGET};
+use candle_core::DType;
+
 use crate::model::config::Family;
+use crate::model::weights::TRANSPOSED_COPY_LIMIT;
 use crate::model::ProteinModel;
 use crate::{Error, Result};
 
-/// Bytes of the model's weights (f32 estimate from its configuration).
+/// Bytes of the model's weights as loaded, estimated from its configuration: parameters ×
+/// bytes per value, plus the contiguous Wᵀ copies of the encoder's linear layers that f32 models
+/// of at most [`TRANSPOSED_COPY_LIMIT`] bytes keep on CPU.
 pub fn weight_bytes(model: &ProteinModel) -> usize {
     let c = &model.config;
     let (h, i, l) = (c.hidden_size, c.intermediate_size, c.num_hidden_layers);
@@ -30,8 +36,14 @@ pub fn weight_bytes(model: &ProteinModel) -> usize {
         Family::Esm if c.position_embedding_type == "rotary" => 0,
         _ => c.max_position_embeddings,
     };
-    let per_layer = 4 * h * h + 2 * h * i + 9 * h + i;
-    4 * (l * per_layer + (c.vocab_size + positions + c.type_vocab_size + 2) * h)
+    let linear = l * (4 * h * h + 2 * h * i);
+    let parameters =
+        linear + l * (9 * h + i) + (c.vocab_size + positions + c.type_vocab_size + 2) * h;
+    let f32_bytes = 4 * parameters;
+    let copies = model.device().is_cpu()
+        && model.dtype() == DType::F32
+        && f32_bytes <= TRANSPOSED_COPY_LIMIT;
+    parameters * model.dtype().size_in_bytes() + if copies { 4 * linear } else { 0 }
 }
 
 /// The default budget: 60 % of the machine's memory (`MemTotal` in /proc/meminfo), or 8 GiB
