@@ -12,9 +12,10 @@
 # stopped when it runs again (MAX_PROTEINS caps the proteins one task computes per run).
 #
 # Settings (environment): MODEL, FASTA, OUT, HEAD, TARGET (required); STEPS (default auto, with
-# MAX_DELTA 0.01 and MAX_STEPS 1024), METHOD (gausslegendre), LATENT (1 = all-head relevance,
-# default 1), DEVICE (cuda), DTYPE (f32), MAX_LEN, MAX_PROTEINS, PROTSCOPE (the binary; default
-# `protscope` on PATH).
+# MAX_DELTA 0.01 and MAX_STEPS 1024), METHOD (gausslegendre), LATENT (1 = all-head relevance
+# with the exact latent derivative, default 1), DEVICE (cuda), DTYPE (f32), MAX_LEN,
+# MAX_PROTEINS, MEMORY_BUDGET (e.g. 60G; default 60 % of the node's memory), PROTSCOPE (the
+# binary; default `protscope` on PATH).
 #SBATCH --job-name=protscope-ig
 #SBATCH --gres=gpu:1
 #SBATCH --cpus-per-task=4
@@ -44,6 +45,7 @@ fi
 [[ "${LATENT:-1}" == 1 ]] && args+=(--latent --latent-derivative exact)
 [[ -n "${MAX_LEN:-}" ]] && args+=(--max-len "$MAX_LEN")
 [[ -n "${MAX_PROTEINS:-}" ]] && args+=(--max-proteins "$MAX_PROTEINS")
+[[ -n "${MEMORY_BUDGET:-}" ]] && args+=(--memory-budget "$MEMORY_BUDGET")
 
 echo "shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT on $(hostname): $protscope ${args[*]}"
 exec "$protscope" "${args[@]}"
