@@ -22,6 +22,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (
+    AlbertConfig,
+    AlbertForMaskedLM,
+    AlbertForSequenceClassification,
     BertConfig,
     BertForMaskedLM,
     BertForSequenceClassification,
@@ -113,12 +116,14 @@ class AntiBERTy(BertPreTrainedModel):
 def randomize_norms(model, generator):
     """Random LayerNorm weights/biases so that wiring mistakes cannot hide behind 1/0. Also
     switches to eager attention: only it returns attention probabilities."""
-    model.set_attn_implementation("eager")
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
     for module in model.modules():
-        if isinstance(module, nn.LayerNorm):
+        if isinstance(module, nn.LayerNorm) or type(module).__name__ == "T5LayerNorm":
             with torch.no_grad():
                 module.weight.copy_(1.0 + 0.2 * torch.randn(module.weight.shape, generator=generator))
-                module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=generator))
+                if getattr(module, "bias", None) is not None:
+                    module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=generator))
 
 
 def write_vocab(folder, vocab):
@@ -148,9 +153,14 @@ def hf_token_ids(folder, kind, seq):
 
 def capture_contexts(model, layers):
     """Forward hooks on each layer's self-attention module: output[0] is the per-head context
-    concatenated (B, T, hidden), before the output projection."""
+    concatenated (B, T, hidden), before the output projection. `layers` may instead be a list of
+    output projections (ALBERT, T5, ESM C have no module whose output is the context): their
+    input is the context. A module used by several layers (ALBERT) records once per use."""
     store = []
-    hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
+    if layers and isinstance(layers[0], nn.Linear):
+        hooks = [m.register_forward_pre_hook(lambda m, i: store.append(i[0].detach())) for m in dict.fromkeys(layers)]
+    else:
+        hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
     return store, hooks
 
 
@@ -354,17 +364,146 @@ def build_antiberty_real(folder):
                    "sequences": records, "truncated_residues": 40}, f, indent=1)
 
 
+def build_albert(name, arch, seed):
+    """ALBERT with factorised embeddings (embedding_size 8 < hidden 16) and 3 layers sharing one
+    layer group, ProtBert's vocabulary."""
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    labels = ["binder", "non-binder"]
+    tiny = dict(TINY, num_hidden_layers=3)
+    config = AlbertConfig(
+        vocab_size=len(PROTBERT_VOCAB),
+        embedding_size=8,
+        num_hidden_groups=1,
+        inner_group_num=1,
+        hidden_act="gelu_new",
+        classifier_dropout_prob=0.0,
+        num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        **tiny,
+    )
+    model = arch(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.save_pretrained(folder)
+    write_vocab(folder, PROTBERT_VOCAB)
+    shared = model.albert.encoder.albert_layer_groups[0].albert_layers[0].attention.dense
+    head = {"classifier": "logits"} if arch is AlbertForSequenceClassification else {"mlm": "logits"}
+    tensors, records = run_reference(
+        DictOut(model), "protbert", folder, [shared] * config.num_hidden_layers, head, SEQUENCES["protbert"]
+    )
+    save_reference(folder, tensors, records, f"{arch.__name__}, embedding_size 8, 3 layers sharing one group")
+
+
+ESMC_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO") + [".", "-", "|", "<mask>"]
+
+
+class EsmCReference(nn.Module):
+    """ESM C from the official `esm` package's own modules (TransformerStack with its
+    UnifiedTransformerBlocks, RegressionHead), as `esm.models.esmc.ESMC` assembles them, plus a
+    mean-pooled linear classifier. Attention probabilities, which the official code never forms
+    (scaled_dot_product_attention), are recomputed from each block's own q/k path."""
+
+    def __init__(self, d_model, n_heads, n_layers, classes):
+        super().__init__()
+        from esm.layers.regression_head import RegressionHead
+        from esm.layers.transformer_stack import TransformerStack
+
+        self.embed = nn.Embedding(64, d_model)
+        self.transformer = TransformerStack(d_model, n_heads, None, n_layers, n_layers_geom=0, use_flash_attn=False)
+        self.sequence_head = RegressionHead(d_model, 64)
+        self.classifier = nn.Linear(d_model, classes)
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False):
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        x = self.embed(input_ids)
+        attentions = []
+        hooks = []
+        for block in self.transformer.blocks:
+            attn = block.attn
+
+            def probs(m, i, o, attn=attn):
+                q, k, _ = torch.chunk(o, 3, dim=-1)
+                q, k = attn._apply_rotary(attn.q_ln(q), attn.k_ln(k))
+                q = q.unflatten(-1, (attn.n_heads, attn.d_head)).transpose(1, 2)
+                k = k.unflatten(-1, (attn.n_heads, attn.d_head)).transpose(1, 2)
+                attentions.append(torch.softmax(q @ k.transpose(-1, -2) / attn.d_head**0.5, dim=-1))
+
+            hooks.append(attn.layernorm_qkv.register_forward_hook(probs))
+        try:
+            last, _, hiddens = self.transformer(x, sequence_id=mask.bool())
+        finally:
+            for h in hooks:
+                h.remove()
+        pooled = (last * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return {
+            "mlm": self.sequence_head(last),
+            "classifier": self.classifier(pooled),
+            "attentions": attentions,
+            # protscope's convention (as HF's for pre-LN models): embeddings, every block's
+            # output, the last one after the final norm.
+            "hidden_states": [x] + hiddens[:-1] + [last],
+        }
+
+
+def build_esmc(seed):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "esmc_tiny")
+    os.makedirs(folder, exist_ok=True)
+    labels = ["cytoplasm", "membrane"]
+    model = EsmCReference(d_model=16, n_heads=4, n_layers=2, classes=len(labels))
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    save_file(state_dict_contiguous(model), os.path.join(folder, "model.safetensors"))
+    config = {
+        "model_type": "esmc",
+        "hidden_size": 16,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 64,
+        "num_labels": len(labels),
+        "id2label": {str(i): l for i, l in enumerate(labels)},
+        "pad_token_id": ESMC_VOCAB.index("<pad>"),
+    }
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    write_vocab(folder, ESMC_VOCAB)
+    out_proj = [block.attn.out_proj for block in model.transformer.blocks]
+    tensors, records = run_reference(
+        model, "esm", folder, out_proj, {"mlm": "mlm", "classifier": "classifier"}, SEQUENCES["esm"]
+    )
+    save_reference(
+        folder, tensors, records,
+        "ESM C from the official esm package's TransformerStack/RegressionHead (d 16, 4 heads, 2 layers, "
+        "SwiGLU 2x48, qk LayerNorm, residual scaling sqrt(2/36)) + mean-pooled linear classifier",
+    )
+
+
+BUILDERS = {
+    "bert_cls": lambda: build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1),
+    "bert_multilabel": lambda: build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2),
+    "bert_mlm": lambda: build_bert_mlm(seed=3),
+    "esm_cls": lambda: build_esm("esm_cls", EsmForSequenceClassification, seed=4, shard=False),
+    "esm_mlm": lambda: build_esm("esm_mlm", EsmForMaskedLM, seed=5, shard=True),
+    "antiberty_tiny": lambda: build_antiberty_tiny(seed=6),
+    "albert_cls": lambda: build_albert("albert_cls", AlbertForSequenceClassification, seed=7),
+    "albert_mlm": lambda: build_albert("albert_mlm", AlbertForMaskedLM, seed=8),
+    "esmc_tiny": lambda: build_esmc(seed=9),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--antiberty", help="folder with real AntiBERTy weights (config.json, pytorch_model.bin, vocab.txt)")
+    parser.add_argument("--only", nargs="+", choices=sorted(BUILDERS), help="build these fixtures only")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1)
-    build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2)
-    build_bert_mlm(seed=3)
-    build_esm("esm_cls", EsmForSequenceClassification, seed=4, shard=False)
-    build_esm("esm_mlm", EsmForMaskedLM, seed=5, shard=True)
-    build_antiberty_tiny(seed=6)
+    for name in args.only or BUILDERS:
+        BUILDERS[name]()
     if args.antiberty:
         build_antiberty_real(args.antiberty)
     print("fixtures written under", FIXTURES)

@@ -216,6 +216,8 @@ pub fn integrated_gradients(
     let device = model.device().clone();
     let t = seq.ids.len();
     let hidden = model.hidden_size();
+    // Width of the contexts that latent attribution probes (differs from `hidden` in T5).
+    let context = model.context_size();
     let num_layers = model.num_layers();
     let num_heads = model.num_heads();
 
@@ -269,7 +271,7 @@ pub fn integrated_gradients(
     let mut latent = options.latent.then(|| LatentAccumulator {
         num_heads,
         tokens: t,
-        hidden,
+        context,
         derivative: options.latent_derivative,
         alphas: alphas.clone(),
         weights: weights.clone(),
@@ -292,7 +294,7 @@ pub fn integrated_gradients(
         let path = Var::from_tensor(&path)?;
         let probes: Vec<Var> = if options.latent {
             (0..num_layers)
-                .map(|_| Var::zeros((k, t, hidden), model.dtype(), &device))
+                .map(|_| Var::zeros((k, t, context), model.dtype(), &device))
                 .collect::<candle_core::Result<_>>()?
         } else {
             Vec::new()
@@ -341,7 +343,7 @@ pub fn integrated_gradients(
                 .map(|c| -> Result<Tensor> {
                     let rows = c.dim(1)?;
                     Ok(if rows < t {
-                        let zeros = Tensor::zeros((k, t - rows, hidden), c.dtype(), &device)?;
+                        let zeros = Tensor::zeros((k, t - rows, context), c.dtype(), &device)?;
                         Tensor::cat(&[&c.detach(), &zeros], 1)?
                     } else {
                         c.detach()
@@ -413,7 +415,8 @@ pub fn integrated_gradients(
 struct LatentAccumulator {
     num_heads: usize,
     tokens: usize,
-    hidden: usize,
+    /// Context width (heads · head size).
+    context: usize,
     derivative: LatentDerivative,
     alphas: Vec<f64>,
     weights: Vec<f64>,
@@ -467,7 +470,7 @@ impl LatentAccumulator {
     fn add(&mut self, layer: usize, node: usize, grad: &Tensor, derivative: &Tensor) -> Result<()> {
         let (t, heads) = (self.tokens, self.num_heads);
         let contribution = ((grad * derivative)?
-            .reshape((t, heads, self.hidden / heads))?
+            .reshape((t, heads, self.context / heads))?
             .sum(2)?
             .to_dtype(DType::F64)?
             * self.weights[node])?;

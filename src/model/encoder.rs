@@ -18,12 +18,14 @@ pub enum NormPlacement {
     Pre,
 }
 
-/// Feed-forward activation. Both BERT and ESM use the exact (erf) GELU.
+/// Feed-forward activation. BERT and ESM-2 use the exact (erf) GELU, ALBERT and ProtT5 the tanh
+/// approximation, ESM C SiLU (in a gated unit), the original T5 ReLU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     GeluErf,
     GeluTanh,
     Relu,
+    Silu,
 }
 
 impl Activation {
@@ -32,6 +34,7 @@ impl Activation {
             "gelu" | "gelu_python" => Some(Activation::GeluErf),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
             "relu" => Some(Activation::Relu),
+            "silu" | "swish" => Some(Activation::Silu),
             _ => None,
         }
     }
@@ -41,6 +44,7 @@ impl Activation {
             Activation::GeluErf => super::ops::gelu_erf(x),
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),
+            Activation::Silu => x.silu(),
         }
     }
 
@@ -59,6 +63,7 @@ impl Activation {
                 g * d
             }
             Activation::Relu => g * x.gt(0.0)?.to_dtype(x.dtype())?,
+            Activation::Silu => super::ops::silu_backward(x, g),
         }
     }
 }
@@ -69,17 +74,50 @@ pub struct EncoderConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub num_heads: usize,
+    /// Width of one head; `num_heads · head_size` is the context width, which equals
+    /// `hidden_size` except in T5 (`d_kv`).
+    pub head_size: usize,
     pub intermediate_size: usize,
     pub layer_norm_eps: f64,
     pub activation: Activation,
     pub norm: NormPlacement,
-    /// Rotary position embeddings on queries and keys (ESM-2), with this base (`rope_theta`).
+    /// Rotary position embeddings on queries and keys (ESM-2, ESM C), with this base.
     pub rotary_base: Option<f64>,
+    /// Factor on the attention scores: 1/√head_size, except T5 (1).
+    pub score_scale: f64,
 }
 
 impl EncoderConfig {
-    pub fn head_size(&self) -> usize {
-        self.hidden_size / self.num_heads
+    /// The usual shape: `hidden_size / num_heads` per head, scores scaled by 1/√head_size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn standard(
+        hidden_size: usize,
+        num_layers: usize,
+        num_heads: usize,
+        intermediate_size: usize,
+        layer_norm_eps: f64,
+        activation: Activation,
+        norm: NormPlacement,
+        rotary_base: Option<f64>,
+    ) -> Self {
+        let head_size = hidden_size / num_heads;
+        EncoderConfig {
+            hidden_size,
+            num_layers,
+            num_heads,
+            head_size,
+            intermediate_size,
+            layer_norm_eps,
+            activation,
+            norm,
+            rotary_base,
+            score_scale: (head_size as f64).powf(-0.5),
+        }
+    }
+
+    /// Width of the self-attention context (all heads side by side).
+    pub fn context_size(&self) -> usize {
+        self.num_heads * self.head_size
     }
 }
 
@@ -132,6 +170,8 @@ pub struct ForwardOptions<'a> {
 pub struct EncoderOutput {
     /// Output of the last block (after the final LayerNorm for pre-LN models), (B, T, hidden).
     pub last_hidden_state: Tensor,
+    /// The (B, T) attention mask of the pass (mean-pooling heads read it).
+    pub mask: Tensor,
     /// When captured: `num_layers + 1` tensors (B, T, hidden): the embedding output, then the
     /// output of each layer; for pre-LN models the last one is after the final LayerNorm, as in HF.
     pub hidden_states: Vec<Tensor>,
@@ -207,9 +247,11 @@ impl Rotary {
     }
 }
 
+/// Self-attention: stacked q/k/v projection, optional q/k normalisation (ESM C), optional
+/// rotary positions, softmax(scale · q kᵀ + bias) v, output projection.
 #[derive(Debug, Clone)]
-struct SelfAttention {
-    /// Query, key and value projections stacked into one (3·hidden, hidden) layer.
+pub(crate) struct SelfAttention {
+    /// Query, key and value projections stacked into one (3·context, hidden) layer.
     qkv: Linear,
     output: Linear,
     num_heads: usize,
@@ -217,6 +259,9 @@ struct SelfAttention {
     /// Rotary models (ESM) scale q before the product, BERT scales the scores; each family's
     /// order is kept to stay closest to its reference (they agree up to float rounding).
     rotary: bool,
+    score_scale: f64,
+    /// ESM C: LayerNorms on q and on k over the whole context width, before rotary.
+    qk_norm: Option<(LayerNorm, LayerNorm)>,
 }
 
 /// What the attention block's backward pass needs from its forward pass.
@@ -228,25 +273,88 @@ struct SavedAttention {
     k: Tensor,
     v: Tensor,
     probs: Tensor,
+    /// With q/k normalisation: the projected q and k (B, T, context) before it.
+    qk_projected: Option<(Tensor, Tensor)>,
 }
 
 impl SelfAttention {
+    /// From its parts: `qkv` maps hidden → 3·context (q, k, v side by side), `output` context →
+    /// hidden; `qk_norm` normalises q and k (ESM C).
+    pub(crate) fn new(
+        qkv: Linear,
+        output: Linear,
+        qk_norm: Option<(LayerNorm, LayerNorm)>,
+        cfg: &EncoderConfig,
+    ) -> Self {
+        SelfAttention {
+            qkv,
+            output,
+            num_heads: cfg.num_heads,
+            head_size: cfg.head_size,
+            rotary: cfg.rotary_base.is_some(),
+            score_scale: cfg.score_scale,
+            qk_norm,
+        }
+    }
+
+    /// HF BERT names: `{prefix}.attention.self.{query,key,value}`, `{prefix}.attention.output.dense`.
     fn load(w: &Weights, prefix: &str, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let query = w.linear(&format!("{prefix}.attention.self.query"), h, h)?;
         let key = w.linear(&format!("{prefix}.attention.self.key"), h, h)?;
         let value = w.linear(&format!("{prefix}.attention.self.value"), h, h)?;
-        Ok(SelfAttention {
-            qkv: Linear::concat_outputs(&[&query, &key, &value])?,
-            output: w.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
-            num_heads: cfg.num_heads,
-            head_size: cfg.head_size(),
-            rotary: cfg.rotary_base.is_some(),
-        })
+        Ok(Self::new(
+            Linear::concat_outputs(&[&query, &key, &value])?,
+            w.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
+            None,
+            cfg,
+        ))
     }
 
     fn scale(&self) -> f64 {
-        (self.head_size as f64).powf(-0.5)
+        self.score_scale
+    }
+
+    fn context_size(&self) -> usize {
+        self.num_heads * self.head_size
+    }
+
+    /// The stacked q/k/v projection with q and k normalised where the model does (ESM C);
+    /// returns the projected q and k before normalisation for the backward pass.
+    fn normalize_qk(&self, qkv: Tensor) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        let Some((q_norm, k_norm)) = &self.qk_norm else {
+            return Ok((qkv, None));
+        };
+        let c = self.context_size();
+        let q = qkv.narrow(D::Minus1, 0, c)?;
+        let k = qkv.narrow(D::Minus1, c, c)?;
+        let v = qkv.narrow(D::Minus1, 2 * c, c)?;
+        let normed = Tensor::cat(&[&q_norm.forward(&q)?, &k_norm.forward(&k)?, &v], D::Minus1)?;
+        Ok((normed, Some((q.contiguous()?, k.contiguous()?))))
+    }
+
+    /// Tangent of [`Self::normalize_qk`] for a direction of the stacked projection.
+    fn normalize_qk_tangent(&self, saved: &SavedAttention, qkv_dot: Tensor) -> Result<Tensor> {
+        let (Some((q_norm, k_norm)), Some((q, k))) = (&self.qk_norm, &saved.qk_projected) else {
+            return Ok(qkv_dot);
+        };
+        let c = self.context_size();
+        let q_dot = q_norm.tangent(q, &qkv_dot.narrow(D::Minus1, 0, c)?)?;
+        let k_dot = k_norm.tangent(k, &qkv_dot.narrow(D::Minus1, c, c)?)?;
+        let v_dot = qkv_dot.narrow(D::Minus1, 2 * c, c)?;
+        Ok(Tensor::cat(&[&q_dot, &k_dot, &v_dot], D::Minus1)?)
+    }
+
+    /// Backward pass of [`Self::normalize_qk`]: ∂F/∂(projection) from ∂F/∂(normalised).
+    fn normalize_qk_backward(&self, saved: &SavedAttention, d_qkv: Tensor) -> Result<Tensor> {
+        let (Some((q_norm, k_norm)), Some((q, k))) = (&self.qk_norm, &saved.qk_projected) else {
+            return Ok(d_qkv);
+        };
+        let c = self.context_size();
+        let d_q = q_norm.backward_input(q, &d_qkv.narrow(D::Minus1, 0, c)?.contiguous()?)?;
+        let d_k = k_norm.backward_input(k, &d_qkv.narrow(D::Minus1, c, c)?.contiguous()?)?;
+        let d_v = d_qkv.narrow(D::Minus1, 2 * c, c)?;
+        Ok(Tensor::cat(&[&d_q, &d_k, &d_v], D::Minus1)?)
     }
 
     /// q (first `query_rows` positions), k and v as (B, heads, T, head_size) views of the
@@ -307,15 +415,31 @@ impl SelfAttention {
         rotary: Option<&(Tensor, Tensor)>,
         query_rows: usize,
     ) -> Result<(Tensor, SavedAttention)> {
-        let (b, t, hidden) = x.dims3()?;
-        let (q, k, v) = self.split_heads(self.qkv.forward_detached(x)?, b, t, query_rows)?;
+        let (b, t, _) = x.dims3()?;
+        let (qkv, qk_projected) = self.normalize_qk(self.qkv.forward_detached(x)?)?;
+        let (q, k, v) = self.split_heads(qkv, b, t, query_rows)?;
         let (q, k, score_scale) = self.score_operands(q, k, rotary)?;
         let scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
-        let probs = super::ops::masked_softmax(&scores, bias)?;
+        // A full bias (relative positions) has a row per query: keep the rows computed.
+        let bias = if bias.dim(2)? > 1 && query_rows < t {
+            bias.narrow(2, 0, query_rows)?
+        } else {
+            bias.clone()
+        };
+        let probs = super::ops::masked_softmax(&scores, &bias)?;
         let context = super::ops::batched_matmul(&probs, &v, 1.0)?
             .transpose(1, 2)?
-            .reshape((b, query_rows, hidden))?; // (B, rows, hidden)
-        Ok((context, SavedAttention { q, k, v, probs }))
+            .reshape((b, query_rows, self.context_size()))?; // (B, rows, context)
+        Ok((
+            context,
+            SavedAttention {
+                q,
+                k,
+                v,
+                probs,
+                qk_projected,
+            },
+        ))
     }
 
     /// Directional derivative of the context (B, rows, hidden) for a direction `x_dot`
@@ -328,19 +452,22 @@ impl SelfAttention {
         x_dot: &Tensor,
         rotary: Option<&(Tensor, Tensor)>,
     ) -> Result<Tensor> {
-        let (b, t, hidden) = x_dot.dims3()?;
+        let (b, t, _) = x_dot.dims3()?;
         let rows = saved.q.dim(2)?;
-        let (q_dot, k_dot, v_dot) = self.split_heads(self.qkv.tangent(x_dot)?, b, t, rows)?;
+        let qkv_dot = self.normalize_qk_tangent(saved, self.qkv.tangent(x_dot)?)?;
+        let (q_dot, k_dot, v_dot) = self.split_heads(qkv_dot, b, t, rows)?;
         // Rotary models: saved q and k are already scaled and rotated, both linear maps.
         let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary)?;
-        let SavedAttention { q, k, v, probs } = saved;
+        let SavedAttention { q, k, v, probs, .. } = saved;
         let scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
             + super::ops::batched_matmul(q, &k_dot.t()?, 1.0)?)?;
         // The softmax Jacobian is symmetric: its tangent is its backward formula.
         let probs_dot = super::ops::softmax_backward(probs, &scores_dot, score_scale)?;
         let context_dot = (super::ops::batched_matmul(&probs_dot, v, 1.0)?
             + super::ops::batched_matmul(probs, &v_dot, 1.0)?)?;
-        Ok(context_dot.transpose(1, 2)?.reshape((b, rows, hidden))?)
+        Ok(context_dot
+            .transpose(1, 2)?
+            .reshape((b, rows, self.context_size()))?)
     }
 
     /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
@@ -356,7 +483,7 @@ impl SelfAttention {
             .reshape((b, rows, self.num_heads, self.head_size))?
             .transpose(1, 2)?
             .contiguous()?;
-        let SavedAttention { q, k, v, probs } = saved;
+        let SavedAttention { q, k, v, probs, .. } = saved;
         let d_probs = super::ops::batched_matmul(&d_c, &v.t()?, 1.0)?;
         let d_v = super::ops::batched_matmul(&probs.t()?, &d_c, 1.0)?;
         // BERT scales the scores: fold the scale into the softmax backward pass.
@@ -376,20 +503,90 @@ impl SelfAttention {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, t, 3 * hidden))?;
+        let d_qkv = self.normalize_qk_backward(saved, d_qkv)?;
         Ok(self.qkv.backward_input(&d_qkv)?)
     }
 }
 
+/// The position-wise feed-forward block: `output(act(input(x)))`, or gated
+/// `output(act(a) ⊙ u)` with `[a, u] = input(x)` (T5 v1.1 / ProtT5 gated GELU, ESM C SwiGLU).
 #[derive(Debug, Clone)]
-struct EncoderLayer {
+pub(crate) struct FeedForward {
+    /// hidden → intermediate, or → 2·intermediate (`[a, u]` side by side) when gated.
+    input: Linear,
+    output: Linear,
+    activation: Activation,
+    gated: bool,
+}
+
+impl FeedForward {
+    pub(crate) fn new(input: Linear, output: Linear, activation: Activation, gated: bool) -> Self {
+        FeedForward {
+            input,
+            output,
+            activation,
+            gated,
+        }
+    }
+
+    /// `act(a) ⊙ u` (gated) or `act(pre)`, from the input projection `pre`.
+    fn activate(&self, pre: &Tensor) -> Result<Tensor> {
+        if !self.gated {
+            return Ok(self.activation.apply(pre)?);
+        }
+        let (a, u) = Self::halves(pre)?;
+        Ok((self.activation.apply(&a)? * u)?)
+    }
+
+    fn halves(pre: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = pre.dim(D::Minus1)? / 2;
+        Ok((pre.narrow(D::Minus1, 0, n)?, pre.narrow(D::Minus1, n, n)?))
+    }
+
+    /// Output and the input projection (what the backward pass needs), no gradient path.
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let pre = self.input.forward_detached(x)?;
+        let out = self.output.forward_detached(&self.activate(&pre)?)?;
+        Ok((out, pre))
+    }
+
+    /// Directional derivative of the output for an input direction `x_dot`.
+    fn tangent(&self, pre: &Tensor, x_dot: &Tensor) -> Result<Tensor> {
+        let pre_dot = self.input.tangent(x_dot)?;
+        // The activation acts elementwise: its tangent is its backward formula.
+        let ff_dot = if self.gated {
+            let ((a, u), (a_dot, u_dot)) = (Self::halves(pre)?, Self::halves(&pre_dot)?);
+            ((self.activation.backward(&a, &a_dot)? * &u)? + (self.activation.apply(&a)? * u_dot)?)?
+        } else {
+            self.activation.backward(pre, &pre_dot)?
+        };
+        Ok(self.output.tangent(&ff_dot)?)
+    }
+
+    /// ∂F/∂x from ∂F/∂output.
+    fn backward(&self, pre: &Tensor, g: &Tensor) -> Result<Tensor> {
+        let d_ff = self.output.backward_input(g)?;
+        let d_pre = if self.gated {
+            let (a, u) = Self::halves(pre)?;
+            let d_a = self.activation.backward(&a, &(&d_ff * &u)?)?;
+            let d_u = (d_ff * self.activation.apply(&a)?)?;
+            Tensor::cat(&[&d_a, &d_u], D::Minus1)?
+        } else {
+            self.activation.backward(pre, &d_ff)?
+        };
+        Ok(self.input.backward_input(&d_pre)?)
+    }
+}
+
+/// One transformer block.
+#[derive(Debug, Clone)]
+pub(crate) struct EncoderLayer {
     attention: SelfAttention,
     /// Post-LN: after attention + residual. Pre-LN: before attention.
     attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    feed_forward: FeedForward,
     /// Post-LN: after feed-forward + residual. Pre-LN: before the feed-forward.
     output_norm: LayerNorm,
-    activation: Activation,
     norm: NormPlacement,
 }
 
@@ -402,7 +599,7 @@ struct SavedLayer {
     /// Input of the output LayerNorm: the feed-forward residual sum (post-LN) or the attention
     /// residual sum (pre-LN).
     output_norm_input: Tensor,
-    /// Feed-forward pre-activation (B, T, intermediate).
+    /// Feed-forward input projection (B, T, intermediate or 2·intermediate when gated).
     ff_pre_activation: Tensor,
 }
 
@@ -414,6 +611,24 @@ struct LayerForward {
 }
 
 impl EncoderLayer {
+    /// From its parts (architectures whose weight names differ from BERT's).
+    pub(crate) fn new(
+        attention: SelfAttention,
+        attention_norm: LayerNorm,
+        feed_forward: FeedForward,
+        output_norm: LayerNorm,
+        norm: NormPlacement,
+    ) -> Self {
+        EncoderLayer {
+            attention,
+            attention_norm,
+            feed_forward,
+            output_norm,
+            norm,
+        }
+    }
+
+    /// HF BERT / ESM names under `{prefix}`.
     fn load(w: &Weights, prefix: &str, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
@@ -427,19 +642,23 @@ impl EncoderLayer {
                 w.layer_norm(&format!("{prefix}.LayerNorm"), h, eps)?,
             ),
         };
-        Ok(EncoderLayer {
-            attention: SelfAttention::load(w, prefix, cfg)?,
-            attention_norm,
-            intermediate: w.linear(
+        let feed_forward = FeedForward::new(
+            w.linear(
                 &format!("{prefix}.intermediate.dense"),
                 h,
                 cfg.intermediate_size,
             )?,
-            output: w.linear(&format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
+            w.linear(&format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
+            cfg.activation,
+            false,
+        );
+        Ok(Self::new(
+            SelfAttention::load(w, prefix, cfg)?,
+            attention_norm,
+            feed_forward,
             output_norm,
-            activation: cfg.activation,
-            norm: cfg.norm,
-        })
+            cfg.norm,
+        ))
     }
 
     /// The layer on `x` without a gradient path (see [`Encoder::forward`] for how gradients
@@ -462,9 +681,8 @@ impl EncoderLayer {
                 let (context, attention) = self.attention.context(&x, bias, rotary, rows)?;
                 let attention_sum = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
-                let ff_pre = self.intermediate.forward_detached(&h)?;
-                let ff = self.activation.apply(&ff_pre)?;
-                let output_sum = (self.output.forward_detached(&ff)? + &h)?;
+                let (ff, ff_pre) = self.feed_forward.forward(&h)?;
+                let output_sum = (ff + &h)?;
                 LayerForward {
                     output: self.output_norm.forward(&output_sum)?,
                     context,
@@ -480,12 +698,9 @@ impl EncoderLayer {
                 let normed = self.attention_norm.forward(&x)?;
                 let (context, attention) = self.attention.context(&normed, bias, rotary, rows)?;
                 let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
-                let ff_pre = self
-                    .intermediate
-                    .forward_detached(&self.output_norm.forward(&h)?)?;
-                let ff = self.activation.apply(&ff_pre)?;
+                let (ff, ff_pre) = self.feed_forward.forward(&self.output_norm.forward(&h)?)?;
                 LayerForward {
-                    output: (self.output.forward_detached(&ff)? + &h)?,
+                    output: (ff + &h)?,
                     context,
                     saved: SavedLayer {
                         attention,
@@ -514,13 +729,8 @@ impl EncoderLayer {
         } else {
             x_dot.clone()
         };
-        // The activation acts elementwise: its tangent is its backward formula.
         let ff_tangent = |h_dot: &Tensor| -> Result<Tensor> {
-            let pre_dot = self.intermediate.tangent(h_dot)?;
-            let ff_dot = self
-                .activation
-                .backward(&saved.ff_pre_activation, &pre_dot)?;
-            Ok(self.output.tangent(&ff_dot)?)
+            self.feed_forward.tangent(&saved.ff_pre_activation, h_dot)
         };
         Ok(match self.norm {
             NormPlacement::Post => {
@@ -566,9 +776,8 @@ impl EncoderLayer {
         rotary: Option<&(Tensor, Tensor)>,
     ) -> Result<(Tensor, Tensor)> {
         let ff_backward = |d_ff_out: &Tensor| -> Result<Tensor> {
-            let d_ff = self.output.backward_input(d_ff_out)?;
-            let d_pre = self.activation.backward(&saved.ff_pre_activation, &d_ff)?;
-            Ok(self.intermediate.backward_input(&d_pre)?)
+            self.feed_forward
+                .backward(&saved.ff_pre_activation, d_ff_out)
         };
         Ok(match self.norm {
             NormPlacement::Post => {
@@ -656,6 +865,8 @@ pub struct Encoder {
     /// Pre-LN models only: LayerNorm after the last block (ESM's `emb_layer_norm_after`).
     final_norm: Option<LayerNorm>,
     rotary: Option<Rotary>,
+    /// T5: relative position bias added to every layer's scores.
+    position_bias: Option<RelativePositionBias>,
 }
 
 impl Encoder {
@@ -674,15 +885,27 @@ impl Encoder {
             Some(name) => Some(w.layer_norm(name, config.hidden_size, config.layer_norm_eps)?),
             None => None,
         };
+        Ok(Self::new(config, layers, final_norm, None))
+    }
+
+    /// A stack of layers built by an architecture file; `final_norm` follows the last layer
+    /// (pre-LN models), `position_bias` is added to every layer's scores (T5).
+    pub(crate) fn new(
+        config: EncoderConfig,
+        layers: Vec<EncoderLayer>,
+        final_norm: Option<LayerNorm>,
+        position_bias: Option<RelativePositionBias>,
+    ) -> Self {
         let rotary = config
             .rotary_base
-            .map(|base| Rotary::new(config.head_size(), base));
-        Ok(Encoder {
+            .map(|base| Rotary::new(config.head_size, base));
+        Encoder {
             config,
             layers,
             final_norm,
             rotary,
-        })
+            position_bias,
+        }
     }
 
     pub fn config(&self) -> &EncoderConfig {
@@ -708,7 +931,11 @@ impl Encoder {
                 )));
             }
         }
-        let bias = attention_bias(mask, embeddings.dtype())?;
+        let mut bias = attention_bias(mask, embeddings.dtype())?;
+        if let Some(position_bias) = &self.position_bias {
+            let table = position_bias.table(t, embeddings.device())?;
+            bias = bias.broadcast_add(&table.to_dtype(bias.dtype())?)?;
+        }
         let rotary = match &self.rotary {
             Some(r) => {
                 let (cos, sin) = r.tables(t, embeddings.device())?;
@@ -719,6 +946,7 @@ impl Encoder {
         };
         let mut out = EncoderOutput {
             last_hidden_state: embeddings.clone(),
+            mask: mask.clone(),
             hidden_states: Vec::new(),
             attentions: Vec::new(),
             contexts: Vec::new(),
@@ -787,5 +1015,58 @@ fn keep(out: &mut EncoderOutput, capture: Capture, probs: Tensor, context: Tenso
     }
     if capture.contexts {
         out.contexts.push(context);
+    }
+}
+
+/// T5's relative position bias: a learned value per (bucket of key − query offset, head),
+/// computed once (in layer 0 in HF) and added to every layer's scores. Buckets as HF
+/// `T5Attention._relative_position_bucket` with `bidirectional=True`: half the buckets per
+/// direction, exact offsets below `num_buckets / 4`, log-spaced up to `max_distance` beyond.
+#[derive(Debug, Clone)]
+pub(crate) struct RelativePositionBias {
+    /// (num_buckets, heads).
+    weight: Tensor,
+    num_buckets: usize,
+    max_distance: usize,
+}
+
+impl RelativePositionBias {
+    pub(crate) fn new(weight: Tensor, num_buckets: usize, max_distance: usize) -> Self {
+        RelativePositionBias {
+            weight,
+            num_buckets,
+            max_distance,
+        }
+    }
+
+    fn bucket(&self, relative_position: i64) -> u32 {
+        let half = (self.num_buckets / 2) as i64;
+        let mut bucket = if relative_position > 0 { half } else { 0 };
+        let distance = relative_position.abs();
+        let max_exact = half / 2;
+        if distance < max_exact {
+            bucket += distance;
+        } else {
+            // In f32 as HF computes it, so that offsets on a bucket border round alike.
+            let ratio = (distance as f32 / max_exact as f32).ln()
+                / (self.max_distance as f64 / max_exact as f64).ln() as f32;
+            let large = max_exact + (ratio * (half - max_exact) as f32) as i64;
+            bucket += large.min(half - 1);
+        }
+        bucket as u32
+    }
+
+    /// (1, heads, T, T): bias of query i (row) for key j (column).
+    fn table(&self, t: usize, device: &Device) -> Result<Tensor> {
+        let mut buckets = Vec::with_capacity(t * t);
+        for i in 0..t as i64 {
+            for j in 0..t as i64 {
+                buckets.push(self.bucket(j - i));
+            }
+        }
+        let ids = Tensor::from_vec(buckets, t * t, device)?;
+        let heads = self.weight.dim(1)?;
+        let values = self.weight.index_select(&ids, 0)?; // (T·T, heads)
+        Ok(values.t()?.reshape((1, heads, t, t))?.contiguous()?)
     }
 }

@@ -21,6 +21,9 @@ pub(crate) enum HeadModule {
     Pooled(Linear),
     /// HF `EsmClassificationHead`: out_proj(tanh(dense(h[0]))).
     EsmClassification { dense: Linear, out_proj: Linear },
+    /// A linear layer on the mean of the last hidden state over the attended tokens (specials
+    /// included, padding not): how ProtT5 / ESM C embeddings are usually classified.
+    MeanPooled(Linear),
     /// Masked-LM head: decoder(LN(act(dense(h)))) + bias, decoder usually tied to the word
     /// embeddings.
     MaskedLm {
@@ -93,8 +96,23 @@ impl PredictionHead {
         }
     }
 
-    /// Logits from the last hidden state (B, T, H) and, for pooled heads, the pooler output.
-    pub(crate) fn forward(&self, last_hidden: &Tensor, pooled: Option<&Tensor>) -> Result<Tensor> {
+    /// Whether the head reads only the first token's last hidden state (then the last layer
+    /// needs to compute that row only).
+    pub fn reads_first_token_only(&self) -> bool {
+        matches!(
+            self.module,
+            HeadModule::Pooled(_) | HeadModule::EsmClassification { .. }
+        )
+    }
+
+    /// Logits from the last hidden state (B, T, H), the (B, T) attention mask and, for pooled
+    /// heads, the pooler output.
+    pub(crate) fn forward(
+        &self,
+        last_hidden: &Tensor,
+        mask: &Tensor,
+        pooled: Option<&Tensor>,
+    ) -> Result<Tensor> {
         Ok(match &self.module {
             HeadModule::Pooled(linear) => {
                 let pooled = pooled.ok_or_else(|| {
@@ -105,6 +123,12 @@ impl PredictionHead {
             HeadModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
                 out_proj.forward(&dense.forward(&first)?.tanh()?)?
+            }
+            HeadModule::MeanPooled(linear) => {
+                let mask = mask.to_dtype(last_hidden.dtype())?;
+                let count = mask.sum_keepdim(1)?; // (B, 1)
+                let sum = last_hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // (B, H)
+                linear.forward(&sum.broadcast_div(&count)?)?
             }
             HeadModule::MaskedLm {
                 dense,

@@ -72,7 +72,9 @@ pub struct SequenceTokenizer {
 impl SequenceTokenizer {
     /// Builds the tokenizer of a model folder: `tokenizer.json` if present, otherwise a
     /// word-level tokenizer over `vocab.txt` (one token per line, id = line number).
-    pub fn from_folder(dir: &Path, max_position_embeddings: usize, is_esm: bool) -> Result<Self> {
+    pub fn from_folder(dir: &Path, config: &super::ModelConfig) -> Result<Self> {
+        let max_position_embeddings = config.max_position_embeddings;
+        let is_esm = config.family.is_esm_like();
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
         let (vocab, loaded) = if tokenizer_json.is_file() {
@@ -114,7 +116,7 @@ impl SequenceTokenizer {
             None => word_level_tokenizer(&vocab, &specials)
                 .map_err(|e| Error::file(&source, format!("cannot build tokenizer: {e}")))?,
         };
-        let max_tokens = if is_esm {
+        let max_tokens = if config.family == super::Family::Esm {
             max_position_embeddings.saturating_sub(2)
         } else {
             max_position_embeddings

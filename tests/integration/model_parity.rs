@@ -181,3 +181,26 @@ fn padded_batches_equal_single_runs() {
         }
     }
 }
+
+#[test]
+fn albert_classifier_with_shared_layers_matches_hf() {
+    check_model("albert_cls");
+    let model = ProteinModel::load(&model_fixture("albert_cls"), &Device::Cpu).unwrap();
+    // Three applications of one layer group: three layers of attention.
+    assert_eq!(model.num_layers(), 3);
+}
+
+#[test]
+fn albert_masked_lm_matches_hf() {
+    check_model("albert_mlm");
+}
+
+/// ESM C against the official `esm` package's modules: the sequence head and a mean-pooled
+/// classifier, attention maps recomputed from its own q/k path.
+#[test]
+fn esmc_matches_official_modules() {
+    check_model("esmc_tiny");
+    let model = ProteinModel::load(&model_fixture("esmc_tiny"), &Device::Cpu).unwrap();
+    let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["mlm", "classifier"]);
+}
