@@ -483,6 +483,114 @@ def build_esmc(seed):
     )
 
 
+PROTT5_PIECES = ["<pad>", "</s>", "<unk>"] + ["\u2581" + a for a in "ALGVSREDTIPKFQNYMHWCXBOUZ"]
+
+
+def write_spiece(folder):
+    """A SentencePiece unigram model whose pieces are ProtT5's (`<pad>`, `</s>`, `<unk>`, then
+    `▁A`, `▁L`, …): HF's T5Tokenizer reads it as it reads ProtT5's spiece.model."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = len(PROTT5_PIECES)
+    model.trainer_spec.pad_id, model.trainer_spec.eos_id = 0, 1
+    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 2, -1
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    kinds = {"<pad>": pb.ModelProto.SentencePiece.CONTROL, "</s>": pb.ModelProto.SentencePiece.CONTROL,
+             "<unk>": pb.ModelProto.SentencePiece.UNKNOWN}
+    for i, piece in enumerate(PROTT5_PIECES):
+        entry = model.pieces.add()
+        entry.piece = piece
+        entry.score = 0.0 if piece in kinds else -1.0 - i * 0.01
+        entry.type = kinds.get(piece, pb.ModelProto.SentencePiece.NORMAL)
+    with open(os.path.join(folder, "spiece.model"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+class T5MeanPoolClassifier(nn.Module):
+    """T5EncoderModel + a linear layer on the mean of the last hidden state over the attention
+    mask: how ProtT5 embeddings are fine-tuned for per-protein tasks."""
+
+    def __init__(self, config, classes):
+        super().__init__()
+        from transformers import T5EncoderModel
+
+        self.encoder_model = T5EncoderModel(config)
+        self.classifier = nn.Linear(config.d_model, classes)
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False):
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        out = self.encoder_model(input_ids, attention_mask=mask, output_attentions=output_attentions,
+                                 output_hidden_states=output_hidden_states)
+        last = out.last_hidden_state
+        pooled = (last * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return {"classifier": self.classifier(pooled), "attentions": out.attentions, "hidden_states": out.hidden_states}
+
+
+def build_t5(name, feed_forward_proj, tokenizer_json, seed):
+    """T5 encoders with context width 4 heads x 8 = 32 != d_model 16 and 8 relative-position
+    buckets (so that log-spaced buckets occur in short sequences)."""
+    from transformers import T5Config, T5Tokenizer
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    for stale in ("spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if os.path.exists(os.path.join(folder, stale)):
+            os.remove(os.path.join(folder, stale))
+    write_spiece(folder)
+    # As users load ProtT5's folder (T5Tokenizer(vocab_file=...) misreads the pieces in
+    # transformers 5); 100 sentinels <extra_id_N> follow the pieces.
+    tok = T5Tokenizer.from_pretrained(folder)
+    labels = ["soluble", "insoluble"]
+    config = T5Config(
+        vocab_size=len(tok), d_model=16, d_kv=8, d_ff=32, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=20,
+        feed_forward_proj=feed_forward_proj, dropout_rate=0.0, layer_norm_epsilon=1e-6,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, initializer_factor=3.0,
+        num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+    )
+    model = T5MeanPoolClassifier(config, len(labels))
+    randomize_norms(model.encoder_model, torch.Generator().manual_seed(seed))
+    model.eval()
+    state = {k.removeprefix("encoder_model."): v for k, v in state_dict_contiguous(model).items()}
+    save_file(state, os.path.join(folder, "model.safetensors"))
+    cfg = config.to_dict()
+    cfg["architectures"] = ["T5EncoderModel"]
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if tokenizer_json:
+        tok.save_pretrained(folder)  # tokenizer.json (fast) beside spiece.model
+        os.remove(os.path.join(folder, "spiece.model"))
+    sequences = [(sid, seq) for sid, seq in SEQUENCES["protbert"]]
+    tensors, records = {}, []
+    layers = [block.layer[0].SelfAttention.o for block in model.encoder_model.encoder.block]
+    for idx, (sid, seq) in enumerate(sequences):
+        text = " ".join(re.sub(r"[UZOB]", "X", seq))
+        ids = tok(text)["input_ids"]
+        assert len(ids) == len(seq) + 1 and ids[-1] == 1, ids
+        store, hooks = capture_contexts(model, layers)
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out["attentions"]]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out["hidden_states"]]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        tensors[f"{key}.logits.classifier"] = out["classifier"][0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(
+        folder, tensors, records,
+        f"T5EncoderModel ({feed_forward_proj}, d_model 16, 4 heads x d_kv 8, 8 buckets) + mean-pooled classifier; "
+        f"token ids from HF T5Tokenizer ({'tokenizer.json' if tokenizer_json else 'spiece.model'})",
+    )
+
+
 BUILDERS = {
     "bert_cls": lambda: build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1),
     "bert_multilabel": lambda: build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2),
@@ -493,6 +601,8 @@ BUILDERS = {
     "albert_cls": lambda: build_albert("albert_cls", AlbertForSequenceClassification, seed=7),
     "albert_mlm": lambda: build_albert("albert_mlm", AlbertForMaskedLM, seed=8),
     "esmc_tiny": lambda: build_esmc(seed=9),
+    "t5_gated": lambda: build_t5("t5_gated", "gated-gelu", tokenizer_json=False, seed=10),
+    "t5_relu": lambda: build_t5("t5_relu", "relu", tokenizer_json=True, seed=11),
 }
 
 

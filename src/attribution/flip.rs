@@ -162,7 +162,7 @@ pub fn flip_residues(
     let flipped = |residues: &[usize]| -> Vec<u32> {
         let mut ids = seq.ids.clone();
         for &r in residues {
-            ids[r + 1] = pad;
+            ids[r + seq.residue_start] = pad;
         }
         ids
     };
@@ -314,12 +314,13 @@ pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<Res
     for (protein, by_position) in grouped {
         let last = *by_position.keys().next_back().unwrap_or(&0);
         let first = *by_position.keys().next().unwrap_or(&0);
-        if first != 0 || last < 2 || by_position.len() as i64 != last + 1 {
+        // 0 = a leading special token (none in T5), n+1 = the final one.
+        if !(0..=1).contains(&first) || last < 2 || by_position.len() as i64 != last + 1 - first {
             return Err(Error::sequence(
                 &protein,
                 format!(
-                    "positions must run 0..=n+1 without gaps (found {} positions from {first} to \
-                     {last})",
+                    "positions must run 0..=n+1 (or 1..=n+1) without gaps (found {} positions \
+                     from {first} to {last})",
                     by_position.len()
                 ),
             ));

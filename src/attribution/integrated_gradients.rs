@@ -104,8 +104,10 @@ pub struct IgResult {
     pub protein: String,
     pub head: String,
     pub target: usize,
-    /// Token texts: first special, residues, final special.
+    /// Token texts: first special (none in T5), residues, final special.
     pub tokens: Vec<String>,
+    /// Token index of the first residue (1, or 0 in T5).
+    pub residue_start: usize,
     /// F(x): target logit at the input.
     pub f_input: f64,
     /// F(x'): target logit at the baseline.
@@ -130,11 +132,14 @@ impl IgResult {
     /// Embedding-level relevance of the residues (positions 1..=n, the special tokens left out),
     /// as [`crate::attribution::flip::flip_residues`] takes it.
     pub fn residue_embedding(&self) -> &[f64] {
-        let n = self.embedding.len();
-        if n < 2 {
-            return &[];
-        }
-        &self.embedding[1..n - 1]
+        let end = self.embedding.len().saturating_sub(1);
+        self.embedding.get(self.residue_start..end).unwrap_or(&[])
+    }
+
+    /// The 1-based residue position of token `index` (0: a leading special token, n+1: the
+    /// final one).
+    pub fn position_of_token(&self, index: usize) -> i64 {
+        index as i64 - self.residue_start as i64 + 1
     }
 
     pub fn latent_at(&self, layer: usize, head: usize) -> &[f64] {
@@ -179,10 +184,11 @@ pub fn baseline_ids(
         Baseline::Mask => model.tokenizer.mask_id(),
         Baseline::Zero => return None,
     };
-    let t = seq.ids.len();
-    let mut ids = vec![filler; t];
-    ids[0] = seq.ids[0];
-    ids[t - 1] = seq.ids[t - 1];
+    // Special tokens stay, residues become the filler.
+    let mut ids = seq.ids.clone();
+    for i in seq.residue_tokens() {
+        ids[i] = filler;
+    }
     Some(ids)
 }
 
@@ -386,7 +392,7 @@ pub fn integrated_gradients(
         ));
     }
     let mut tokens = Vec::with_capacity(t);
-    tokens.push(model.tokenizer.first_token.clone());
+    tokens.extend(model.tokenizer.first_token.clone());
     tokens.extend(seq.residues.iter().map(|c| c.to_string()));
     tokens.push(model.tokenizer.last_token.clone());
     Ok(IgResult {
@@ -394,6 +400,7 @@ pub fn integrated_gradients(
         head: head_name.to_string(),
         target,
         tokens,
+        residue_start: seq.residue_start,
         f_input,
         f_baseline,
         delta,

@@ -107,20 +107,21 @@ impl ModelConfig {
                     format!("missing field `model_type` (expected one of {SUPPORTED_TYPES})"),
                 )
             })?;
-        let family =
-            match model_type {
-                "bert" => Family::Bert,
-                "esm" => Family::Esm,
-                "albert" => Family::Albert,
-                "t5" => Family::T5,
-                "esmc" | "ESMplusplus" => Family::EsmC,
-                other => return Err(Error::file(
+        let family = match model_type {
+            "bert" => Family::Bert,
+            "esm" => Family::Esm,
+            "albert" => Family::Albert,
+            "t5" => Family::T5,
+            "esmc" | "ESMplusplus" => Family::EsmC,
+            other => {
+                return Err(Error::file(
                     path,
                     format!(
                         "model_type `{other}` is not supported; protscope reads {SUPPORTED_TYPES}"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         // T5 and ESM C name some shape fields differently; the first name present counts.
         let first_usize = |names: &[&str]| -> Result<usize> {
             let name = names

@@ -197,8 +197,8 @@ pub fn relevance_statistics(
     let mut skipped_proteins = Vec::new();
     let mut skipped: HashSet<&str> = HashSet::new();
     for (key, rows) in &groups {
-        let positions = ordered_relevance(key, rows)?;
-        let n_residues = positions.len() - 2;
+        let (first, positions) = ordered_relevance(key, rows)?;
+        let n_residues = positions.len() - 1 - usize::from(first == 0);
         let protein = key.protein;
         match residue_counts.insert(protein, n_residues) {
             Some(previous) if previous != n_residues => {
@@ -214,6 +214,7 @@ pub fn relevance_statistics(
             protein,
             annotated.get(protein).map(Vec::as_slice),
             n_residues,
+            first,
         )?;
         let n_annotated = indicator.iter().filter(|&&a| a).count();
         if n_annotated == 0 {
@@ -346,15 +347,18 @@ fn annotation_indicator(
     protein: &str,
     annotated: Option<&[usize]>,
     n_residues: usize,
+    first_position: i64,
 ) -> Result<Vec<bool>> {
-    let mut indicator = vec![false; n_residues + 2];
+    // Over the table's positions: first_position (0, or 1 without a leading special) ..= n+1.
+    let offset = first_position as usize;
+    let mut indicator = vec![false; n_residues + 2 - offset];
     for &position in annotated.into_iter().flatten() {
         if position == 0 || position > n_residues {
             return Err(Error::invalid(format!(
                 "protein `{protein}`: annotated residue {position} is outside 1..={n_residues}"
             )));
         }
-        indicator[position] = true;
+        indicator[position - offset] = true;
     }
     Ok(indicator)
 }
@@ -469,8 +473,9 @@ fn group_rows<'a>(
     Ok(groups)
 }
 
-/// Relevance indexed by position, checking the positions are exactly 0..=n+1 with n ≥ 1.
-fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>> {
+/// The first position and the relevance in position order, checking the positions are exactly
+/// 0..=n+1 (or 1..=n+1 for models without a leading special token, T5) with n ≥ 1.
+fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<(i64, Vec<f64>)> {
     let where_ = || {
         format!(
             "protein `{}` layer {} head {}",
@@ -479,8 +484,9 @@ fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>
     };
     let mut sorted = rows.to_vec();
     sorted.sort_by_key(|&(position, _)| position);
+    let first = sorted.first().map_or(0, |&(p, _)| p).clamp(0, 1);
     for (expected, &(position, _)) in sorted.iter().enumerate() {
-        let expected = expected as i64;
+        let expected = expected as i64 + first;
         if position < 0 {
             return Err(Error::invalid(format!(
                 "{}: position {position} is negative",
@@ -500,14 +506,17 @@ fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>
             )));
         }
     }
-    if sorted.len() < 3 {
+    if sorted.len() < 3 - first as usize {
         return Err(Error::invalid(format!(
             "{}: {} positions, need the two special tokens and at least one residue",
             where_(),
             sorted.len()
         )));
     }
-    Ok(sorted.into_iter().map(|(_, relevance)| relevance).collect())
+    Ok((
+        first,
+        sorted.into_iter().map(|(_, relevance)| relevance).collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -204,3 +204,22 @@ fn esmc_matches_official_modules() {
     let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["mlm", "classifier"]);
 }
+
+/// ProtT5-shaped: gated GELU, context width (4 × d_kv 8) ≠ d_model 16, relative position
+/// buckets, `</s>` only; tokens from a SentencePiece model as in ProtT5's folder.
+#[test]
+fn t5_encoder_gated_gelu_from_spiece_matches_hf() {
+    check_model("t5_gated");
+    let model = ProteinModel::load(&model_fixture("t5_gated"), &Device::Cpu).unwrap();
+    assert_eq!(model.context_size(), 32);
+    let enc = model.encode_sequence("x", "MKU", None).unwrap();
+    // No leading special token: residues start at token 0, `</s>` closes.
+    assert_eq!((enc.residue_start, enc.ids.len()), (0, 4));
+    assert_eq!(Some(enc.ids[2]), model.tokenizer.token_id("\u{2581}X"));
+}
+
+/// Original-T5 ReLU feed-forward, tokenizer from `tokenizer.json`.
+#[test]
+fn t5_encoder_relu_from_tokenizer_json_matches_hf() {
+    check_model("t5_relu");
+}
