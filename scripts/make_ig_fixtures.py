@@ -68,7 +68,14 @@ from transformers import (
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixtures import FIXTURES, AntiBERTy, EsmCReference, T5MeanPoolClassifier  # noqa: E402
+from make_model_fixtures import (  # noqa: E402
+    FIXTURES,
+    AntiBERTy,
+    EsmCReference,
+    T5MeanPoolClassifier,
+    install_xlnet_context_probes,
+    xlnet_token_types,
+)
 
 OUT_DIR = os.path.join(FIXTURES, "ig")
 METHODS = ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
@@ -86,6 +93,7 @@ ARCH_MODELS = {
     "albert_cls": ("protbert", [("classifier", 1)]),
     "esmc_tiny": ("esm", [("classifier", 0)]),
     "t5_gated": ("prott5", [("classifier", 1)]),
+    "xlnet_cls": ("protxlnet", [("classifier", 1)]),
 }
 
 # Largest allowed |difference| / (largest |reference value| of the case).
@@ -123,6 +131,11 @@ def load_model(name, dtype):
         assert not [m for m in missing if "embed_tokens" not in m and "shared" not in m] and not unexpected, (missing, unexpected)
         model.encoder_model.set_attn_implementation("eager")
         return model.eval().to(dtype)
+    elif name == "xlnet_cls":
+        from transformers import XLNetForSequenceClassification
+
+        model = XLNetForSequenceClassification.from_pretrained(folder)
+        install_xlnet_context_probes(model)
     elif name == "antiberty_tiny":
         with open(os.path.join(folder, "config.json")) as f:
             cfg = json.load(f)
@@ -166,6 +179,11 @@ class Target:
             self.selfattn = [block.attn.out_proj for block in self.model.transformer.blocks]
             self.context_kind = "input"
             self.layers, self.heads = len(self.selfattn), self.model.transformer.blocks[0].attn.n_heads
+        elif name == "xlnet_cls":
+            self.embeddings = self.model.transformer.word_embedding
+            self.selfattn = [layer.rel_attn.ctx_probe for layer in self.model.transformer.layer]
+            self.context_kind = "identity"
+            self.layers, self.heads = self.model.config.n_layer, self.model.config.n_head
         elif name == "t5_gated":
             enc = self.model.encoder_model
             self.embeddings = enc.encoder.embed_tokens
@@ -176,7 +194,10 @@ class Target:
         self.unique_selfattn = list(dict.fromkeys(self.selfattn))
 
     def logits(self, input_ids):
-        out = self.model(input_ids, attention_mask=torch.ones_like(input_ids))
+        kw = {"attention_mask": torch.ones_like(input_ids)}
+        if self.context_kind == "identity":  # XLNet, called with the tokenizer's segments
+            kw["token_type_ids"] = xlnet_token_types(input_ids)
+        out = self.model(input_ids, **kw)
         if hasattr(out, "logits"):  # HF ModelOutput
             return out.logits if self.head == "classifier" else out[self.head]
         return out[self.head]
@@ -185,11 +206,13 @@ class Target:
         """Calls fn(context) at every layer's context in a forward pass; returns the hooks."""
         if self.context_kind == "output":
             return [m.register_forward_hook(lambda m, i, o: fn(o[0])) for m in self.unique_selfattn]
+        if self.context_kind == "identity":
+            return [m.register_forward_hook(lambda m, i, o: fn(o)) for m in self.unique_selfattn]
         return [m.register_forward_pre_hook(lambda m, i: fn(i[0])) for m in self.unique_selfattn]
 
     def on_context_grad(self, fn):
         """Calls fn(dF/dcontext) for every layer in a backward pass (last layer first)."""
-        if self.context_kind == "output":
+        if self.context_kind in ("output", "identity"):
             return [m.register_full_backward_hook(lambda m, gin, gout: fn(gout[0])) for m in self.unique_selfattn]
         return [m.register_full_backward_hook(lambda m, gin, gout: fn(gin[0])) for m in self.unique_selfattn]
 
@@ -202,11 +225,15 @@ class Target:
                 self.logits(input_ids)
         finally:
             hook.remove()
-        return kept[0]
+        return self.batch_major(kept[0])
+
+    def batch_major(self, x):
+        """XLNet's transformer runs time-major (T, B, H): its embedding output is transposed."""
+        return x.transpose(0, 1) if self.context_kind == "identity" else x
 
     def logits_with_embedding(self, input_ids, emb):
         """Run with the embedding module's output replaced by `emb` (B, T, H)."""
-        hook = self.embeddings.register_forward_hook(lambda m, i, o: emb)
+        hook = self.embeddings.register_forward_hook(lambda m, i, o: self.batch_major(emb))
         try:
             return self.logits(input_ids.expand(emb.shape[0], -1))
         finally:
@@ -219,6 +246,10 @@ def tokenizer_for(name, kind):
     vocab = os.path.join(FIXTURES, "models", name, "vocab.txt")
     if kind == "prott5":
         return T5Tokenizer.from_pretrained(os.path.join(FIXTURES, "models", name))
+    if kind == "protxlnet":
+        from transformers import XLNetTokenizer
+
+        return XLNetTokenizer.from_pretrained(os.path.join(FIXTURES, "models", name))
     if kind == "esm":
         return EsmTokenizer(vocab_file=vocab)
     return BertTokenizer(vocab=vocab, do_lower_case=False)
@@ -227,7 +258,7 @@ def tokenizer_for(name, kind):
 def token_ids(tok, kind, seq):
     if kind == "esm":
         return tok(seq)["input_ids"]
-    return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind in ("protbert", "prott5") else seq))["input_ids"]
+    return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind in ("protbert", "prott5", "protxlnet") else seq))["input_ids"]
 
 
 def baseline_ids(tok, ids, baseline, kind):
@@ -238,6 +269,8 @@ def baseline_ids(tok, ids, baseline, kind):
         fill = tok.pad_token_id if baseline == "pad" else tok.convert_tokens_to_ids("<extra_id_0>")
         return [fill] * (len(ids) - 1) + [ids[-1]]
     fill = tok.pad_token_id if baseline == "pad" else tok.mask_token_id
+    if kind == "protxlnet":  # residues, then <sep> <cls>
+        return [fill] * (len(ids) - 2) + ids[-2:]
     return [ids[0]] + [fill] * (len(ids) - 2) + [ids[-1]]
 
 
@@ -376,13 +409,20 @@ def context_tangents(tm, input_ids, path, direction):
 
 def captum(tm, ids, base, target, method, steps, latent):
     input_ids = torch.tensor([ids])
+
+    def fwd(emb):
+        return tm.logits_with_embedding(input_ids, emb)
+
     if base is None:
         # zero embedding baseline: not expressible as token ids for LIG; use plain IG on the
         # embedding-module output instead.
-        def fwd(emb):
-            return tm.logits_with_embedding(input_ids, emb)
-
         algo, inputs, baselines, skip = IntegratedGradients(fwd), tm.embed(input_ids), 0.0, 0
+    elif tm.context_kind == "identity":
+        # XLNet's embedding output is time-major, which LIG cannot interpolate (it batches along
+        # dim 0); IG on the embedding output between the two token sequences' embeddings is the
+        # same integral.
+        inputs, baselines = tm.embed(input_ids), tm.embed(torch.tensor([base]))
+        algo, skip = IntegratedGradients(fwd), 0
     else:
         algo = LayerIntegratedGradients(tm.logits, tm.embeddings)
         inputs, baselines, skip = input_ids, torch.tensor([base]), 2  # LIG: input + baseline forwards first

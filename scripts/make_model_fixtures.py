@@ -157,7 +157,9 @@ def capture_contexts(model, layers):
     output projections (ALBERT, T5, ESM C have no module whose output is the context): their
     input is the context. A module used by several layers (ALBERT) records once per use."""
     store = []
-    if layers and isinstance(layers[0], nn.Linear):
+    if layers and isinstance(layers[0], nn.Identity):  # XLNet's context probes
+        hooks = [m.register_forward_hook(lambda m, i, o: store.append(o.detach())) for m in dict.fromkeys(layers)]
+    elif layers and isinstance(layers[0], nn.Linear):
         hooks = [m.register_forward_pre_hook(lambda m, i: store.append(i[0].detach())) for m in dict.fromkeys(layers)]
     else:
         hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
@@ -591,6 +593,124 @@ def build_t5(name, feed_forward_proj, tokenizer_json, seed):
     )
 
 
+XLNET_PIECES = ["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>"] + [
+    "\u2581" + a for a in "ALGVSREDTIPKFQNYMHWCXBOUZ"
+]
+
+
+def write_xlnet_spiece(folder):
+    """ProtXLNet-style SentencePiece model: XLNet's control symbols, then residue pieces `▁A`…"""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = len(XLNET_PIECES)
+    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 0, 1
+    model.trainer_spec.eos_id, model.trainer_spec.pad_id = 2, 5
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    for i, piece in enumerate(XLNET_PIECES):
+        entry = model.pieces.add()
+        entry.piece = piece
+        if piece == "<unk>":
+            entry.type, entry.score = pb.ModelProto.SentencePiece.UNKNOWN, 0.0
+        elif piece.startswith("<"):
+            entry.type, entry.score = pb.ModelProto.SentencePiece.CONTROL, 0.0
+        else:
+            entry.type, entry.score = pb.ModelProto.SentencePiece.NORMAL, -1.0 - i * 0.01
+    with open(os.path.join(folder, "spiece.model"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def install_xlnet_context_probes(model):
+    """XLNet forms the per-head context (attn_vec) inside XLNetRelativeAttention.forward, with no
+    module around it. Route it through an nn.Identity per layer (`rel_attn.ctx_probe`, shaped
+    (B, T, heads·head_size) as protscope's contexts) so hooks can read it and its gradient."""
+    from transformers.models.xlnet import modeling_xlnet
+
+    cls = modeling_xlnet.XLNetRelativeAttention
+    if not hasattr(cls, "_protscope_post_attention"):
+        cls._protscope_post_attention = cls.post_attention
+
+        def post_attention(self, h, attn_vec, residual=True):
+            i, b, n, d = attn_vec.shape
+            ctx = attn_vec.permute(1, 0, 2, 3).reshape(b, i, n * d)
+            if hasattr(self, "ctx_probe"):
+                ctx = self.ctx_probe(ctx)
+            return cls._protscope_post_attention(self, h, ctx.reshape(b, i, n, d).permute(1, 0, 2, 3), residual)
+
+        cls.post_attention = post_attention
+    for layer in model.transformer.layer:
+        layer.rel_attn.ctx_probe = nn.Identity()
+    return [layer.rel_attn.ctx_probe for layer in model.transformer.layer]
+
+
+def xlnet_token_types(input_ids):
+    """What HF's XLNet tokenizer gives one sequence: segment 0, and 2 for the final <cls>."""
+    types = torch.zeros_like(input_ids)
+    types[:, -1] = 2
+    return types
+
+
+class XLNetWithSegments(nn.Module):
+    """XLNetForSequenceClassification called as `model(**tokenizer(text))` calls it: with the
+    tokenizer's token_type_ids."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, **kw):
+        return self.model(input_ids, token_type_ids=xlnet_token_types(input_ids), **kw)
+
+
+def build_xlnet(seed):
+    from transformers import XLNetConfig, XLNetForSequenceClassification, XLNetTokenizer
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "xlnet_cls")
+    os.makedirs(folder, exist_ok=True)
+    write_xlnet_spiece(folder)
+    tok = XLNetTokenizer.from_pretrained(folder)
+    labels = ["binder", "non-binder"]
+    config = XLNetConfig(
+        vocab_size=len(XLNET_PIECES), d_model=16, n_layer=2, n_head=4, d_inner=32, ff_activation="gelu",
+        untie_r=True, attn_type="bi", dropout=0.0, summary_last_dropout=0.0, initializer_range=0.3,
+        pad_token_id=5, bos_token_id=1, eos_token_id=2, num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)}, label2id={l: i for i, l in enumerate(labels)},
+    )
+    model = XLNetForSequenceClassification(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    model.save_pretrained(folder)
+    probes = install_xlnet_context_probes(model)
+    tensors, records = {}, []
+    for idx, (sid, seq) in enumerate(SEQUENCES["protbert"]):
+        enc = tok(" ".join(re.sub(r"[UZOB]", "X", seq)), return_token_type_ids=True)
+        ids = enc["input_ids"]
+        assert ids[-2:] == [4, 3] and len(ids) == len(seq) + 2, ids
+        input_ids = torch.tensor([ids])
+        assert enc["token_type_ids"] == xlnet_token_types(input_ids)[0].tolist(), enc["token_type_ids"]
+        store, hooks = capture_contexts(model, probes)
+        with torch.no_grad():
+            out = XLNetWithSegments(model)(input_ids, attention_mask=torch.ones_like(input_ids),
+                                           output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out.attentions]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out.hidden_states]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        tensors[f"{key}.logits.classifier"] = out.logits[0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(
+        folder, tensors, records,
+        "XLNetForSequenceClassification (d 16, 4 heads, 2 layers, bi attention, untie_r), called with the "
+        "tokenizer's token_type_ids (<cls> segment 2); contexts = attn_vec routed through an nn.Identity probe",
+    )
+
+
 BUILDERS = {
     "bert_cls": lambda: build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1),
     "bert_multilabel": lambda: build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2),
@@ -603,6 +723,7 @@ BUILDERS = {
     "esmc_tiny": lambda: build_esmc(seed=9),
     "t5_gated": lambda: build_t5("t5_gated", "gated-gelu", tokenizer_json=False, seed=10),
     "t5_relu": lambda: build_t5("t5_relu", "relu", tokenizer_json=True, seed=11),
+    "xlnet_cls": lambda: build_xlnet(seed=12),
 }
 
 

@@ -685,6 +685,7 @@ mod tests {
             num_heads: 1,
             tokens: 5,
             residue_start: 1,
+            residue_count: 3,
             weights: Tensor::from_vec(w, (1, 1, 5, 5), &Device::Cpu).unwrap(),
         }
     }
@@ -799,6 +800,7 @@ mod tests {
             num_heads: 2,
             tokens: t,
             residue_start: 1,
+            residue_count: t - 2,
             weights: Tensor::from_vec(w, (2, 2, t, t), &Device::Cpu).unwrap(),
         };
         let mut stats = HeadStatistics::new(2, 2, Weighting::Weight, vec!["s".into()]).unwrap();

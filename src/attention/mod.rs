@@ -21,16 +21,18 @@ pub struct AttentionMaps {
     pub num_heads: usize,
     /// Tokens, specials included.
     pub tokens: usize,
-    /// Token index of the first residue (1 after a leading special token, 0 in T5).
+    /// Token index of the first residue (1 after a leading special token, 0 in T5 and XLNet).
     pub residue_start: usize,
+    /// Number of residues (the tokens between the leading and the final special tokens).
+    pub residue_count: usize,
     /// (layers, heads, T, T) on the CPU.
     pub weights: Tensor,
 }
 
 impl AttentionMaps {
-    /// Residues (tokens minus the special tokens: a leading one, if any, and the final one).
+    /// Residues (tokens minus the special tokens).
     pub fn residues(&self) -> usize {
-        self.tokens - self.residue_start - 1
+        self.residue_count
     }
 
     /// Residue-only maps (layers, heads, n, n): special-token rows and columns dropped, weights
@@ -188,6 +190,7 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
                 num_heads: model.num_heads(),
                 tokens: t,
                 residue_start: s.residue_start,
+                residue_count: s.residues.len(),
                 weights: w,
             })
         })

@@ -325,7 +325,18 @@ pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<Res
                 ),
             ));
         }
-        let residues: Vec<_> = (1..last).map(|p| &by_position[&p]).collect();
+        // Residues are 1..=n; one final special token follows, or XLNet's `<sep> <cls>`, told
+        // apart by its multi-letter token text.
+        let mut end = last;
+        while end > 1
+            && by_position[&(end - 1)]
+                .1
+                .as_deref()
+                .is_some_and(|t| t.chars().count() > 1)
+        {
+            end -= 1;
+        }
+        let residues: Vec<_> = (1..end).map(|p| &by_position[&p]).collect();
         let values = residues.iter().map(|(v, _)| *v).collect();
         let sequence = residues
             .iter()

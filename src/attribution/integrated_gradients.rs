@@ -106,8 +106,10 @@ pub struct IgResult {
     pub target: usize,
     /// Token texts: first special (none in T5), residues, final special.
     pub tokens: Vec<String>,
-    /// Token index of the first residue (1, or 0 in T5).
+    /// Token index of the first residue (1, or 0 in T5 and XLNet).
     pub residue_start: usize,
+    /// Number of residues (tokens between the leading and the final special tokens).
+    pub residue_count: usize,
     /// F(x): target logit at the input.
     pub f_input: f64,
     /// F(x'): target logit at the baseline.
@@ -132,8 +134,8 @@ impl IgResult {
     /// Embedding-level relevance of the residues (positions 1..=n, the special tokens left out),
     /// as [`crate::attribution::flip::flip_residues`] takes it.
     pub fn residue_embedding(&self) -> &[f64] {
-        let end = self.embedding.len().saturating_sub(1);
-        self.embedding.get(self.residue_start..end).unwrap_or(&[])
+        let range = self.residue_start..self.residue_start + self.residue_count;
+        self.embedding.get(range).unwrap_or(&[])
     }
 
     /// The 1-based residue position of token `index` (0: a leading special token, n+1: the
@@ -394,13 +396,14 @@ pub fn integrated_gradients(
     let mut tokens = Vec::with_capacity(t);
     tokens.extend(model.tokenizer.first_token.clone());
     tokens.extend(seq.residues.iter().map(|c| c.to_string()));
-    tokens.push(model.tokenizer.last_token.clone());
+    tokens.extend(model.tokenizer.final_tokens.iter().cloned());
     Ok(IgResult {
         protein: seq.id.clone(),
         head: head_name.to_string(),
         target,
         tokens,
         residue_start: seq.residue_start,
+        residue_count: seq.residues.len(),
         f_input,
         f_baseline,
         delta,

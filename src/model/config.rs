@@ -21,6 +21,8 @@ pub enum Family {
     T5,
     /// `model_type: esmc` (or the ESM++ port's `ESMplusplus`): ESM C in the official weight layout.
     EsmC,
+    /// `model_type: xlnet` (ProtXLNet): relative attention, specials at the end.
+    Xlnet,
 }
 
 impl Family {
@@ -74,7 +76,7 @@ pub struct ModelConfig {
 }
 
 const SUPPORTED_TYPES: &str = "\"bert\" (ProtBert, AntiBERTy), \"esm\" (ESM-2), \"albert\" \
-     (ProtAlbert), \"t5\" (ProtT5, Ankh encoders), \"esmc\" (ESM C)";
+     (ProtAlbert), \"t5\" (ProtT5, Ankh encoders), \"esmc\" (ESM C), \"xlnet\" (ProtXLNet)";
 
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -113,6 +115,7 @@ impl ModelConfig {
             "albert" => Family::Albert,
             "t5" => Family::T5,
             "esmc" | "ESMplusplus" => Family::EsmC,
+            "xlnet" => Family::Xlnet,
             other => {
                 return Err(Error::file(
                     path,
@@ -162,7 +165,7 @@ impl ModelConfig {
             }
         }
         let hidden_size = first_usize(&["hidden_size", "d_model"])?;
-        let num_attention_heads = first_usize(&["num_attention_heads", "num_heads"])?;
+        let num_attention_heads = first_usize(&["num_attention_heads", "num_heads", "n_head"])?;
         if num_attention_heads == 0 {
             return Err(Error::file(path, "num_attention_heads must be positive"));
         }
@@ -181,10 +184,10 @@ impl ModelConfig {
             Family::EsmC => {
                 opt_usize("intermediate_size").unwrap_or((hidden_size * 8 / 3).div_ceil(256) * 256)
             }
-            _ => first_usize(&["intermediate_size", "d_ff"])?,
+            _ => first_usize(&["intermediate_size", "d_ff", "d_inner"])?,
         };
         let max_position_embeddings = match family {
-            Family::T5 | Family::EsmC => {
+            Family::T5 | Family::EsmC | Family::Xlnet => {
                 opt_usize("max_position_embeddings").unwrap_or(UNBOUNDED_POSITIONS)
             }
             _ => usize_field("max_position_embeddings")?,
@@ -200,11 +203,12 @@ impl ModelConfig {
             architectures,
             vocab_size: usize_field("vocab_size")?,
             hidden_size,
-            num_hidden_layers: first_usize(&["num_hidden_layers", "num_layers"])?,
+            num_hidden_layers: first_usize(&["num_hidden_layers", "num_layers", "n_layer"])?,
             num_attention_heads,
             head_size,
             intermediate_size,
             hidden_act: field("hidden_act")
+                .or_else(|| field("ff_activation"))
                 .and_then(|v| v.as_str())
                 .unwrap_or("gelu")
                 .to_string(),

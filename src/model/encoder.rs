@@ -262,6 +262,8 @@ pub(crate) struct SelfAttention {
     score_scale: f64,
     /// ESM C: LayerNorms on q and on k over the whole context width, before rotary.
     qk_norm: Option<(LayerNorm, LayerNorm)>,
+    /// XLNet: position and segment terms added to the scores.
+    relative: Option<RelativeAttention>,
 }
 
 /// What the attention block's backward pass needs from its forward pass.
@@ -294,7 +296,14 @@ impl SelfAttention {
             rotary: cfg.rotary_base.is_some(),
             score_scale: cfg.score_scale,
             qk_norm,
+            relative: None,
         }
+    }
+
+    /// XLNet's relative attention on top of [`Self::new`].
+    pub(crate) fn with_relative(mut self, relative: RelativeAttention) -> Self {
+        self.relative = Some(relative);
+        self
     }
 
     /// HF BERT names: `{prefix}.attention.self.{query,key,value}`, `{prefix}.attention.output.dense`.
@@ -386,11 +395,13 @@ impl SelfAttention {
 
     /// The operands of the score product and the scale it takes. Rotary models (ESM) scale q
     /// and rotate q and k before the product; BERT scales the scores.
+    /// With `direction`, q and k are tangents: the linear maps apply, constant offsets not.
     fn score_operands(
         &self,
         q: Tensor,
         k: Tensor,
         rotary: Option<&(Tensor, Tensor)>,
+        direction: bool,
     ) -> Result<(Tensor, Tensor, f64)> {
         Ok(match rotary {
             Some((cos, sin)) => {
@@ -402,7 +413,11 @@ impl SelfAttention {
                     1.0,
                 )
             }
-            None => (q, k, self.scale()),
+            None => match &self.relative {
+                Some(relative) if !direction => (relative.content_query(&q)?, k, self.scale()),
+                Some(_) => (q, k, self.scale()),
+                None => (q, k, self.scale()),
+            },
         })
     }
 
@@ -412,14 +427,19 @@ impl SelfAttention {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         query_rows: usize,
     ) -> Result<(Tensor, SavedAttention)> {
+        let rotary = positions.rotary.as_ref();
         let (b, t, _) = x.dims3()?;
         let (qkv, qk_projected) = self.normalize_qk(self.qkv.forward_detached(x)?)?;
         let (q, k, v) = self.split_heads(qkv, b, t, query_rows)?;
-        let (q, k, score_scale) = self.score_operands(q, k, rotary)?;
-        let scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
+        let (q, k, score_scale) = self.score_operands(q, k, rotary, false)?;
+        let mut scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
+        if let Some(relative) = &self.relative {
+            let terms = relative.scores(&q, positions, true)?;
+            scores = (scores + (terms * score_scale)?)?;
+        }
         // A full bias (relative positions) has a row per query: keep the rows computed.
         let bias = if bias.dim(2)? > 1 && query_rows < t {
             bias.narrow(2, 0, query_rows)?
@@ -450,17 +470,22 @@ impl SelfAttention {
         &self,
         saved: &SavedAttention,
         x_dot: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<Tensor> {
+        let rotary = positions.rotary.as_ref();
         let (b, t, _) = x_dot.dims3()?;
         let rows = saved.q.dim(2)?;
         let qkv_dot = self.normalize_qk_tangent(saved, self.qkv.tangent(x_dot)?)?;
         let (q_dot, k_dot, v_dot) = self.split_heads(qkv_dot, b, t, rows)?;
         // Rotary models: saved q and k are already scaled and rotated, both linear maps.
-        let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary)?;
+        let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary, true)?;
         let SavedAttention { q, k, v, probs, .. } = saved;
-        let scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
+        let mut scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
             + super::ops::batched_matmul(q, &k_dot.t()?, 1.0)?)?;
+        if let Some(relative) = &self.relative {
+            // The position and segment terms are linear in q (the biases do not move).
+            scores_dot = (scores_dot + relative.scores(&q_dot, positions, false)?)?;
+        }
         // The softmax Jacobian is symmetric: its tangent is its backward formula.
         let probs_dot = super::ops::softmax_backward(probs, &scores_dot, score_scale)?;
         let context_dot = (super::ops::batched_matmul(&probs_dot, v, 1.0)?
@@ -475,8 +500,9 @@ impl SelfAttention {
         &self,
         saved: &SavedAttention,
         d_context: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<Tensor> {
+        let rotary = positions.rotary.as_ref();
         let (b, rows, hidden) = d_context.dims3()?;
         let t = saved.k.dim(2)?;
         let d_c = d_context
@@ -491,6 +517,9 @@ impl SelfAttention {
         let d_scores = super::ops::softmax_backward(probs, &d_probs, score_scale)?;
         let mut d_q = super::ops::batched_matmul(&d_scores, k, 1.0)?;
         let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q, 1.0)?;
+        if let Some(relative) = &self.relative {
+            d_q = (d_q + relative.backward(&d_scores, positions)?)?;
+        }
         if let Some((cos, sin)) = rotary {
             let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
             d_q = (Rotary::backward(&d_q, &cos_q, &sin_q)? * self.scale())?;
@@ -506,6 +535,203 @@ impl SelfAttention {
         let d_qkv = self.normalize_qk_backward(saved, d_qkv)?;
         Ok(self.qkv.backward_input(&d_qkv)?)
     }
+}
+
+/// Per-pass position data every layer reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PositionInputs {
+    /// Rotary cos/sin tables (T, head_size).
+    rotary: Option<(Tensor, Tensor)>,
+    /// XLNet: sinusoidal encodings of the relative offsets T, T−1, …, −T+1: (2T, hidden).
+    relative: Option<Tensor>,
+    /// XLNet: 1 where query and key lie in different segments, else 0: (B, 1, T, T).
+    segment_differs: Option<Tensor>,
+}
+
+/// XLNet's relative attention terms (HF `XLNetRelativeAttention.rel_attn_core`, content
+/// stream): with q the projected query, scores = (q + r_w)·k + (q + r_r)·r[i − j] +
+/// (q + r_s)·s[seg_i ≠ seg_j], all times the scale. The first term is the ordinary product of
+/// the core (its q is `q + r_w`); this adds the other two.
+#[derive(Debug, Clone)]
+pub(crate) struct RelativeAttention {
+    /// Position encodings → keys (`rel_attn.r`), hidden → context, no bias.
+    r: Linear,
+    /// (1, heads, 1, head_size) each.
+    r_w_bias: Tensor,
+    r_r_bias: Tensor,
+    r_s_bias: Tensor,
+    /// (1, heads, head_size, 2): the segment embeddings for "same" (0) and "different" (1).
+    seg_embed: Tensor,
+    num_heads: usize,
+    head_size: usize,
+}
+
+impl RelativeAttention {
+    /// Biases as HF stores them, (heads, head_size); `seg_embed` (2, heads, head_size).
+    pub(crate) fn new(
+        r: Linear,
+        r_w_bias: &Tensor,
+        r_r_bias: &Tensor,
+        r_s_bias: &Tensor,
+        seg_embed: &Tensor,
+    ) -> Result<Self> {
+        let (num_heads, head_size) = r_w_bias.dims2()?;
+        let shape = (1, num_heads, 1, head_size);
+        Ok(RelativeAttention {
+            r,
+            r_w_bias: r_w_bias.reshape(shape)?,
+            r_r_bias: r_r_bias.reshape(shape)?,
+            r_s_bias: r_s_bias.reshape(shape)?,
+            seg_embed: seg_embed.permute((1, 2, 0))?.unsqueeze(0)?.contiguous()?,
+            num_heads,
+            head_size,
+        })
+    }
+
+    /// The core's q is q + r_w; the projected q is what the position and segment terms read.
+    pub(crate) fn content_query(&self, q: &Tensor) -> Result<Tensor> {
+        Ok(q.broadcast_add(&self.r_w_bias)?)
+    }
+
+    /// Keys of the relative offsets, (1, heads, 2T, head_size).
+    fn position_keys(&self, positions: &PositionInputs) -> Result<Tensor> {
+        let encodings = positions
+            .relative
+            .as_ref()
+            .ok_or_else(|| crate::Error::invalid("XLNet attention without position encodings"))?;
+        let rows = encodings.dim(0)?;
+        Ok(self
+            .r
+            .forward_detached(encodings)?
+            .reshape((rows, self.num_heads, self.head_size))?
+            .transpose(0, 1)?
+            .unsqueeze(0)?
+            .contiguous()?)
+    }
+
+    /// Column of offset i − j in the (…, 2T) position scores, for query i and key j: T − i + j
+    /// (HF's `rel_shift_bnij`), shaped (B, heads, rows, T).
+    fn offset_index(
+        b: usize,
+        heads: usize,
+        rows: usize,
+        t: usize,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let index: Vec<u32> = (0..rows)
+            .flat_map(|i| (0..t).map(move |j| (t - i + j) as u32))
+            .collect();
+        Ok(Tensor::from_vec(index, (1, 1, rows, t), device)?
+            .broadcast_as((b, heads, rows, t))?
+            .contiguous()?)
+    }
+
+    /// Position + segment terms (B, heads, rows, T) for the core's query `q` ((B, heads, rows,
+    /// head_size), = projected q + r_w when `with_bias`) or, without the biases, for a query
+    /// direction q̇ (the terms' tangent).
+    fn scores(&self, q: &Tensor, positions: &PositionInputs, with_bias: bool) -> Result<Tensor> {
+        let (b, heads, rows, _) = q.dims4()?;
+        let t = positions
+            .segment_differs
+            .as_ref()
+            .map(|s| s.dim(3))
+            .transpose()?
+            .unwrap_or(rows);
+        let projected = if with_bias {
+            q.broadcast_sub(&self.r_w_bias)?
+        } else {
+            q.clone()
+        };
+        let (q_r, q_s) = if with_bias {
+            (
+                projected.broadcast_add(&self.r_r_bias)?,
+                projected.broadcast_add(&self.r_s_bias)?,
+            )
+        } else {
+            (projected.clone(), projected)
+        };
+        let keys = self.position_keys(positions)?;
+        let all_offsets = q_r.broadcast_matmul(&keys.t()?)?; // (B, heads, rows, 2T)
+        let index = Self::offset_index(b, heads, rows, t, q.device())?;
+        let position_terms = all_offsets.contiguous()?.gather(&index, 3)?;
+        // (B, heads, rows, 2): the segment term for "same" and "different" segment.
+        let segment = q_s.broadcast_matmul(&self.seg_embed)?;
+        let same = segment.narrow(3, 0, 1)?;
+        let different = segment.narrow(3, 1, 1)?;
+        let differs = self.segment_rows(positions, rows)?;
+        let segment_terms = same.broadcast_add(&differs.broadcast_mul(&(different - &same)?)?)?;
+        Ok((position_terms + segment_terms)?)
+    }
+
+    fn segment_rows(&self, positions: &PositionInputs, rows: usize) -> Result<Tensor> {
+        let differs = positions
+            .segment_differs
+            .as_ref()
+            .ok_or_else(|| crate::Error::invalid("XLNet attention without segments"))?;
+        Ok(if differs.dim(2)? > rows {
+            differs.narrow(2, 0, rows)?
+        } else {
+            differs.clone()
+        })
+    }
+
+    /// ∂F/∂q from the position and segment terms, given ∂F/∂(unscaled scores) (B, heads,
+    /// rows, T).
+    fn backward(&self, d_scores: &Tensor, positions: &PositionInputs) -> Result<Tensor> {
+        let (b, heads, rows, t) = d_scores.dims4()?;
+        let keys = self.position_keys(positions)?;
+        let index = Self::offset_index(b, heads, rows, t, d_scores.device())?;
+        let zeros = Tensor::zeros((b, heads, rows, 2 * t), d_scores.dtype(), d_scores.device())?;
+        let d_offsets = zeros.scatter_add(&index, &d_scores.contiguous()?, 3)?;
+        let d_q_position = d_offsets.broadcast_matmul(&keys)?;
+        let differs = self.segment_rows(positions, rows)?;
+        let d_different = d_scores.broadcast_mul(&differs)?.sum_keepdim(3)?;
+        let d_same = (d_scores.sum_keepdim(3)? - &d_different)?;
+        let d_segment = Tensor::cat(&[&d_same, &d_different], 3)?; // (B, heads, rows, 2)
+        let d_q_segment = d_segment.broadcast_matmul(&self.seg_embed.t()?)?;
+        Ok((d_q_position + d_q_segment)?)
+    }
+}
+
+/// XLNet's sinusoidal encodings of the offsets T, T−1, …, −T+1 (HF
+/// `relative_positional_encoding`, bidirectional, no clamping): (2T, hidden), `[sin, cos]`.
+fn relative_encodings(t: usize, hidden: usize, device: &Device) -> Result<Tensor> {
+    let inv_freq: Vec<f32> = (0..hidden)
+        .step_by(2)
+        .map(|i| 1.0 / 10000f32.powf(i as f32 / hidden as f32))
+        .collect();
+    let half = inv_freq.len();
+    let mut values = Vec::with_capacity(2 * t * hidden);
+    for k in 0..2 * t {
+        let offset = t as f32 - k as f32;
+        let angles: Vec<f32> = inv_freq.iter().map(|f| offset * f).collect();
+        values.extend(angles.iter().map(|a| a.sin()));
+        values.extend(angles.iter().map(|a| a.cos()));
+    }
+    Ok(Tensor::from_vec(values, (2 * t, 2 * half), device)?)
+}
+
+/// XLNet segments from the (B, T) mask: the residues and `<sep>` are segment 0, the final real
+/// token (`<cls>`) segment 2 and padding segment 3, as HF's XLNet tokenizer assigns them;
+/// (B, 1, T, T) with 1 where query and key segments differ.
+fn xlnet_segments_differ(mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let lengths: Vec<u32> = mask.to_dtype(DType::U32)?.sum(1)?.to_vec1()?;
+    let mut differs = Vec::with_capacity(b * t * t);
+    for &len in &lengths {
+        let len = len as usize;
+        let segment = |p: usize| match p {
+            p if p + 1 < len => 0u8,
+            p if p + 1 == len => 2,
+            _ => 3,
+        };
+        for i in 0..t {
+            for j in 0..t {
+                differs.push(f32::from(u8::from(segment(i) != segment(j))));
+            }
+        }
+    }
+    Ok(Tensor::from_vec(differs, (b, 1, t, t), mask.device())?)
 }
 
 /// The position-wise feed-forward block: `output(act(input(x)))`, or gated
@@ -667,7 +893,7 @@ impl EncoderLayer {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         rows: usize,
     ) -> Result<LayerForward> {
         let x = x.detach();
@@ -678,7 +904,7 @@ impl EncoderLayer {
         };
         Ok(match self.norm {
             NormPlacement::Post => {
-                let (context, attention) = self.attention.context(&x, bias, rotary, rows)?;
+                let (context, attention) = self.attention.context(&x, bias, positions, rows)?;
                 let attention_sum = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
                 let (ff, ff_pre) = self.feed_forward.forward(&h)?;
@@ -696,7 +922,8 @@ impl EncoderLayer {
             }
             NormPlacement::Pre => {
                 let normed = self.attention_norm.forward(&x)?;
-                let (context, attention) = self.attention.context(&normed, bias, rotary, rows)?;
+                let (context, attention) =
+                    self.attention.context(&normed, bias, positions, rows)?;
                 let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let (ff, ff_pre) = self.feed_forward.forward(&self.output_norm.forward(&h)?)?;
                 LayerForward {
@@ -720,7 +947,7 @@ impl EncoderLayer {
         &self,
         saved: &SavedLayer,
         x_dot: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         with_output: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let rows = saved.attention.q.dim(2)?;
@@ -736,7 +963,7 @@ impl EncoderLayer {
             NormPlacement::Post => {
                 let context_dot =
                     self.attention
-                        .context_tangent(&saved.attention, x_dot, rotary)?;
+                        .context_tangent(&saved.attention, x_dot, positions)?;
                 if !with_output {
                     return Ok((context_dot, None));
                 }
@@ -756,7 +983,7 @@ impl EncoderLayer {
                     .tangent(&saved.attention_norm_input, x_dot)?;
                 let context_dot =
                     self.attention
-                        .context_tangent(&saved.attention, &normed_dot, rotary)?;
+                        .context_tangent(&saved.attention, &normed_dot, positions)?;
                 if !with_output {
                     return Ok((context_dot, None));
                 }
@@ -773,7 +1000,7 @@ impl EncoderLayer {
         &self,
         saved: &SavedLayer,
         d_output: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<(Tensor, Tensor)> {
         let ff_backward = |d_ff_out: &Tensor| -> Result<Tensor> {
             self.feed_forward
@@ -791,7 +1018,7 @@ impl EncoderLayer {
                 let d_context = self.attention.output.backward_input(&d_attention_sum)?;
                 let d_x = self
                     .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
+                    .backward(&saved.attention, &d_context, positions)?;
                 let t = d_x.dim(1)?;
                 ((d_x + pad_rows(&d_attention_sum, 1, t)?)?, d_context)
             }
@@ -804,7 +1031,7 @@ impl EncoderLayer {
                 let d_context = self.attention.output.backward_input(&d_h)?;
                 let d_normed = self
                     .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
+                    .backward(&saved.attention, &d_context, positions)?;
                 let t = d_normed.dim(1)?;
                 let d_x = (self
                     .attention_norm
@@ -832,7 +1059,7 @@ fn pad_rows(x: &Tensor, dim: usize, total: usize) -> Result<Tensor> {
 struct LayerBackward {
     layer: EncoderLayer,
     saved: SavedLayer,
-    rotary: Option<(Tensor, Tensor)>,
+    positions: PositionInputs,
 }
 
 impl super::ops::Backward for LayerBackward {
@@ -848,7 +1075,7 @@ impl super::ops::Backward for LayerBackward {
     ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
         let (d_x, d_context) = self
             .layer
-            .backward(&self.saved, g, self.rotary.as_ref())
+            .backward(&self.saved, g, &self.positions)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         // The probe is shaped like a full context.
         let d_context = pad_rows(&d_context, 1, d_x.dim(1)?)
@@ -867,6 +1094,8 @@ pub struct Encoder {
     rotary: Option<Rotary>,
     /// T5: relative position bias added to every layer's scores.
     position_bias: Option<RelativePositionBias>,
+    /// XLNet: relative position encodings and segments for every layer's relative attention.
+    xlnet_relative: bool,
 }
 
 impl Encoder {
@@ -905,7 +1134,15 @@ impl Encoder {
             final_norm,
             rotary,
             position_bias,
+            xlnet_relative: false,
         }
+    }
+
+    /// XLNet: every pass computes the relative position encodings and segment matrix its
+    /// layers' [`RelativeAttention`] reads.
+    pub(crate) fn with_xlnet_positions(mut self) -> Self {
+        self.xlnet_relative = true;
+        self
     }
 
     pub fn config(&self) -> &EncoderConfig {
@@ -936,14 +1173,18 @@ impl Encoder {
             let table = position_bias.table(t, embeddings.device())?;
             bias = bias.broadcast_add(&table.to_dtype(bias.dtype())?)?;
         }
-        let rotary = match &self.rotary {
-            Some(r) => {
-                let (cos, sin) = r.tables(t, embeddings.device())?;
-                let dtype = embeddings.dtype();
-                Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?))
-            }
-            None => None,
-        };
+        let mut positions = PositionInputs::default();
+        if let Some(r) = &self.rotary {
+            let (cos, sin) = r.tables(t, embeddings.device())?;
+            let dtype = embeddings.dtype();
+            positions.rotary = Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?));
+        }
+        if self.xlnet_relative {
+            let dtype = embeddings.dtype();
+            let encodings = relative_encodings(t, self.config.hidden_size, embeddings.device())?;
+            positions.relative = Some(encodings.to_dtype(dtype)?);
+            positions.segment_differs = Some(xlnet_segments_differ(mask)?.to_dtype(dtype)?);
+        }
         let mut out = EncoderOutput {
             last_hidden_state: embeddings.clone(),
             mask: mask.clone(),
@@ -967,11 +1208,11 @@ impl Encoder {
                 output,
                 context,
                 saved,
-            } = layer.forward(&x, &bias, rotary.as_ref(), rows)?;
+            } = layer.forward(&x, &bias, &positions, rows)?;
             if let Some(direction) = x_dot.take() {
                 let is_last = i + 1 == self.layers.len();
                 let (context_dot, out_dot) =
-                    layer.tangent(&saved, &direction, rotary.as_ref(), !is_last)?;
+                    layer.tangent(&saved, &direction, &positions, !is_last)?;
                 out.context_tangents.push(context_dot);
                 x_dot = out_dot;
             }
@@ -983,7 +1224,7 @@ impl Encoder {
                 let backward = LayerBackward {
                     layer: layer.clone(),
                     saved,
-                    rotary: rotary.clone(),
+                    positions: positions.clone(),
                 };
                 match probe {
                     Some(p) => super::ops::attach_with_probe(&x, &output, p, backward)?,

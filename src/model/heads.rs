@@ -24,6 +24,9 @@ pub(crate) enum HeadModule {
     /// A linear layer on the mean of the last hidden state over the attended tokens (specials
     /// included, padding not): how ProtT5 / ESM C embeddings are usually classified.
     MeanPooled(Linear),
+    /// XLNet's sequence summary: out(tanh(summary(h[last real token]))), the last token
+    /// being `<cls>`.
+    LastToken { summary: Linear, out: Linear },
     /// Masked-LM head: decoder(LN(act(dense(h)))) + bias, decoder usually tied to the word
     /// embeddings.
     MaskedLm {
@@ -123,6 +126,21 @@ impl PredictionHead {
             HeadModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
                 out_proj.forward(&dense.forward(&first)?.tanh()?)?
+            }
+            HeadModule::LastToken { summary, out } => {
+                // One-hot of each row's last real token: mask[t] − mask[t + 1].
+                let mask = mask.to_dtype(last_hidden.dtype())?;
+                let t = mask.dim(1)?;
+                let next = Tensor::cat(
+                    &[
+                        &mask.narrow(1, 1, t - 1)?,
+                        &mask.narrow(1, 0, 1)?.zeros_like()?,
+                    ],
+                    1,
+                )?;
+                let last = (mask - next)?.unsqueeze(2)?;
+                let pooled = last_hidden.broadcast_mul(&last)?.sum(1)?; // (B, H)
+                out.forward(&summary.forward(&pooled)?.tanh()?)?
             }
             HeadModule::MeanPooled(linear) => {
                 let mask = mask.to_dtype(last_hidden.dtype())?;

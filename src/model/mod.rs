@@ -22,6 +22,7 @@ pub mod outputs;
 pub mod t5;
 pub mod tokenizer;
 pub mod weights;
+pub mod xlnet;
 
 use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,7 @@ impl ProteinModel {
             Family::Albert => albert::load(&config, &weights)?,
             Family::T5 => t5::load(&config, &weights)?,
             Family::EsmC => esmc::load(&config, &weights)?,
+            Family::Xlnet => xlnet::load(&config, &weights)?,
         };
         let tokenizer = SequenceTokenizer::from_folder(dir, &config)?;
         Ok(ProteinModel {

@@ -82,9 +82,11 @@ pub struct SequenceTokenizer {
     alphabet: Alphabet,
     /// Longest allowed token count (specials included).
     max_tokens: usize,
-    /// The special token before the residues (`[CLS]`, `<cls>`); None in T5.
+    /// The special token before the residues (`[CLS]`, `<cls>`); None in T5 and XLNet.
     pub first_token: Option<String>,
-    pub last_token: String,
+    /// The special tokens after the residues: `[SEP]`, `<eos>`, `</s>`, or XLNet's
+    /// `<sep> <cls>`.
+    pub final_tokens: Vec<String>,
     pub pad_token: String,
     pub mask_token: String,
     pub unk_token: String,
@@ -96,7 +98,8 @@ impl SequenceTokenizer {
     pub fn from_folder(dir: &Path, config: &super::ModelConfig) -> Result<Self> {
         let max_position_embeddings = config.max_position_embeddings;
         let is_esm = config.family.is_esm_like();
-        let is_t5 = config.family == super::Family::T5;
+        // SentencePiece vocabularies with residue pieces `▁R` (ProtT5, ProtXLNet).
+        let is_t5 = matches!(config.family, super::Family::T5 | super::Family::Xlnet);
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
         let spiece = dir.join("spiece.model");
@@ -131,7 +134,7 @@ impl SequenceTokenizer {
         } else {
             vocab_txt
         };
-        let specials = SpecialTokens::detect(&vocab, dir, &source, is_t5)?;
+        let specials = SpecialTokens::detect(&vocab, dir, &source, config.family)?;
         // T5: one word-level token per residue piece; a SentencePiece model segments
         // space-separated single residues the same way, and this needs no SentencePiece here.
         let loaded = if is_t5 { None } else { loaded };
@@ -160,7 +163,7 @@ impl SequenceTokenizer {
             alphabet,
             max_tokens,
             first_token: specials.first,
-            last_token: specials.last,
+            final_tokens: specials.last,
             pad_token: specials.pad,
             mask_token: specials.mask,
             unk_token: specials.unk,
@@ -302,10 +305,8 @@ impl SequenceTokenizer {
             Some(first) => ids.first() == Some(&self.vocab[first]),
             None => true,
         };
-        if ids.len() != keep + specials
-            || !first_ok
-            || ids.last() != Some(&self.vocab[&self.last_token])
-        {
+        let final_ids: Vec<u32> = self.final_tokens.iter().map(|t| self.vocab[t]).collect();
+        if ids.len() != keep + specials || !first_ok || !ids.ends_with(&final_ids) {
             return Err(Error::sequence(
                 id,
                 format!(
@@ -317,7 +318,7 @@ impl SequenceTokenizer {
                         Some(first) => format!(" after {first}"),
                         None => String::new(),
                     },
-                    self.last_token
+                    self.final_tokens.join(" ")
                 ),
             ));
         }
@@ -330,9 +331,9 @@ impl SequenceTokenizer {
         })
     }
 
-    /// Special tokens per sequence: 2, or 1 in T5 (`</s>` only).
+    /// Special tokens per sequence: 2 (1 in T5, `</s>` only).
     pub fn special_count(&self) -> usize {
-        1 + usize::from(self.first_token.is_some())
+        self.final_tokens.len() + usize::from(self.first_token.is_some())
     }
 
     fn alphabet_description(&self) -> &'static str {
@@ -347,7 +348,7 @@ impl SequenceTokenizer {
 
 struct SpecialTokens {
     first: Option<String>,
-    last: String,
+    last: Vec<String>,
     pad: String,
     mask: String,
     unk: String,
@@ -356,12 +357,26 @@ struct SpecialTokens {
 impl SpecialTokens {
     /// BERT (`[CLS]`, `[SEP]`, …) or ESM (`<cls>`, `<eos>`, …) names, overridden by
     /// `special_tokens_map.json` when present.
-    fn detect(vocab: &HashMap<String, u32>, dir: &Path, source: &Path, t5: bool) -> Result<Self> {
-        let esm = vocab.contains_key("<cls>");
-        let mut t = if t5 {
+    fn detect(
+        vocab: &HashMap<String, u32>,
+        dir: &Path,
+        source: &Path,
+        family: super::Family,
+    ) -> Result<Self> {
+        let t5 = matches!(family, super::Family::T5 | super::Family::Xlnet);
+        let esm = vocab.contains_key("<cls>") && !t5;
+        let mut t = if family == super::Family::Xlnet {
             SpecialTokens {
                 first: None,
-                last: "</s>".into(),
+                last: vec!["<sep>".into(), "<cls>".into()],
+                pad: "<pad>".into(),
+                mask: "<mask>".into(),
+                unk: "<unk>".into(),
+            }
+        } else if t5 {
+            SpecialTokens {
+                first: None,
+                last: vec!["</s>".into()],
                 pad: "<pad>".into(),
                 // T5 has no mask token; its first sentinel marks masked spans in pre-training.
                 mask: "<extra_id_0>".into(),
@@ -370,7 +385,7 @@ impl SpecialTokens {
         } else if esm {
             SpecialTokens {
                 first: Some("<cls>".into()),
-                last: "<eos>".into(),
+                last: vec!["<eos>".into()],
                 pad: "<pad>".into(),
                 mask: "<mask>".into(),
                 unk: "<unk>".into(),
@@ -378,7 +393,7 @@ impl SpecialTokens {
         } else {
             SpecialTokens {
                 first: Some("[CLS]".into()),
-                last: "[SEP]".into(),
+                last: vec!["[SEP]".into()],
                 pad: "[PAD]".into(),
                 mask: "[MASK]".into(),
                 unk: "[UNK]".into(),
@@ -398,8 +413,10 @@ impl SpecialTokens {
             if let Some(v) = get("cls_token").filter(|_| !t5) {
                 t.first = Some(v);
             }
-            if let Some(v) = get("sep_token").or_else(|| get("eos_token")) {
-                t.last = v;
+            if family != super::Family::Xlnet {
+                if let Some(v) = get("sep_token").or_else(|| get("eos_token")) {
+                    t.last = vec![v];
+                }
             }
             if let Some(v) = get("pad_token") {
                 t.pad = v;
@@ -412,13 +429,13 @@ impl SpecialTokens {
             }
         }
         let none = String::new();
-        for (role, token) in [
-            ("first special", t.first.as_ref().unwrap_or(&none)),
-            ("final special", &t.last),
-            ("padding", &t.pad),
-            ("mask", &t.mask),
-            ("unknown", &t.unk),
-        ] {
+        let mut roles = vec![("first special", t.first.as_ref().unwrap_or(&none))];
+        roles.extend(t.last.iter().map(|token| ("final special", token)));
+        for (role, token) in
+            roles
+                .into_iter()
+                .chain([("padding", &t.pad), ("mask", &t.mask), ("unknown", &t.unk)])
+        {
             if !token.is_empty() && !vocab.contains_key(token) {
                 return Err(Error::file(
                     source,
@@ -443,11 +460,15 @@ fn word_level_tokenizer(
         special_tokens.insert(first.clone(), special(first));
     }
     single.push(json!({"Sequence": {"id": "A", "type_id": 0}}));
-    single.push(json!({"SpecialToken": {"id": specials.last, "type_id": 0}}));
-    special_tokens.insert(specials.last.clone(), special(&specials.last));
+    for last in &specials.last {
+        single.push(json!({"SpecialToken": {"id": last, "type_id": 0}}));
+        special_tokens.insert(last.clone(), special(last));
+    }
     let mut pair = single.clone();
     pair.push(json!({"Sequence": {"id": "B", "type_id": 1}}));
-    pair.push(json!({"SpecialToken": {"id": specials.last, "type_id": 1}}));
+    for last in &specials.last {
+        pair.push(json!({"SpecialToken": {"id": last, "type_id": 1}}));
+    }
     let spec = json!({
         "version": "1.0",
         "truncation": null,

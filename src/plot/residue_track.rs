@@ -111,7 +111,16 @@ impl ResidueTrack {
                 "attribution table: `{protein}` positions are not 0..=n+1 (or 1..=n+1) once each"
             )));
         }
-        let inner = &rows[(first == 0) as usize..rows.len() - 1];
+        // One final special token, or XLNet's two (`<sep> <cls>`, multi-letter token texts).
+        let mut end = rows.len() - 1;
+        while end > 1
+            && residues[rows[end - 1]]
+                .as_deref()
+                .is_some_and(|r| r.chars().count() > 1)
+        {
+            end -= 1;
+        }
+        let inner = &rows[(first == 0) as usize..end];
         let mut sequence = String::with_capacity(inner.len());
         for &i in inner {
             let r = residues[i].as_deref().unwrap_or("");

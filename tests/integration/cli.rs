@@ -364,7 +364,7 @@ fn attribute_is_resumable_and_complete() {
     assert!(!ok && err.contains("no class named `Dog`"), "{err}");
 }
 
-/// ALBERT, ESM C and T5 go through the same commands as BERT: attention, heads, attribute
+/// ALBERT, ESM C, T5 and XLNet go through the same commands as BERT: attention, heads, attribute
 /// --latent, relevance-stats, flip and the report, on their tiny fixture models.
 #[test]
 fn every_architecture_runs_the_analysis_commands_and_the_report() {
@@ -373,7 +373,12 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
         ("p2", "QVQLKESGPGLVAPSQ", vec![1, 4]),
         ("p3", "GSHMASMTGGQQMG", vec![3, 7, 8]),
     ];
-    for (name, target) in [("albert_cls", "1"), ("esmc_tiny", "0"), ("t5_gated", "1")] {
+    for (name, target) in [
+        ("albert_cls", "1"),
+        ("esmc_tiny", "0"),
+        ("t5_gated", "1"),
+        ("xlnet_cls", "1"),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
         std::fs::create_dir(&run).unwrap();
@@ -481,13 +486,26 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
             model_dims.num_layers() * model_dims.num_heads() * pairs,
             "{name}: one row per layer, head and residue pair"
         );
-        // Positions are residues 1..=n, plus 0 for a leading special token and n+1 for the
-        // final one; T5 has no leading special token.
+        // Positions are residues 1..=n, plus 0 for a leading special token and n+1 (XLNet:
+        // n+1, n+2) for the final ones; T5 and XLNet have no leading special token.
         let attributions = read_table(&run.join("attributions.parquet")).unwrap();
         let positions = attributions.column("position").unwrap().i64().unwrap();
         let (min, max) = (positions.min().unwrap(), positions.max().unwrap());
-        let expected_min = if name.starts_with("t5") { 1 } else { 0 };
-        assert_eq!((min, max), (expected_min, 17), "{name}: position range");
+        let tokenizer = &model_dims.tokenizer;
+        let expected_min = i64::from(tokenizer.first_token.is_none());
+        let expected_max = 16 + tokenizer.final_tokens.len() as i64;
+        assert_eq!(
+            (min, max),
+            (expected_min, expected_max),
+            "{name}: position range"
+        );
+        // Flipping found each protein's residues between the special tokens.
+        let flips = read_table(&tmp.path().join("flip.csv")).unwrap();
+        assert_eq!(
+            flips.height(),
+            2 * records.len(),
+            "{name}: one row per protein and k"
+        );
         let html = std::fs::read_to_string(run.join("report.html")).unwrap();
         assert!(html.contains("<svg"), "{name}: report without figures");
     }

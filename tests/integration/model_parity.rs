@@ -131,7 +131,15 @@ fn antiberty_shaped_model_matches_hf() {
 /// A padded batch gives each sequence the same results as running it alone.
 #[test]
 fn padded_batches_equal_single_runs() {
-    for name in ["bert_cls", "esm_cls", "antiberty_tiny"] {
+    for name in [
+        "bert_cls",
+        "esm_cls",
+        "antiberty_tiny",
+        "albert_cls",
+        "esmc_tiny",
+        "t5_gated",
+        "xlnet_cls",
+    ] {
         let dir = model_fixture(name);
         let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
         let seqs: Vec<_> = reference_sequences(&dir)
@@ -222,4 +230,15 @@ fn t5_encoder_gated_gelu_from_spiece_matches_hf() {
 #[test]
 fn t5_encoder_relu_from_tokenizer_json_matches_hf() {
     check_model("t5_relu");
+}
+
+/// XLNet: relative attention (position and segment terms), `<sep> <cls>` at the end, the
+/// sequence summary of the last token.
+#[test]
+fn xlnet_classifier_matches_hf() {
+    check_model("xlnet_cls");
+    let model = ProteinModel::load(&model_fixture("xlnet_cls"), &Device::Cpu).unwrap();
+    let enc = model.encode_sequence("x", "MKT", None).unwrap();
+    assert_eq!((enc.residue_start, enc.ids.len()), (0, 5));
+    assert_eq!(model.tokenizer.final_tokens, ["<sep>", "<cls>"]);
 }
