@@ -1,8 +1,10 @@
-//! The shared instrumented transformer encoder. BERT (post-LayerNorm, absolute positions) and
-//! ESM-2 (pre-LayerNorm, rotary positions) are the same stack of self-attention + feed-forward
-//! blocks with two switches; every architecture runs through this one core so that every
-//! capture point (attention probabilities, hidden states, per-head context) means the same
-//! thing everywhere.
+//! The shared instrumented transformer encoder. Every architecture is the same stack of
+//! self-attention + feed-forward blocks with a few switches: post- or pre-normalisation
+//! (LayerNorm or RMS), rotary positions (ESM-2, ESM C), a relative position bias (T5) or
+//! relative attention (XLNet), q/k normalisation (ESM C), plain or gated feed-forward. All run
+//! through this one core, so every capture point (attention probabilities, hidden states,
+//! per-head context) means the same thing everywhere, and one closed-form backward pass and
+//! one forward-mode tangent serve them all.
 
 use candle_core::{DType, Device, Tensor, D};
 

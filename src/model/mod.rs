@@ -1,6 +1,7 @@
 //! Protein language models on one instrumented encoder core.
 //!
-//! [`ProteinModel::load`] reads a local Hugging Face model folder (BERT family or ESM-2). The
+//! [`ProteinModel::load`] reads a local Hugging Face model folder: BERT family, ESM-2, ALBERT,
+//! the T5 encoder, XLNet or ESM C, each built by its own file on [`encoder::Encoder`]. The
 //! forward pass is split where interpretability needs it: [`ProteinModel::embed`] gives the
 //! embedding-module output, [`ProteinModel::encode`] runs the encoder from any such tensor
 //! (e.g. an interpolation for integrated gradients) with the capture points of

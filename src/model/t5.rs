@@ -1,8 +1,9 @@
 //! The T5 encoder (`T5EncoderModel`; ProtT5-XL-U50, Ankh): token lookup without scaling,
 //! pre-norm blocks with RMS normalisation (`T5LayerNorm`), no linear biases, unscaled
 //! attention scores plus a relative position bias that layer 0 computes and every layer adds,
-//! a gated-GELU (T5 v1.1, ProtT5, Ankh) or ReLU (original T5) feed-forward block, and a final
-//! RMS norm. The context width is `num_heads · d_kv`, which need not equal `d_model`.
+//! the feed-forward block `feed_forward_proj` names (`relu`: original T5 and the t5-3b shape of
+//! ProtT5-XL-U50; `gated-gelu`: T5 v1.1), and a final RMS norm. The context width is
+//! `num_heads · d_kv`, which need not equal `d_model`.
 //!
 //! Heads: none for a bare encoder; `classifier.{weight,bias}` (classes, d_model) on the
 //! mean-pooled last hidden state when present (how ProtT5 embeddings are fine-tuned).
