@@ -506,28 +506,28 @@ fn sentencepiece_vocab(path: &Path, vocab_size: usize) -> Result<HashMap<String,
         bytes: &bytes,
         at: 0,
     };
-    while let Some((field, wire)) = reader.key().map_err(|e| bad(e))? {
+    while let Some((field, wire)) = reader.key().map_err(&bad)? {
         if field == 1 && wire == 2 {
             // ModelProto.pieces: SentencePiece { piece = 1 (string), score = 2, type = 3 }.
-            let piece_bytes = reader.length_delimited().map_err(|e| bad(e))?;
+            let piece_bytes = reader.length_delimited().map_err(&bad)?;
             let mut piece_reader = ProtoReader {
                 bytes: piece_bytes,
                 at: 0,
             };
             let mut piece = None;
-            while let Some((f, w)) = piece_reader.key().map_err(|e| bad(e))? {
+            while let Some((f, w)) = piece_reader.key().map_err(&bad)? {
                 if f == 1 && w == 2 {
-                    let text = piece_reader.length_delimited().map_err(|e| bad(e))?;
+                    let text = piece_reader.length_delimited().map_err(&bad)?;
                     piece = Some(String::from_utf8_lossy(text).into_owned());
                 } else {
-                    piece_reader.skip(w).map_err(|e| bad(e))?;
+                    piece_reader.skip(w).map_err(&bad)?;
                 }
             }
             let piece = piece.ok_or_else(|| bad("a piece without text"))?;
             let id = vocab.len() as u32;
             vocab.entry(piece).or_insert(id);
         } else {
-            reader.skip(wire).map_err(|e| bad(e))?;
+            reader.skip(wire).map_err(&bad)?;
         }
     }
     if vocab.is_empty() {
