@@ -122,7 +122,7 @@ pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
     }
     if pooling == Pooling::Cls && model.tokenizer.first_token.is_none() {
         return Err(Error::invalid(
-            "--pool cls: this model has no leading special token (T5); use --pool mean or none",
+            "--pool cls: this model has no leading special token (T5, XLNet); use --pool mean or none",
         ));
     }
     let batch = model.batch(seqs)?;
