@@ -95,7 +95,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             },
         });
     }
-    if let Some(head) = mean_pooled_classifier(config, w)? {
+    if let Some(head) = super::heads::mean_pooled_classifier(config, w)? {
         heads.push(head);
     }
     Ok(Backbone {
@@ -104,24 +104,4 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         pooler: None,
         heads,
     })
-}
-
-/// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the
-/// folder has one (T5 encoders and ESM C fine-tuned for a sequence-level task).
-pub(crate) fn mean_pooled_classifier(
-    config: &ModelConfig,
-    w: &Weights,
-) -> Result<Option<PredictionHead>> {
-    if !w.contains("classifier.weight") {
-        return Ok(None);
-    }
-    let classes = config.num_labels.unwrap_or(2);
-    Ok(Some(PredictionHead {
-        name: "classifier".into(),
-        level: HeadLevel::Sequence,
-        num_classes: classes,
-        labels: config.class_labels(classes),
-        multi_label: config.is_multi_label(),
-        module: HeadModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
-    }))
 }

@@ -2,8 +2,9 @@
 
 use candle_core::Tensor;
 
+use super::config::ModelConfig;
 use super::encoder::Activation;
-use super::weights::{LayerNorm, Linear};
+use super::weights::{LayerNorm, Linear, Weights};
 use crate::Result;
 
 /// What a head predicts from.
@@ -159,4 +160,24 @@ impl PredictionHead {
             }
         })
     }
+}
+
+/// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the
+/// folder has one (T5 encoders and ESM C fine-tuned for a sequence-level task).
+pub(crate) fn mean_pooled_classifier(
+    config: &ModelConfig,
+    w: &Weights,
+) -> Result<Option<PredictionHead>> {
+    if !w.contains("classifier.weight") {
+        return Ok(None);
+    }
+    let classes = config.num_labels.unwrap_or(2);
+    Ok(Some(PredictionHead {
+        name: "classifier".into(),
+        level: HeadLevel::Sequence,
+        num_classes: classes,
+        labels: config.class_labels(classes),
+        multi_label: config.is_multi_label(),
+        module: HeadModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
+    }))
 }

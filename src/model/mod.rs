@@ -43,7 +43,7 @@ pub(crate) enum EmbeddingModule {
     /// BERT and ALBERT.
     Bert(bert::BertEmbeddings),
     Esm(esm::EsmEmbeddings),
-    /// A token lookup and nothing else (T5, ESM C).
+    /// A token lookup and nothing else (T5, XLNet, ESM C).
     Lookup(candle_nn::Embedding),
 }
 

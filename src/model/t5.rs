@@ -110,7 +110,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         &["encoder.embed_tokens.weight", "shared.weight"],
         &[config.vocab_size, h],
     )?;
-    let heads = super::esmc::mean_pooled_classifier(config, w)?
+    let heads = super::heads::mean_pooled_classifier(config, w)?
         .into_iter()
         .collect();
     Ok(Backbone {
