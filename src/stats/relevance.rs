@@ -192,7 +192,7 @@ pub fn relevance_statistics(
     proteins.dedup();
     let n_proteins_in_table = proteins.len();
 
-    let mut residue_counts: HashMap<&str, usize> = HashMap::new();
+    let mut residue_counts: HashMap<&str, (usize, i64)> = HashMap::new();
     let mut per_protein = Vec::new();
     let mut skipped_proteins = Vec::new();
     let mut skipped: HashSet<&str> = HashSet::new();
@@ -200,11 +200,19 @@ pub fn relevance_statistics(
         let (first, positions) = ordered_relevance(key, rows)?;
         let n_residues = positions.len() - 1 - usize::from(first == 0);
         let protein = key.protein;
-        match residue_counts.insert(protein, n_residues) {
-            Some(previous) if previous != n_residues => {
+        match residue_counts.insert(protein, (n_residues, first)) {
+            Some((previous, _)) if previous != n_residues => {
                 return Err(Error::invalid(format!(
                     "protein `{protein}`: layer {} head {} has {n_residues} residues but another \
                      layer/head has {previous}",
+                    key.layer, key.head
+                )));
+            }
+            // Tables without a leading special token (T5, XLNet) start at 1 throughout.
+            Some((_, previous_first)) if previous_first != first => {
+                return Err(Error::invalid(format!(
+                    "protein `{protein}`: position 0 is missing for layer {} head {} or for \
+                     another layer/head (a leading special token is there for some rows only)",
                     key.layer, key.head
                 )));
             }
@@ -548,6 +556,22 @@ mod tests {
 
     fn annotation(positions: &[usize]) -> HashMap<String, Vec<usize>> {
         HashMap::from([("P1".to_string(), positions.to_vec())])
+    }
+
+    /// A model without a leading special token (T5, XLNet): positions 1..=n+1 in every group.
+    #[test]
+    fn tables_without_position_zero_are_read() {
+        let table = small_table();
+        let mask = table.column("position").unwrap().i64().unwrap().gt(0);
+        let shifted = table.filter(&mask).unwrap();
+        let stats = relevance_statistics(&shifted, &annotation(&[1, 3]), 0.05).unwrap();
+        assert_eq!(stats.per_protein.len(), 2);
+        assert_eq!(stats.per_protein[0].n_residues, 3);
+        // Embedding relevance over positions 1..=4: [.9, .2, .8, 0], annotated 1 and 3: the
+        // top-2 are exactly the annotated residues.
+        assert_eq!(stats.per_protein[0].rra, 1.0);
+        // An annotation past the residues (position n+1 is the final special token) is refused.
+        assert!(relevance_statistics(&shifted, &annotation(&[4]), 0.05).is_err());
     }
 
     #[test]
