@@ -28,7 +28,17 @@ Every case is computed two ways that must agree:
       by e(a_k) through a forward hook, contexts kept with retain_grad(), backward of sum_k F_k.
 The stored numbers are (b) in float64. float32 Captum is also checked against them.
 
-    /work/pyenv/bin/python scripts/make_ig_fixtures.py
+    python3 scripts/make_ig_fixtures.py                      # BERT, ESM-2, AntiBERTy -> tests/fixtures/ig
+    python3 scripts/make_ig_fixtures.py --architectures      # ALBERT, ESM C, T5 -> tests/fixtures/ig_arch
+
+ALBERT, ESM C and T5 have no module whose output is the per-head context: there the context is
+the INPUT of each layer's output projection (attention.dense, attn.out_proj, SelfAttention.o),
+read with forward pre-hooks, and its gradient is that module's grad_input. ALBERT applies one
+module in every layer: hooks record once per application, in layer order (reverse order in the
+backward pass). ALBERT's IG layer is encoder.embedding_hidden_mapping_in (the embeddings
+projected to the hidden size, what protscope calls the embedding output); T5 has no leading
+special token, so its baselines keep only the final `</s>`, and its mask baseline fills
+`<extra_id_0>`.
 """
 
 import argparse
@@ -40,14 +50,32 @@ import sys
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from captum.attr import IntegratedGradients, LayerIntegratedGradients
 from captum.attr._utils.approximation_methods import approximation_parameters
 from safetensors.torch import load_file, save_file
 from transformers.models.esm import modeling_esm
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, EsmForSequenceClassification, EsmTokenizer
+from transformers.models.t5 import modeling_t5
+from transformers import (
+    AlbertForSequenceClassification,
+    BertConfig,
+    BertForSequenceClassification,
+    BertTokenizer,
+    EsmForSequenceClassification,
+    EsmTokenizer,
+    T5Config,
+    T5Tokenizer,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixtures import FIXTURES, AntiBERTy  # noqa: E402
+from make_model_fixtures import (  # noqa: E402
+    FIXTURES,
+    AntiBERTy,
+    EsmCReference,
+    T5MeanPoolClassifier,
+    install_xlnet_context_probes,
+    xlnet_token_types,
+)
 
 OUT_DIR = os.path.join(FIXTURES, "ig")
 METHODS = ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
@@ -58,6 +86,14 @@ MODELS = {
     "bert_cls": ("protbert", [("classifier", 1)]),
     "esm_cls": ("esm", [("classifier", 0)]),
     "antiberty_tiny": ("antiberty", [("species", 2), ("chain", 0)]),
+}
+
+# --architectures: the models on the shared core since ALBERT, ESM C and T5 were added.
+ARCH_MODELS = {
+    "albert_cls": ("protbert", [("classifier", 1)]),
+    "esmc_tiny": ("esm", [("classifier", 0)]),
+    "t5_gated": ("prott5", [("classifier", 1)]),
+    "xlnet_cls": ("protxlnet", [("classifier", 1)]),
 }
 
 # Largest allowed |difference| / (largest |reference value| of the case).
@@ -78,6 +114,28 @@ def load_model(name, dtype):
         model = BertForSequenceClassification.from_pretrained(folder)
     elif name == "esm_cls":
         model = EsmForSequenceClassification.from_pretrained(folder)
+    elif name == "albert_cls":
+        model = AlbertForSequenceClassification.from_pretrained(folder)
+    elif name == "esmc_tiny":
+        model = EsmCReference(d_model=16, n_heads=4, n_layers=2, classes=2)
+        model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
+        return model.eval().to(dtype)
+    elif name == "t5_gated":
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+        model = T5MeanPoolClassifier(T5Config(**cfg), classes=2)
+        state = load_file(os.path.join(folder, "model.safetensors"))
+        state = {k if k.startswith("classifier.") else "encoder_model." + k: v for k, v in state.items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # T5EncoderModel ties encoder.embed_tokens to shared; the file has both or one.
+        assert not [m for m in missing if "embed_tokens" not in m and "shared" not in m] and not unexpected, (missing, unexpected)
+        model.encoder_model.set_attn_implementation("eager")
+        return model.eval().to(dtype)
+    elif name == "xlnet_cls":
+        from transformers import XLNetForSequenceClassification
+
+        model = XLNetForSequenceClassification.from_pretrained(folder)
+        install_xlnet_context_probes(model)
     elif name == "antiberty_tiny":
         with open(os.path.join(folder, "config.json")) as f:
             cfg = json.load(f)
@@ -97,15 +155,66 @@ class Target:
     def __init__(self, name, head, dtype):
         self.model = load_model(name, dtype)
         self.head = head
-        self.base = self.model.esm if name == "esm_cls" else self.model.bert
-        self.embeddings = self.base.embeddings
-        self.selfattn = [layer.attention.self for layer in self.base.encoder.layer]
-        cfg = self.model.config
-        self.layers, self.heads, self.hidden = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size
+        # Context = output[0] of attention.self ("output"), or the input of the output
+        # projection ("input") where no module returns it.
+        self.context_kind = "output"
+        if name == "esm_cls":
+            base = self.model.esm
+        elif name in ("bert_cls", "antiberty_tiny"):
+            base = self.model.bert
+        if name in ("esm_cls", "bert_cls", "antiberty_tiny"):
+            self.embeddings = base.embeddings
+            self.selfattn = [layer.attention.self for layer in base.encoder.layer]
+            cfg = self.model.config
+            self.layers, self.heads = cfg.num_hidden_layers, cfg.num_attention_heads
+        elif name == "albert_cls":
+            cfg = self.model.config
+            self.embeddings = self.model.albert.encoder.embedding_hidden_mapping_in
+            group = self.model.albert.encoder.albert_layer_groups[0].albert_layers[0]
+            self.selfattn = [group.attention.dense]
+            self.context_kind = "input"
+            self.layers, self.heads = cfg.num_hidden_layers, cfg.num_attention_heads
+        elif name == "esmc_tiny":
+            self.embeddings = self.model.embed
+            self.selfattn = [block.attn.out_proj for block in self.model.transformer.blocks]
+            self.context_kind = "input"
+            self.layers, self.heads = len(self.selfattn), self.model.transformer.blocks[0].attn.n_heads
+        elif name == "xlnet_cls":
+            self.embeddings = self.model.transformer.word_embedding
+            self.selfattn = [layer.rel_attn.ctx_probe for layer in self.model.transformer.layer]
+            self.context_kind = "identity"
+            self.layers, self.heads = self.model.config.n_layer, self.model.config.n_head
+        elif name == "t5_gated":
+            enc = self.model.encoder_model
+            self.embeddings = enc.encoder.embed_tokens
+            self.selfattn = [block.layer[0].SelfAttention.o for block in enc.encoder.block]
+            self.context_kind = "input"
+            self.layers, self.heads = enc.config.num_layers, enc.config.num_heads
+        # Every application of a context module, in layer order (ALBERT reuses one module).
+        self.unique_selfattn = list(dict.fromkeys(self.selfattn))
 
     def logits(self, input_ids):
-        out = self.model(input_ids, attention_mask=torch.ones_like(input_ids))
-        return out.logits if self.head == "classifier" else out[self.head]
+        kw = {"attention_mask": torch.ones_like(input_ids)}
+        if self.context_kind == "identity":  # XLNet, called with the tokenizer's segments
+            kw["token_type_ids"] = xlnet_token_types(input_ids)
+        out = self.model(input_ids, **kw)
+        if hasattr(out, "logits"):  # HF ModelOutput
+            return out.logits if self.head == "classifier" else out[self.head]
+        return out[self.head]
+
+    def on_context(self, fn):
+        """Calls fn(context) at every layer's context in a forward pass; returns the hooks."""
+        if self.context_kind == "output":
+            return [m.register_forward_hook(lambda m, i, o: fn(o[0])) for m in self.unique_selfattn]
+        if self.context_kind == "identity":
+            return [m.register_forward_hook(lambda m, i, o: fn(o)) for m in self.unique_selfattn]
+        return [m.register_forward_pre_hook(lambda m, i: fn(i[0])) for m in self.unique_selfattn]
+
+    def on_context_grad(self, fn):
+        """Calls fn(dF/dcontext) for every layer in a backward pass (last layer first)."""
+        if self.context_kind in ("output", "identity"):
+            return [m.register_full_backward_hook(lambda m, gin, gout: fn(gout[0])) for m in self.unique_selfattn]
+        return [m.register_full_backward_hook(lambda m, gin, gout: fn(gin[0])) for m in self.unique_selfattn]
 
     def embed(self, input_ids):
         """The embedding module's output in a normal forward pass (1, T, H)."""
@@ -116,11 +225,15 @@ class Target:
                 self.logits(input_ids)
         finally:
             hook.remove()
-        return kept[0]
+        return self.batch_major(kept[0])
+
+    def batch_major(self, x):
+        """XLNet's transformer runs time-major (T, B, H): its embedding output is transposed."""
+        return x.transpose(0, 1) if self.context_kind == "identity" else x
 
     def logits_with_embedding(self, input_ids, emb):
         """Run with the embedding module's output replaced by `emb` (B, T, H)."""
-        hook = self.embeddings.register_forward_hook(lambda m, i, o: emb)
+        hook = self.embeddings.register_forward_hook(lambda m, i, o: self.batch_major(emb))
         try:
             return self.logits(input_ids.expand(emb.shape[0], -1))
         finally:
@@ -131,6 +244,12 @@ def tokenizer_for(name, kind):
     """HF's tokenizer for the folder. (transformers 5's BertTokenizer takes `vocab=`; its old
     `vocab_file=` keyword is silently ignored and gives a 5-token vocabulary.)"""
     vocab = os.path.join(FIXTURES, "models", name, "vocab.txt")
+    if kind == "prott5":
+        return T5Tokenizer.from_pretrained(os.path.join(FIXTURES, "models", name))
+    if kind == "protxlnet":
+        from transformers import XLNetTokenizer
+
+        return XLNetTokenizer.from_pretrained(os.path.join(FIXTURES, "models", name))
     if kind == "esm":
         return EsmTokenizer(vocab_file=vocab)
     return BertTokenizer(vocab=vocab, do_lower_case=False)
@@ -139,13 +258,19 @@ def tokenizer_for(name, kind):
 def token_ids(tok, kind, seq):
     if kind == "esm":
         return tok(seq)["input_ids"]
-    return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind == "protbert" else seq))["input_ids"]
+    return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind in ("protbert", "prott5", "protxlnet") else seq))["input_ids"]
 
 
-def baseline_ids(tok, ids, baseline):
+def baseline_ids(tok, ids, baseline, kind):
     if baseline == "zero":
         return None
+    if kind == "prott5":
+        # No leading special token; T5 has no mask token, its first sentinel marks masked spans.
+        fill = tok.pad_token_id if baseline == "pad" else tok.convert_tokens_to_ids("<extra_id_0>")
+        return [fill] * (len(ids) - 1) + [ids[-1]]
     fill = tok.pad_token_id if baseline == "pad" else tok.mask_token_id
+    if kind == "protxlnet":  # residues, then <sep> <cls>
+        return [fill] * (len(ids) - 2) + ids[-2:]
     return [ids[0]] + [fill] * (len(ids) - 2) + [ids[-1]]
 
 
@@ -173,11 +298,11 @@ def direct(tm, ids, base, target, alphas, weights):
     path = (e0 + a * (e - e0)).detach().requires_grad_(True)  # (N, T, H)
     ctx = []
 
-    def keep(m, i, o):
-        o[0].retain_grad()
-        ctx.append(o[0])
+    def keep(c):
+        c.retain_grad()
+        ctx.append(c)
 
-    hooks = [m.register_forward_hook(keep) for m in tm.selfattn]
+    hooks = tm.on_context(keep)
     try:
         f = tm.logits_with_embedding(input_ids, path)[:, target]
         f.sum().backward()
@@ -216,7 +341,7 @@ def direct(tm, ids, base, target, alphas, weights):
 def contexts_at(tm, input_ids, path):
     """Every layer's attention.self output (N, T, H) with the embedding output replaced by path."""
     kept = []
-    hooks = [m.register_forward_hook(lambda m, i, o: kept.append(o[0].detach())) for m in tm.selfattn]
+    hooks = tm.on_context(lambda c: kept.append(c.detach()))
     try:
         with torch.no_grad():
             tm.logits_with_embedding(input_ids, path)
@@ -230,18 +355,26 @@ def contexts_at(tm, input_ids, path):
 def full_precision_rotary():
     """HF's ESM rounds q and k to float32 for the rotary embedding even in a float64 model; that
     noise would swamp a finite-difference check (and is not part of the derivative). Inside this
-    block the rotation runs in the tensors' own dtype."""
+    block the rotation runs in the tensors' own dtype (and T5's RMS norm, see below)."""
     original = modeling_esm.apply_rotary_pos_emb
 
     def rotate(q, k, cos, sin, unsqueeze_dim=1):
         cos, sin = cos.unsqueeze(unsqueeze_dim).to(q.dtype), sin.unsqueeze(unsqueeze_dim).to(q.dtype)
         return q * cos + modeling_esm.rotate_half(q) * sin, k * cos + modeling_esm.rotate_half(k) * sin
 
+    # T5LayerNorm likewise computes its variance in float32.
+    t5_norm = modeling_t5.T5LayerNorm.forward
+
+    def norm(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon))
+
     modeling_esm.apply_rotary_pos_emb = rotate
+    modeling_t5.T5LayerNorm.forward = norm
     try:
         yield
     finally:
         modeling_esm.apply_rotary_pos_emb = original
+        modeling_t5.T5LayerNorm.forward = t5_norm
 
 
 def context_tangents(tm, input_ids, path, direction):
@@ -249,12 +382,10 @@ def context_tangents(tm, input_ids, path, direction):
     layer's attention.self output along the path direction e - e', cross-checked against a
     central difference in float64."""
     kept = []
-
-    def keep(m, i, o):
-        kept.append(fwAD.unpack_dual(o[0]).tangent.detach())
-
-    hooks = [m.register_forward_hook(keep) for m in tm.selfattn]
-    with full_precision_rotary():
+    hooks = tm.on_context(lambda c: kept.append(fwAD.unpack_dual(c).tangent.detach()))
+    # ESM C calls scaled_dot_product_attention, whose fused CPU kernel has no forward-mode
+    # derivative; the math backend computes the same function from differentiable ops.
+    with full_precision_rotary(), sdpa_kernel([SDPBackend.MATH]):
         try:
             with torch.no_grad(), fwAD.dual_level():
                 dual = fwAD.make_dual(path, direction.expand_as(path).contiguous())
@@ -278,13 +409,20 @@ def context_tangents(tm, input_ids, path, direction):
 
 def captum(tm, ids, base, target, method, steps, latent):
     input_ids = torch.tensor([ids])
+
+    def fwd(emb):
+        return tm.logits_with_embedding(input_ids, emb)
+
     if base is None:
         # zero embedding baseline: not expressible as token ids for LIG; use plain IG on the
         # embedding-module output instead.
-        def fwd(emb):
-            return tm.logits_with_embedding(input_ids, emb)
-
         algo, inputs, baselines, skip = IntegratedGradients(fwd), tm.embed(input_ids), 0.0, 0
+    elif tm.context_kind == "identity":
+        # XLNet's embedding output is time-major, which LIG cannot interpolate (it batches along
+        # dim 0); IG on the embedding output between the two token sequences' embeddings is the
+        # same integral.
+        inputs, baselines = tm.embed(input_ids), tm.embed(torch.tensor([base]))
+        algo, skip = IntegratedGradients(fwd), 0
     else:
         algo = LayerIntegratedGradients(tm.logits, tm.embeddings)
         inputs, baselines, skip = input_ids, torch.tensor([base]), 2  # LIG: input + baseline forwards first
@@ -295,17 +433,18 @@ def captum(tm, ids, base, target, method, steps, latent):
     if not latent:
         return out
     # Latent, as xai-proteins collects it: one step per forward, forward/backward hooks.
-    fwd_out = [[] for _ in tm.selfattn]
-    bwd_out = [[] for _ in tm.selfattn]
-    hooks = []
-    for i, m in enumerate(tm.selfattn):
-        hooks.append(m.register_forward_hook(lambda mod, inp, o, i=i: fwd_out[i].append(o[0].detach())))
-        hooks.append(m.register_full_backward_hook(lambda mod, gin, gout, i=i: bwd_out[i].append(gout[0].detach())))
+    fwd_flat, bwd_flat = [], []
+    hooks = tm.on_context(lambda c: fwd_flat.append(c.detach()))
+    hooks += tm.on_context_grad(lambda g: bwd_flat.append(g.detach()))
     try:
         algo.attribute(inputs, baselines=baselines, target=target, n_steps=steps, method=method, internal_batch_size=1)
     finally:
         for h in hooks:
             h.remove()
+    # Every pass records all layers in order; every backward pass, last layer first.
+    n = tm.layers
+    fwd_out = [fwd_flat[i::n] for i in range(n)]
+    bwd_out = [bwd_flat[n - 1 - i :: n] for i in range(n)]
     step_sizes, alphas = approximation_parameters(method)
     w = torch.tensor(step_sizes(steps), dtype=torch.float64)
     a = torch.tensor(alphas(steps), dtype=torch.float64)
@@ -321,6 +460,20 @@ def captum(tm, ids, base, target, method, steps, latent):
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def arch_case_list():
+    """Fewer cases per model than the BERT/ESM-2 list: the quadrature rules are model-independent
+    and covered there."""
+    cases = []
+    for name, (kind, heads) in ARCH_MODELS.items():
+        head, target = heads[0]
+        cases.append((name, 0, head, target, "pad", "gausslegendre", STEPS, True))
+        cases.append((name, 0, head, target, "pad", "riemann_trapezoid", STEPS, True))
+        cases.append((name, 0, head, target, "mask", "gausslegendre", STEPS, False))
+        cases.append((name, 0, head, target, "zero", "gausslegendre", STEPS, True))
+        cases.append((name, 1, head, target, "pad", "gausslegendre", STEPS, True))
+    return cases
 
 
 def case_list():
@@ -348,13 +501,17 @@ def max_rel_err(x, ref, scale_of=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=OUT_DIR)
+    parser.add_argument("--out")
+    parser.add_argument("--architectures", action="store_true", help="ALBERT, ESM C and T5 cases (default out: tests/fixtures/ig_arch)")
     args = parser.parse_args()
+    models = ARCH_MODELS if args.architectures else MODELS
+    cases = arch_case_list() if args.architectures else case_list()
+    args.out = args.out or (os.path.join(FIXTURES, "ig_arch") if args.architectures else OUT_DIR)
     torch.manual_seed(0)
     os.makedirs(args.out, exist_ok=True)
 
     targets, tokenizers, sequences = {}, {}, {}
-    for name, (kind, _) in MODELS.items():
+    for name, (kind, _) in models.items():
         tokenizers[name] = tokenizer_for(name, kind)
         with open(os.path.join(FIXTURES, "models", name, "reference.json")) as f:
             sequences[name] = json.load(f)["sequences"]
@@ -367,13 +524,13 @@ def main():
 
     tensors, records = {}, []
     worst = {}
-    for name, s, head, target, baseline, method, steps, latent in case_list():
-        kind = MODELS[name][0]
+    for name, s, head, target, baseline, method, steps, latent in cases:
+        kind = models[name][0]
         tok = tokenizers[name]
         seq_rec = sequences[name][s]
         ids = token_ids(tok, kind, seq_rec["sequence"])
         assert tok.unk_token_id not in ids, f"{name}/{seq_rec['id']}: unknown token in {ids}"
-        base = baseline_ids(tok, ids, baseline)
+        base = baseline_ids(tok, ids, baseline, kind)
         alphas, weights = quadrature(method, steps)
         case = f"{name}.{s}.{head}.{target}.{baseline}.{method}"
         assert case not in {r["case"] for r in records}, case

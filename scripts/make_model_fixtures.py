@@ -22,6 +22,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 from transformers import (
+    AlbertConfig,
+    AlbertForMaskedLM,
+    AlbertForSequenceClassification,
     BertConfig,
     BertForMaskedLM,
     BertForSequenceClassification,
@@ -113,12 +116,14 @@ class AntiBERTy(BertPreTrainedModel):
 def randomize_norms(model, generator):
     """Random LayerNorm weights/biases so that wiring mistakes cannot hide behind 1/0. Also
     switches to eager attention: only it returns attention probabilities."""
-    model.set_attn_implementation("eager")
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
     for module in model.modules():
-        if isinstance(module, nn.LayerNorm):
+        if isinstance(module, nn.LayerNorm) or type(module).__name__ == "T5LayerNorm":
             with torch.no_grad():
                 module.weight.copy_(1.0 + 0.2 * torch.randn(module.weight.shape, generator=generator))
-                module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=generator))
+                if getattr(module, "bias", None) is not None:
+                    module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=generator))
 
 
 def write_vocab(folder, vocab):
@@ -148,9 +153,16 @@ def hf_token_ids(folder, kind, seq):
 
 def capture_contexts(model, layers):
     """Forward hooks on each layer's self-attention module: output[0] is the per-head context
-    concatenated (B, T, hidden), before the output projection."""
+    concatenated (B, T, hidden), before the output projection. `layers` may instead be a list of
+    output projections (ALBERT, T5, ESM C have no module whose output is the context): their
+    input is the context. A module used by several layers (ALBERT) records once per use."""
     store = []
-    hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
+    if layers and isinstance(layers[0], nn.Identity):  # XLNet's context probes
+        hooks = [m.register_forward_hook(lambda m, i, o: store.append(o.detach())) for m in dict.fromkeys(layers)]
+    elif layers and isinstance(layers[0], nn.Linear):
+        hooks = [m.register_forward_pre_hook(lambda m, i: store.append(i[0].detach())) for m in dict.fromkeys(layers)]
+    else:
+        hooks = [layer.attention.self.register_forward_hook(lambda m, i, o: store.append(o[0].detach())) for layer in layers]
     return store, hooks
 
 
@@ -354,17 +366,375 @@ def build_antiberty_real(folder):
                    "sequences": records, "truncated_residues": 40}, f, indent=1)
 
 
+def build_albert(name, arch, seed):
+    """ALBERT with factorised embeddings (embedding_size 8 < hidden 16) and 3 layers sharing one
+    layer group, ProtBert's vocabulary."""
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    labels = ["binder", "non-binder"]
+    tiny = dict(TINY, num_hidden_layers=3)
+    config = AlbertConfig(
+        vocab_size=len(PROTBERT_VOCAB),
+        embedding_size=8,
+        num_hidden_groups=1,
+        inner_group_num=1,
+        hidden_act="gelu_new",
+        classifier_dropout_prob=0.0,
+        num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        **tiny,
+    )
+    model = arch(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.save_pretrained(folder)
+    write_vocab(folder, PROTBERT_VOCAB)
+    shared = model.albert.encoder.albert_layer_groups[0].albert_layers[0].attention.dense
+    head = {"classifier": "logits"} if arch is AlbertForSequenceClassification else {"mlm": "logits"}
+    tensors, records = run_reference(
+        DictOut(model), "protbert", folder, [shared] * config.num_hidden_layers, head, SEQUENCES["protbert"]
+    )
+    save_reference(folder, tensors, records, f"{arch.__name__}, embedding_size 8, 3 layers sharing one group")
+
+
+ESMC_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO") + [".", "-", "|", "<mask>"]
+
+
+class EsmCReference(nn.Module):
+    """ESM C from the official `esm` package's own modules (TransformerStack with its
+    UnifiedTransformerBlocks, RegressionHead), as `esm.models.esmc.ESMC` assembles them, plus a
+    mean-pooled linear classifier. Attention probabilities, which the official code never forms
+    (scaled_dot_product_attention), are recomputed from each block's own q/k path."""
+
+    def __init__(self, d_model, n_heads, n_layers, classes):
+        super().__init__()
+        from esm.layers.regression_head import RegressionHead
+        from esm.layers.transformer_stack import TransformerStack
+
+        self.embed = nn.Embedding(64, d_model)
+        self.transformer = TransformerStack(d_model, n_heads, None, n_layers, n_layers_geom=0, use_flash_attn=False)
+        self.sequence_head = RegressionHead(d_model, 64)
+        self.classifier = nn.Linear(d_model, classes)
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False):
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        x = self.embed(input_ids)
+        attentions = []
+        hooks = []
+        for block in self.transformer.blocks:
+            attn = block.attn
+
+            def probs(m, i, o, attn=attn):
+                q, k, _ = torch.chunk(o, 3, dim=-1)
+                q, k = attn._apply_rotary(attn.q_ln(q), attn.k_ln(k))
+                q = q.unflatten(-1, (attn.n_heads, attn.d_head)).transpose(1, 2)
+                k = k.unflatten(-1, (attn.n_heads, attn.d_head)).transpose(1, 2)
+                attentions.append(torch.softmax(q @ k.transpose(-1, -2) / attn.d_head**0.5, dim=-1))
+
+            hooks.append(attn.layernorm_qkv.register_forward_hook(probs))
+        try:
+            last, _, hiddens = self.transformer(x, sequence_id=mask.bool())
+        finally:
+            for h in hooks:
+                h.remove()
+        pooled = (last * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return {
+            "mlm": self.sequence_head(last),
+            "classifier": self.classifier(pooled),
+            "attentions": attentions,
+            # protscope's convention (as HF's for pre-LN models): embeddings, every block's
+            # output, the last one after the final norm.
+            "hidden_states": [x] + hiddens[:-1] + [last],
+        }
+
+
+def build_esmc(seed):
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "esmc_tiny")
+    os.makedirs(folder, exist_ok=True)
+    labels = ["cytoplasm", "membrane"]
+    model = EsmCReference(d_model=16, n_heads=4, n_layers=2, classes=len(labels))
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    save_file(state_dict_contiguous(model), os.path.join(folder, "model.safetensors"))
+    config = {
+        "model_type": "esmc",
+        "hidden_size": 16,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "vocab_size": 64,
+        "num_labels": len(labels),
+        "id2label": {str(i): l for i, l in enumerate(labels)},
+        "pad_token_id": ESMC_VOCAB.index("<pad>"),
+    }
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    write_vocab(folder, ESMC_VOCAB)
+    out_proj = [block.attn.out_proj for block in model.transformer.blocks]
+    tensors, records = run_reference(
+        model, "esm", folder, out_proj, {"mlm": "mlm", "classifier": "classifier"}, SEQUENCES["esm"]
+    )
+    save_reference(
+        folder, tensors, records,
+        "ESM C from the official esm package's TransformerStack/RegressionHead (d 16, 4 heads, 2 layers, "
+        "SwiGLU 2x48, qk LayerNorm, residual scaling sqrt(2/36)) + mean-pooled linear classifier",
+    )
+
+
+PROTT5_PIECES = ["<pad>", "</s>", "<unk>"] + ["\u2581" + a for a in "ALGVSREDTIPKFQNYMHWCXBOUZ"]
+
+
+def write_spiece(folder):
+    """A SentencePiece unigram model whose pieces are ProtT5's (`<pad>`, `</s>`, `<unk>`, then
+    `▁A`, `▁L`, …): HF's T5Tokenizer reads it as it reads ProtT5's spiece.model."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = len(PROTT5_PIECES)
+    model.trainer_spec.pad_id, model.trainer_spec.eos_id = 0, 1
+    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 2, -1
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    kinds = {"<pad>": pb.ModelProto.SentencePiece.CONTROL, "</s>": pb.ModelProto.SentencePiece.CONTROL,
+             "<unk>": pb.ModelProto.SentencePiece.UNKNOWN}
+    for i, piece in enumerate(PROTT5_PIECES):
+        entry = model.pieces.add()
+        entry.piece = piece
+        entry.score = 0.0 if piece in kinds else -1.0 - i * 0.01
+        entry.type = kinds.get(piece, pb.ModelProto.SentencePiece.NORMAL)
+    with open(os.path.join(folder, "spiece.model"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+class T5MeanPoolClassifier(nn.Module):
+    """T5EncoderModel + a linear layer on the mean of the last hidden state over the attention
+    mask: how ProtT5 embeddings are fine-tuned for per-protein tasks."""
+
+    def __init__(self, config, classes):
+        super().__init__()
+        from transformers import T5EncoderModel
+
+        self.encoder_model = T5EncoderModel(config)
+        self.classifier = nn.Linear(config.d_model, classes)
+
+    def forward(self, input_ids, attention_mask=None, output_attentions=False, output_hidden_states=False):
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        out = self.encoder_model(input_ids, attention_mask=mask, output_attentions=output_attentions,
+                                 output_hidden_states=output_hidden_states)
+        last = out.last_hidden_state
+        pooled = (last * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return {"classifier": self.classifier(pooled), "attentions": out.attentions, "hidden_states": out.hidden_states}
+
+
+def build_t5(name, feed_forward_proj, tokenizer_json, seed):
+    """T5 encoders with context width 4 heads x 8 = 32 != d_model 16 and 8 relative-position
+    buckets (so that log-spaced buckets occur in short sequences)."""
+    from transformers import T5Config, T5Tokenizer
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    for stale in ("spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if os.path.exists(os.path.join(folder, stale)):
+            os.remove(os.path.join(folder, stale))
+    write_spiece(folder)
+    # As users load ProtT5's folder (T5Tokenizer(vocab_file=...) misreads the pieces in
+    # transformers 5); 100 sentinels <extra_id_N> follow the pieces.
+    tok = T5Tokenizer.from_pretrained(folder)
+    labels = ["soluble", "insoluble"]
+    config = T5Config(
+        vocab_size=len(tok), d_model=16, d_kv=8, d_ff=32, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=20,
+        feed_forward_proj=feed_forward_proj, dropout_rate=0.0, layer_norm_epsilon=1e-6,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, initializer_factor=3.0,
+        num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)},
+    )
+    model = T5MeanPoolClassifier(config, len(labels))
+    randomize_norms(model.encoder_model, torch.Generator().manual_seed(seed))
+    model.eval()
+    state = {k.removeprefix("encoder_model."): v for k, v in state_dict_contiguous(model).items()}
+    save_file(state, os.path.join(folder, "model.safetensors"))
+    cfg = config.to_dict()
+    cfg["architectures"] = ["T5EncoderModel"]
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if tokenizer_json:
+        tok.save_pretrained(folder)  # tokenizer.json (fast) beside spiece.model
+        os.remove(os.path.join(folder, "spiece.model"))
+    sequences = [(sid, seq) for sid, seq in SEQUENCES["protbert"]]
+    tensors, records = {}, []
+    layers = [block.layer[0].SelfAttention.o for block in model.encoder_model.encoder.block]
+    for idx, (sid, seq) in enumerate(sequences):
+        text = " ".join(re.sub(r"[UZOB]", "X", seq))
+        ids = tok(text)["input_ids"]
+        assert len(ids) == len(seq) + 1 and ids[-1] == 1, ids
+        store, hooks = capture_contexts(model, layers)
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out["attentions"]]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out["hidden_states"]]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        tensors[f"{key}.logits.classifier"] = out["classifier"][0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(
+        folder, tensors, records,
+        f"T5EncoderModel ({feed_forward_proj}, d_model 16, 4 heads x d_kv 8, 8 buckets) + mean-pooled classifier; "
+        f"token ids from HF T5Tokenizer ({'tokenizer.json' if tokenizer_json else 'spiece.model'})",
+    )
+
+
+XLNET_PIECES = ["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>"] + [
+    "\u2581" + a for a in "ALGVSREDTIPKFQNYMHWCXBOUZ"
+]
+
+
+def write_xlnet_spiece(folder):
+    """ProtXLNet-style SentencePiece model: XLNet's control symbols, then residue pieces `▁A`…"""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    model = pb.ModelProto()
+    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = len(XLNET_PIECES)
+    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 0, 1
+    model.trainer_spec.eos_id, model.trainer_spec.pad_id = 2, 5
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    model.normalizer_spec.remove_extra_whitespaces = True
+    for i, piece in enumerate(XLNET_PIECES):
+        entry = model.pieces.add()
+        entry.piece = piece
+        if piece == "<unk>":
+            entry.type, entry.score = pb.ModelProto.SentencePiece.UNKNOWN, 0.0
+        elif piece.startswith("<"):
+            entry.type, entry.score = pb.ModelProto.SentencePiece.CONTROL, 0.0
+        else:
+            entry.type, entry.score = pb.ModelProto.SentencePiece.NORMAL, -1.0 - i * 0.01
+    with open(os.path.join(folder, "spiece.model"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def install_xlnet_context_probes(model):
+    """XLNet forms the per-head context (attn_vec) inside XLNetRelativeAttention.forward, with no
+    module around it. Route it through an nn.Identity per layer (`rel_attn.ctx_probe`, shaped
+    (B, T, heads·head_size) as protscope's contexts) so hooks can read it and its gradient."""
+    from transformers.models.xlnet import modeling_xlnet
+
+    cls = modeling_xlnet.XLNetRelativeAttention
+    if not hasattr(cls, "_protscope_post_attention"):
+        cls._protscope_post_attention = cls.post_attention
+
+        def post_attention(self, h, attn_vec, residual=True):
+            i, b, n, d = attn_vec.shape
+            ctx = attn_vec.permute(1, 0, 2, 3).reshape(b, i, n * d)
+            if hasattr(self, "ctx_probe"):
+                ctx = self.ctx_probe(ctx)
+            return cls._protscope_post_attention(self, h, ctx.reshape(b, i, n, d).permute(1, 0, 2, 3), residual)
+
+        cls.post_attention = post_attention
+    for layer in model.transformer.layer:
+        layer.rel_attn.ctx_probe = nn.Identity()
+    return [layer.rel_attn.ctx_probe for layer in model.transformer.layer]
+
+
+def xlnet_token_types(input_ids):
+    """What HF's XLNet tokenizer gives one sequence: segment 0, and 2 for the final <cls>."""
+    types = torch.zeros_like(input_ids)
+    types[:, -1] = 2
+    return types
+
+
+class XLNetWithSegments(nn.Module):
+    """XLNetForSequenceClassification called as `model(**tokenizer(text))` calls it: with the
+    tokenizer's token_type_ids."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, **kw):
+        return self.model(input_ids, token_type_ids=xlnet_token_types(input_ids), **kw)
+
+
+def build_xlnet(seed):
+    from transformers import XLNetConfig, XLNetForSequenceClassification, XLNetTokenizer
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "xlnet_cls")
+    os.makedirs(folder, exist_ok=True)
+    write_xlnet_spiece(folder)
+    tok = XLNetTokenizer.from_pretrained(folder)
+    labels = ["binder", "non-binder"]
+    config = XLNetConfig(
+        vocab_size=len(XLNET_PIECES), d_model=16, n_layer=2, n_head=4, d_inner=32, ff_activation="gelu",
+        untie_r=True, attn_type="bi", dropout=0.0, summary_last_dropout=0.0, initializer_range=0.3,
+        pad_token_id=5, bos_token_id=1, eos_token_id=2, num_labels=len(labels),
+        id2label={i: l for i, l in enumerate(labels)}, label2id={l: i for i, l in enumerate(labels)},
+    )
+    model = XLNetForSequenceClassification(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    model.save_pretrained(folder)
+    probes = install_xlnet_context_probes(model)
+    tensors, records = {}, []
+    for idx, (sid, seq) in enumerate(SEQUENCES["protbert"]):
+        enc = tok(" ".join(re.sub(r"[UZOB]", "X", seq)), return_token_type_ids=True)
+        ids = enc["input_ids"]
+        assert ids[-2:] == [4, 3] and len(ids) == len(seq) + 2, ids
+        input_ids = torch.tensor([ids])
+        assert enc["token_type_ids"] == xlnet_token_types(input_ids)[0].tolist(), enc["token_type_ids"]
+        store, hooks = capture_contexts(model, probes)
+        with torch.no_grad():
+            out = XLNetWithSegments(model)(input_ids, attention_mask=torch.ones_like(input_ids),
+                                           output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out.attentions]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out.hidden_states]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        tensors[f"{key}.logits.classifier"] = out.logits[0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(
+        folder, tensors, records,
+        "XLNetForSequenceClassification (d 16, 4 heads, 2 layers, bi attention, untie_r), called with the "
+        "tokenizer's token_type_ids (<cls> segment 2); contexts = attn_vec routed through an nn.Identity probe",
+    )
+
+
+BUILDERS = {
+    "bert_cls": lambda: build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1),
+    "bert_multilabel": lambda: build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2),
+    "bert_mlm": lambda: build_bert_mlm(seed=3),
+    "esm_cls": lambda: build_esm("esm_cls", EsmForSequenceClassification, seed=4, shard=False),
+    "esm_mlm": lambda: build_esm("esm_mlm", EsmForMaskedLM, seed=5, shard=True),
+    "antiberty_tiny": lambda: build_antiberty_tiny(seed=6),
+    "albert_cls": lambda: build_albert("albert_cls", AlbertForSequenceClassification, seed=7),
+    "albert_mlm": lambda: build_albert("albert_mlm", AlbertForMaskedLM, seed=8),
+    "esmc_tiny": lambda: build_esmc(seed=9),
+    "t5_gated": lambda: build_t5("t5_gated", "gated-gelu", tokenizer_json=False, seed=10),
+    "t5_relu": lambda: build_t5("t5_relu", "relu", tokenizer_json=True, seed=11),
+    "xlnet_cls": lambda: build_xlnet(seed=12),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--antiberty", help="folder with real AntiBERTy weights (config.json, pytorch_model.bin, vocab.txt)")
+    parser.add_argument("--only", nargs="+", choices=sorted(BUILDERS), help="build these fixtures only")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1)
-    build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2)
-    build_bert_mlm(seed=3)
-    build_esm("esm_cls", EsmForSequenceClassification, seed=4, shard=False)
-    build_esm("esm_mlm", EsmForMaskedLM, seed=5, shard=True)
-    build_antiberty_tiny(seed=6)
+    for name in args.only or BUILDERS:
+        BUILDERS[name]()
     if args.antiberty:
         build_antiberty_real(args.antiberty)
     print("fixtures written under", FIXTURES)

@@ -266,6 +266,7 @@ impl HeadStatistics {
         use rayon::prelude::*;
         let n = maps.residues();
         let t = maps.tokens;
+        let s = maps.residue_start;
         let lh = self.num_layers * self.num_heads;
         let weights = maps
             .weights
@@ -295,8 +296,8 @@ impl HeadStatistics {
             .par_chunks(t * t)
             .map(|head| {
                 let mut into = vec![0f64; n];
-                // Residue rows/columns 1..=n: the special tokens are left out.
-                let rows = (0..n).map(|i| &head[(i + 1) * t + 1..(i + 1) * t + 1 + n]);
+                // Residue rows/columns: the special tokens are left out.
+                let rows = (0..n).map(|i| &head[(i + s) * t + s..(i + s) * t + s + n]);
                 crate::model::fastmath::dispatch(EdgeRows {
                     weighting,
                     into: &mut into,
@@ -683,6 +684,8 @@ mod tests {
             num_layers: 1,
             num_heads: 1,
             tokens: 5,
+            residue_start: 1,
+            residue_count: 3,
             weights: Tensor::from_vec(w, (1, 1, 5, 5), &Device::Cpu).unwrap(),
         }
     }
@@ -796,6 +799,8 @@ mod tests {
             num_layers: 2,
             num_heads: 2,
             tokens: t,
+            residue_start: 1,
+            residue_count: t - 2,
             weights: Tensor::from_vec(w, (2, 2, t, t), &Device::Cpu).unwrap(),
         };
         let mut stats = HeadStatistics::new(2, 2, Weighting::Weight, vec!["s".into()]).unwrap();

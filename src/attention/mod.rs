@@ -21,21 +21,26 @@ pub struct AttentionMaps {
     pub num_heads: usize,
     /// Tokens, specials included.
     pub tokens: usize,
+    /// Token index of the first residue (1 after a leading special token, 0 in T5 and XLNet).
+    pub residue_start: usize,
+    /// Number of residues (the tokens between the leading and the final special tokens).
+    pub residue_count: usize,
     /// (layers, heads, T, T) on the CPU.
     pub weights: Tensor,
 }
 
 impl AttentionMaps {
-    /// Residues (tokens minus the first and final special token).
+    /// Residues (tokens minus the special tokens).
     pub fn residues(&self) -> usize {
-        self.tokens - 2
+        self.residue_count
     }
 
     /// Residue-only maps (layers, heads, n, n): special-token rows and columns dropped, weights
     /// NOT renormalised (as in Vig et al.).
     pub fn residue_weights(&self) -> Result<Tensor> {
         let n = self.residues();
-        Ok(self.weights.narrow(2, 1, n)?.narrow(3, 1, n)?)
+        let s = self.residue_start;
+        Ok(self.weights.narrow(2, s, n)?.narrow(3, s, n)?)
     }
 
     /// One head's residue-only map for a figure; `residues` are the sequence's residues (as
@@ -184,6 +189,8 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
                 num_layers: model.num_layers(),
                 num_heads: model.num_heads(),
                 tokens: t,
+                residue_start: s.residue_start,
+                residue_count: s.residues.len(),
                 weights: w,
             })
         })

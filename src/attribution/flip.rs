@@ -162,7 +162,7 @@ pub fn flip_residues(
     let flipped = |residues: &[usize]| -> Vec<u32> {
         let mut ids = seq.ids.clone();
         for &r in residues {
-            ids[r + 1] = pad;
+            ids[r + seq.residue_start] = pad;
         }
         ids
     };
@@ -314,17 +314,29 @@ pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<Res
     for (protein, by_position) in grouped {
         let last = *by_position.keys().next_back().unwrap_or(&0);
         let first = *by_position.keys().next().unwrap_or(&0);
-        if first != 0 || last < 2 || by_position.len() as i64 != last + 1 {
+        // 0 = a leading special token (none in T5), n+1 = the final one.
+        if !(0..=1).contains(&first) || last < 2 || by_position.len() as i64 != last + 1 - first {
             return Err(Error::sequence(
                 &protein,
                 format!(
-                    "positions must run 0..=n+1 without gaps (found {} positions from {first} to \
-                     {last})",
+                    "positions must run 0..=n+1 (or 1..=n+1) without gaps (found {} positions \
+                     from {first} to {last})",
                     by_position.len()
                 ),
             ));
         }
-        let residues: Vec<_> = (1..last).map(|p| &by_position[&p]).collect();
+        // Residues are 1..=n; one final special token follows, or XLNet's `<sep> <cls>`, told
+        // apart by its multi-letter token text.
+        let mut end = last;
+        while end > 1
+            && by_position[&(end - 1)]
+                .1
+                .as_deref()
+                .is_some_and(|t| t.chars().count() > 1)
+        {
+            end -= 1;
+        }
+        let residues: Vec<_> = (1..end).map(|p| &by_position[&p]).collect();
         let values = residues.iter().map(|(v, _)| *v).collect();
         let sequence = residues
             .iter()

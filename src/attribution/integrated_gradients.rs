@@ -108,8 +108,12 @@ pub struct IgResult {
     pub protein: String,
     pub head: String,
     pub target: usize,
-    /// Token texts: first special, residues, final special.
+    /// Token texts: first special (none in T5), residues, final special.
     pub tokens: Vec<String>,
+    /// Token index of the first residue (1, or 0 in T5 and XLNet).
+    pub residue_start: usize,
+    /// Number of residues (tokens between the leading and the final special tokens).
+    pub residue_count: usize,
     /// F(x): target logit at the input.
     pub f_input: f64,
     /// F(x'): target logit at the baseline.
@@ -140,11 +144,14 @@ impl IgResult {
     /// Embedding-level relevance of the residues (positions 1..=n, the special tokens left out),
     /// as [`crate::attribution::flip::flip_residues`] takes it.
     pub fn residue_embedding(&self) -> &[f64] {
-        let n = self.embedding.len();
-        if n < 2 {
-            return &[];
-        }
-        &self.embedding[1..n - 1]
+        let range = self.residue_start..self.residue_start + self.residue_count;
+        self.embedding.get(range).unwrap_or(&[])
+    }
+
+    /// The 1-based residue position of token `index` (0: a leading special token, n+1: the
+    /// final one).
+    pub fn position_of_token(&self, index: usize) -> i64 {
+        index as i64 - self.residue_start as i64 + 1
     }
 
     pub fn latent_at(&self, layer: usize, head: usize) -> &[f64] {
@@ -189,10 +196,11 @@ pub fn baseline_ids(
         Baseline::Mask => model.tokenizer.mask_id(),
         Baseline::Zero => return None,
     };
-    let t = seq.ids.len();
-    let mut ids = vec![filler; t];
-    ids[0] = seq.ids[0];
-    ids[t - 1] = seq.ids[t - 1];
+    // Special tokens stay, residues become the filler.
+    let mut ids = seq.ids.clone();
+    for i in seq.residue_tokens() {
+        ids[i] = filler;
+    }
     Some(ids)
 }
 
@@ -400,6 +408,8 @@ pub fn integrated_gradients(
     let device = model.device().clone();
     let t = seq.ids.len();
     let hidden = model.hidden_size();
+    // Width of the contexts that latent attribution probes (differs from `hidden` in T5).
+    let context = model.context_size();
     let num_layers = model.num_layers();
     let num_heads = model.num_heads();
     let batch = options
@@ -414,7 +424,7 @@ pub fn integrated_gradients(
         let mut acc = LatentAccumulator {
             num_heads,
             tokens: t,
-            hidden,
+            context,
             derivative: options.latent_derivative,
             alphas: alphas.clone(),
             weights: weights.clone(),
@@ -431,7 +441,7 @@ pub fn integrated_gradients(
             let k = batch.min(options.steps - start);
             let alpha = alphas_on_device.narrow(0, start, k)?;
             let probes: Vec<Var> = (0..num_layers)
-                .map(|_| Var::zeros((k, t, hidden), model.dtype(), &device))
+                .map(|_| Var::zeros((k, t, context), model.dtype(), &device))
                 .collect::<candle_core::Result<_>>()?;
             if exact && direction.as_ref().is_none_or(|d| d.dim(0).ok() != Some(k)) {
                 direction = Some(path.diff.broadcast_as((k, t, hidden))?.contiguous()?);
@@ -462,7 +472,7 @@ pub fn integrated_gradients(
                 .map(|c| -> Result<Tensor> {
                     let rows = c.dim(1)?;
                     Ok(if rows < t {
-                        let zeros = Tensor::zeros((k, t - rows, hidden), c.dtype(), &device)?;
+                        let zeros = Tensor::zeros((k, t - rows, context), c.dtype(), &device)?;
                         Tensor::cat(&[&c.detach(), &zeros], 1)?
                     } else {
                         c.detach()
@@ -675,14 +685,16 @@ impl IgPath<'_> {
             ));
         }
         let mut tokens = Vec::with_capacity(self.tokens);
-        tokens.push(model.tokenizer.first_token.clone());
+        tokens.extend(model.tokenizer.first_token.clone());
         tokens.extend(seq.residues.iter().map(|c| c.to_string()));
-        tokens.push(model.tokenizer.last_token.clone());
+        tokens.extend(model.tokenizer.final_tokens.iter().cloned());
         Ok(IgResult {
             protein: seq.id.clone(),
             head: self.head.to_string(),
             target: self.target,
             tokens,
+            residue_start: seq.residue_start,
+            residue_count: seq.residues.len(),
             f_input: self.f_input,
             f_baseline: self.f_baseline,
             delta,
@@ -707,7 +719,8 @@ impl IgPath<'_> {
 struct LatentAccumulator {
     num_heads: usize,
     tokens: usize,
-    hidden: usize,
+    /// Context width (heads · head size).
+    context: usize,
     derivative: LatentDerivative,
     alphas: Vec<f64>,
     weights: Vec<f64>,
@@ -761,7 +774,7 @@ impl LatentAccumulator {
     fn add(&mut self, layer: usize, node: usize, grad: &Tensor, derivative: &Tensor) -> Result<()> {
         let (t, heads) = (self.tokens, self.num_heads);
         let contribution = ((grad * derivative)?
-            .reshape((t, heads, self.hidden / heads))?
+            .reshape((t, heads, self.context / heads))?
             .sum(2)?
             .to_dtype(DType::F64)?
             * self.weights[node])?;

@@ -36,7 +36,7 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
         for (p, v) in values.iter().enumerate() {
             layer.push(l);
             head.push(h);
-            position.push(p as i64);
+            position.push(result.position_of_token(p));
             residue.push(result.tokens[p].as_str());
             relevance.push(*v);
         }

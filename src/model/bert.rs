@@ -12,13 +12,16 @@ use super::weights::{LayerNorm, Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
 
-/// HF `BertEmbeddings` in eval: LN(word + token_type(0) + position), positions 0..T.
+/// HF `BertEmbeddings` in eval: LN(word + token_type(0) + position), positions 0..T. ALBERT's
+/// are the same at its `embedding_size`, followed by the projection to the hidden size.
 #[derive(Debug, Clone)]
 pub struct BertEmbeddings {
     word: Embedding,
     position: Embedding,
     token_type: Embedding,
     norm: LayerNorm,
+    /// ALBERT: `encoder.embedding_hidden_mapping_in` (embedding size → hidden size).
+    projection: Option<Linear>,
 }
 
 impl BertEmbeddings {
@@ -29,7 +32,45 @@ impl BertEmbeddings {
         let types = Tensor::zeros((b, t), candle_core::DType::U32, device)?;
         let x = (self.word.forward(input_ids)? + self.token_type.forward(&types)?)?;
         let x = x.broadcast_add(&self.position.forward(&positions)?)?;
-        Ok(self.norm.forward(&x)?)
+        let x = self.norm.forward(&x)?;
+        Ok(match &self.projection {
+            Some(projection) => projection.forward(&x)?,
+            None => x,
+        })
+    }
+
+    /// HF names under `{prefix}embeddings.`, vectors of `size` (BERT: hidden size, ALBERT:
+    /// embedding size).
+    pub(crate) fn load(
+        config: &ModelConfig,
+        w: &Weights,
+        prefix: &str,
+        size: usize,
+        projection: Option<Linear>,
+    ) -> Result<Self> {
+        Ok(BertEmbeddings {
+            word: w.embedding(
+                &format!("{prefix}embeddings.word_embeddings.weight"),
+                config.vocab_size,
+                size,
+            )?,
+            position: w.embedding(
+                &format!("{prefix}embeddings.position_embeddings.weight"),
+                config.max_position_embeddings,
+                size,
+            )?,
+            token_type: w.embedding(
+                &format!("{prefix}embeddings.token_type_embeddings.weight"),
+                config.type_vocab_size,
+                size,
+            )?,
+            norm: w.layer_norm(
+                &format!("{prefix}embeddings.LayerNorm"),
+                size,
+                config.layer_norm_eps,
+            )?,
+            projection,
+        })
     }
 }
 
@@ -63,38 +104,18 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     };
     let h = config.hidden_size;
     let act = activation(config)?;
-    let embeddings = BertEmbeddings {
-        word: w.embedding(
-            &format!("{p}embeddings.word_embeddings.weight"),
-            config.vocab_size,
-            h,
-        )?,
-        position: w.embedding(
-            &format!("{p}embeddings.position_embeddings.weight"),
-            config.max_position_embeddings,
-            h,
-        )?,
-        token_type: w.embedding(
-            &format!("{p}embeddings.token_type_embeddings.weight"),
-            config.type_vocab_size,
-            h,
-        )?,
-        norm: w.layer_norm(
-            &format!("{p}embeddings.LayerNorm"),
-            h,
-            config.layer_norm_eps,
-        )?,
-    };
-    let encoder_config = EncoderConfig {
-        hidden_size: h,
-        num_layers: config.num_hidden_layers,
-        num_heads: config.num_attention_heads,
-        intermediate_size: config.intermediate_size,
-        layer_norm_eps: config.layer_norm_eps,
-        activation: act,
-        norm: NormPlacement::Post,
-        rotary_base: None,
-    };
+    let embeddings = BertEmbeddings::load(config, w, p, h, None)?;
+
+    let encoder_config = EncoderConfig::standard(
+        h,
+        config.num_hidden_layers,
+        config.num_attention_heads,
+        config.intermediate_size,
+        config.layer_norm_eps,
+        act,
+        NormPlacement::Post,
+        None,
+    );
     let encoder = Encoder::load(w, encoder_config, &format!("{p}encoder.layer"), None)?;
     let pooler = if w.contains(&format!("{p}pooler.dense.weight")) {
         Some(w.linear(&format!("{p}pooler.dense"), h, h)?)

@@ -15,7 +15,26 @@ pub enum Family {
     Bert,
     /// `model_type: esm` (ESM-2).
     Esm,
+    /// `model_type: albert` (ProtAlbert): factorised embeddings, one shared layer group.
+    Albert,
+    /// `model_type: t5`, the encoder only (ProtT5, Ankh).
+    T5,
+    /// `model_type: esmc` (or the ESM++ port's `ESMplusplus`): ESM C in the official weight layout.
+    EsmC,
+    /// `model_type: xlnet` (ProtXLNet): relative attention, specials at the end.
+    Xlnet,
 }
+
+impl Family {
+    /// ESM-style vocabularies and position limits (`<cls>` … `<eos>`).
+    pub fn is_esm_like(&self) -> bool {
+        matches!(self, Family::Esm | Family::EsmC)
+    }
+}
+
+/// Longest input of models without learned absolute positions (rotary, relative): no limit of
+/// their own, so a large one; memory is the practical limit.
+pub const UNBOUNDED_POSITIONS: usize = 1 << 20;
 
 /// The fields of `config.json` protscope reads.
 #[derive(Debug, Clone)]
@@ -27,6 +46,8 @@ pub struct ModelConfig {
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
+    /// Width of one attention head: `hidden_size / num_attention_heads`, T5's `d_kv`.
+    pub head_size: usize,
     pub intermediate_size: usize,
     pub hidden_act: String,
     pub layer_norm_eps: f64,
@@ -50,7 +71,12 @@ pub struct ModelConfig {
     pub problem_type: Option<String>,
     /// protscope extension: class names of other named heads (e.g. AntiBERTy's `species`).
     pub head_labels: BTreeMap<String, Vec<String>>,
+    /// The whole `config.json`, for fields only one architecture reads.
+    pub raw: Value,
 }
+
+const SUPPORTED_TYPES: &str = "\"bert\" (ProtBert, AntiBERTy), \"esm\" (ESM-2), \"albert\" \
+     (ProtAlbert), \"t5\" (ProtT5, Ankh encoders), \"esmc\" (ESM C), \"xlnet\" (ProtXLNet)";
 
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -80,18 +106,32 @@ impl ModelConfig {
             .ok_or_else(|| {
                 Error::file(
                     path,
-                    "missing field `model_type` (expected \"bert\" or \"esm\")",
+                    format!("missing field `model_type` (expected one of {SUPPORTED_TYPES})"),
                 )
             })?;
         let family = match model_type {
             "bert" => Family::Bert,
             "esm" => Family::Esm,
+            "albert" => Family::Albert,
+            "t5" => Family::T5,
+            "esmc" | "ESMplusplus" => Family::EsmC,
+            "xlnet" => Family::Xlnet,
             other => {
                 return Err(Error::file(
                     path,
-                    format!("model_type `{other}` is not supported; protscope reads \"bert\" (ProtBert, AntiBERTy) and \"esm\" (ESM-2)"),
+                    format!(
+                        "model_type `{other}` is not supported; protscope reads {SUPPORTED_TYPES}"
+                    ),
                 ))
             }
+        };
+        // T5 and ESM C name some shape fields differently; the first name present counts.
+        let first_usize = |names: &[&str]| -> Result<usize> {
+            let name = names
+                .iter()
+                .find(|n| field(n).is_some())
+                .ok_or_else(|| Error::file(path, format!("missing field `{}`", names[0])))?;
+            usize_field(name)
         };
         let architectures = field("architectures")
             .and_then(|v| v.as_array())
@@ -124,31 +164,59 @@ impl ModelConfig {
                 head_labels.insert(head.clone(), labels);
             }
         }
-        let hidden_size = usize_field("hidden_size")?;
-        let num_attention_heads = usize_field("num_attention_heads")?;
-        if num_attention_heads == 0 || hidden_size % num_attention_heads != 0 {
-            return Err(Error::file(
-                path,
-                format!("hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"),
-            ));
+        let hidden_size = first_usize(&["hidden_size", "d_model"])?;
+        let num_attention_heads = first_usize(&["num_attention_heads", "num_heads", "n_head"])?;
+        if num_attention_heads == 0 {
+            return Err(Error::file(path, "num_attention_heads must be positive"));
         }
+        let head_size = match opt_usize("d_kv").filter(|_| family == Family::T5) {
+            Some(d) => d,
+            None if hidden_size % num_attention_heads != 0 => {
+                return Err(Error::file(
+                    path,
+                    format!("hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"),
+                ))
+            }
+            None => hidden_size / num_attention_heads,
+        };
+        let intermediate_size = match family {
+            // ESM C: 8/3 · d rounded up to a multiple of 256 (`swiglu_correction_fn`).
+            Family::EsmC => {
+                opt_usize("intermediate_size").unwrap_or((hidden_size * 8 / 3).div_ceil(256) * 256)
+            }
+            _ => first_usize(&["intermediate_size", "d_ff", "d_inner"])?,
+        };
+        let max_position_embeddings = match family {
+            Family::T5 | Family::EsmC | Family::Xlnet => {
+                opt_usize("max_position_embeddings").unwrap_or(UNBOUNDED_POSITIONS)
+            }
+            _ => usize_field("max_position_embeddings")?,
+        };
+        let default_eps = match family {
+            Family::T5 => 1e-6,
+            Family::EsmC => 1e-5,
+            _ => 1e-12,
+        };
         let config = ModelConfig {
             path: path.to_path_buf(),
             family,
             architectures,
             vocab_size: usize_field("vocab_size")?,
             hidden_size,
-            num_hidden_layers: usize_field("num_hidden_layers")?,
+            num_hidden_layers: first_usize(&["num_hidden_layers", "num_layers", "n_layer"])?,
             num_attention_heads,
-            intermediate_size: usize_field("intermediate_size")?,
+            head_size,
+            intermediate_size,
             hidden_act: field("hidden_act")
+                .or_else(|| field("ff_activation"))
                 .and_then(|v| v.as_str())
                 .unwrap_or("gelu")
                 .to_string(),
             layer_norm_eps: field("layer_norm_eps")
+                .or_else(|| field("layer_norm_epsilon"))
                 .and_then(|v| v.as_f64())
-                .unwrap_or(1e-12),
-            max_position_embeddings: usize_field("max_position_embeddings")?,
+                .unwrap_or(default_eps),
+            max_position_embeddings,
             type_vocab_size: opt_usize("type_vocab_size").unwrap_or(2),
             pad_token_id: opt_usize("pad_token_id"),
             mask_token_id: opt_usize("mask_token_id"),
@@ -175,6 +243,7 @@ impl ModelConfig {
                 .and_then(|v| v.as_str())
                 .map(String::from),
             head_labels,
+            raw: json.clone(),
         };
         Ok(config)
     }
@@ -188,6 +257,27 @@ impl ModelConfig {
         (0..classes)
             .map(|i| self.id2label.get(&i).cloned().unwrap_or_default())
             .collect()
+    }
+
+    /// An architecture-specific integer field, or `default` when absent.
+    pub fn usize_or(&self, name: &str, default: usize) -> Result<usize> {
+        match self.raw.get(name).filter(|v| !v.is_null()) {
+            None => Ok(default),
+            Some(v) => v.as_u64().map(|v| v as usize).ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!("field `{name}` must be a non-negative integer"),
+                )
+            }),
+        }
+    }
+
+    /// An architecture-specific string field, or `default` when absent.
+    pub fn str_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        self.raw
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
     }
 
     pub fn is_multi_label(&self) -> bool {

@@ -1,8 +1,10 @@
-//! The shared instrumented transformer encoder. BERT (post-LayerNorm, absolute positions) and
-//! ESM-2 (pre-LayerNorm, rotary positions) are the same stack of self-attention + feed-forward
-//! blocks with two switches; every architecture runs through this one core so that every
-//! capture point (attention probabilities, hidden states, per-head context) means the same
-//! thing everywhere.
+//! The shared instrumented transformer encoder. Every architecture is the same stack of
+//! self-attention + feed-forward blocks with a few switches: post- or pre-normalisation
+//! (LayerNorm or RMS), rotary positions (ESM-2, ESM C), a relative position bias (T5) or
+//! relative attention (XLNet), q/k normalisation (ESM C), plain or gated feed-forward. All run
+//! through this one core, so every capture point (attention probabilities, hidden states,
+//! per-head context) means the same thing everywhere, and one closed-form backward pass and
+//! one forward-mode tangent serve them all.
 
 use candle_core::{DType, Device, Tensor, D};
 
@@ -18,12 +20,14 @@ pub enum NormPlacement {
     Pre,
 }
 
-/// Feed-forward activation. Both BERT and ESM use the exact (erf) GELU.
+/// Feed-forward activation. BERT and ESM-2 use the exact (erf) GELU, ALBERT and ProtT5 the tanh
+/// approximation, ESM C SiLU (in a gated unit), the original T5 ReLU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     GeluErf,
     GeluTanh,
     Relu,
+    Silu,
 }
 
 impl Activation {
@@ -32,6 +36,7 @@ impl Activation {
             "gelu" | "gelu_python" => Some(Activation::GeluErf),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Activation::GeluTanh),
             "relu" => Some(Activation::Relu),
+            "silu" | "swish" => Some(Activation::Silu),
             _ => None,
         }
     }
@@ -41,6 +46,7 @@ impl Activation {
             Activation::GeluErf => super::ops::gelu_erf(x),
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),
+            Activation::Silu => x.silu(),
         }
     }
 
@@ -59,6 +65,7 @@ impl Activation {
                 g * d
             }
             Activation::Relu => g * x.gt(0.0)?.to_dtype(x.dtype())?,
+            Activation::Silu => super::ops::silu_backward(x, g),
         }
     }
 }
@@ -69,17 +76,50 @@ pub struct EncoderConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub num_heads: usize,
+    /// Width of one head; `num_heads · head_size` is the context width, which equals
+    /// `hidden_size` except in T5 (`d_kv`).
+    pub head_size: usize,
     pub intermediate_size: usize,
     pub layer_norm_eps: f64,
     pub activation: Activation,
     pub norm: NormPlacement,
-    /// Rotary position embeddings on queries and keys (ESM-2), with this base (`rope_theta`).
+    /// Rotary position embeddings on queries and keys (ESM-2, ESM C), with this base.
     pub rotary_base: Option<f64>,
+    /// Factor on the attention scores: 1/√head_size, except T5 (1).
+    pub score_scale: f64,
 }
 
 impl EncoderConfig {
-    pub fn head_size(&self) -> usize {
-        self.hidden_size / self.num_heads
+    /// The usual shape: `hidden_size / num_heads` per head, scores scaled by 1/√head_size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn standard(
+        hidden_size: usize,
+        num_layers: usize,
+        num_heads: usize,
+        intermediate_size: usize,
+        layer_norm_eps: f64,
+        activation: Activation,
+        norm: NormPlacement,
+        rotary_base: Option<f64>,
+    ) -> Self {
+        let head_size = hidden_size / num_heads;
+        EncoderConfig {
+            hidden_size,
+            num_layers,
+            num_heads,
+            head_size,
+            intermediate_size,
+            layer_norm_eps,
+            activation,
+            norm,
+            rotary_base,
+            score_scale: (head_size as f64).powf(-0.5),
+        }
+    }
+
+    /// Width of the self-attention context (all heads side by side).
+    pub fn context_size(&self) -> usize {
+        self.num_heads * self.head_size
     }
 }
 
@@ -132,6 +172,8 @@ pub struct ForwardOptions<'a> {
 pub struct EncoderOutput {
     /// Output of the last block (after the final LayerNorm for pre-LN models), (B, T, hidden).
     pub last_hidden_state: Tensor,
+    /// The (B, T) attention mask of the pass (mean-pooling heads read it).
+    pub mask: Tensor,
     /// When captured: `num_layers + 1` tensors (B, T, hidden): the embedding output, then the
     /// output of each layer; for pre-LN models the last one is after the final LayerNorm, as in HF.
     pub hidden_states: Vec<Tensor>,
@@ -207,9 +249,11 @@ impl Rotary {
     }
 }
 
+/// Self-attention: stacked q/k/v projection, optional q/k normalisation (ESM C), optional
+/// rotary positions, softmax(scale · q kᵀ + bias) v, output projection.
 #[derive(Debug, Clone)]
-struct SelfAttention {
-    /// Query, key and value projections stacked into one (3·hidden, hidden) layer.
+pub(crate) struct SelfAttention {
+    /// Query, key and value projections stacked into one (3·context, hidden) layer.
     qkv: Linear,
     output: Linear,
     num_heads: usize,
@@ -217,6 +261,11 @@ struct SelfAttention {
     /// Rotary models (ESM) scale q before the product, BERT scales the scores; each family's
     /// order is kept to stay closest to its reference (they agree up to float rounding).
     rotary: bool,
+    score_scale: f64,
+    /// ESM C: LayerNorms on q and on k over the whole context width, before rotary.
+    qk_norm: Option<(LayerNorm, LayerNorm)>,
+    /// XLNet: position and segment terms added to the scores.
+    relative: Option<RelativeAttention>,
 }
 
 /// What the attention block's backward pass needs from its forward pass.
@@ -228,25 +277,95 @@ struct SavedAttention {
     k: Tensor,
     v: Tensor,
     probs: Tensor,
+    /// With q/k normalisation: the projected q and k (B, T, context) before it.
+    qk_projected: Option<(Tensor, Tensor)>,
 }
 
 impl SelfAttention {
+    /// From its parts: `qkv` maps hidden → 3·context (q, k, v side by side), `output` context →
+    /// hidden; `qk_norm` normalises q and k (ESM C).
+    pub(crate) fn new(
+        qkv: Linear,
+        output: Linear,
+        qk_norm: Option<(LayerNorm, LayerNorm)>,
+        cfg: &EncoderConfig,
+    ) -> Self {
+        SelfAttention {
+            qkv,
+            output,
+            num_heads: cfg.num_heads,
+            head_size: cfg.head_size,
+            rotary: cfg.rotary_base.is_some(),
+            score_scale: cfg.score_scale,
+            qk_norm,
+            relative: None,
+        }
+    }
+
+    /// XLNet's relative attention on top of [`Self::new`].
+    pub(crate) fn with_relative(mut self, relative: RelativeAttention) -> Self {
+        self.relative = Some(relative);
+        self
+    }
+
+    /// HF BERT names: `{prefix}.attention.self.{query,key,value}`, `{prefix}.attention.output.dense`.
     fn load(w: &Weights, prefix: &str, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let query = w.linear(&format!("{prefix}.attention.self.query"), h, h)?;
         let key = w.linear(&format!("{prefix}.attention.self.key"), h, h)?;
         let value = w.linear(&format!("{prefix}.attention.self.value"), h, h)?;
-        Ok(SelfAttention {
-            qkv: Linear::concat_outputs(&[&query, &key, &value])?,
-            output: w.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
-            num_heads: cfg.num_heads,
-            head_size: cfg.head_size(),
-            rotary: cfg.rotary_base.is_some(),
-        })
+        Ok(Self::new(
+            Linear::concat_outputs(&[&query, &key, &value])?,
+            w.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
+            None,
+            cfg,
+        ))
     }
 
     fn scale(&self) -> f64 {
-        (self.head_size as f64).powf(-0.5)
+        self.score_scale
+    }
+
+    fn context_size(&self) -> usize {
+        self.num_heads * self.head_size
+    }
+
+    /// The stacked q/k/v projection with q and k normalised where the model does (ESM C);
+    /// returns the projected q and k before normalisation for the backward pass.
+    fn normalize_qk(&self, qkv: Tensor) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        let Some((q_norm, k_norm)) = &self.qk_norm else {
+            return Ok((qkv, None));
+        };
+        let c = self.context_size();
+        let q = qkv.narrow(D::Minus1, 0, c)?;
+        let k = qkv.narrow(D::Minus1, c, c)?;
+        let v = qkv.narrow(D::Minus1, 2 * c, c)?;
+        let normed = Tensor::cat(&[&q_norm.forward(&q)?, &k_norm.forward(&k)?, &v], D::Minus1)?;
+        Ok((normed, Some((q.contiguous()?, k.contiguous()?))))
+    }
+
+    /// Tangent of [`Self::normalize_qk`] for a direction of the stacked projection.
+    fn normalize_qk_tangent(&self, saved: &SavedAttention, qkv_dot: Tensor) -> Result<Tensor> {
+        let (Some((q_norm, k_norm)), Some((q, k))) = (&self.qk_norm, &saved.qk_projected) else {
+            return Ok(qkv_dot);
+        };
+        let c = self.context_size();
+        let q_dot = q_norm.tangent(q, &qkv_dot.narrow(D::Minus1, 0, c)?)?;
+        let k_dot = k_norm.tangent(k, &qkv_dot.narrow(D::Minus1, c, c)?)?;
+        let v_dot = qkv_dot.narrow(D::Minus1, 2 * c, c)?;
+        Ok(Tensor::cat(&[&q_dot, &k_dot, &v_dot], D::Minus1)?)
+    }
+
+    /// Backward pass of [`Self::normalize_qk`]: ∂F/∂(projection) from ∂F/∂(normalised).
+    fn normalize_qk_backward(&self, saved: &SavedAttention, d_qkv: Tensor) -> Result<Tensor> {
+        let (Some((q_norm, k_norm)), Some((q, k))) = (&self.qk_norm, &saved.qk_projected) else {
+            return Ok(d_qkv);
+        };
+        let c = self.context_size();
+        let d_q = q_norm.backward_input(q, &d_qkv.narrow(D::Minus1, 0, c)?.contiguous()?)?;
+        let d_k = k_norm.backward_input(k, &d_qkv.narrow(D::Minus1, c, c)?.contiguous()?)?;
+        let d_v = d_qkv.narrow(D::Minus1, 2 * c, c)?;
+        Ok(Tensor::cat(&[&d_q, &d_k, &d_v], D::Minus1)?)
     }
 
     /// q (first `query_rows` positions), k and v as (B, heads, T, head_size) views of the
@@ -278,11 +397,13 @@ impl SelfAttention {
 
     /// The operands of the score product and the scale it takes. Rotary models (ESM) scale q
     /// and rotate q and k before the product; BERT scales the scores.
+    /// With `direction`, q and k are tangents: the linear maps apply, constant offsets not.
     fn score_operands(
         &self,
         q: Tensor,
         k: Tensor,
         rotary: Option<&(Tensor, Tensor)>,
+        direction: bool,
     ) -> Result<(Tensor, Tensor, f64)> {
         Ok(match rotary {
             Some((cos, sin)) => {
@@ -294,7 +415,11 @@ impl SelfAttention {
                     1.0,
                 )
             }
-            None => (q, k, self.scale()),
+            None => match &self.relative {
+                Some(relative) if !direction => (relative.content_query(&q)?, k, self.scale()),
+                Some(_) => (q, k, self.scale()),
+                None => (q, k, self.scale()),
+            },
         })
     }
 
@@ -304,18 +429,39 @@ impl SelfAttention {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         query_rows: usize,
     ) -> Result<(Tensor, SavedAttention)> {
-        let (b, t, hidden) = x.dims3()?;
-        let (q, k, v) = self.split_heads(self.qkv.forward_detached(x)?, b, t, query_rows)?;
-        let (q, k, score_scale) = self.score_operands(q, k, rotary)?;
-        let scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
-        let probs = super::ops::masked_softmax(&scores, bias)?;
+        let rotary = positions.rotary.as_ref();
+        let (b, t, _) = x.dims3()?;
+        let (qkv, qk_projected) = self.normalize_qk(self.qkv.forward_detached(x)?)?;
+        let (q, k, v) = self.split_heads(qkv, b, t, query_rows)?;
+        let (q, k, score_scale) = self.score_operands(q, k, rotary, false)?;
+        let mut scores = super::ops::batched_matmul(&q, &k.t()?, score_scale)?;
+        if let Some(relative) = &self.relative {
+            let terms = relative.scores(&q, positions, true)?;
+            scores = (scores + (terms * score_scale)?)?;
+        }
+        // A full bias (relative positions) has a row per query: keep the rows computed.
+        let bias = if bias.dim(2)? > 1 && query_rows < t {
+            bias.narrow(2, 0, query_rows)?
+        } else {
+            bias.clone()
+        };
+        let probs = super::ops::masked_softmax(&scores, &bias)?;
         let context = super::ops::batched_matmul(&probs, &v, 1.0)?
             .transpose(1, 2)?
-            .reshape((b, query_rows, hidden))?; // (B, rows, hidden)
-        Ok((context, SavedAttention { q, k, v, probs }))
+            .reshape((b, query_rows, self.context_size()))?; // (B, rows, context)
+        Ok((
+            context,
+            SavedAttention {
+                q,
+                k,
+                v,
+                probs,
+                qk_projected,
+            },
+        ))
     }
 
     /// Directional derivative of the context (B, rows, hidden) for a direction `x_dot`
@@ -326,21 +472,29 @@ impl SelfAttention {
         &self,
         saved: &SavedAttention,
         x_dot: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<Tensor> {
-        let (b, t, hidden) = x_dot.dims3()?;
+        let rotary = positions.rotary.as_ref();
+        let (b, t, _) = x_dot.dims3()?;
         let rows = saved.q.dim(2)?;
-        let (q_dot, k_dot, v_dot) = self.split_heads(self.qkv.tangent(x_dot)?, b, t, rows)?;
+        let qkv_dot = self.normalize_qk_tangent(saved, self.qkv.tangent(x_dot)?)?;
+        let (q_dot, k_dot, v_dot) = self.split_heads(qkv_dot, b, t, rows)?;
         // Rotary models: saved q and k are already scaled and rotated, both linear maps.
-        let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary)?;
-        let SavedAttention { q, k, v, probs } = saved;
-        let scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
+        let (q_dot, k_dot, score_scale) = self.score_operands(q_dot, k_dot, rotary, true)?;
+        let SavedAttention { q, k, v, probs, .. } = saved;
+        let mut scores_dot = (super::ops::batched_matmul(&q_dot, &k.t()?, 1.0)?
             + super::ops::batched_matmul(q, &k_dot.t()?, 1.0)?)?;
+        if let Some(relative) = &self.relative {
+            // The position and segment terms are linear in q (the biases do not move).
+            scores_dot = (scores_dot + relative.scores(&q_dot, positions, false)?)?;
+        }
         // The softmax Jacobian is symmetric: its tangent is its backward formula.
         let probs_dot = super::ops::softmax_backward(probs, &scores_dot, score_scale)?;
         let context_dot = (super::ops::batched_matmul(&probs_dot, v, 1.0)?
             + super::ops::batched_matmul(probs, &v_dot, 1.0)?)?;
-        Ok(context_dot.transpose(1, 2)?.reshape((b, rows, hidden))?)
+        Ok(context_dot
+            .transpose(1, 2)?
+            .reshape((b, rows, self.context_size()))?)
     }
 
     /// ∂F/∂(block input) (B, T, hidden) from ∂F/∂context (B, rows, hidden).
@@ -348,15 +502,16 @@ impl SelfAttention {
         &self,
         saved: &SavedAttention,
         d_context: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<Tensor> {
+        let rotary = positions.rotary.as_ref();
         let (b, rows, hidden) = d_context.dims3()?;
         let t = saved.k.dim(2)?;
         let d_c = d_context
             .reshape((b, rows, self.num_heads, self.head_size))?
             .transpose(1, 2)?
             .contiguous()?;
-        let SavedAttention { q, k, v, probs } = saved;
+        let SavedAttention { q, k, v, probs, .. } = saved;
         let d_probs = super::ops::batched_matmul(&d_c, &v.t()?, 1.0)?;
         let d_v = super::ops::batched_matmul(&probs.t()?, &d_c, 1.0)?;
         // BERT scales the scores: fold the scale into the softmax backward pass.
@@ -364,6 +519,9 @@ impl SelfAttention {
         let d_scores = super::ops::softmax_backward(probs, &d_probs, score_scale)?;
         let mut d_q = super::ops::batched_matmul(&d_scores, k, 1.0)?;
         let mut d_k = super::ops::batched_matmul(&d_scores.t()?, q, 1.0)?;
+        if let Some(relative) = &self.relative {
+            d_q = (d_q + relative.backward(&d_scores, positions)?)?;
+        }
         if let Some((cos, sin)) = rotary {
             let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
             d_q = (Rotary::backward(&d_q, &cos_q, &sin_q)? * self.scale())?;
@@ -376,20 +534,287 @@ impl SelfAttention {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, t, 3 * hidden))?;
+        let d_qkv = self.normalize_qk_backward(saved, d_qkv)?;
         Ok(self.qkv.backward_input(&d_qkv)?)
     }
 }
 
+/// Per-pass position data every layer reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PositionInputs {
+    /// Rotary cos/sin tables (T, head_size).
+    rotary: Option<(Tensor, Tensor)>,
+    /// XLNet: sinusoidal encodings of the relative offsets T, T−1, …, −T+1: (2T, hidden).
+    relative: Option<Tensor>,
+    /// XLNet: 1 where query and key lie in different segments, else 0: (B, 1, T, T).
+    segment_differs: Option<Tensor>,
+}
+
+/// XLNet's relative attention terms (HF `XLNetRelativeAttention.rel_attn_core`, content
+/// stream): with q the projected query, scores = (q + r_w)·k + (q + r_r)·r[i − j] +
+/// (q + r_s)·s[seg_i ≠ seg_j], all times the scale. The first term is the ordinary product of
+/// the core (its q is `q + r_w`); this adds the other two.
 #[derive(Debug, Clone)]
-struct EncoderLayer {
+pub(crate) struct RelativeAttention {
+    /// Position encodings → keys (`rel_attn.r`), hidden → context, no bias.
+    r: Linear,
+    /// (1, heads, 1, head_size) each.
+    r_w_bias: Tensor,
+    r_r_bias: Tensor,
+    r_s_bias: Tensor,
+    /// (1, heads, head_size, 2): the segment embeddings for "same" (0) and "different" (1).
+    seg_embed: Tensor,
+    num_heads: usize,
+    head_size: usize,
+}
+
+impl RelativeAttention {
+    /// Biases as HF stores them, (heads, head_size); `seg_embed` (2, heads, head_size).
+    pub(crate) fn new(
+        r: Linear,
+        r_w_bias: &Tensor,
+        r_r_bias: &Tensor,
+        r_s_bias: &Tensor,
+        seg_embed: &Tensor,
+    ) -> Result<Self> {
+        let (num_heads, head_size) = r_w_bias.dims2()?;
+        let shape = (1, num_heads, 1, head_size);
+        Ok(RelativeAttention {
+            r,
+            r_w_bias: r_w_bias.reshape(shape)?,
+            r_r_bias: r_r_bias.reshape(shape)?,
+            r_s_bias: r_s_bias.reshape(shape)?,
+            seg_embed: seg_embed.permute((1, 2, 0))?.unsqueeze(0)?.contiguous()?,
+            num_heads,
+            head_size,
+        })
+    }
+
+    /// The core's q is q + r_w; the projected q is what the position and segment terms read.
+    pub(crate) fn content_query(&self, q: &Tensor) -> Result<Tensor> {
+        Ok(q.broadcast_add(&self.r_w_bias)?)
+    }
+
+    /// Keys of the relative offsets, (1, heads, 2T, head_size).
+    fn position_keys(&self, positions: &PositionInputs) -> Result<Tensor> {
+        let encodings = positions
+            .relative
+            .as_ref()
+            .ok_or_else(|| crate::Error::invalid("XLNet attention without position encodings"))?;
+        let rows = encodings.dim(0)?;
+        Ok(self
+            .r
+            .forward_detached(encodings)?
+            .reshape((rows, self.num_heads, self.head_size))?
+            .transpose(0, 1)?
+            .unsqueeze(0)?
+            .contiguous()?)
+    }
+
+    /// Column of offset i − j in the (…, 2T) position scores, for query i and key j: T − i + j
+    /// (HF's `rel_shift_bnij`), shaped (B, heads, rows, T).
+    fn offset_index(
+        b: usize,
+        heads: usize,
+        rows: usize,
+        t: usize,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let index: Vec<u32> = (0..rows)
+            .flat_map(|i| (0..t).map(move |j| (t - i + j) as u32))
+            .collect();
+        Ok(Tensor::from_vec(index, (1, 1, rows, t), device)?
+            .broadcast_as((b, heads, rows, t))?
+            .contiguous()?)
+    }
+
+    /// Position + segment terms (B, heads, rows, T) for the core's query `q` ((B, heads, rows,
+    /// head_size), = projected q + r_w when `with_bias`) or, without the biases, for a query
+    /// direction q̇ (the terms' tangent).
+    fn scores(&self, q: &Tensor, positions: &PositionInputs, with_bias: bool) -> Result<Tensor> {
+        let (b, heads, rows, _) = q.dims4()?;
+        let t = positions
+            .segment_differs
+            .as_ref()
+            .map(|s| s.dim(3))
+            .transpose()?
+            .unwrap_or(rows);
+        let projected = if with_bias {
+            q.broadcast_sub(&self.r_w_bias)?
+        } else {
+            q.clone()
+        };
+        let (q_r, q_s) = if with_bias {
+            (
+                projected.broadcast_add(&self.r_r_bias)?,
+                projected.broadcast_add(&self.r_s_bias)?,
+            )
+        } else {
+            (projected.clone(), projected)
+        };
+        let keys = self.position_keys(positions)?;
+        let all_offsets = q_r.broadcast_matmul(&keys.t()?)?; // (B, heads, rows, 2T)
+        let index = Self::offset_index(b, heads, rows, t, q.device())?;
+        let position_terms = all_offsets.contiguous()?.gather(&index, 3)?;
+        // (B, heads, rows, 2): the segment term for "same" and "different" segment.
+        let segment = q_s.broadcast_matmul(&self.seg_embed)?;
+        let same = segment.narrow(3, 0, 1)?;
+        let different = segment.narrow(3, 1, 1)?;
+        let differs = self.segment_rows(positions, rows)?;
+        let segment_terms = same.broadcast_add(&differs.broadcast_mul(&(different - &same)?)?)?;
+        Ok((position_terms + segment_terms)?)
+    }
+
+    fn segment_rows(&self, positions: &PositionInputs, rows: usize) -> Result<Tensor> {
+        let differs = positions
+            .segment_differs
+            .as_ref()
+            .ok_or_else(|| crate::Error::invalid("XLNet attention without segments"))?;
+        Ok(if differs.dim(2)? > rows {
+            differs.narrow(2, 0, rows)?
+        } else {
+            differs.clone()
+        })
+    }
+
+    /// ∂F/∂q from the position and segment terms, given ∂F/∂(unscaled scores) (B, heads,
+    /// rows, T).
+    fn backward(&self, d_scores: &Tensor, positions: &PositionInputs) -> Result<Tensor> {
+        let (b, heads, rows, t) = d_scores.dims4()?;
+        let keys = self.position_keys(positions)?;
+        let index = Self::offset_index(b, heads, rows, t, d_scores.device())?;
+        let zeros = Tensor::zeros((b, heads, rows, 2 * t), d_scores.dtype(), d_scores.device())?;
+        let d_offsets = zeros.scatter_add(&index, &d_scores.contiguous()?, 3)?;
+        let d_q_position = d_offsets.broadcast_matmul(&keys)?;
+        let differs = self.segment_rows(positions, rows)?;
+        let d_different = d_scores.broadcast_mul(&differs)?.sum_keepdim(3)?;
+        let d_same = (d_scores.sum_keepdim(3)? - &d_different)?;
+        let d_segment = Tensor::cat(&[&d_same, &d_different], 3)?; // (B, heads, rows, 2)
+        let d_q_segment = d_segment.broadcast_matmul(&self.seg_embed.t()?)?;
+        Ok((d_q_position + d_q_segment)?)
+    }
+}
+
+/// XLNet's sinusoidal encodings of the offsets T, T−1, …, −T+1 (HF
+/// `relative_positional_encoding`, bidirectional, no clamping): (2T, hidden), `[sin, cos]`.
+fn relative_encodings(t: usize, hidden: usize, device: &Device) -> Result<Tensor> {
+    let inv_freq: Vec<f32> = (0..hidden)
+        .step_by(2)
+        .map(|i| 1.0 / 10000f32.powf(i as f32 / hidden as f32))
+        .collect();
+    let half = inv_freq.len();
+    let mut values = Vec::with_capacity(2 * t * hidden);
+    for k in 0..2 * t {
+        let offset = t as f32 - k as f32;
+        let angles: Vec<f32> = inv_freq.iter().map(|f| offset * f).collect();
+        values.extend(angles.iter().map(|a| a.sin()));
+        values.extend(angles.iter().map(|a| a.cos()));
+    }
+    Ok(Tensor::from_vec(values, (2 * t, 2 * half), device)?)
+}
+
+/// XLNet segments from the (B, T) mask: the residues and `<sep>` are segment 0, the final real
+/// token (`<cls>`) segment 2 and padding segment 3, as HF's XLNet tokenizer assigns them;
+/// (B, 1, T, T) with 1 where query and key segments differ.
+fn xlnet_segments_differ(mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let lengths: Vec<u32> = mask.to_dtype(DType::U32)?.sum(1)?.to_vec1()?;
+    let mut differs = Vec::with_capacity(b * t * t);
+    for &len in &lengths {
+        let len = len as usize;
+        let segment = |p: usize| match p {
+            p if p + 1 < len => 0u8,
+            p if p + 1 == len => 2,
+            _ => 3,
+        };
+        for i in 0..t {
+            for j in 0..t {
+                differs.push(f32::from(u8::from(segment(i) != segment(j))));
+            }
+        }
+    }
+    Ok(Tensor::from_vec(differs, (b, 1, t, t), mask.device())?)
+}
+
+/// The position-wise feed-forward block: `output(act(input(x)))`, or gated
+/// `output(act(a) ⊙ u)` with `[a, u] = input(x)` (T5 v1.1 / ProtT5 gated GELU, ESM C SwiGLU).
+#[derive(Debug, Clone)]
+pub(crate) struct FeedForward {
+    /// hidden → intermediate, or → 2·intermediate (`[a, u]` side by side) when gated.
+    input: Linear,
+    output: Linear,
+    activation: Activation,
+    gated: bool,
+}
+
+impl FeedForward {
+    pub(crate) fn new(input: Linear, output: Linear, activation: Activation, gated: bool) -> Self {
+        FeedForward {
+            input,
+            output,
+            activation,
+            gated,
+        }
+    }
+
+    /// `act(a) ⊙ u` (gated) or `act(pre)`, from the input projection `pre`.
+    fn activate(&self, pre: &Tensor) -> Result<Tensor> {
+        if !self.gated {
+            return Ok(self.activation.apply(pre)?);
+        }
+        let (a, u) = Self::halves(pre)?;
+        Ok((self.activation.apply(&a)? * u)?)
+    }
+
+    fn halves(pre: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = pre.dim(D::Minus1)? / 2;
+        Ok((pre.narrow(D::Minus1, 0, n)?, pre.narrow(D::Minus1, n, n)?))
+    }
+
+    /// Output and the input projection (what the backward pass needs), no gradient path.
+    fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let pre = self.input.forward_detached(x)?;
+        let out = self.output.forward_detached(&self.activate(&pre)?)?;
+        Ok((out, pre))
+    }
+
+    /// Directional derivative of the output for an input direction `x_dot`.
+    fn tangent(&self, pre: &Tensor, x_dot: &Tensor) -> Result<Tensor> {
+        let pre_dot = self.input.tangent(x_dot)?;
+        // The activation acts elementwise: its tangent is its backward formula.
+        let ff_dot = if self.gated {
+            let ((a, u), (a_dot, u_dot)) = (Self::halves(pre)?, Self::halves(&pre_dot)?);
+            ((self.activation.backward(&a, &a_dot)? * &u)? + (self.activation.apply(&a)? * u_dot)?)?
+        } else {
+            self.activation.backward(pre, &pre_dot)?
+        };
+        Ok(self.output.tangent(&ff_dot)?)
+    }
+
+    /// ∂F/∂x from ∂F/∂output.
+    fn backward(&self, pre: &Tensor, g: &Tensor) -> Result<Tensor> {
+        let d_ff = self.output.backward_input(g)?;
+        let d_pre = if self.gated {
+            let (a, u) = Self::halves(pre)?;
+            let d_a = self.activation.backward(&a, &(&d_ff * &u)?)?;
+            let d_u = (d_ff * self.activation.apply(&a)?)?;
+            Tensor::cat(&[&d_a, &d_u], D::Minus1)?
+        } else {
+            self.activation.backward(pre, &d_ff)?
+        };
+        Ok(self.input.backward_input(&d_pre)?)
+    }
+}
+
+/// One transformer block.
+#[derive(Debug, Clone)]
+pub(crate) struct EncoderLayer {
     attention: SelfAttention,
     /// Post-LN: after attention + residual. Pre-LN: before attention.
     attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    feed_forward: FeedForward,
     /// Post-LN: after feed-forward + residual. Pre-LN: before the feed-forward.
     output_norm: LayerNorm,
-    activation: Activation,
     norm: NormPlacement,
 }
 
@@ -402,7 +827,7 @@ struct SavedLayer {
     /// Input of the output LayerNorm: the feed-forward residual sum (post-LN) or the attention
     /// residual sum (pre-LN).
     output_norm_input: Tensor,
-    /// Feed-forward pre-activation (B, T, intermediate).
+    /// Feed-forward input projection (B, T, intermediate or 2·intermediate when gated).
     ff_pre_activation: Tensor,
 }
 
@@ -414,6 +839,24 @@ struct LayerForward {
 }
 
 impl EncoderLayer {
+    /// From its parts (architectures whose weight names differ from BERT's).
+    pub(crate) fn new(
+        attention: SelfAttention,
+        attention_norm: LayerNorm,
+        feed_forward: FeedForward,
+        output_norm: LayerNorm,
+        norm: NormPlacement,
+    ) -> Self {
+        EncoderLayer {
+            attention,
+            attention_norm,
+            feed_forward,
+            output_norm,
+            norm,
+        }
+    }
+
+    /// HF BERT / ESM names under `{prefix}`.
     fn load(w: &Weights, prefix: &str, cfg: &EncoderConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let eps = cfg.layer_norm_eps;
@@ -427,19 +870,23 @@ impl EncoderLayer {
                 w.layer_norm(&format!("{prefix}.LayerNorm"), h, eps)?,
             ),
         };
-        Ok(EncoderLayer {
-            attention: SelfAttention::load(w, prefix, cfg)?,
-            attention_norm,
-            intermediate: w.linear(
+        let feed_forward = FeedForward::new(
+            w.linear(
                 &format!("{prefix}.intermediate.dense"),
                 h,
                 cfg.intermediate_size,
             )?,
-            output: w.linear(&format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
+            w.linear(&format!("{prefix}.output.dense"), cfg.intermediate_size, h)?,
+            cfg.activation,
+            false,
+        );
+        Ok(Self::new(
+            SelfAttention::load(w, prefix, cfg)?,
+            attention_norm,
+            feed_forward,
             output_norm,
-            activation: cfg.activation,
-            norm: cfg.norm,
-        })
+            cfg.norm,
+        ))
     }
 
     /// The layer on `x` without a gradient path (see [`Encoder::forward`] for how gradients
@@ -448,7 +895,7 @@ impl EncoderLayer {
         &self,
         x: &Tensor,
         bias: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         rows: usize,
     ) -> Result<LayerForward> {
         let x = x.detach();
@@ -459,12 +906,11 @@ impl EncoderLayer {
         };
         Ok(match self.norm {
             NormPlacement::Post => {
-                let (context, attention) = self.attention.context(&x, bias, rotary, rows)?;
+                let (context, attention) = self.attention.context(&x, bias, positions, rows)?;
                 let attention_sum = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
-                let ff_pre = self.intermediate.forward_detached(&h)?;
-                let ff = self.activation.apply(&ff_pre)?;
-                let output_sum = (self.output.forward_detached(&ff)? + &h)?;
+                let (ff, ff_pre) = self.feed_forward.forward(&h)?;
+                let output_sum = (ff + &h)?;
                 LayerForward {
                     output: self.output_norm.forward(&output_sum)?,
                     context,
@@ -478,14 +924,12 @@ impl EncoderLayer {
             }
             NormPlacement::Pre => {
                 let normed = self.attention_norm.forward(&x)?;
-                let (context, attention) = self.attention.context(&normed, bias, rotary, rows)?;
+                let (context, attention) =
+                    self.attention.context(&normed, bias, positions, rows)?;
                 let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
-                let ff_pre = self
-                    .intermediate
-                    .forward_detached(&self.output_norm.forward(&h)?)?;
-                let ff = self.activation.apply(&ff_pre)?;
+                let (ff, ff_pre) = self.feed_forward.forward(&self.output_norm.forward(&h)?)?;
                 LayerForward {
-                    output: (self.output.forward_detached(&ff)? + &h)?,
+                    output: (ff + &h)?,
                     context,
                     saved: SavedLayer {
                         attention,
@@ -505,7 +949,7 @@ impl EncoderLayer {
         &self,
         saved: &SavedLayer,
         x_dot: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
         with_output: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let rows = saved.attention.q.dim(2)?;
@@ -514,19 +958,14 @@ impl EncoderLayer {
         } else {
             x_dot.clone()
         };
-        // The activation acts elementwise: its tangent is its backward formula.
         let ff_tangent = |h_dot: &Tensor| -> Result<Tensor> {
-            let pre_dot = self.intermediate.tangent(h_dot)?;
-            let ff_dot = self
-                .activation
-                .backward(&saved.ff_pre_activation, &pre_dot)?;
-            Ok(self.output.tangent(&ff_dot)?)
+            self.feed_forward.tangent(&saved.ff_pre_activation, h_dot)
         };
         Ok(match self.norm {
             NormPlacement::Post => {
                 let context_dot =
                     self.attention
-                        .context_tangent(&saved.attention, x_dot, rotary)?;
+                        .context_tangent(&saved.attention, x_dot, positions)?;
                 if !with_output {
                     return Ok((context_dot, None));
                 }
@@ -546,7 +985,7 @@ impl EncoderLayer {
                     .tangent(&saved.attention_norm_input, x_dot)?;
                 let context_dot =
                     self.attention
-                        .context_tangent(&saved.attention, &normed_dot, rotary)?;
+                        .context_tangent(&saved.attention, &normed_dot, positions)?;
                 if !with_output {
                     return Ok((context_dot, None));
                 }
@@ -563,12 +1002,11 @@ impl EncoderLayer {
         &self,
         saved: &SavedLayer,
         d_output: &Tensor,
-        rotary: Option<&(Tensor, Tensor)>,
+        positions: &PositionInputs,
     ) -> Result<(Tensor, Tensor)> {
         let ff_backward = |d_ff_out: &Tensor| -> Result<Tensor> {
-            let d_ff = self.output.backward_input(d_ff_out)?;
-            let d_pre = self.activation.backward(&saved.ff_pre_activation, &d_ff)?;
-            Ok(self.intermediate.backward_input(&d_pre)?)
+            self.feed_forward
+                .backward(&saved.ff_pre_activation, d_ff_out)
         };
         Ok(match self.norm {
             NormPlacement::Post => {
@@ -582,7 +1020,7 @@ impl EncoderLayer {
                 let d_context = self.attention.output.backward_input(&d_attention_sum)?;
                 let d_x = self
                     .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
+                    .backward(&saved.attention, &d_context, positions)?;
                 let t = d_x.dim(1)?;
                 ((d_x + pad_rows(&d_attention_sum, 1, t)?)?, d_context)
             }
@@ -595,7 +1033,7 @@ impl EncoderLayer {
                 let d_context = self.attention.output.backward_input(&d_h)?;
                 let d_normed = self
                     .attention
-                    .backward(&saved.attention, &d_context, rotary)?;
+                    .backward(&saved.attention, &d_context, positions)?;
                 let t = d_normed.dim(1)?;
                 let d_x = (self
                     .attention_norm
@@ -623,7 +1061,7 @@ fn pad_rows(x: &Tensor, dim: usize, total: usize) -> Result<Tensor> {
 struct LayerBackward {
     layer: EncoderLayer,
     saved: SavedLayer,
-    rotary: Option<(Tensor, Tensor)>,
+    positions: PositionInputs,
 }
 
 impl super::ops::Backward for LayerBackward {
@@ -639,7 +1077,7 @@ impl super::ops::Backward for LayerBackward {
     ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
         let (d_x, d_context) = self
             .layer
-            .backward(&self.saved, g, self.rotary.as_ref())
+            .backward(&self.saved, g, &self.positions)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         // The probe is shaped like a full context.
         let d_context = pad_rows(&d_context, 1, d_x.dim(1)?)
@@ -656,6 +1094,10 @@ pub struct Encoder {
     /// Pre-LN models only: LayerNorm after the last block (ESM's `emb_layer_norm_after`).
     final_norm: Option<LayerNorm>,
     rotary: Option<Rotary>,
+    /// T5: relative position bias added to every layer's scores.
+    position_bias: Option<RelativePositionBias>,
+    /// XLNet: relative position encodings and segments for every layer's relative attention.
+    xlnet_relative: bool,
 }
 
 impl Encoder {
@@ -674,15 +1116,35 @@ impl Encoder {
             Some(name) => Some(w.layer_norm(name, config.hidden_size, config.layer_norm_eps)?),
             None => None,
         };
+        Ok(Self::new(config, layers, final_norm, None))
+    }
+
+    /// A stack of layers built by an architecture file; `final_norm` follows the last layer
+    /// (pre-LN models), `position_bias` is added to every layer's scores (T5).
+    pub(crate) fn new(
+        config: EncoderConfig,
+        layers: Vec<EncoderLayer>,
+        final_norm: Option<LayerNorm>,
+        position_bias: Option<RelativePositionBias>,
+    ) -> Self {
         let rotary = config
             .rotary_base
-            .map(|base| Rotary::new(config.head_size(), base));
-        Ok(Encoder {
+            .map(|base| Rotary::new(config.head_size, base));
+        Encoder {
             config,
             layers,
             final_norm,
             rotary,
-        })
+            position_bias,
+            xlnet_relative: false,
+        }
+    }
+
+    /// XLNet: every pass computes the relative position encodings and segment matrix its
+    /// layers' [`RelativeAttention`] reads.
+    pub(crate) fn with_xlnet_positions(mut self) -> Self {
+        self.xlnet_relative = true;
+        self
     }
 
     pub fn config(&self) -> &EncoderConfig {
@@ -708,17 +1170,26 @@ impl Encoder {
                 )));
             }
         }
-        let bias = attention_bias(mask, embeddings.dtype())?;
-        let rotary = match &self.rotary {
-            Some(r) => {
-                let (cos, sin) = r.tables(t, embeddings.device())?;
-                let dtype = embeddings.dtype();
-                Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?))
-            }
-            None => None,
-        };
+        let mut bias = attention_bias(mask, embeddings.dtype())?;
+        if let Some(position_bias) = &self.position_bias {
+            let table = position_bias.table(t, embeddings.device())?;
+            bias = bias.broadcast_add(&table.to_dtype(bias.dtype())?)?;
+        }
+        let mut positions = PositionInputs::default();
+        if let Some(r) = &self.rotary {
+            let (cos, sin) = r.tables(t, embeddings.device())?;
+            let dtype = embeddings.dtype();
+            positions.rotary = Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?));
+        }
+        if self.xlnet_relative {
+            let dtype = embeddings.dtype();
+            let encodings = relative_encodings(t, self.config.hidden_size, embeddings.device())?;
+            positions.relative = Some(encodings.to_dtype(dtype)?);
+            positions.segment_differs = Some(xlnet_segments_differ(mask)?.to_dtype(dtype)?);
+        }
         let mut out = EncoderOutput {
             last_hidden_state: embeddings.clone(),
+            mask: mask.clone(),
             hidden_states: Vec::new(),
             attentions: Vec::new(),
             contexts: Vec::new(),
@@ -739,11 +1210,11 @@ impl Encoder {
                 output,
                 context,
                 saved,
-            } = layer.forward(&x, &bias, rotary.as_ref(), rows)?;
+            } = layer.forward(&x, &bias, &positions, rows)?;
             if let Some(direction) = x_dot.take() {
                 let is_last = i + 1 == self.layers.len();
                 let (context_dot, out_dot) =
-                    layer.tangent(&saved, &direction, rotary.as_ref(), !is_last)?;
+                    layer.tangent(&saved, &direction, &positions, !is_last)?;
                 out.context_tangents.push(context_dot);
                 x_dot = out_dot;
             }
@@ -755,7 +1226,7 @@ impl Encoder {
                 let backward = LayerBackward {
                     layer: layer.clone(),
                     saved,
-                    rotary: rotary.clone(),
+                    positions: positions.clone(),
                 };
                 match probe {
                     Some(p) => super::ops::attach_with_probe(&x, &output, p, backward)?,
@@ -787,5 +1258,58 @@ fn keep(out: &mut EncoderOutput, capture: Capture, probs: Tensor, context: Tenso
     }
     if capture.contexts {
         out.contexts.push(context);
+    }
+}
+
+/// T5's relative position bias: a learned value per (bucket of key − query offset, head),
+/// computed once (in layer 0 in HF) and added to every layer's scores. Buckets as HF
+/// `T5Attention._relative_position_bucket` with `bidirectional=True`: half the buckets per
+/// direction, exact offsets below `num_buckets / 4`, log-spaced up to `max_distance` beyond.
+#[derive(Debug, Clone)]
+pub(crate) struct RelativePositionBias {
+    /// (num_buckets, heads).
+    weight: Tensor,
+    num_buckets: usize,
+    max_distance: usize,
+}
+
+impl RelativePositionBias {
+    pub(crate) fn new(weight: Tensor, num_buckets: usize, max_distance: usize) -> Self {
+        RelativePositionBias {
+            weight,
+            num_buckets,
+            max_distance,
+        }
+    }
+
+    fn bucket(&self, relative_position: i64) -> u32 {
+        let half = (self.num_buckets / 2) as i64;
+        let mut bucket = if relative_position > 0 { half } else { 0 };
+        let distance = relative_position.abs();
+        let max_exact = half / 2;
+        if distance < max_exact {
+            bucket += distance;
+        } else {
+            // In f32 as HF computes it, so that offsets on a bucket border round alike.
+            let ratio = (distance as f32 / max_exact as f32).ln()
+                / (self.max_distance as f64 / max_exact as f64).ln() as f32;
+            let large = max_exact + (ratio * (half - max_exact) as f32) as i64;
+            bucket += large.min(half - 1);
+        }
+        bucket as u32
+    }
+
+    /// (1, heads, T, T): bias of query i (row) for key j (column).
+    fn table(&self, t: usize, device: &Device) -> Result<Tensor> {
+        let mut buckets = Vec::with_capacity(t * t);
+        for i in 0..t as i64 {
+            for j in 0..t as i64 {
+                buckets.push(self.bucket(j - i));
+            }
+        }
+        let ids = Tensor::from_vec(buckets, t * t, device)?;
+        let heads = self.weight.dim(1)?;
+        let values = self.weight.index_select(&ids, 0)?; // (T·T, heads)
+        Ok(values.t()?.reshape((1, heads, t, t))?.contiguous()?)
     }
 }

@@ -109,16 +109,16 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         mask_token_id,
         padding_idx,
     };
-    let encoder_config = EncoderConfig {
-        hidden_size: h,
-        num_layers: config.num_hidden_layers,
-        num_heads: config.num_attention_heads,
-        intermediate_size: config.intermediate_size,
-        layer_norm_eps: config.layer_norm_eps,
-        activation: Activation::GeluErf,
-        norm: NormPlacement::Pre,
-        rotary_base: rotary.then_some(config.rope_theta),
-    };
+    let encoder_config = EncoderConfig::standard(
+        h,
+        config.num_hidden_layers,
+        config.num_attention_heads,
+        config.intermediate_size,
+        config.layer_norm_eps,
+        Activation::GeluErf,
+        NormPlacement::Pre,
+        rotary.then_some(config.rope_theta),
+    );
     let encoder = Encoder::load(
         w,
         encoder_config,

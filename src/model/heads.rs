@@ -2,8 +2,9 @@
 
 use candle_core::Tensor;
 
+use super::config::ModelConfig;
 use super::encoder::Activation;
-use super::weights::{LayerNorm, Linear};
+use super::weights::{LayerNorm, Linear, Weights};
 use crate::Result;
 
 /// What a head predicts from.
@@ -21,6 +22,12 @@ pub(crate) enum HeadModule {
     Pooled(Linear),
     /// HF `EsmClassificationHead`: out_proj(tanh(dense(h[0]))).
     EsmClassification { dense: Linear, out_proj: Linear },
+    /// A linear layer on the mean of the last hidden state over the attended tokens (specials
+    /// included, padding not): how ProtT5 / ESM C embeddings are usually classified.
+    MeanPooled(Linear),
+    /// XLNet's sequence summary: out(tanh(summary(h[last real token]))), the last token
+    /// being `<cls>`.
+    LastToken { summary: Linear, out: Linear },
     /// Masked-LM head: decoder(LN(act(dense(h)))) + bias, decoder usually tied to the word
     /// embeddings.
     MaskedLm {
@@ -93,8 +100,23 @@ impl PredictionHead {
         }
     }
 
-    /// Logits from the last hidden state (B, T, H) and, for pooled heads, the pooler output.
-    pub(crate) fn forward(&self, last_hidden: &Tensor, pooled: Option<&Tensor>) -> Result<Tensor> {
+    /// Whether the head reads only the first token's last hidden state (then the last layer
+    /// needs to compute that row only).
+    pub fn reads_first_token_only(&self) -> bool {
+        matches!(
+            self.module,
+            HeadModule::Pooled(_) | HeadModule::EsmClassification { .. }
+        )
+    }
+
+    /// Logits from the last hidden state (B, T, H), the (B, T) attention mask and, for pooled
+    /// heads, the pooler output.
+    pub(crate) fn forward(
+        &self,
+        last_hidden: &Tensor,
+        mask: &Tensor,
+        pooled: Option<&Tensor>,
+    ) -> Result<Tensor> {
         Ok(match &self.module {
             HeadModule::Pooled(linear) => {
                 let pooled = pooled.ok_or_else(|| {
@@ -105,6 +127,27 @@ impl PredictionHead {
             HeadModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
                 out_proj.forward(&dense.forward(&first)?.tanh()?)?
+            }
+            HeadModule::LastToken { summary, out } => {
+                // One-hot of each row's last real token: mask[t] − mask[t + 1].
+                let mask = mask.to_dtype(last_hidden.dtype())?;
+                let t = mask.dim(1)?;
+                let next = Tensor::cat(
+                    &[
+                        &mask.narrow(1, 1, t - 1)?,
+                        &mask.narrow(1, 0, 1)?.zeros_like()?,
+                    ],
+                    1,
+                )?;
+                let last = (mask - next)?.unsqueeze(2)?;
+                let pooled = last_hidden.broadcast_mul(&last)?.sum(1)?; // (B, H)
+                out.forward(&summary.forward(&pooled)?.tanh()?)?
+            }
+            HeadModule::MeanPooled(linear) => {
+                let mask = mask.to_dtype(last_hidden.dtype())?;
+                let count = mask.sum_keepdim(1)?; // (B, 1)
+                let sum = last_hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // (B, H)
+                linear.forward(&sum.broadcast_div(&count)?)?
             }
             HeadModule::MaskedLm {
                 dense,
@@ -117,4 +160,24 @@ impl PredictionHead {
             }
         })
     }
+}
+
+/// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the
+/// folder has one (T5 encoders and ESM C fine-tuned for a sequence-level task).
+pub(crate) fn mean_pooled_classifier(
+    config: &ModelConfig,
+    w: &Weights,
+) -> Result<Option<PredictionHead>> {
+    if !w.contains("classifier.weight") {
+        return Ok(None);
+    }
+    let classes = config.num_labels.unwrap_or(2);
+    Ok(Some(PredictionHead {
+        name: "classifier".into(),
+        level: HeadLevel::Sequence,
+        num_classes: classes,
+        labels: config.class_labels(classes),
+        multi_label: config.is_multi_label(),
+        module: HeadModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
+    }))
 }

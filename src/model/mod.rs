@@ -1,15 +1,18 @@
 //! Protein language models on one instrumented encoder core.
 //!
-//! [`ProteinModel::load`] reads a local Hugging Face model folder (BERT family or ESM-2). The
+//! [`ProteinModel::load`] reads a local Hugging Face model folder: BERT family, ESM-2, ALBERT,
+//! the T5 encoder, XLNet or ESM C, each built by its own file on [`encoder::Encoder`]. The
 //! forward pass is split where interpretability needs it: [`ProteinModel::embed`] gives the
 //! embedding-module output, [`ProteinModel::encode`] runs the encoder from any such tensor
 //! (e.g. an interpolation for integrated gradients) with the capture points of
 //! [`encoder::Capture`], and [`ProteinModel::head_logits`] applies a named prediction head.
 
+pub mod albert;
 pub mod bert;
 pub mod config;
 pub mod encoder;
 pub mod esm;
+pub mod esmc;
 pub(crate) mod fastmath;
 pub mod fetch;
 pub mod heads;
@@ -17,8 +20,10 @@ pub mod heads;
 pub mod hub;
 pub mod ops;
 pub mod outputs;
+pub mod t5;
 pub mod tokenizer;
 pub mod weights;
+pub mod xlnet;
 
 use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
@@ -35,8 +40,11 @@ use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub(crate) enum EmbeddingModule {
+    /// BERT and ALBERT.
     Bert(bert::BertEmbeddings),
     Esm(esm::EsmEmbeddings),
+    /// A token lookup and nothing else (T5, XLNet, ESM C).
+    Lookup(candle_nn::Embedding),
 }
 
 /// What an architecture file builds: everything but the tokenizer.
@@ -94,12 +102,12 @@ impl ProteinModel {
         let backbone = match config.family {
             Family::Bert => bert::load(&config, &weights)?,
             Family::Esm => esm::load(&config, &weights)?,
+            Family::Albert => albert::load(&config, &weights)?,
+            Family::T5 => t5::load(&config, &weights)?,
+            Family::EsmC => esmc::load(&config, &weights)?,
+            Family::Xlnet => xlnet::load(&config, &weights)?,
         };
-        let tokenizer = SequenceTokenizer::from_folder(
-            dir,
-            config.max_position_embeddings,
-            config.family == Family::Esm,
-        )?;
+        let tokenizer = SequenceTokenizer::from_folder(dir, &config)?;
         Ok(ProteinModel {
             config,
             tokenizer,
@@ -129,6 +137,12 @@ impl ProteinModel {
 
     pub fn hidden_size(&self) -> usize {
         self.config.hidden_size
+    }
+
+    /// Width of a layer's self-attention context (all heads side by side): the hidden size,
+    /// except in T5 (`num_heads · d_kv`).
+    pub fn context_size(&self) -> usize {
+        self.backbone.encoder.config().context_size()
     }
 
     pub fn heads(&self) -> &[PredictionHead] {
@@ -216,6 +230,7 @@ impl ProteinModel {
         match &self.backbone.embeddings {
             EmbeddingModule::Bert(e) => e.forward(input_ids),
             EmbeddingModule::Esm(e) => e.forward(input_ids, mask),
+            EmbeddingModule::Lookup(e) => Ok(candle_core::Module::forward(e, input_ids)?),
         }
     }
 
@@ -239,10 +254,8 @@ impl ProteinModel {
     /// (BERT pooler and ESM classification heads read the first token), `None` (all) for token
     /// heads. Pass it as [`ForwardOptions::last_layer_rows`] to skip the unused rows.
     pub fn head_rows(&self, name: &str) -> Result<Option<usize>> {
-        Ok(match self.head(name)?.level {
-            HeadLevel::Sequence => Some(1),
-            HeadLevel::Token => None,
-        })
+        let head = self.head(name)?;
+        Ok((head.level == HeadLevel::Sequence && head.reads_first_token_only()).then_some(1))
     }
 
     /// Logits of head `name`: (B, classes) for sequence heads, (B, T, vocab) for token heads.
@@ -255,6 +268,6 @@ impl ProteinModel {
             }
             _ => None,
         };
-        head.forward(&output.last_hidden_state, pooled.as_ref())
+        head.forward(&output.last_hidden_state, &output.mask, pooled.as_ref())
     }
 }

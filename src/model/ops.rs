@@ -70,6 +70,23 @@ pub fn layer_norm(
     )
 }
 
+/// RMS normalisation over the last dimension, `x / √(mean(x²) + eps) ⊙ w`; differentiable in
+/// `x` (weights are frozen).
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let y = candle_nn::ops::rms_norm(&x.detach().contiguous()?, weight, eps as f32)?;
+    if !x.track_op() {
+        return Ok(y);
+    }
+    attach(
+        x,
+        &y,
+        Gradient::RmsNorm {
+            weight: weight.clone(),
+            eps,
+        },
+    )
+}
+
 /// Exact (erf) GELU, `0.5 x (1 + erf(x / √2))`; differentiable when `x` is on a gradient path.
 /// candle's own op runs single-threaded on CPU and its backward is a dozen elementwise ops.
 pub fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -90,6 +107,8 @@ pub(crate) enum Gradient {
     Softmax,
     /// With x̂ = (x − μ)/σ and ĝ = g ⊙ w: ∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / σ.
     LayerNorm { weight: Tensor, eps: f64 },
+    /// With r = 1/√(mean(x²) + ε), x̂ = x r, ĝ = g ⊙ w: ∂x = r (ĝ − x̂ ⊙ mean(ĝ ⊙ x̂)).
+    RmsNorm { weight: Tensor, eps: f64 },
     /// y = x Wᵀ + b with frozen W, b: ∂x = g W.
     Linear { weight: Tensor },
     /// y = GELU(x): ∂x = g ⊙ (Φ(x) + x φ(x)).
@@ -101,6 +120,7 @@ impl Backward for Gradient {
         match self {
             Gradient::Softmax => "softmax-with-backward",
             Gradient::LayerNorm { .. } => "layer-norm-with-backward",
+            Gradient::RmsNorm { .. } => "rms-norm-with-backward",
             Gradient::Linear { .. } => "frozen-linear-with-backward",
             Gradient::GeluErf => "gelu-erf-with-backward",
         }
@@ -115,6 +135,7 @@ impl Backward for Gradient {
         let dx = match self {
             Gradient::Softmax => softmax_backward(y, g, 1.0)?,
             Gradient::LayerNorm { weight, eps } => layer_norm_backward(x, g, weight, *eps)?,
+            Gradient::RmsNorm { weight, eps } => rms_norm_backward(x, g, weight, *eps)?,
             Gradient::Linear { weight } => linear_backward(g, weight)?.reshape(x.shape())?,
             Gradient::GeluErf => gelu_erf_backward(x, g)?,
         };
@@ -182,6 +203,34 @@ pub(crate) fn layer_norm_backward(
         .broadcast_mul(&inv_std)
 }
 
+/// RMS-norm input gradient (frozen weight) over the last dimension (see [`Gradient::RmsNorm`]).
+pub(crate) fn rms_norm_backward(
+    x: &Tensor,
+    g: &Tensor,
+    weight: &Tensor,
+    eps: f64,
+) -> candle_core::Result<Tensor> {
+    if is_half(x) || is_half(g) {
+        let (x32, g32) = (x.to_dtype(DType::F32)?, g.to_dtype(DType::F32)?);
+        let w32 = weight.to_dtype(DType::F32)?;
+        return rms_norm_backward(&x32, &g32, &w32, eps)?.to_dtype(g.dtype());
+    }
+    let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?;
+    let x_hat = x.broadcast_mul(&inv_rms)?;
+    let g_hat = g.broadcast_mul(weight)?;
+    let mean_gx = (&g_hat * &x_hat)?.mean_keepdim(D::Minus1)?;
+    g_hat
+        .sub(&x_hat.broadcast_mul(&mean_gx)?)?
+        .broadcast_mul(&inv_rms)
+}
+
+/// `g ⊙ SiLU'(x)`, SiLU(x) = x σ(x): σ(x) (1 + x (1 − σ(x))).
+pub(crate) fn silu_backward(x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+    let s = candle_nn::ops::sigmoid(x)?;
+    let d = ((x * (1.0 - &s)?)? + 1.0)?.mul(&s)?;
+    g * d
+}
+
 /// `g ⊙ GELU'(x)` for the exact (erf) GELU.
 pub(crate) fn gelu_erf_backward(x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
     if is_half(x) || is_half(g) {
@@ -240,7 +289,10 @@ pub(crate) fn linear_forward(
 /// Softmax over the last dimension of attention scores (B, heads, queries, T) plus the additive
 /// mask `bias` (B, 1, 1, T), in one pass on CPU.
 pub(crate) fn masked_softmax(scores: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
-    if is_cpu_f32(scores) && bias.dtype() == DType::F32 && scores.rank() == 4 {
+    // The one-pass kernel takes a key mask only; a full (B, heads, queries, T) bias (T5's
+    // relative positions) goes through the generic formula.
+    let key_mask_only = bias.rank() == 4 && bias.dim(1)? == 1 && bias.dim(2)? == 1;
+    if is_cpu_f32(scores) && bias.dtype() == DType::F32 && scores.rank() == 4 && key_mask_only {
         let (b, _, _, t) = scores.dims4()?;
         let bias = bias.contiguous()?.reshape((b, t))?;
         return scores

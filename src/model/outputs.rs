@@ -120,6 +120,11 @@ pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
             n_layers - 1
         )));
     }
+    if pooling == Pooling::Cls && model.tokenizer.first_token.is_none() {
+        return Err(Error::invalid(
+            "--pool cls: this model has no leading special token (T5, XLNet); use --pool mean or none",
+        ));
+    }
     let batch = model.batch(seqs)?;
     let out = model.forward(
         &batch,
@@ -136,13 +141,13 @@ pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
     for &layer in layers {
         let states = out.hidden_states[(layer + 1) as usize].to_device(&Device::Cpu)?;
         for (i, s) in seqs.iter().map(Borrow::borrow).enumerate() {
-            let n = s.len() - 2;
+            let (n, start) = (s.residues.len(), s.residue_start);
             let h = states.get(i)?; // (T, H)
             let rows: Vec<(Option<i64>, Tensor)> = match pooling {
                 Pooling::None => (0..n)
-                    .map(|p| Ok((Some(p as i64 + 1), h.get(p + 1)?)))
+                    .map(|p| Ok((Some(p as i64 + 1), h.get(p + start)?)))
                     .collect::<Result<_>>()?,
-                Pooling::Mean => vec![(None, h.narrow(0, 1, n)?.mean(0)?)],
+                Pooling::Mean => vec![(None, h.narrow(0, start, n)?.mean(0)?)],
                 Pooling::Cls => vec![(Some(0), h.get(0)?)],
             };
             for (pos, v) in rows {

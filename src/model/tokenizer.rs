@@ -8,10 +8,15 @@
 //!   exactly what AntiBERTy's own `BertTokenizer` does with them; AntiBERTy never saw `[UNK]` in
 //!   training, so such residues carry little signal. Any other character is an error.
 //! - **ESM** vocabularies (`<cls>`…): one token per character, as the alphabet has it.
+//! - **T5** (ProtT5, Ankh): residues are space-separated words, U/Z/O/B → X as ProtT5's authors
+//!   prescribe; each residue is the SentencePiece piece `▁R` (ProtT5) or `R` (vocabularies
+//!   without `▁` pieces). The vocabulary comes from `tokenizer.json` or `spiece.model` (then
+//!   with HF's `<extra_id_N>` sentinels appended, the first of which is the mask token).
 //! - A sequence becomes `first special, residues…, final special` (`[CLS] … [SEP]` or
-//!   `<cls> … <eos>`). Its length in tokens (residues + 2) must not exceed the model's limit
-//!   (BERT: `max_position_embeddings`; ESM: `max_position_embeddings - 2`, the offset ESM's
-//!   positions start at), unless a `max_len` truncation is asked for.
+//!   `<cls> … <eos>`), or `residues…, </s>` in T5, which has no leading special token. Its
+//!   length in tokens (specials included) must not exceed the model's limit (BERT:
+//!   `max_position_embeddings`; ESM: `max_position_embeddings - 2`, the offset ESM's positions
+//!   start at; T5 and ESM C: none), unless a `max_len` truncation is asked for.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,6 +35,8 @@ pub enum Alphabet {
     AntiBerty,
     /// ESM vocabulary: characters as they are.
     Esm,
+    /// T5 SentencePiece vocabulary: U/Z/O/B → X, residue `R` → piece `▁R` (or `R`).
+    ProtT5,
 }
 
 /// Token ids of one sequence.
@@ -37,8 +44,10 @@ pub enum Alphabet {
 pub struct EncodedSequence {
     /// Record id (FASTA id), for error messages and outputs.
     pub id: String,
-    /// Token ids, specials included: length `residues.len() + 2`.
+    /// Token ids, specials included: `residues.len() + 2` (`residues.len() + 1` in T5).
     pub ids: Vec<u32>,
+    /// Token index of the first residue: 1 after a leading special token, 0 in T5.
+    pub residue_start: usize,
     /// The residues actually given to the model (upper-cased, truncated), one char each.
     pub residues: Vec<char>,
     /// Residues dropped by `max_len` truncation.
@@ -52,6 +61,17 @@ impl EncodedSequence {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+
+    /// Token indices of the residues.
+    pub fn residue_tokens(&self) -> std::ops::Range<usize> {
+        self.residue_start..self.residue_start + self.residues.len()
+    }
+
+    /// The 1-based residue position of token `index`: 1..=n for residues, 0 for a leading
+    /// special token, n+1 for the final one.
+    pub fn position_of_token(&self, index: usize) -> i64 {
+        index as i64 - self.residue_start as i64 + 1
+    }
 }
 
 /// Encodes protein sequences for one model.
@@ -62,8 +82,11 @@ pub struct SequenceTokenizer {
     alphabet: Alphabet,
     /// Longest allowed token count (specials included).
     max_tokens: usize,
-    pub first_token: String,
-    pub last_token: String,
+    /// The special token before the residues (`[CLS]`, `<cls>`); None in T5 and XLNet.
+    pub first_token: Option<String>,
+    /// The special tokens after the residues: `[SEP]`, `<eos>`, `</s>`, or XLNet's
+    /// `<sep> <cls>`.
+    pub final_tokens: Vec<String>,
     pub pad_token: String,
     pub mask_token: String,
     pub unk_token: String,
@@ -72,10 +95,17 @@ pub struct SequenceTokenizer {
 impl SequenceTokenizer {
     /// Builds the tokenizer of a model folder: `tokenizer.json` if present, otherwise a
     /// word-level tokenizer over `vocab.txt` (one token per line, id = line number).
-    pub fn from_folder(dir: &Path, max_position_embeddings: usize, is_esm: bool) -> Result<Self> {
+    pub fn from_folder(dir: &Path, config: &super::ModelConfig) -> Result<Self> {
+        let max_position_embeddings = config.max_position_embeddings;
+        let is_esm = config.family.is_esm_like();
+        // SentencePiece vocabularies with residue pieces `▁R` (ProtT5, ProtXLNet).
+        let is_t5 = matches!(config.family, super::Family::T5 | super::Family::Xlnet);
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
-        let (vocab, loaded) = if tokenizer_json.is_file() {
+        let spiece = dir.join("spiece.model");
+        let (vocab, loaded) = if is_t5 && !tokenizer_json.is_file() && spiece.is_file() {
+            (sentencepiece_vocab(&spiece, config.vocab_size)?, None)
+        } else if tokenizer_json.is_file() {
             let tok = Tokenizer::from_file(&tokenizer_json)
                 .map_err(|e| Error::file(&tokenizer_json, format!("cannot load tokenizer: {e}")))?;
             (tok.get_vocab(true), Some(tok))
@@ -93,16 +123,24 @@ impl SequenceTokenizer {
         } else {
             return Err(Error::file(
                 dir,
-                "no tokenizer found: expected tokenizer.json or vocab.txt in the model folder",
+                "no tokenizer found: expected tokenizer.json, vocab.txt or (T5) spiece.model in \
+                 the model folder",
             ));
         };
-        let source = if loaded.is_some() {
+        let source = if tokenizer_json.is_file() {
             tokenizer_json
+        } else if is_t5 && spiece.is_file() {
+            spiece
         } else {
             vocab_txt
         };
-        let specials = SpecialTokens::detect(&vocab, dir, &source)?;
-        let alphabet = if vocab.contains_key("<cls>") || is_esm {
+        let specials = SpecialTokens::detect(&vocab, dir, &source, config.family)?;
+        // T5: one word-level token per residue piece; a SentencePiece model segments
+        // space-separated single residues the same way, and this needs no SentencePiece here.
+        let loaded = if is_t5 { None } else { loaded };
+        let alphabet = if is_t5 {
+            Alphabet::ProtT5
+        } else if vocab.contains_key("<cls>") || is_esm {
             Alphabet::Esm
         } else if vocab.contains_key("X") {
             Alphabet::ProtBert
@@ -114,7 +152,7 @@ impl SequenceTokenizer {
             None => word_level_tokenizer(&vocab, &specials)
                 .map_err(|e| Error::file(&source, format!("cannot build tokenizer: {e}")))?,
         };
-        let max_tokens = if is_esm {
+        let max_tokens = if config.family == super::Family::Esm {
             max_position_embeddings.saturating_sub(2)
         } else {
             max_position_embeddings
@@ -125,7 +163,7 @@ impl SequenceTokenizer {
             alphabet,
             max_tokens,
             first_token: specials.first,
-            last_token: specials.last,
+            final_tokens: specials.last,
             pad_token: specials.pad,
             mask_token: specials.mask,
             unk_token: specials.unk,
@@ -177,6 +215,19 @@ impl SequenceTokenizer {
                 }
             }
             Alphabet::Esm => (c.is_ascii_alphabetic() && self.vocab.contains_key(&s)).then_some(s),
+            Alphabet::ProtT5 => {
+                let c = if matches!(c, 'U' | 'Z' | 'O' | 'B') {
+                    'X'
+                } else {
+                    c
+                };
+                if !c.is_ascii_alphabetic() {
+                    return None;
+                }
+                [format!("\u{2581}{c}"), c.to_string()]
+                    .into_iter()
+                    .find(|piece| self.vocab.contains_key(piece))
+            }
         }
     }
 
@@ -210,8 +261,9 @@ impl SequenceTokenizer {
                 }
             }
         }
+        let specials = self.special_count();
         let limit = match max_len {
-            Some(m) if m < 3 => {
+            Some(m) if m <= specials => {
                 return Err(Error::invalid(format!(
                     "--max-len {m} leaves no residue: it counts the two special tokens too"
                 )))
@@ -224,12 +276,12 @@ impl SequenceTokenizer {
             }
             Some(m) => m,
             None => {
-                if residues.len() + 2 > self.max_tokens {
+                if residues.len() + specials > self.max_tokens {
                     return Err(Error::sequence(
                         id,
                         format!(
-                            "{} residues + 2 special tokens exceed the model's limit of {} tokens; \
-                             pass --max-len {} to truncate",
+                            "{} residues + {specials} special tokens exceed the model's limit of {} \
+                             tokens; pass --max-len {} to truncate",
                             residues.len(),
                             self.max_tokens,
                             self.max_tokens
@@ -239,7 +291,7 @@ impl SequenceTokenizer {
                 self.max_tokens
             }
         };
-        let keep = residues.len().min(limit - 2);
+        let keep = residues.len().min(limit - specials);
         let truncated = residues.len() - keep;
         tokens.truncate(keep);
         let text = tokens.join(" ");
@@ -248,27 +300,40 @@ impl SequenceTokenizer {
             .encode(text.as_str(), true)
             .map_err(|e| Error::sequence(id, format!("tokenizer failed: {e}")))?;
         let ids = encoding.get_ids().to_vec();
-        let expected_first = self.vocab[&self.first_token];
-        let expected_last = self.vocab[&self.last_token];
-        if ids.len() != keep + 2 || ids[0] != expected_first || ids[keep + 1] != expected_last {
+        let start = usize::from(self.first_token.is_some());
+        let first_ok = match &self.first_token {
+            Some(first) => ids.first() == Some(&self.vocab[first]),
+            None => true,
+        };
+        let final_ids: Vec<u32> = self.final_tokens.iter().map(|t| self.vocab[t]).collect();
+        if ids.len() != keep + specials || !first_ok || !ids.ends_with(&final_ids) {
             return Err(Error::sequence(
                 id,
                 format!(
                     "the model's tokenizer produced {} tokens for {} residues; protscope expects one \
-                     token per residue between {} and {}",
+                     token per residue{} and {} at the end",
                     ids.len(),
                     keep,
-                    self.first_token,
-                    self.last_token
+                    match &self.first_token {
+                        Some(first) => format!(" after {first}"),
+                        None => String::new(),
+                    },
+                    self.final_tokens.join(" ")
                 ),
             ));
         }
         Ok(EncodedSequence {
             id: id.to_string(),
             ids,
+            residue_start: start,
             residues: residues[..keep].to_vec(),
             truncated,
         })
+    }
+
+    /// Special tokens per sequence: 2 (1 in T5, `</s>` only).
+    pub fn special_count(&self) -> usize {
+        self.final_tokens.len() + usize::from(self.first_token.is_some())
     }
 
     fn alphabet_description(&self) -> &'static str {
@@ -276,13 +341,14 @@ impl SequenceTokenizer {
             Alphabet::ProtBert => "20 amino acids plus X; U, Z, O, B are read as X",
             Alphabet::AntiBerty => "20 amino acids; X, U, Z, O, B are read as [UNK]",
             Alphabet::Esm => "the ESM alphabet: 20 amino acids plus X, B, U, Z, O",
+            Alphabet::ProtT5 => "20 amino acids plus X; U, Z, O, B are read as X",
         }
     }
 }
 
 struct SpecialTokens {
-    first: String,
-    last: String,
+    first: Option<String>,
+    last: Vec<String>,
     pad: String,
     mask: String,
     unk: String,
@@ -291,20 +357,43 @@ struct SpecialTokens {
 impl SpecialTokens {
     /// BERT (`[CLS]`, `[SEP]`, …) or ESM (`<cls>`, `<eos>`, …) names, overridden by
     /// `special_tokens_map.json` when present.
-    fn detect(vocab: &HashMap<String, u32>, dir: &Path, source: &Path) -> Result<Self> {
-        let esm = vocab.contains_key("<cls>");
-        let mut t = if esm {
+    fn detect(
+        vocab: &HashMap<String, u32>,
+        dir: &Path,
+        source: &Path,
+        family: super::Family,
+    ) -> Result<Self> {
+        let t5 = matches!(family, super::Family::T5 | super::Family::Xlnet);
+        let esm = vocab.contains_key("<cls>") && !t5;
+        let mut t = if family == super::Family::Xlnet {
             SpecialTokens {
-                first: "<cls>".into(),
-                last: "<eos>".into(),
+                first: None,
+                last: vec!["<sep>".into(), "<cls>".into()],
+                pad: "<pad>".into(),
+                mask: "<mask>".into(),
+                unk: "<unk>".into(),
+            }
+        } else if t5 {
+            SpecialTokens {
+                first: None,
+                last: vec!["</s>".into()],
+                pad: "<pad>".into(),
+                // T5 has no mask token; its first sentinel marks masked spans in pre-training.
+                mask: "<extra_id_0>".into(),
+                unk: "<unk>".into(),
+            }
+        } else if esm {
+            SpecialTokens {
+                first: Some("<cls>".into()),
+                last: vec!["<eos>".into()],
                 pad: "<pad>".into(),
                 mask: "<mask>".into(),
                 unk: "<unk>".into(),
             }
         } else {
             SpecialTokens {
-                first: "[CLS]".into(),
-                last: "[SEP]".into(),
+                first: Some("[CLS]".into()),
+                last: vec!["[SEP]".into()],
                 pad: "[PAD]".into(),
                 mask: "[MASK]".into(),
                 unk: "[UNK]".into(),
@@ -321,11 +410,13 @@ impl SpecialTokens {
                     .map(String::from)
                     .or_else(|| v.get("content").and_then(|c| c.as_str()).map(String::from))
             };
-            if let Some(v) = get("cls_token") {
-                t.first = v;
+            if let Some(v) = get("cls_token").filter(|_| !t5) {
+                t.first = Some(v);
             }
-            if let Some(v) = get("sep_token").or_else(|| get("eos_token")) {
-                t.last = v;
+            if family != super::Family::Xlnet {
+                if let Some(v) = get("sep_token").or_else(|| get("eos_token")) {
+                    t.last = vec![v];
+                }
             }
             if let Some(v) = get("pad_token") {
                 t.pad = v;
@@ -337,14 +428,15 @@ impl SpecialTokens {
                 t.unk = v;
             }
         }
-        for (role, token) in [
-            ("first special", &t.first),
-            ("final special", &t.last),
-            ("padding", &t.pad),
-            ("mask", &t.mask),
-            ("unknown", &t.unk),
-        ] {
-            if !vocab.contains_key(token) {
+        let none = String::new();
+        let mut roles = vec![("first special", t.first.as_ref().unwrap_or(&none))];
+        roles.extend(t.last.iter().map(|token| ("final special", token)));
+        for (role, token) in
+            roles
+                .into_iter()
+                .chain([("padding", &t.pad), ("mask", &t.mask), ("unknown", &t.unk)])
+        {
+            if !token.is_empty() && !vocab.contains_key(token) {
                 return Err(Error::file(
                     source,
                     format!("the vocabulary has no {role} token `{token}`"),
@@ -361,6 +453,22 @@ fn word_level_tokenizer(
     specials: &SpecialTokens,
 ) -> std::result::Result<Tokenizer, String> {
     let special = |t: &str| json!({"id": t, "ids": [vocab[t]], "tokens": [t]});
+    let mut single = Vec::new();
+    let mut special_tokens = serde_json::Map::new();
+    if let Some(first) = &specials.first {
+        single.push(json!({"SpecialToken": {"id": first, "type_id": 0}}));
+        special_tokens.insert(first.clone(), special(first));
+    }
+    single.push(json!({"Sequence": {"id": "A", "type_id": 0}}));
+    for last in &specials.last {
+        single.push(json!({"SpecialToken": {"id": last, "type_id": 0}}));
+        special_tokens.insert(last.clone(), special(last));
+    }
+    let mut pair = single.clone();
+    pair.push(json!({"Sequence": {"id": "B", "type_id": 1}}));
+    for last in &specials.last {
+        pair.push(json!({"SpecialToken": {"id": last, "type_id": 1}}));
+    }
     let spec = json!({
         "version": "1.0",
         "truncation": null,
@@ -370,22 +478,9 @@ fn word_level_tokenizer(
         "pre_tokenizer": {"type": "WhitespaceSplit"},
         "post_processor": {
             "type": "TemplateProcessing",
-            "single": [
-                {"SpecialToken": {"id": specials.first, "type_id": 0}},
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": specials.last, "type_id": 0}}
-            ],
-            "pair": [
-                {"SpecialToken": {"id": specials.first, "type_id": 0}},
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": specials.last, "type_id": 0}},
-                {"Sequence": {"id": "B", "type_id": 1}},
-                {"SpecialToken": {"id": specials.last, "type_id": 1}}
-            ],
-            "special_tokens": {
-                specials.first.clone(): special(&specials.first),
-                specials.last.clone(): special(&specials.last)
-            }
+            "single": single,
+            "pair": pair,
+            "special_tokens": special_tokens
         },
         "decoder": null,
         "model": {"type": "WordLevel", "vocab": vocab, "unk_token": specials.unk}
@@ -393,4 +488,113 @@ fn word_level_tokenizer(
     spec.to_string()
         .parse::<Tokenizer>()
         .map_err(|e| e.to_string())
+}
+
+/// The pieces of a SentencePiece model file (`spiece.model`, a protobuf `ModelProto`), id = index,
+/// followed by HF's sentinels `<extra_id_99>` … `<extra_id_0>` up to `vocab_size` (HF's
+/// `T5Tokenizer` gives `<extra_id_N>` the id `vocab_size − 1 − N`).
+fn sentencepiece_vocab(path: &Path, vocab_size: usize) -> Result<HashMap<String, u32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |what: &str| {
+        Error::file(
+            path,
+            format!("not a SentencePiece model ({what}); re-save the tokenizer with HF"),
+        )
+    };
+    let mut vocab = HashMap::new();
+    let mut reader = ProtoReader {
+        bytes: &bytes,
+        at: 0,
+    };
+    while let Some((field, wire)) = reader.key().map_err(&bad)? {
+        if field == 1 && wire == 2 {
+            // ModelProto.pieces: SentencePiece { piece = 1 (string), score = 2, type = 3 }.
+            let piece_bytes = reader.length_delimited().map_err(&bad)?;
+            let mut piece_reader = ProtoReader {
+                bytes: piece_bytes,
+                at: 0,
+            };
+            let mut piece = None;
+            while let Some((f, w)) = piece_reader.key().map_err(&bad)? {
+                if f == 1 && w == 2 {
+                    let text = piece_reader.length_delimited().map_err(&bad)?;
+                    piece = Some(String::from_utf8_lossy(text).into_owned());
+                } else {
+                    piece_reader.skip(w).map_err(&bad)?;
+                }
+            }
+            let piece = piece.ok_or_else(|| bad("a piece without text"))?;
+            let id = vocab.len() as u32;
+            vocab.entry(piece).or_insert(id);
+        } else {
+            reader.skip(wire).map_err(&bad)?;
+        }
+    }
+    if vocab.is_empty() {
+        return Err(bad("no pieces"));
+    }
+    let pieces = vocab.len();
+    for id in pieces..vocab_size {
+        vocab.insert(format!("<extra_id_{}>", vocab_size - 1 - id), id as u32);
+    }
+    Ok(vocab)
+}
+
+/// Just enough of the protobuf wire format to walk a `ModelProto`.
+struct ProtoReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> ProtoReader<'a> {
+    fn varint(&mut self) -> std::result::Result<u64, &'static str> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.bytes.get(self.at).ok_or("truncated varint")?;
+            self.at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("varint too long")
+    }
+
+    /// The next (field number, wire type), or None at the end.
+    fn key(&mut self) -> std::result::Result<Option<(u64, u64)>, &'static str> {
+        if self.at >= self.bytes.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        Ok(Some((key >> 3, key & 7)))
+    }
+
+    fn length_delimited(&mut self) -> std::result::Result<&'a [u8], &'static str> {
+        let len = self.varint()? as usize;
+        let end = self.at.checked_add(len).ok_or("length overflow")?;
+        let slice = self.bytes.get(self.at..end).ok_or("truncated field")?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn skip(&mut self, wire: u64) -> std::result::Result<(), &'static str> {
+        let n = match wire {
+            0 => {
+                self.varint()?;
+                0
+            }
+            1 => 8,
+            2 => {
+                self.length_delimited()?;
+                0
+            }
+            5 => 4,
+            _ => return Err("unknown wire type"),
+        };
+        self.at += n;
+        if self.at > self.bytes.len() {
+            return Err("truncated field");
+        }
+        Ok(())
+    }
 }

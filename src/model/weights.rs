@@ -200,7 +200,46 @@ impl Weights {
             weight: self.get(&format!("{prefix}.weight"), &[size])?,
             bias: self.get(&format!("{prefix}.bias"), &[size])?,
             eps,
+            rms: false,
         })
+    }
+
+    /// A LayerNorm saved without a bias (`nn.LayerNorm(bias=False)`, ESM C): a zero bias.
+    pub fn layer_norm_without_bias(
+        &self,
+        prefix: &str,
+        size: usize,
+        eps: f64,
+    ) -> Result<LayerNorm> {
+        let weight = self.get(&format!("{prefix}.weight"), &[size])?;
+        Ok(LayerNorm {
+            bias: weight.zeros_like()?,
+            weight,
+            eps,
+            rms: false,
+        })
+    }
+
+    /// RMS normalisation `x / √(mean(x²) + eps) ⊙ w` (T5's `T5LayerNorm`): no centring, no bias.
+    pub fn rms_norm(&self, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm> {
+        let weight = self.get(&format!("{prefix}.weight"), &[size])?;
+        Ok(LayerNorm {
+            bias: weight.zeros_like()?,
+            weight,
+            eps,
+            rms: true,
+        })
+    }
+
+    /// `{prefix}.weight` (out, in) and no bias (T5, ESM C).
+    pub fn linear_without_bias(
+        &self,
+        prefix: &str,
+        in_dim: usize,
+        out_dim: usize,
+    ) -> Result<Linear> {
+        let w = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
+        Ok(Linear::new(w, None).with_transposed_copy(self.transposed_copies))
     }
 
     pub fn embedding(&self, name: &str, count: usize, hidden: usize) -> Result<Embedding> {
@@ -238,32 +277,48 @@ fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
     })
 }
 
-/// LayerNorm with its epsilon, usable on the gradient path (candle's fused kernel has no
-/// backward pass).
+/// LayerNorm (or RMS norm) with its epsilon, usable on the gradient path (candle's fused
+/// kernels have no backward pass).
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    /// RMS normalisation (T5): no mean subtracted, no bias.
+    rms: bool,
 }
 
 impl LayerNorm {
     /// Differentiable whenever `x` is on a gradient path (see [`super::ops::layer_norm`]).
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        super::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+        if self.rms {
+            super::ops::rms_norm(x, &self.weight, self.eps)
+        } else {
+            super::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+        }
     }
 
     /// ∂F/∂x given the LayerNorm input `x` and the output gradient `g`.
     pub fn backward_input(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
-        super::ops::layer_norm_backward(x, g, &self.weight, self.eps)
+        if self.rms {
+            super::ops::rms_norm_backward(x, g, &self.weight, self.eps)
+        } else {
+            super::ops::layer_norm_backward(x, g, &self.weight, self.eps)
+        }
     }
 
     /// Directional derivative of the output at `x` for an input direction `x_dot`. The
     /// normalisation's Jacobian is symmetric, so this is the input gradient with unit weight,
-    /// scaled by the weight afterwards: γ ⊙ (ẋ − mean ẋ − x̂ mean(x̂ ẋ)) / σ.
+    /// scaled by the weight afterwards: γ ⊙ (ẋ − mean ẋ − x̂ mean(x̂ ẋ)) / σ (no mean ẋ for RMS).
     pub fn tangent(&self, x: &Tensor, x_dot: &Tensor) -> candle_core::Result<Tensor> {
         let unit = self.weight.ones_like()?;
-        super::ops::layer_norm_backward(x, x_dot, &unit, self.eps)?.broadcast_mul(&self.weight)
+        let unit_norm = LayerNorm {
+            weight: unit,
+            ..self.clone()
+        };
+        unit_norm
+            .backward_input(x, x_dot)?
+            .broadcast_mul(&self.weight)
     }
 }
 
@@ -303,6 +358,17 @@ impl Linear {
 
     pub fn weight(&self) -> &Tensor {
         &self.weight
+    }
+
+    /// The same layer with weight and bias multiplied by `factor` (folds a constant scaling of
+    /// the output, e.g. ESM C's residual scaling, into the weights).
+    pub fn scaled(&self, factor: f64) -> candle_core::Result<Linear> {
+        let keep = self.weight_t.is_some();
+        let bias = match &self.bias {
+            Some(b) => Some((b * factor)?),
+            None => None,
+        };
+        Ok(Linear::new((&self.weight * factor)?, bias).with_transposed_copy(keep))
     }
 
     /// One layer computing the outputs of `parts` side by side (weights stacked along the output

@@ -158,6 +158,8 @@ mod tests {
             num_layers: 1,
             num_heads: 2,
             tokens,
+            residue_start: 1,
+            residue_count: tokens.saturating_sub(2),
             weights: tensor,
         }
     }
@@ -196,6 +198,8 @@ mod tests {
             head: "species".into(),
             target: 1,
             tokens: ["[CLS]", "E", "V", "Q", "[SEP]"].map(String::from).to_vec(),
+            residue_start: 1,
+            residue_count: 3,
             f_input: 1.0,
             f_baseline: 0.0,
             delta: 0.0,

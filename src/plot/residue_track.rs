@@ -98,17 +98,29 @@ impl ResidueTrack {
             )));
         }
         rows.sort_by_key(|&i| positions[i]);
-        if rows
-            .iter()
-            .enumerate()
-            .any(|(k, &i)| positions[i] != k as i64)
-            || rows.len() < 3
+        // 0 = a leading special token (none in T5), n+1 = the final one.
+        let first = positions[rows[0]];
+        if !(0..=1).contains(&first)
+            || rows
+                .iter()
+                .enumerate()
+                .any(|(k, &i)| positions[i] != first + k as i64)
+            || rows.len() < 2 + (first == 0) as usize
         {
             return Err(Error::invalid(format!(
-                "attribution table: `{protein}` positions are not 0..=n+1 once each (special tokens at both ends)"
+                "attribution table: `{protein}` positions are not 0..=n+1 (or 1..=n+1) once each"
             )));
         }
-        let inner = &rows[1..rows.len() - 1];
+        // One final special token, or XLNet's two (`<sep> <cls>`, multi-letter token texts).
+        let mut end = rows.len() - 1;
+        while end > 1
+            && residues[rows[end - 1]]
+                .as_deref()
+                .is_some_and(|r| r.chars().count() > 1)
+        {
+            end -= 1;
+        }
+        let inner = &rows[(first == 0) as usize..end];
         let mut sequence = String::with_capacity(inner.len());
         for &i in inner {
             let r = residues[i].as_deref().unwrap_or("");

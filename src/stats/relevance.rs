@@ -192,19 +192,27 @@ pub fn relevance_statistics(
     proteins.dedup();
     let n_proteins_in_table = proteins.len();
 
-    let mut residue_counts: HashMap<&str, usize> = HashMap::new();
+    let mut residue_counts: HashMap<&str, (usize, i64)> = HashMap::new();
     let mut per_protein = Vec::new();
     let mut skipped_proteins = Vec::new();
     let mut skipped: HashSet<&str> = HashSet::new();
     for (key, rows) in &groups {
-        let positions = ordered_relevance(key, rows)?;
-        let n_residues = positions.len() - 2;
+        let (first, positions) = ordered_relevance(key, rows)?;
+        let n_residues = positions.len() - 1 - usize::from(first == 0);
         let protein = key.protein;
-        match residue_counts.insert(protein, n_residues) {
-            Some(previous) if previous != n_residues => {
+        match residue_counts.insert(protein, (n_residues, first)) {
+            Some((previous, _)) if previous != n_residues => {
                 return Err(Error::invalid(format!(
                     "protein `{protein}`: layer {} head {} has {n_residues} residues but another \
                      layer/head has {previous}",
+                    key.layer, key.head
+                )));
+            }
+            // Tables without a leading special token (T5, XLNet) start at 1 throughout.
+            Some((_, previous_first)) if previous_first != first => {
+                return Err(Error::invalid(format!(
+                    "protein `{protein}`: position 0 is missing for layer {} head {} or for \
+                     another layer/head (a leading special token is there for some rows only)",
                     key.layer, key.head
                 )));
             }
@@ -214,6 +222,7 @@ pub fn relevance_statistics(
             protein,
             annotated.get(protein).map(Vec::as_slice),
             n_residues,
+            first,
         )?;
         let n_annotated = indicator.iter().filter(|&&a| a).count();
         if n_annotated == 0 {
@@ -346,15 +355,18 @@ fn annotation_indicator(
     protein: &str,
     annotated: Option<&[usize]>,
     n_residues: usize,
+    first_position: i64,
 ) -> Result<Vec<bool>> {
-    let mut indicator = vec![false; n_residues + 2];
+    // Over the table's positions: first_position (0, or 1 without a leading special) ..= n+1.
+    let offset = first_position as usize;
+    let mut indicator = vec![false; n_residues + 2 - offset];
     for &position in annotated.into_iter().flatten() {
         if position == 0 || position > n_residues {
             return Err(Error::invalid(format!(
                 "protein `{protein}`: annotated residue {position} is outside 1..={n_residues}"
             )));
         }
-        indicator[position] = true;
+        indicator[position - offset] = true;
     }
     Ok(indicator)
 }
@@ -469,8 +481,9 @@ fn group_rows<'a>(
     Ok(groups)
 }
 
-/// Relevance indexed by position, checking the positions are exactly 0..=n+1 with n ≥ 1.
-fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>> {
+/// The first position and the relevance in position order, checking the positions are exactly
+/// 0..=n+1 (or 1..=n+1 for models without a leading special token, T5) with n ≥ 1.
+fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<(i64, Vec<f64>)> {
     let where_ = || {
         format!(
             "protein `{}` layer {} head {}",
@@ -479,8 +492,9 @@ fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>
     };
     let mut sorted = rows.to_vec();
     sorted.sort_by_key(|&(position, _)| position);
+    let first = sorted.first().map_or(0, |&(p, _)| p).clamp(0, 1);
     for (expected, &(position, _)) in sorted.iter().enumerate() {
-        let expected = expected as i64;
+        let expected = expected as i64 + first;
         if position < 0 {
             return Err(Error::invalid(format!(
                 "{}: position {position} is negative",
@@ -500,14 +514,17 @@ fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<Vec<f64>
             )));
         }
     }
-    if sorted.len() < 3 {
+    if sorted.len() < 3 - first as usize {
         return Err(Error::invalid(format!(
             "{}: {} positions, need the two special tokens and at least one residue",
             where_(),
             sorted.len()
         )));
     }
-    Ok(sorted.into_iter().map(|(_, relevance)| relevance).collect())
+    Ok((
+        first,
+        sorted.into_iter().map(|(_, relevance)| relevance).collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -539,6 +556,22 @@ mod tests {
 
     fn annotation(positions: &[usize]) -> HashMap<String, Vec<usize>> {
         HashMap::from([("P1".to_string(), positions.to_vec())])
+    }
+
+    /// A model without a leading special token (T5, XLNet): positions 1..=n+1 in every group.
+    #[test]
+    fn tables_without_position_zero_are_read() {
+        let table = small_table();
+        let mask = table.column("position").unwrap().i64().unwrap().gt(0);
+        let shifted = table.filter(&mask).unwrap();
+        let stats = relevance_statistics(&shifted, &annotation(&[1, 3]), 0.05).unwrap();
+        assert_eq!(stats.per_protein.len(), 2);
+        assert_eq!(stats.per_protein[0].n_residues, 3);
+        // Embedding relevance over positions 1..=4: [.9, .2, .8, 0], annotated 1 and 3: the
+        // top-2 are exactly the annotated residues.
+        assert_eq!(stats.per_protein[0].rra, 1.0);
+        // An annotation past the residues (position n+1 is the final special token) is refused.
+        assert!(relevance_statistics(&shifted, &annotation(&[4]), 0.05).is_err());
     }
 
     #[test]

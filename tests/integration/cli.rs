@@ -373,3 +373,150 @@ fn attribute_is_resumable_and_complete() {
     let (ok, _, err) = protscope(&bad_target);
     assert!(!ok && err.contains("no class named `Dog`"), "{err}");
 }
+
+/// ALBERT, ESM C, T5 and XLNet go through the same commands as BERT: attention, heads, attribute
+/// --latent, relevance-stats, flip and the report, on their tiny fixture models.
+#[test]
+fn every_architecture_runs_the_analysis_commands_and_the_report() {
+    let records = [
+        ("p1", "MKTAYIAKQRQISFVK", vec![2, 5, 9]),
+        ("p2", "QVQLKESGPGLVAPSQ", vec![1, 4]),
+        ("p3", "GSHMASMTGGQQMG", vec![3, 7, 8]),
+    ];
+    for (name, target) in [
+        ("albert_cls", "1"),
+        ("esmc_tiny", "0"),
+        ("t5_gated", "1"),
+        ("xlnet_cls", "1"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        let fasta_records: Vec<(&str, &str)> = records.iter().map(|(i, s, _)| (*i, *s)).collect();
+        let fasta = write_fasta(tmp.path(), &fasta_records);
+        let sites = tmp.path().join("sites.jsonl");
+        let lines: Vec<String> = records
+            .iter()
+            .map(|(id, seq, s)| {
+                serde_json::json!({"id": id, "sequence": seq, "sites": s}).to_string()
+            })
+            .collect();
+        std::fs::write(&sites, lines.join("\n") + "\n").unwrap();
+        let (sites, model) = (sites.to_str().unwrap(), model_fixture(name));
+        let model = model.to_str().unwrap();
+        let path = |file: &str| run.join(file).to_string_lossy().into_owned();
+        let commands: Vec<Vec<String>> = vec![
+            vec![
+                "attention",
+                "--model",
+                model,
+                "--fasta",
+                &fasta,
+                "--out",
+                &path("attention.parquet"),
+            ],
+            vec![
+                "heads",
+                "--model",
+                model,
+                "--sites",
+                sites,
+                "--min-total",
+                "1",
+                "--max-len",
+                "60",
+                "--out",
+                &path("heads.parquet"),
+            ],
+            vec![
+                "attribute",
+                "--model",
+                model,
+                "--fasta",
+                &fasta,
+                "--head",
+                "classifier",
+                "--target",
+                target,
+                "--steps",
+                "4",
+                "--latent",
+                "--out",
+                &path("attributions.parquet"),
+            ],
+            vec![
+                "relevance-stats",
+                "--attributions",
+                &path("attributions.parquet"),
+                "--sites",
+                sites,
+                "--out",
+                &path("relevance.parquet"),
+            ],
+            vec![
+                "flip",
+                "--model",
+                model,
+                "--attributions",
+                &path("attributions.parquet"),
+                "--fasta",
+                &fasta,
+                "--head",
+                "classifier",
+                "--target",
+                target,
+                "--k",
+                "1,3",
+                "--out",
+                &tmp.path().join("flip.csv").to_string_lossy(),
+            ],
+            vec![
+                "report",
+                "--from",
+                run.to_str().unwrap(),
+                "--out",
+                &path("report.html"),
+            ],
+        ]
+        .into_iter()
+        .map(|c| c.into_iter().map(String::from).collect())
+        .collect();
+        for command in &commands {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let (ok, _, err) = protscope(&args);
+            assert!(ok, "{name}: `protscope {}` failed:\n{err}", args[0]);
+        }
+        let attention = read_table(&run.join("attention.parquet")).unwrap();
+        let model_dims =
+            protscope::model::ProteinModel::load(&model_fixture(name), &candle_core::Device::Cpu)
+                .unwrap();
+        let pairs: usize = records.iter().map(|(_, s, _)| s.len() * s.len()).sum();
+        assert_eq!(
+            attention.height(),
+            model_dims.num_layers() * model_dims.num_heads() * pairs,
+            "{name}: one row per layer, head and residue pair"
+        );
+        // Positions are residues 1..=n, plus 0 for a leading special token and n+1 (XLNet:
+        // n+1, n+2) for the final ones; T5 and XLNet have no leading special token.
+        let attributions = read_table(&run.join("attributions.parquet")).unwrap();
+        let positions = attributions.column("position").unwrap().i64().unwrap();
+        let (min, max) = (positions.min().unwrap(), positions.max().unwrap());
+        let tokenizer = &model_dims.tokenizer;
+        let expected_min = i64::from(tokenizer.first_token.is_none());
+        let expected_max = 16 + tokenizer.final_tokens.len() as i64;
+        assert_eq!(
+            (min, max),
+            (expected_min, expected_max),
+            "{name}: position range"
+        );
+        // Flipping found each protein's residues between the special tokens.
+        let flips = read_table(&tmp.path().join("flip.csv")).unwrap();
+        assert_eq!(
+            flips.height(),
+            2 * records.len(),
+            "{name}: one row per protein and k"
+        );
+        let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert!(html.contains("<svg"), "{name}: report without figures");
+    }
+}

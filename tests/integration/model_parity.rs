@@ -131,7 +131,15 @@ fn antiberty_shaped_model_matches_hf() {
 /// A padded batch gives each sequence the same results as running it alone.
 #[test]
 fn padded_batches_equal_single_runs() {
-    for name in ["bert_cls", "esm_cls", "antiberty_tiny"] {
+    for name in [
+        "bert_cls",
+        "esm_cls",
+        "antiberty_tiny",
+        "albert_cls",
+        "esmc_tiny",
+        "t5_gated",
+        "xlnet_cls",
+    ] {
         let dir = model_fixture(name);
         let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
         let seqs: Vec<_> = reference_sequences(&dir)
@@ -180,4 +188,57 @@ fn padded_batches_equal_single_runs() {
             );
         }
     }
+}
+
+#[test]
+fn albert_classifier_with_shared_layers_matches_hf() {
+    check_model("albert_cls");
+    let model = ProteinModel::load(&model_fixture("albert_cls"), &Device::Cpu).unwrap();
+    // Three applications of one layer group: three layers of attention.
+    assert_eq!(model.num_layers(), 3);
+}
+
+#[test]
+fn albert_masked_lm_matches_hf() {
+    check_model("albert_mlm");
+}
+
+/// ESM C against the official `esm` package's modules: the sequence head and a mean-pooled
+/// classifier, attention maps recomputed from its own q/k path.
+#[test]
+fn esmc_matches_official_modules() {
+    check_model("esmc_tiny");
+    let model = ProteinModel::load(&model_fixture("esmc_tiny"), &Device::Cpu).unwrap();
+    let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["mlm", "classifier"]);
+}
+
+/// ProtT5-shaped: gated GELU, context width (4 × d_kv 8) ≠ d_model 16, relative position
+/// buckets, `</s>` only; tokens from a SentencePiece model as in ProtT5's folder.
+#[test]
+fn t5_encoder_gated_gelu_from_spiece_matches_hf() {
+    check_model("t5_gated");
+    let model = ProteinModel::load(&model_fixture("t5_gated"), &Device::Cpu).unwrap();
+    assert_eq!(model.context_size(), 32);
+    let enc = model.encode_sequence("x", "MKU", None).unwrap();
+    // No leading special token: residues start at token 0, `</s>` closes.
+    assert_eq!((enc.residue_start, enc.ids.len()), (0, 4));
+    assert_eq!(Some(enc.ids[2]), model.tokenizer.token_id("\u{2581}X"));
+}
+
+/// Original-T5 ReLU feed-forward, tokenizer from `tokenizer.json`.
+#[test]
+fn t5_encoder_relu_from_tokenizer_json_matches_hf() {
+    check_model("t5_relu");
+}
+
+/// XLNet: relative attention (position and segment terms), `<sep> <cls>` at the end, the
+/// sequence summary of the last token.
+#[test]
+fn xlnet_classifier_matches_hf() {
+    check_model("xlnet_cls");
+    let model = ProteinModel::load(&model_fixture("xlnet_cls"), &Device::Cpu).unwrap();
+    let enc = model.encode_sequence("x", "MKT", None).unwrap();
+    assert_eq!((enc.residue_start, enc.ids.len()), (0, 5));
+    assert_eq!(model.tokenizer.final_tokens, ["<sep>", "<cls>"]);
 }
