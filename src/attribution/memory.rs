@@ -5,7 +5,7 @@
 //!
 //! - weights: b · (L · (4H² + 2HI + 9H + I) + (V + P + S + 2) · H) with b bytes per value,
 //!   L layers, width H, feed-forward width I, vocabulary V, P learned positions (0 for rotary
-//!   ESM-2) and S token types, plus 4 · L · (4H² + 2HI) for the Wᵀ copies f32 models of at most
+//!   and relative-position models: ESM-2, ESM C, T5, XLNet) and S token types, plus 4 · L · (4H² + 2HI) for the Wᵀ copies f32 models of at most
 //!   1 GiB keep on CPU;
 //! - one α-step: [`bytes_per_step`] = 4 · L · (8TH + 2TI + 2·heads·T²) + 8TH for T tokens
 //!   (per layer: q, k, v, two LayerNorm inputs, output and context kept for the backward pass,
@@ -32,8 +32,11 @@ use crate::{Error, Result};
 pub fn weight_bytes(model: &ProteinModel) -> usize {
     let c = &model.config;
     let (h, i, l) = (c.hidden_size, c.intermediate_size, c.num_hidden_layers);
+    // Learned absolute positions only: rotary (ESM-2, ESM C) and relative (T5, XLNet) models
+    // have none, and their `max_position_embeddings` is a placeholder limit.
     let positions = match c.family {
         Family::Esm if c.position_embedding_type == "rotary" => 0,
+        Family::T5 | Family::EsmC | Family::Xlnet => 0,
         _ => c.max_position_embeddings,
     };
     let linear = l * (4 * h * h + 2 * h * i);
