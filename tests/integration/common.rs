@@ -112,3 +112,15 @@ pub fn capture_all(
         .unwrap();
     (emb, batch.mask, out)
 }
+
+/// Runs the `protscope` binary: (exit status success, stderr).
+pub fn protscope(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 use candle_core::Device;
@@ -263,17 +262,6 @@ fn amino_acid_analysis_matches_scipy() {
         got.pairs_used < got.pairs.len(),
         "H is absent: its pairs are undefined"
     );
-}
-
-fn protscope(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn f64_column(df: &DataFrame, name: &str) -> Vec<f64> {

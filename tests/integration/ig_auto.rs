@@ -1,7 +1,5 @@
 //! `--steps auto`: steps chosen by accuracy, on the tiny fixture models.
 
-use std::process::Command;
-
 use candle_core::Device;
 use protscope::attribution::{
     integrated_gradients, integrated_gradients_auto, refine_steps, AutoSteps, IgOptions,
@@ -198,17 +196,6 @@ fn auto_steps_stop_at_the_cap_and_cover_latent_relevance() {
             "{e}"
         );
     }
-}
-
-fn protscope(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 use candle_core::Device;
@@ -11,17 +10,6 @@ use polars::prelude::*;
 use protscope::attribution::flip::{flip_residues, residue_relevance, FlipOptions};
 use protscope::frame::read_table;
 use protscope::model::ProteinModel;
-
-fn protscope(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn f64_column(df: &DataFrame, name: &str) -> Vec<f64> {
     df.column(name)

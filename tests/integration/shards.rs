@@ -1,23 +1,11 @@
 //! `--shard I/N` and `protscope merge`: three shards merged give the rows of the unsharded run.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 use polars::prelude::*;
 use protscope::frame::read_table;
 use protscope::frame::shard::Shard;
-
-fn protscope(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_protscope"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 const RECORDS: [(&str, &str); 7] = [
     ("h1", "EVQLVESGGGLVQ"),
