@@ -83,6 +83,11 @@ pub struct IgOptions {
     pub latent: bool,
     /// How latent IG gets dh/dα (ignored without `latent`).
     pub latent_derivative: LatentDerivative,
+    /// Recompute each layer's forward values in the backward pass instead of keeping them
+    /// (checkpointing): one step then holds one layer's values plus every layer's input, at the
+    /// cost of one more forward pass. [`crate::attribution::memory::plan_batch`] turns it on when
+    /// a single step would not fit otherwise.
+    pub recompute_layers: bool,
 }
 
 impl Default for IgOptions {
@@ -94,6 +99,7 @@ impl Default for IgOptions {
             batch_size: None,
             latent: false,
             latent_derivative: LatentDerivative::FiniteDifference,
+            recompute_layers: false,
         }
     }
 }
@@ -180,6 +186,22 @@ pub fn bytes_per_step(model: &ProteinModel, tokens: usize) -> usize {
     4 * c.num_hidden_layers * per_layer + 8 * t * h
 }
 
+/// [`bytes_per_step`] when layers are recomputed in the backward pass
+/// ([`IgOptions::recompute_layers`]): per layer only its input, its context probe, the probe's
+/// gradient and the context (or its tangent) stay (~4 T×H), plus one layer's values while its
+/// backward pass runs.
+pub fn bytes_per_step_recomputed(model: &ProteinModel, tokens: usize) -> usize {
+    let c = &model.config;
+    let (t, h, i, heads) = (
+        tokens,
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_attention_heads,
+    );
+    let one_layer = 8 * t * h + 2 * t * i + 2 * heads * t * t;
+    4 * (c.num_hidden_layers * 4 * t * h + one_layer) + 8 * t * h
+}
+
 /// Batch size for `steps` nodes under a memory budget (at least 1).
 pub fn auto_batch_size(model: &ProteinModel, tokens: usize, steps: usize, budget: usize) -> usize {
     (budget / bytes_per_step(model, tokens).max(1)).clamp(1, steps.max(1))
@@ -220,6 +242,8 @@ struct IgPath<'a> {
     f_baseline: f64,
     /// Sequence heads read only the first token: the last layer computes that row only.
     last_layer_rows: Option<usize>,
+    /// Recompute each layer in the backward pass instead of keeping its values.
+    recompute_layers: bool,
 }
 
 impl<'a> IgPath<'a> {
@@ -271,6 +295,7 @@ impl<'a> IgPath<'a> {
             f_input: f_ends[0],
             f_baseline: f_ends[1],
             last_layer_rows,
+            recompute_layers: false,
         })
     }
 
@@ -303,6 +328,7 @@ impl<'a> IgPath<'a> {
                 context_probes: (!probes.is_empty()).then_some(probe_tensors.as_slice()),
                 last_layer_rows: self.last_layer_rows,
                 tangent,
+                recompute_layers: self.recompute_layers,
             },
         )?;
         let logits = model.head_logits(self.head, &out)?;
@@ -404,7 +430,8 @@ pub fn integrated_gradients(
         ));
     }
     let (alphas, weights) = options.method.nodes(options.steps)?;
-    let path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    let mut path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    path.recompute_layers = options.recompute_layers;
     let device = model.device().clone();
     let t = seq.ids.len();
     let hidden = model.hidden_size();
@@ -606,7 +633,8 @@ pub fn integrated_gradients_auto(
 ) -> Result<IgResult> {
     check_head(model, head_name, target)?;
     auto.validate()?;
-    let path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    let mut path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    path.recompute_layers = options.recompute_layers;
     let tolerance = auto.max_delta * (path.f_input - path.f_baseline).abs();
     let t = seq.ids.len();
     let batch = |n: usize| {

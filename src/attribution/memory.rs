@@ -18,7 +18,9 @@
 //! maps), and the batch chosen is the largest that fits under
 //! min(budget − weights, [`DEFAULT_MEMORY_BUDGET`]) (larger batches do not run faster).
 
-use super::integrated_gradients::{bytes_per_step, DEFAULT_MEMORY_BUDGET};
+use super::integrated_gradients::{
+    bytes_per_step, bytes_per_step_recomputed, DEFAULT_MEMORY_BUDGET,
+};
 use candle_core::DType;
 
 use crate::model::config::Family;
@@ -97,10 +99,22 @@ fn gib(bytes: usize) -> String {
     format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// How integrated gradients runs one protein under a memory budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// α-steps per forward/backward pass.
+    pub batch_size: usize,
+    /// Whether layers are recomputed in the backward pass (see
+    /// [`crate::attribution::IgOptions::recompute_layers`]): only when the steps would not fit
+    /// with every layer's values kept.
+    pub recompute_layers: bool,
+}
+
 /// α-steps per pass for a protein of `tokens` tokens under `budget` bytes: `batch_size` when
 /// given (checked against the budget), else the largest batch (at most `steps`) that fits.
-/// Errors, naming `--max-len`, `--batch-size` and `--memory-budget`, when not even the
-/// requested batch (or one step) fits.
+/// Layers are recomputed in the backward pass when that is what makes the batch (or one step)
+/// fit. Errors, naming `--max-len`, `--batch-size` and `--memory-budget`, when not even that
+/// fits.
 pub fn plan_batch(
     model: &ProteinModel,
     protein: &str,
@@ -108,48 +122,61 @@ pub fn plan_batch(
     steps: usize,
     batch_size: Option<usize>,
     budget: usize,
-) -> Result<usize> {
+) -> Result<BatchPlan> {
     let weights = weight_bytes(model);
-    let per_step = bytes_per_step(model, tokens).max(1);
+    let kept = bytes_per_step(model, tokens).max(1);
+    let recomputed = bytes_per_step_recomputed(model, tokens).max(1);
     let free = budget.saturating_sub(weights);
+    let plan = |batch_size: usize, recompute_layers: bool| BatchPlan {
+        batch_size,
+        recompute_layers,
+    };
     if let Some(b) = batch_size {
-        let need = weights + b.max(1) * per_step;
-        if need > budget {
-            return Err(Error::sequence(
-                protein,
-                format!(
-                    "{tokens} tokens at --batch-size {b} need about {} (weights {} + {b} x {} \
-                     per α-step), above --memory-budget {}; lower --batch-size (at most {} \
-                     fits), cut the sequence with --max-len, or raise --memory-budget",
-                    gib(need),
-                    gib(weights),
-                    gib(per_step),
-                    gib(budget),
-                    free / per_step
-                ),
-            ));
+        let b = b.max(1);
+        if b * kept <= free {
+            return Ok(plan(b, false));
         }
-        return Ok(b.max(1));
-    }
-    if per_step > free {
-        // The longest length whose single step fits, for the message.
-        let mut fits = tokens;
-        while fits > 2 && weights + bytes_per_step(model, fits) > budget {
-            fits = fits * 9 / 10;
+        if b * recomputed <= free {
+            return Ok(plan(b, true));
         }
+        let need = weights + b * recomputed;
         return Err(Error::sequence(
             protein,
             format!(
-                "{tokens} tokens need about {} for one α-step plus {} of weights, above \
-                 --memory-budget {}; cut the sequence with --max-len (about {fits} tokens fit) \
-                 or raise --memory-budget",
-                gib(per_step),
+                "{tokens} tokens at --batch-size {b} need about {} (weights {} + {b} x {} \
+                 per α-step, layers recomputed), above --memory-budget {}; lower --batch-size \
+                 (at most {} fits), cut the sequence with --max-len, or raise --memory-budget",
+                gib(need),
                 gib(weights),
-                gib(budget)
+                gib(recomputed),
+                gib(budget),
+                free / recomputed
             ),
         ));
     }
-    Ok((free.min(DEFAULT_MEMORY_BUDGET) / per_step).clamp(1, steps.max(1)))
+    let cap = free.min(DEFAULT_MEMORY_BUDGET);
+    if kept <= free {
+        return Ok(plan((cap / kept).clamp(1, steps.max(1)), false));
+    }
+    if recomputed <= free {
+        return Ok(plan((cap / recomputed).clamp(1, steps.max(1)), true));
+    }
+    // The longest length whose single step fits, for the message.
+    let mut fits = tokens;
+    while fits > 2 && weights + bytes_per_step_recomputed(model, fits) > budget {
+        fits = fits * 9 / 10;
+    }
+    Err(Error::sequence(
+        protein,
+        format!(
+            "{tokens} tokens need about {} for one α-step (layers recomputed) plus {} of \
+             weights, above --memory-budget {}; cut the sequence with --max-len (about {fits} \
+             tokens fit) or raise --memory-budget",
+            gib(recomputed),
+            gib(weights),
+            gib(budget)
+        ),
+    ))
 }
 
 #[cfg(test)]

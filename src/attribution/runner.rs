@@ -287,7 +287,7 @@ pub fn run_attribution(
                 job.options.batch_size,
                 budget,
             )?),
-            None => job.options.batch_size,
+            None => None,
         });
     }
     let mut report = RunReport {
@@ -296,7 +296,7 @@ pub fn run_attribution(
         finished: false,
         not_converged: Vec::new(),
     };
-    for (seq, batch_size) in seqs.iter().zip(batches) {
+    for (seq, plan) in seqs.iter().zip(batches) {
         let (rel_file, sum_file) = part_files(&seq.id);
         if done_before.contains_key(&seq.id) || sum_file.is_file() {
             report.reused += 1;
@@ -306,9 +306,13 @@ pub fn run_attribution(
         if job.max_new_proteins.is_some_and(|m| report.computed >= m) {
             return Ok(report);
         }
-        let options = IgOptions {
-            batch_size,
-            ..job.options.clone()
+        let options = match plan {
+            Some(plan) => IgOptions {
+                batch_size: Some(plan.batch_size),
+                recompute_layers: plan.recompute_layers,
+                ..job.options.clone()
+            },
+            None => job.options.clone(),
         };
         let result = match &job.auto_steps {
             Some(auto) => {

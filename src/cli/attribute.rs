@@ -168,6 +168,8 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
                 LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
                 LatentDerivativeArg::Exact => LatentDerivative::Exact,
             },
+            // Chosen per protein from the memory budget.
+            recompute_layers: false,
         },
         out: out.clone(),
         max_new_proteins: args.max_proteins,

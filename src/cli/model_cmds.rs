@@ -13,7 +13,8 @@ use crate::attention::{attention_frame, attention_maps, empty_attention_frame, A
 use crate::frame::TableSink;
 use crate::model::fetch::{default_cache_dir, fetch_antiberty};
 use crate::model::outputs::{
-    embeddings_frame, empty_embeddings_frame, empty_predictions_frame, predictions_frame, Pooling,
+    embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_by_length_batches,
+    predictions_frame, Pooling,
 };
 use crate::model::EncodedSequence;
 
@@ -187,8 +188,9 @@ pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `table` on padded batches of `--batch-size` sequences and streams the rows to `out`
-/// (written atomically when complete), with a progress bar.
+/// Runs `table` on padded batches of `--batch-size` sequences of similar length (bucketed within
+/// windows of 16 batches, rows kept in input order) and streams the rows to `out` (written
+/// atomically when complete), with a progress bar.
 fn write_in_batches(
     seqs: &[EncodedSequence],
     input: &InputArgs,
@@ -199,10 +201,13 @@ fn write_in_batches(
 ) -> anyhow::Result<()> {
     let mut sink = TableSink::create(out, &template)?;
     let bar = progress(seqs.len(), what);
-    for chunk in seqs.chunks(input.batch_size) {
-        let refs: Vec<_> = chunk.iter().collect();
-        sink.write(&mut table(&refs)?)?;
-        bar.inc(chunk.len() as u64);
+    for window in seqs.chunks(input.batch_size * 16) {
+        let mut rows = frame_by_length_batches(window, input.batch_size, |batch| {
+            let rows = table(batch).map_err(|e| crate::Error::invalid(format!("{e:#}")))?;
+            bar.inc(batch.len() as u64);
+            Ok(rows)
+        })?;
+        sink.write(&mut rows)?;
     }
     bar.finish_and_clear();
     let rows = sink.finish()?;

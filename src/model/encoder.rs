@@ -165,6 +165,10 @@ pub struct ForwardOptions<'a> {
     /// layer's context tangent, the exact directional derivative of the context along ẋ
     /// (forward-mode differentiation, [`EncoderOutput::context_tangents`]).
     pub tangent: Option<&'a Tensor>,
+    /// Keep only each layer's input for the backward pass and recompute the layer's forward
+    /// values when its gradient is needed (checkpointing): memory for L × (B, T, hidden) inputs
+    /// plus one layer's values instead of all layers' values, for one more forward pass of work.
+    pub recompute_layers: bool,
 }
 
 /// Everything one encoder pass produced.
@@ -1057,10 +1061,17 @@ fn pad_rows(x: &Tensor, dim: usize, total: usize) -> Result<Tensor> {
     Ok(Tensor::cat(&[x, &zeros], dim)?)
 }
 
+/// What a layer's backward node keeps: the forward values, or what it takes to recompute them
+/// from the layer input.
+enum KeptForBackward {
+    Saved(SavedLayer),
+    Recompute { bias: Tensor, rows: usize },
+}
+
 /// The backward pass of one layer, attached to its input (and to its context probe).
 struct LayerBackward {
     layer: EncoderLayer,
-    saved: SavedLayer,
+    kept: KeptForBackward,
     positions: PositionInputs,
 }
 
@@ -1071,17 +1082,29 @@ impl super::ops::Backward for LayerBackward {
 
     fn backward(
         &self,
-        _x: &Tensor,
+        x: &Tensor,
         _y: &Tensor,
         g: &Tensor,
     ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let to_candle = |e: crate::Error| candle_core::Error::Msg(e.to_string());
+        let recomputed;
+        let saved = match &self.kept {
+            KeptForBackward::Saved(saved) => saved,
+            KeptForBackward::Recompute { bias, rows } => {
+                recomputed = self
+                    .layer
+                    .forward(x, bias, &self.positions, *rows)
+                    .map_err(to_candle)?
+                    .saved;
+                &recomputed
+            }
+        };
         let (d_x, d_context) = self
             .layer
-            .backward(&self.saved, g, &self.positions)
-            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+            .backward(saved, g, &self.positions)
+            .map_err(to_candle)?;
         // The probe is shaped like a full context.
-        let d_context = pad_rows(&d_context, 1, d_x.dim(1)?)
-            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let d_context = pad_rows(&d_context, 1, d_x.dim(1)?).map_err(to_candle)?;
         Ok((d_x, Some(d_context)))
     }
 }
@@ -1223,9 +1246,17 @@ impl Encoder {
             // closed-form one of `EncoderLayer::backward`, and ∂F/∂context goes to the probe.
             let tracked = x.track_op() || probe.is_some_and(|p| p.track_op());
             x = if tracked {
+                let kept = if options.recompute_layers {
+                    KeptForBackward::Recompute {
+                        bias: bias.clone(),
+                        rows,
+                    }
+                } else {
+                    KeptForBackward::Saved(saved)
+                };
                 let backward = LayerBackward {
                     layer: layer.clone(),
-                    saved,
+                    kept,
                     positions: positions.clone(),
                 };
                 match probe {

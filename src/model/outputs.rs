@@ -163,3 +163,78 @@ pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
     df.with_column(Series::new("embedding".into(), vectors).into())?;
     Ok(df)
 }
+
+/// Indices of `lengths` in batches of at most `batch_size`, shortest first, so that each padded
+/// batch holds sequences of similar length (little compute spent on padding). Ties keep input
+/// order.
+pub fn length_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    order
+        .chunks(batch_size.max(1))
+        .map(|chunk| chunk.to_vec())
+        .collect()
+}
+
+/// `table` (a per-protein table builder such as [`predictions_frame`]) run on length-bucketed
+/// batches of `seqs` ([`length_batches`]), its rows returned grouped by protein in input order
+/// (each protein's rows in the order `table` gave them), whatever the batching. The frame needs a
+/// `protein` column holding the sequences' ids.
+pub fn frame_by_length_batches<S: Borrow<EncodedSequence>>(
+    seqs: &[S],
+    batch_size: usize,
+    mut table: impl FnMut(&[&EncodedSequence]) -> Result<DataFrame>,
+) -> Result<DataFrame> {
+    let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
+    let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+    let input_index: std::collections::HashMap<&str, u32> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i as u32))
+        .collect();
+    let mut parts = Vec::new();
+    for batch in length_batches(&lengths, batch_size) {
+        let refs: Vec<&EncodedSequence> = batch.iter().map(|&i| seqs[i]).collect();
+        parts.push(table(&refs)?);
+    }
+    let Some(first) = parts.first() else {
+        return Err(Error::invalid("no sequences to run"));
+    };
+    let mut frame = first.clone();
+    for part in &parts[1..] {
+        frame.vstack_mut(part)?;
+    }
+    let proteins = frame.column("protein")?.str()?.clone();
+    let order: Vec<u32> = proteins
+        .iter()
+        .map(|id| {
+            id.and_then(|id| input_index.get(id).copied())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "internal: a table row names protein {id:?}, not in the batch"
+                    ))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let mut index: Vec<usize> = (0..order.len()).collect();
+    index.sort_by_key(|&row| order[row]);
+    let index = IdxCa::from_vec(
+        "row".into(),
+        index.into_iter().map(|i| i as IdxSize).collect(),
+    );
+    Ok(frame.take(&index)?)
+}
+
+#[cfg(test)]
+mod length_batch_tests {
+    use super::length_batches;
+
+    #[test]
+    fn batches_hold_similar_lengths_and_every_index_once() {
+        let lengths = [120, 30, 500, 31, 118, 29, 1000];
+        let batches = length_batches(&lengths, 3);
+        assert_eq!(batches, vec![vec![5, 1, 3], vec![4, 0, 2], vec![6]]);
+        assert_eq!(length_batches(&[], 4), Vec::<Vec<usize>>::new());
+        assert_eq!(length_batches(&[5, 5], 0), vec![vec![0], vec![1]]);
+    }
+}

@@ -39,7 +39,7 @@ impl Weights {
         let index = dir.join("model.safetensors.index.json");
         let pickle = dir.join("pytorch_model.bin");
         if single.is_file() {
-            let tensors = load_safetensors(&single, device)?;
+            let tensors = load_safetensors(&single, device, dtype)?;
             Self::from_map_as(tensors, single, device, dtype)
         } else if index.is_file() {
             let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
@@ -61,7 +61,7 @@ impl Weights {
                         format!("names shard `{file}`, which is not in {}", dir.display()),
                     ));
                 }
-                tensors.extend(load_safetensors(&shard, device)?);
+                tensors.extend(load_safetensors(&shard, device, dtype)?);
             }
             Self::from_map_as(tensors, index, device, dtype)
         } else if pickle.is_file() {
@@ -268,13 +268,95 @@ impl Weights {
     }
 }
 
-fn load_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
-    candle_core::safetensors::load(path, device).map_err(|e| {
+/// Reads a safetensors file one tensor at a time (positioned reads of its data range), each
+/// converted to `dtype` before the next is read: the peak is the weights as loaded plus the
+/// largest tensor, not plus the whole file.
+fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMap<String, Tensor>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let corrupt = |what: String| {
         Error::file(
             path,
-            format!("cannot read safetensors ({e}); the file may be truncated or corrupt"),
+            format!("{what}; the file may be truncated or corrupt"),
         )
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut read_at = |buf: &mut [u8], offset: u64| {
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(buf))
+    };
+    let mut len_bytes = [0u8; 8];
+    read_at(&mut len_bytes, 0)
+        .map_err(|e| corrupt(format!("cannot read the header length ({e})")))?;
+    let header_len = u64::from_le_bytes(len_bytes);
+    if header_len > 100 << 20 || 8 + header_len > file_len {
+        return Err(corrupt(format!(
+            "header length {header_len} does not fit a {file_len}-byte file"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    read_at(&mut header, 8).map_err(|e| corrupt(format!("cannot read the header ({e})")))?;
+    let header: HashMap<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| corrupt(format!("the header is not valid JSON ({e})")))?;
+    let data_start = 8 + header_len;
+    let mut tensors = HashMap::with_capacity(header.len());
+    // In file order: sequential reads.
+    let mut entries: Vec<(String, serde_json::Value)> = header.into_iter().collect();
+    entries.sort_by_key(|(_, info)| info["data_offsets"][0].as_u64().unwrap_or(0));
+    for (name, info) in entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let bad = |what: &str| corrupt(format!("tensor `{name}`: {what}"));
+        let file_dtype = match info.get("dtype").and_then(|d| d.as_str()) {
+            Some("F32") => DType::F32,
+            Some("F16") => DType::F16,
+            Some("BF16") => DType::BF16,
+            Some("F64") => DType::F64,
+            Some("I64") => DType::I64,
+            Some("U32") => DType::U32,
+            Some("U8") => DType::U8,
+            Some(other) => return Err(bad(&format!("unsupported dtype {other}"))),
+            None => return Err(bad("no dtype")),
+        };
+        let shape: Vec<usize> = info
+            .get("shape")
+            .and_then(|v| v.as_array())
+            .and_then(|dims| {
+                dims.iter()
+                    .map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            })
+            .ok_or_else(|| bad("no shape"))?;
+        let offsets: Vec<u64> = info
+            .get("data_offsets")
+            .and_then(|v| v.as_array())
+            .and_then(|o| o.iter().map(|d| d.as_u64()).collect())
+            .ok_or_else(|| bad("no data_offsets"))?;
+        let (begin, end) = match offsets[..] {
+            [b, e] if b <= e && data_start + e <= file_len => (b, e),
+            _ => return Err(bad("data_offsets outside the file")),
+        };
+        let expected = shape.iter().product::<usize>() * file_dtype.size_in_bytes();
+        if (end - begin) as usize != expected {
+            return Err(bad(&format!(
+                "{} bytes of data for shape {shape:?} in {file_dtype:?} ({expected} expected)",
+                end - begin
+            )));
+        }
+        let mut bytes = vec![0u8; expected];
+        read_at(&mut bytes, data_start + begin)
+            .map_err(|e| bad(&format!("cannot read its data ({e})")))?;
+        let tensor = Tensor::from_raw_buffer(&bytes, file_dtype, &shape, device)?;
+        drop(bytes);
+        let tensor = if file_dtype.is_float() && file_dtype != dtype {
+            tensor.to_dtype(dtype)?
+        } else {
+            tensor
+        };
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
 }
 
 /// LayerNorm (or RMS norm) with its epsilon, usable on the gradient path (candle's fused

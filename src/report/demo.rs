@@ -349,6 +349,7 @@ pub fn run_antibody_demo(
         batch_size: None,
         latent: true,
         latent_derivative: options.latent_derivative,
+        recompute_layers: false,
     };
     let predicted = predicted_classes(&predictions, "species")?;
     let ig_seqs = spread_sample(seqs.clone(), options.ig_limit);

@@ -313,8 +313,11 @@ fn attribute_refuses_requests_over_the_memory_budget() {
     let model_dir = model_fixture("antiberty_tiny");
     let model = ProteinModel::load(&model_dir, &Device::Cpu).unwrap();
     let weights = protscope::attribution::memory::weight_bytes(&model);
-    let step =
-        |tokens| protscope::attribution::integrated_gradients::bytes_per_step(&model, tokens);
+    // Layers are recomputed when that is what makes a request fit, so the limits are those of
+    // recomputed steps.
+    let step = |tokens| {
+        protscope::attribution::integrated_gradients::bytes_per_step_recomputed(&model, tokens)
+    };
     // Room for one step of the short protein (7 tokens) but not of the long one (62 tokens).
     let budget = weights + step(7) + (step(62) - step(7)) / 2;
     let out = tmp.path().join("ig.parquet");
@@ -381,4 +384,79 @@ fn attribute_refuses_requests_over_the_memory_budget() {
 
     let (ok, err) = run(args("lots".into(), &[]));
     assert!(!ok && err.contains("memory size `lots`"), "{err}");
+}
+
+/// Checkpointing: a step that does not fit with every layer's values kept runs with layers
+/// recomputed in the backward pass, and gives the same attributions (same operations on the
+/// same inputs: equal to the last bit here, checked to 1e-12 relative).
+#[test]
+fn recomputed_layers_give_the_same_attributions() {
+    use protscope::attribution::integrated_gradients::{bytes_per_step, bytes_per_step_recomputed};
+    use protscope::attribution::memory::{plan_batch, weight_bytes, BatchPlan};
+    for name in ["antiberty_tiny", "esm_cls", "t5_gated", "xlnet_cls"] {
+        let model = ProteinModel::load(&model_fixture(name), &Device::Cpu).unwrap();
+        let head = model
+            .heads()
+            .iter()
+            .find(|h| h.level == protscope::model::HeadLevel::Sequence)
+            .expect("a sequence-level head")
+            .name
+            .clone();
+        let seq = model
+            .encode_sequence("p", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", None)
+            .unwrap();
+        let t = seq.ids.len();
+        let (kept, recomputed) = (
+            bytes_per_step(&model, t),
+            bytes_per_step_recomputed(&model, t),
+        );
+        assert!(recomputed < kept, "{name}: {recomputed} vs {kept}");
+        // A budget with room for one recomputed step but not one kept step.
+        let budget = weight_bytes(&model) + (recomputed + kept) / 2;
+        let plan = plan_batch(&model, "p", t, 8, None, budget).unwrap();
+        assert_eq!(
+            plan,
+            BatchPlan {
+                batch_size: 1,
+                recompute_layers: true
+            }
+        );
+        // Enough room: nothing is recomputed.
+        let roomy = plan_batch(&model, "p", t, 8, None, budget + 8 * kept).unwrap();
+        assert!(!roomy.recompute_layers && roomy.batch_size > 1, "{roomy:?}");
+        for derivative in [LatentDerivative::Exact, LatentDerivative::FiniteDifference] {
+            let options = IgOptions {
+                steps: 6,
+                batch_size: Some(3),
+                latent: true,
+                latent_derivative: derivative,
+                ..Default::default()
+            };
+            let kept_result = integrated_gradients(&model, &seq, &head, 0, &options).unwrap();
+            let recomputed_result = integrated_gradients(
+                &model,
+                &seq,
+                &head,
+                0,
+                &IgOptions {
+                    recompute_layers: true,
+                    ..options
+                },
+            )
+            .unwrap();
+            for (what, a, b) in [
+                (
+                    "embedding",
+                    &kept_result.embedding,
+                    &recomputed_result.embedding,
+                ),
+                ("latent", &kept_result.latent, &recomputed_result.latent),
+            ] {
+                let scale = a.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
+                let d = max_abs(a, b) / scale;
+                assert!(d <= 1e-12, "{name} {derivative:?} {what}: {d:.2e}");
+            }
+            assert_eq!(kept_result.delta, recomputed_result.delta, "{name}");
+        }
+    }
 }

@@ -119,6 +119,7 @@ fn check_ig_against_references(folder: &str, min_cases: usize, min_exact_cases: 
             batch_size: Some(5),
             latent,
             latent_derivative: LatentDerivative::FiniteDifference,
+            recompute_layers: false,
         };
         let head = case["head"].as_str().unwrap();
         let target = case["target"].as_u64().unwrap() as usize;
@@ -198,6 +199,7 @@ fn results_do_not_depend_on_batch_size() {
                 batch_size: Some(batch),
                 latent: true,
                 latent_derivative,
+                recompute_layers: false,
             };
             integrated_gradients(&model, &seq, "classifier", 1, &options).unwrap()
         };

@@ -219,3 +219,70 @@ fn three_shards_merged_equal_the_unsharded_run() {
     let (ok, err) = protscope(&args);
     assert!(!ok && err.contains("I must be below N"), "{err}");
 }
+
+/// Length-bucketed batches: the rows of `predict` and `embed` come back in input order, each
+/// protein's rows as one protein alone gives them (within 1e-5: padding changes the last bits).
+#[test]
+fn length_bucketed_batches_keep_input_order_and_values() {
+    use candle_core::Device;
+    use protscope::model::outputs::Pooling;
+    use protscope::model::outputs::{embeddings_frame, frame_by_length_batches, predictions_frame};
+    use protscope::model::ProteinModel;
+    let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
+    let seqs: Vec<_> = RECORDS
+        .iter()
+        .map(|(id, s)| model.encode_sequence(id, s, None).unwrap())
+        .collect();
+    let ids: Vec<&str> = RECORDS.iter().map(|(id, _)| *id).collect();
+    let values = |df: &DataFrame, column: &str| -> Vec<f64> {
+        let column = df.column(column).unwrap().as_materialized_series().clone();
+        let column = match column.dtype() {
+            DataType::List(_) => column
+                .explode(ExplodeOptions {
+                    empty_as_null: true,
+                    keep_nulls: true,
+                })
+                .unwrap(),
+            _ => column,
+        };
+        column
+            .cast(&DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
+    };
+    for (what, column) in [("predictions", "logit"), ("embeddings", "embedding")] {
+        let run = |batch: usize| {
+            frame_by_length_batches(&seqs, batch, |b| match what {
+                "predictions" => predictions_frame(&model, b),
+                _ => embeddings_frame(&model, b, &[-1], Pooling::Mean),
+            })
+            .unwrap()
+        };
+        let (single, bucketed) = (run(1), run(3));
+        let mut order: Vec<String> = Vec::new();
+        for id in single.column("protein").unwrap().str().unwrap().iter() {
+            let id = id.unwrap();
+            if order.last().map(String::as_str) != Some(id) {
+                order.push(id.to_string());
+            }
+        }
+        assert_eq!(order, ids, "{what}: proteins not in input order");
+        assert_eq!(
+            single.column("protein").unwrap(),
+            bucketed.column("protein").unwrap(),
+            "{what}"
+        );
+        for (a, b) in values(&single, column)
+            .iter()
+            .zip(values(&bucketed, column))
+        {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "{what}: {a} vs {b}"
+            );
+        }
+    }
+}
