@@ -97,21 +97,68 @@ pub fn accumulate_head_statistics<I>(
     stats: &mut HeadStatistics,
     inputs: I,
     batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<StageTimes>
+where
+    I: IntoIterator<Item = Result<HeadInput>>,
+{
+    accumulate_head_statistics_within(
+        model,
+        stats,
+        inputs,
+        batch_size,
+        crate::model::memory::default_memory_budget(),
+        on_protein,
+    )
+}
+
+/// [`accumulate_head_statistics`] with batches that also fit `budget` bytes (weights, the
+/// forward pass and every layer's attention maps, see
+/// [`crate::model::memory::forward_bytes_per_sequence`]): a batch closes early when one more
+/// protein would not fit. A protein that does not fit alone is an error naming it, `--max-len`
+/// and `--memory-budget` ([`crate::model::memory::forward_batches`] checks a whole set up
+/// front).
+pub fn accumulate_head_statistics_within<I>(
+    model: &ProteinModel,
+    stats: &mut HeadStatistics,
+    inputs: I,
+    batch_size: usize,
+    budget: usize,
     mut on_protein: impl FnMut(&str),
 ) -> Result<StageTimes>
 where
     I: IntoIterator<Item = Result<HeadInput>>,
 {
+    use crate::model::memory::{forward_batches, forward_bytes_per_sequence, weight_bytes};
     let mut times = StageTimes::default();
     if batch_size == 0 {
         return Err(Error::invalid("batch size must be at least 1"));
     }
+    let free = budget.saturating_sub(weight_bytes(model));
     let mut inputs = inputs.into_iter().peekable();
     while inputs.peek().is_some() {
-        let batch: Vec<HeadInput> = inputs
-            .by_ref()
-            .take(batch_size)
-            .collect::<Result<Vec<_>>>()?;
+        let mut batch: Vec<HeadInput> = Vec::new();
+        let mut longest = 0;
+        while batch.len() < batch_size {
+            let Some(next) = inputs.peek() else { break };
+            let len = match next {
+                Ok(input) => input.sequence.len(),
+                Err(_) => 0,
+            };
+            let need =
+                (batch.len() + 1) * forward_bytes_per_sequence(model, longest.max(len), true);
+            if !batch.is_empty() && need > free {
+                break;
+            }
+            let input = inputs.next().expect("peeked")?;
+            if batch.is_empty() {
+                // Alone it must fit: the same check and message as a whole set's.
+                let id = input.sequence.id.clone();
+                forward_batches(model, &[&id], &[len], 1, true, budget)?;
+            }
+            longest = longest.max(len);
+            batch.push(input);
+        }
         let refs: Vec<&EncodedSequence> = batch.iter().map(|b| &b.sequence).collect();
         let started = std::time::Instant::now();
         let maps = attention_maps(model, &refs)?;

@@ -159,7 +159,7 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
     seqs: &[S],
 ) -> Result<Vec<AttentionMaps>> {
     let batch = model.batch(seqs)?;
-    let out = model.forward(
+    let mut out = model.forward(
         &batch,
         ForwardOptions {
             capture: Capture {
@@ -169,25 +169,34 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
             ..Default::default()
         },
     )?;
-    // (B, layers, heads, T, T)
-    let stacked = Tensor::stack(&out.attentions, 1)?
-        .to_device(&Device::Cpu)?
-        .to_dtype(DType::F32)?;
-    seqs.iter()
-        .map(Borrow::borrow)
-        .enumerate()
-        .map(|(i, s)| {
+    // Each protein's (layers, heads, T, T) block is filled layer by layer, and each layer's
+    // tensor is dropped once copied: the peak is the maps once plus one layer, not twice the maps
+    // (ESM-2 650M at 2,000 residues: 10.6 GB of maps).
+    let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
+    let (num_layers, num_heads) = (model.num_layers(), model.num_heads());
+    let mut blocks: Vec<Vec<f32>> = seqs
+        .iter()
+        .map(|s| Vec::with_capacity(num_layers * num_heads * s.len() * s.len()))
+        .collect();
+    for layer in out.attentions.drain(..) {
+        // (B, heads, T, T)
+        let layer = layer.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+        for (i, s) in seqs.iter().enumerate() {
             let t = s.len();
-            let w = stacked
-                .get(i)?
-                .narrow(2, 0, t)?
-                .narrow(3, 0, t)?
-                .contiguous()?;
+            let w = layer.get(i)?.narrow(1, 0, t)?.narrow(2, 0, t)?;
+            blocks[i].extend(w.flatten_all()?.to_vec1::<f32>()?);
+        }
+    }
+    seqs.iter()
+        .zip(blocks)
+        .map(|(s, block)| {
+            let t = s.len();
+            let w = Tensor::from_vec(block, (num_layers, num_heads, t, t), &Device::Cpu)?;
             check_finite(&w, &s.id)?;
             Ok(AttentionMaps {
                 protein: s.id.clone(),
-                num_layers: model.num_layers(),
-                num_heads: model.num_heads(),
+                num_layers,
+                num_heads,
                 tokens: t,
                 residue_start: s.residue_start,
                 residue_count: s.residues.len(),
@@ -224,21 +233,41 @@ pub fn empty_attention_frame() -> DataFrame {
 /// Long table of one protein's attention: one row per (layer, head, from, to) over residues
 /// (1-based positions; special-token rows and columns dropped; weights not renormalised).
 pub fn attention_frame(maps: &AttentionMaps, filter: &AttentionFilter) -> Result<DataFrame> {
+    let mut frame = empty_attention_frame();
+    attention_frame_by_layer(maps, filter, |part| {
+        Ok(frame.vstack_mut(&part).map(|_| ())?)
+    })?;
+    Ok(frame)
+}
+
+/// The rows of [`attention_frame`], one layer at a time, handed to `emit` (e.g. a table sink):
+/// only one layer's rows exist at once (a 1,000-residue protein has 16 M rows per ProtBert layer).
+pub fn attention_frame_by_layer(
+    maps: &AttentionMaps,
+    filter: &AttentionFilter,
+    mut emit: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
     filter.validate(maps.num_layers, maps.num_heads)?;
     let n = maps.residues();
-    let residue = maps.residue_weights()?.contiguous()?;
-    let values: Vec<f32> = residue.flatten_all()?.to_vec1()?;
-    let (mut layer, mut head, mut from, mut to, mut weight) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let threshold = filter.min_weight.unwrap_or(f32::NEG_INFINITY);
     for l in filter.layer_list(maps.num_layers) {
+        // (heads, n, n) of this layer.
+        let values: Vec<f32> = maps
+            .weights
+            .get(l)?
+            .narrow(1, maps.residue_start, n)?
+            .narrow(2, maps.residue_start, n)?
+            .contiguous()?
+            .flatten_all()?
+            .to_vec1()?;
+        let (mut head, mut from, mut to, mut weight) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for h in filter.head_list(maps.num_heads) {
-            let base = (l * maps.num_heads + h) * n * n;
+            let base = h * n * n;
             for i in 0..n {
                 let row = &values[base + i * n..base + (i + 1) * n];
                 for (j, &w) in row.iter().enumerate() {
                     if w >= threshold {
-                        layer.push(l as i64);
                         head.push(h as i64);
                         from.push(i as i64 + 1);
                         to.push(j as i64 + 1);
@@ -247,14 +276,15 @@ pub fn attention_frame(maps: &AttentionMaps, filter: &AttentionFilter) -> Result
                 }
             }
         }
+        let rows = head.len();
+        emit(df!(
+            "protein" => vec![maps.protein.as_str(); rows],
+            "layer" => vec![l as i64; rows],
+            "head" => head,
+            "from" => from,
+            "to" => to,
+            "weight" => weight,
+        )?)?;
     }
-    let rows = layer.len();
-    Ok(df!(
-        "protein" => vec![maps.protein.as_str(); rows],
-        "layer" => layer,
-        "head" => head,
-        "from" => from,
-        "to" => to,
-        "weight" => weight,
-    )?)
+    Ok(())
 }

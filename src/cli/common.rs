@@ -71,6 +71,25 @@ pub struct InputArgs {
     pub batch_size: usize,
 }
 
+/// `--memory-budget` of the forward-pass commands.
+#[derive(Args, Debug, Clone)]
+pub struct MemoryArgs {
+    /// Memory the forward passes may use, weights included (e.g. 24G, binary units; default
+    /// 60 % of RAM): batches shrink to fit, and a sequence that cannot fit alone stops the run
+    /// before any runs.
+    #[arg(long)]
+    pub memory_budget: Option<String>,
+}
+
+impl MemoryArgs {
+    pub fn bytes(&self) -> anyhow::Result<usize> {
+        Ok(match &self.memory_budget {
+            Some(text) => crate::model::memory::parse_bytes(text)?,
+            None => crate::model::memory::default_memory_budget(),
+        })
+    }
+}
+
 impl InputArgs {
     /// Reads and encodes every record; the first bad record stops the run with its name.
     pub fn encode(&self, model: &ProteinModel) -> anyhow::Result<Vec<EncodedSequence>> {

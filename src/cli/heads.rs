@@ -10,7 +10,7 @@ use clap::{ArgGroup, Args, ValueEnum};
 use super::common::{progress, ModelArgs};
 use crate::annotation::{read_entries, read_sites, residue_mask, FeatureSelection, MaskOptions};
 use crate::attention::analysis::{
-    accumulate_head_statistics, site_indicator, ContactMap, HeadInput, PropertyValues,
+    accumulate_head_statistics_within, site_indicator, ContactMap, HeadInput, PropertyValues,
 };
 use crate::attention::heads::{HeadStatistics, Weighting};
 use crate::io::read_fasta;
@@ -93,6 +93,8 @@ pub struct HeadsArgs {
     /// Sequences per padded forward pass (proteins are sorted by length first).
     #[arg(long, default_value_t = 4)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub memory: super::common::MemoryArgs,
     /// Output table (.parquet or .csv): property, layer, head, n_edges, n_property_edges,
     /// proportion, background, excluded. Beside it: <stem>.layers.<ext>, <stem>.top.<ext> and,
     /// with --amino-acids, <stem>.aa_blosum.<ext>.
@@ -187,6 +189,20 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         bail!("no protein left to analyse ({} skipped)", skipped.len());
     }
     encoded.sort_by_key(|(s, _)| s.len());
+    // Every protein must fit the memory budget before the long pass starts.
+    let budget = args.memory.bytes()?;
+    {
+        let ids: Vec<&str> = encoded.iter().map(|(s, _)| s.id.as_str()).collect();
+        let lengths: Vec<usize> = encoded.iter().map(|(s, _)| s.len()).collect();
+        crate::model::memory::forward_batches(
+            &model,
+            &ids,
+            &lengths,
+            args.batch_size,
+            true,
+            budget,
+        )?;
+    }
 
     let contact_atom = match args.contact_atom {
         ContactAtomArg::Ca => ContactAtom::Alpha,
@@ -212,8 +228,14 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         };
         Ok(HeadInput { sequence, values })
     });
-    let times =
-        accumulate_head_statistics(&model, &mut stats, inputs, args.batch_size, |_| bar.inc(1))?;
+    let times = accumulate_head_statistics_within(
+        &model,
+        &mut stats,
+        inputs,
+        args.batch_size,
+        budget,
+        |_| bar.inc(1),
+    )?;
     bar.finish_and_clear();
     eprintln!(
         "time: model forward {:.2} s, head statistics {:.3} s",

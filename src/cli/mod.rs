@@ -2,6 +2,7 @@
 
 pub mod annot;
 pub mod attribute;
+pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod dev;

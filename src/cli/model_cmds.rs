@@ -7,16 +7,20 @@ use polars::prelude::DataFrame;
 use clap::{Args, ValueEnum};
 
 use super::common::{
-    parse_index_list, print_written, progress, to_usize_list, InputArgs, ModelArgs, ShardArgs,
+    parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
+    ShardArgs,
 };
-use crate::attention::{attention_frame, attention_maps, empty_attention_frame, AttentionFilter};
+use crate::attention::{
+    attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
+};
 use crate::frame::TableSink;
 use crate::model::fetch::{default_cache_dir, fetch_antiberty};
+use crate::model::memory::{forward_batches, forward_batches_in_input_order};
 use crate::model::outputs::{
-    embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_by_length_batches,
+    embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_in_batches,
     predictions_frame, Pooling,
 };
-use crate::model::EncodedSequence;
+use crate::model::{EncodedSequence, ProteinModel};
 
 #[derive(Args, Debug)]
 pub struct AttentionArgs {
@@ -24,6 +28,8 @@ pub struct AttentionArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
     /// Output table (.parquet or .csv): protein, layer, head, from, to, weight.
@@ -56,20 +62,34 @@ pub fn run_attention(args: AttentionArgs) -> anyhow::Result<()> {
     filter.validate(model.num_layers(), model.num_heads())?;
     let (shard, out) = args.shard.resolve(&args.out)?;
     let seqs = args.input.encode_shard(&model, shard)?;
-    write_in_batches(
-        &seqs,
-        &args.input,
-        &out,
-        "attention",
-        empty_attention_frame(),
-        |refs| {
-            let mut frame = empty_attention_frame();
-            for maps in attention_maps(&model, refs)? {
-                frame.vstack_mut(&attention_frame(&maps, &filter)?)?;
-            }
-            Ok(frame)
-        },
-    )
+    // Proteins in input order, each one's rows written a layer at a time: a long protein's table
+    // is far larger than its maps (16 M rows per ProtBert layer at 1,000 residues).
+    let ids: Vec<&str> = seqs.iter().map(|s| s.id.as_str()).collect();
+    let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+    let batches = forward_batches_in_input_order(
+        &model,
+        &ids,
+        &lengths,
+        args.input.batch_size,
+        true,
+        args.memory.bytes()?,
+    )?;
+    let mut sink = TableSink::create(&out, &empty_attention_frame())?;
+    let bar = progress(seqs.len(), "attention");
+    for batch in batches {
+        let refs: Vec<&EncodedSequence> = batch.iter().map(|&i| &seqs[i]).collect();
+        for maps in attention_maps(&model, &refs)? {
+            attention_frame_by_layer(&maps, &filter, |mut part| {
+                sink.write(&mut part)
+                    .map_err(|e| crate::Error::invalid(format!("{e:#}")))
+            })?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(&out, rows);
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -78,6 +98,8 @@ pub struct PredictArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
     /// Output table: protein, head, class, label, logit, prob.
@@ -101,8 +123,10 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
     let (shard, out) = args.shard.resolve(&args.out)?;
     let seqs = args.input.encode_shard(&model, shard)?;
     write_in_batches(
+        &model,
         &seqs,
         &args.input,
+        args.memory.bytes()?,
         &out,
         "predict",
         empty_predictions_frame(),
@@ -123,6 +147,8 @@ pub struct EmbedArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
     /// Output table: protein, layer, position, embedding (list of f32).
@@ -153,8 +179,10 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
     let (shard, out) = args.shard.resolve(&args.out)?;
     let seqs = args.input.encode_shard(&model, shard)?;
     write_in_batches(
+        &model,
         &seqs,
         &args.input,
+        args.memory.bytes()?,
         &out,
         "embed",
         empty_embeddings_frame(),
@@ -188,21 +216,31 @@ pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `table` on padded batches of `--batch-size` sequences of similar length (bucketed within
-/// windows of 16 batches, rows kept in input order) and streams the rows to `out` (written
-/// atomically when complete), with a progress bar.
+/// Runs `table` on padded batches of at most `--batch-size` sequences of similar length that
+/// fit `budget` bytes (bucketed within windows of 16 batches, rows kept in input order; every
+/// sequence is checked against the budget before the first batch runs) and streams the rows to
+/// `out` (written atomically when complete), with a progress bar.
+#[allow(clippy::too_many_arguments)]
 fn write_in_batches(
+    model: &ProteinModel,
     seqs: &[EncodedSequence],
     input: &InputArgs,
+    budget: usize,
     out: &Path,
     what: &str,
     template: DataFrame,
     mut table: impl FnMut(&[&EncodedSequence]) -> anyhow::Result<DataFrame>,
 ) -> anyhow::Result<()> {
+    let plan = |window: &[EncodedSequence]| {
+        let ids: Vec<&str> = window.iter().map(|s| s.id.as_str()).collect();
+        let lengths: Vec<usize> = window.iter().map(|s| s.len()).collect();
+        forward_batches(model, &ids, &lengths, input.batch_size, false, budget)
+    };
+    plan(seqs)?;
     let mut sink = TableSink::create(out, &template)?;
     let bar = progress(seqs.len(), what);
     for window in seqs.chunks(input.batch_size * 16) {
-        let mut rows = frame_by_length_batches(window, input.batch_size, |batch| {
+        let mut rows = frame_in_batches(window, &plan(window)?, |batch| {
             let rows = table(batch).map_err(|e| crate::Error::invalid(format!("{e:#}")))?;
             bar.inc(batch.len() as u64);
             Ok(rows)

@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod heads;
 #[cfg(feature = "hub")]
 pub mod hub;
+pub mod memory;
 pub mod ops;
 pub mod outputs;
 pub mod t5;

@@ -176,25 +176,31 @@ pub fn length_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
-/// `table` (a per-protein table builder such as [`predictions_frame`]) run on length-bucketed
-/// batches of `seqs` ([`length_batches`]), its rows returned grouped by protein in input order
-/// (each protein's rows in the order `table` gave them), whatever the batching. The frame needs a
-/// `protein` column holding the sequences' ids.
-pub fn frame_by_length_batches<S: Borrow<EncodedSequence>>(
+/// `table` (a per-protein table builder such as [`predictions_frame`]) run on `batches` of
+/// `seqs` (index lists, e.g. from [`length_batches`] or [`super::memory::forward_batches`]), its
+/// rows returned grouped by protein in input order (each protein's rows in the order `table` gave
+/// them), whatever the batching. The frame needs a `protein` column holding the sequences' ids.
+pub fn frame_in_batches<S: Borrow<EncodedSequence>>(
     seqs: &[S],
-    batch_size: usize,
+    batches: &[Vec<usize>],
     mut table: impl FnMut(&[&EncodedSequence]) -> Result<DataFrame>,
 ) -> Result<DataFrame> {
     let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
-    let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
     let input_index: std::collections::HashMap<&str, u32> = seqs
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i as u32))
         .collect();
     let mut parts = Vec::new();
-    for batch in length_batches(&lengths, batch_size) {
-        let refs: Vec<&EncodedSequence> = batch.iter().map(|&i| seqs[i]).collect();
+    for batch in batches {
+        let refs: Vec<&EncodedSequence> = batch
+            .iter()
+            .map(|&i| {
+                seqs.get(i)
+                    .copied()
+                    .ok_or_else(|| Error::invalid(format!("batch index {i} out of range")))
+            })
+            .collect::<Result<_>>()?;
         parts.push(table(&refs)?);
     }
     let Some(first) = parts.first() else {

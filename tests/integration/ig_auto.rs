@@ -460,3 +460,73 @@ fn recomputed_layers_give_the_same_attributions() {
         }
     }
 }
+
+/// Forward commands: batches shrink to the memory budget (the attention maps are what grows), a
+/// sequence that cannot fit alone stops `attention`, `heads`, `predict` before anything runs.
+#[test]
+fn forward_batches_fit_the_memory_budget() {
+    use protscope::model::memory::{
+        forward_batches, forward_batches_in_input_order, forward_bytes_per_sequence, weight_bytes,
+    };
+    let model_dir = model_fixture("antiberty_tiny");
+    let model = ProteinModel::load(&model_dir, &Device::Cpu).unwrap();
+    let ids = ["a", "b", "c", "d", "e"];
+    let lengths = [40, 10, 62, 12, 60];
+    let weights = weight_bytes(&model);
+    let with_maps = |t| forward_bytes_per_sequence(&model, t, true);
+    assert!(with_maps(62) > forward_bytes_per_sequence(&model, 62, false));
+    // Room for two of the longest: batches by length, never more than two long ones together.
+    let budget = weights + 2 * with_maps(62);
+    let batches = forward_batches(&model, &ids, &lengths, 8, true, budget).unwrap();
+    assert_eq!(batches, vec![vec![1, 3, 0], vec![4, 2]], "{batches:?}");
+    for batch in &batches {
+        let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
+        assert!(batch.len() * with_maps(longest) <= budget - weights);
+    }
+    let in_order = forward_batches_in_input_order(&model, &ids, &lengths, 8, true, budget).unwrap();
+    assert_eq!(in_order, vec![vec![0, 1], vec![2, 3], vec![4]]);
+    // One sequence alone too big: named, with what to change.
+    let err = forward_batches(&model, &ids, &lengths, 8, true, weights + with_maps(50))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`c`") && err.contains("--max-len") && err.contains("--memory-budget"),
+        "{err}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("in.fasta");
+    let long = "EVQLVESGGGLVQPGGSLRLSCAASGFTFS".repeat(2);
+    std::fs::write(&fasta, format!(">short\nEVQLV\n>long\n{long}\n")).unwrap();
+    // Enough for the long protein without its maps, not with them.
+    let tight =
+        (weights + (forward_bytes_per_sequence(&model, 62, false) + with_maps(62)) / 2).to_string();
+    for command in ["attention", "heads", "predict"] {
+        let out = tmp.path().join(format!("{command}.parquet"));
+        let mut args = vec![
+            command,
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--memory-budget",
+            &tight,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if command == "heads" {
+            args.extend(["--amino-acids", "--max-len", "64"]);
+        }
+        let (ok, err) = protscope(&args);
+        if command == "predict" {
+            // No maps kept: the same budget is plenty.
+            assert!(ok, "{command}: {err}");
+        } else {
+            assert!(
+                !ok && err.contains("`long`") && err.contains("--max-len"),
+                "{command}: {err}"
+            );
+            assert!(!out.exists(), "{command}");
+        }
+    }
+}

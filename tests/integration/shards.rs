@@ -226,7 +226,9 @@ fn three_shards_merged_equal_the_unsharded_run() {
 fn length_bucketed_batches_keep_input_order_and_values() {
     use candle_core::Device;
     use protscope::model::outputs::Pooling;
-    use protscope::model::outputs::{embeddings_frame, frame_by_length_batches, predictions_frame};
+    use protscope::model::outputs::{
+        embeddings_frame, frame_in_batches, length_batches, predictions_frame,
+    };
     use protscope::model::ProteinModel;
     let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
     let seqs: Vec<_> = RECORDS
@@ -255,7 +257,8 @@ fn length_bucketed_batches_keep_input_order_and_values() {
     };
     for (what, column) in [("predictions", "logit"), ("embeddings", "embedding")] {
         let run = |batch: usize| {
-            frame_by_length_batches(&seqs, batch, |b| match what {
+            let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+            frame_in_batches(&seqs, &length_batches(&lengths, batch), |b| match what {
                 "predictions" => predictions_frame(&model, b),
                 _ => embeddings_frame(&model, b, &[-1], Pooling::Mean),
             })

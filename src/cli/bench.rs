@@ -1,0 +1,106 @@
+//! `protscope dev bench`: one timed task on one sequence, for side-by-side runs against the
+//! Python reference (`scripts/bench_scale.py`): the model load and the task are timed
+//! separately and printed as one JSON line; peak memory is measured from outside the process.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use crate::attention::attention_maps;
+use crate::attribution::memory::{default_memory_budget, parse_bytes, plan_batch};
+use crate::attribution::{integrated_gradients, IgOptions, LatentDerivative};
+use crate::model::{HeadLevel, ProteinModel};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchTask {
+    /// One forward pass keeping every layer's attention maps (host copies, as `attention_maps`).
+    Forward,
+    /// Integrated gradients at the embedding layer.
+    EmbeddingIg,
+    /// Integrated gradients at the embedding layer and in every head of every layer (one pass).
+    LatentIg,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Model folder (e.g. one written by `protscope dev random-model`).
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long, value_enum)]
+    pub task: BenchTask,
+    /// The protein sequence (one letter per residue).
+    #[arg(long)]
+    pub sequence: String,
+    /// α-nodes (Gauss–Legendre) for the IG tasks.
+    #[arg(long, default_value_t = 4)]
+    pub steps: usize,
+    /// α-nodes per pass; default: chosen from the memory budget as `attribute` does.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// As `attribute --memory-budget` (default 60 % of RAM).
+    #[arg(long)]
+    pub memory_budget: Option<String>,
+    /// How latent IG gets dh/dα (`fd` is the reference procedure's).
+    #[arg(long, value_enum, default_value = "fd")]
+    pub latent_derivative: DerivativeArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DerivativeArg {
+    Fd,
+    Exact,
+}
+
+pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let model = ProteinModel::load(&args.model, &candle_core::Device::Cpu)?;
+    let load_s = start.elapsed().as_secs_f64();
+    let seq = model.encode_sequence("bench", &args.sequence, None)?;
+    let tokens = seq.ids.len();
+    let start = Instant::now();
+    let extra = match args.task {
+        BenchTask::Forward => {
+            let maps = attention_maps(&model, &[&seq])?;
+            let values: usize = maps.iter().map(|m| m.weights.elem_count()).sum();
+            format!(r#","attention_values":{values}"#)
+        }
+        BenchTask::EmbeddingIg | BenchTask::LatentIg => {
+            let head = model
+                .heads()
+                .iter()
+                .find(|h| h.level == HeadLevel::Sequence)
+                .context("the model has no sequence-level head to attribute")?
+                .name
+                .clone();
+            let budget = match &args.memory_budget {
+                Some(text) => parse_bytes(text)?,
+                None => default_memory_budget(),
+            };
+            let plan = plan_batch(&model, "bench", tokens, args.steps, args.batch_size, budget)?;
+            let options = IgOptions {
+                steps: args.steps,
+                batch_size: Some(plan.batch_size),
+                recompute_layers: plan.recompute_layers,
+                latent: args.task == BenchTask::LatentIg,
+                latent_derivative: match args.latent_derivative {
+                    DerivativeArg::Fd => LatentDerivative::FiniteDifference,
+                    DerivativeArg::Exact => LatentDerivative::Exact,
+                },
+                ..Default::default()
+            };
+            let result = integrated_gradients(&model, &seq, &head, 0, &options)?;
+            format!(
+                r#","batch_size":{},"recompute_layers":{},"delta":{}"#,
+                plan.batch_size, plan.recompute_layers, result.delta
+            )
+        }
+    };
+    let run_s = start.elapsed().as_secs_f64();
+    println!(
+        r#"{{"tool":"protscope","task":"{:?}","tokens":{tokens},"load_s":{load_s:.3},"run_s":{run_s:.3}{extra}}}"#,
+        args.task
+    );
+    Ok(())
+}
