@@ -39,8 +39,10 @@ MODELS = [
     ("ESM-2 150M", "esm2-150m", [100, 250, 500, 1000, 2000]),
     ("ESM-2 650M", "esm2-650m", [100, 250, 500, 1000, 2000]),
 ]
-TASKS = [("forward + attentions", "forward"), ("embedding IG", "embedding-ig"),
-         ("all-layer latent IG", "latent-ig")]
+# (name in the table, task, the reference's name)
+TASKS = [("forward + attentions", "forward", "HF transformers"),
+         ("embedding IG", "embedding-ig", "Captum"),
+         ("all-layer latent IG", "latent-ig", "xai-proteins procedure")]
 COLUMNS = ["model", "task", "tool", "length", "seconds", "peak_rss_gb", "status", "note"]
 
 
@@ -166,7 +168,8 @@ def measure(cmd, env, timeout, kill_at_gb):
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(wait_status)
     if status == "ok" and proc.returncode != 0:
-        status = "failed"
+        err = "".join(err_chunks)
+        status = "refused" if "--memory-budget" in err else "oom" if proc.returncode == -9 else "failed"
     peak_gb = usage.ru_maxrss / 1024 / 1024 if usage else float("nan")
     return status, "".join(out_chunks), "".join(err_chunks), peak_gb, time.perf_counter() - start
 
@@ -197,14 +200,14 @@ def run(args):
             if args.max_length and length > args.max_length:
                 continue
             seq = sequence_of(length)
-            for task_name, task in TASKS:
+            for task_name, task, reference in TASKS:
                 if only_tasks and task not in only_tasks:
                     continue
                 steps, batch = args.steps, batch_for(length)
                 sides = [
                     ("protscope", [args.protscope, "dev", "bench", "--model", str(folder), "--task", task,
                                    "--sequence", seq, "--steps", str(steps), "--batch-size", str(batch)]),
-                    ("reference", [sys.executable, __file__, "cell", "--model", str(folder), "--task", task,
+                    (reference, [sys.executable, __file__, "cell", "--model", str(folder), "--task", task,
                                    "--sequence", seq, "--steps", str(steps), "--batch-size", str(batch),
                                    "--threads", str(args.threads), "--latent-layers", "1"]),
                 ]
@@ -223,8 +226,10 @@ def run(args):
                             note += "; layers recomputed"
                         if "run_one_layer_s" in result:
                             note += f"; one layer {result['run_one_layer_s']:.1f} s x {result['layers_in_model']}"
-                    elif status == "failed":
+                    elif status in ("failed", "refused"):
                         note = (stderr.strip().splitlines() or ["?"])[-1][:200].replace(",", ";")
+                        if status == "failed":  # the figure knows ok/oom/timeout/refused/skipped
+                            status, note = "skipped", "failed: " + note
                     else:
                         note = f"stopped after {wall:.0f} s"
                     row = [name, task_name, tool, length, seconds, f"{peak:.3f}", status, note]

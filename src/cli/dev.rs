@@ -1,4 +1,5 @@
-//! `protscope dev`: developer tools (random-weight model folders of real shapes).
+//! `protscope dev`: developer tools (random-weight model folders of real shapes, the benchmark
+//! scaling figure).
 
 use std::path::PathBuf;
 
@@ -17,6 +18,26 @@ pub enum DevCommand {
     /// A model folder with random weights in a published shape (timing and memory tests
     /// without downloads; never commit one).
     RandomModel(RandomModelArgs),
+    /// One timed task (forward with attention maps, embedding IG or all-layer latent IG) on one
+    /// sequence, printed as a JSON line: the protscope side of `scripts/bench_scale.py`.
+    Bench(super::bench::BenchArgs),
+    /// The scaling figure of a benchmark table (`model, task, tool, length, seconds,
+    /// peak_rss_gb, status, note`): time and peak memory against sequence length, one row per
+    /// model, protscope beside the reference, failed runs marked.
+    PlotScaling(PlotScalingArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PlotScalingArgs {
+    /// The benchmark table (.csv or .parquet).
+    #[arg(long)]
+    pub table: PathBuf,
+    /// The figure (.svg or .png, chosen by the extension).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Figure title (empty for none).
+    #[arg(long, default_value = "Time and peak memory by sequence length")]
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -70,6 +91,14 @@ pub struct RandomModelArgs {
 
 pub fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     match args.command {
+        DevCommand::PlotScaling(a) => {
+            let table = crate::frame::read_table(&a.table)?;
+            let plot = crate::plot::ScalingPlot::from_frame(&table)?;
+            crate::plot::scaling_plot("scaling", &a.title, &plot)?.save(&a.out)?;
+            println!("{}", a.out.display());
+            Ok(())
+        }
+        DevCommand::Bench(a) => super::bench::run_bench(a),
         DevCommand::RandomModel(a) => {
             let preset = match a.preset {
                 PresetArg::Protbert => Preset::ProtBert,
