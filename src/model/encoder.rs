@@ -183,6 +183,12 @@ pub struct EncoderOutput {
     pub hidden_states: Vec<Tensor>,
     /// When captured: one (B, heads, T, T) tensor per layer; row = query (from), column = key (to).
     pub attentions: Vec<Tensor>,
+    /// When captured for a single sequence (B = 1): every layer's maps in one (layers, 1, heads,
+    /// T, T) tensor, written layer by layer; [`EncoderOutput::attentions`] are views into it (a
+    /// layer run for fewer rows, see [`ForwardOptions::last_layer_rows`], is kept on its own and
+    /// leaves this None). The maps then need no copy: ProtBert's maps of a 1,000-residue protein
+    /// are 1.9 GB.
+    pub attention_stack: Option<Tensor>,
     /// When captured: one (B, T, hidden) tensor per layer (see [`Capture::contexts`]).
     pub contexts: Vec<Tensor>,
     /// When [`ForwardOptions::tangent`] is given: one tensor per layer shaped like its context,
@@ -1215,6 +1221,7 @@ impl Encoder {
             mask: mask.clone(),
             hidden_states: Vec::new(),
             attentions: Vec::new(),
+            attention_stack: None,
             contexts: Vec::new(),
             context_tangents: Vec::new(),
         };
@@ -1266,7 +1273,7 @@ impl Encoder {
             } else {
                 output
             };
-            keep(&mut out, capture, probs, context);
+            keep(&mut out, capture, probs, context, self.layers.len())?;
             let is_last = i + 1 == self.layers.len();
             if capture.hidden_states && !(is_last && self.final_norm.is_some()) {
                 out.hidden_states.push(x.clone());
@@ -1283,13 +1290,41 @@ impl Encoder {
     }
 }
 
-fn keep(out: &mut EncoderOutput, capture: Capture, probs: Tensor, context: Tensor) {
+fn keep(
+    out: &mut EncoderOutput,
+    capture: Capture,
+    probs: Tensor,
+    context: Tensor,
+    num_layers: usize,
+) -> Result<()> {
     if capture.attentions {
-        out.attentions.push(probs);
+        let layer = out.attentions.len();
+        let (b, heads, rows, t) = probs.dims4()?;
+        // One sequence: its maps are the whole stack, handed out without a copy. (A batch is cut
+        // into per-protein blocks anyway; its per-layer tensors are freed as they are copied.)
+        if layer == 0 && rows == t && b == 1 {
+            // Allocated untouched (zero pages): each layer's maps are written once, below.
+            out.attention_stack = Some(Tensor::zeros(
+                (num_layers, b, heads, t, t),
+                probs.dtype(),
+                probs.device(),
+            )?);
+        }
+        match &out.attention_stack {
+            Some(stack) if rows == t => {
+                stack.slice_set(&probs.contiguous()?.unsqueeze(0)?, 0, layer)?;
+                out.attentions.push(stack.get(layer)?);
+            }
+            _ => {
+                out.attention_stack = None;
+                out.attentions.push(probs);
+            }
+        }
     }
     if capture.contexts {
         out.contexts.push(context);
     }
+    Ok(())
 }
 
 /// T5's relative position bias: a learned value per (bucket of key − query offset, head),

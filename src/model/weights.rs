@@ -250,12 +250,9 @@ impl Weights {
     pub fn check_finite(&self) -> Result<()> {
         for (name, t) in &self.tensors {
             // In f32: a half-precision sum would overflow where the values do not. Values that
-            // overflowed when converted to f16 are caught here.
-            let sum = t
-                .to_dtype(DType::F32)?
-                .abs()?
-                .sum_all()?
-                .to_scalar::<f32>()?;
+            // overflowed when converted to f16 are caught here. A plain sum (no |x| copy of every
+            // weight): NaN and ±inf make it non-finite, and weights are far from f32's range.
+            let sum = t.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
             if !sum.is_finite() {
                 return Err(Error::tensor(
                     &self.source,
@@ -344,11 +341,36 @@ fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMa
                 end - begin
             )));
         }
-        let mut bytes = vec![0u8; expected];
-        read_at(&mut bytes, data_start + begin)
-            .map_err(|e| bad(&format!("cannot read its data ({e})")))?;
-        let tensor = Tensor::from_raw_buffer(&bytes, file_dtype, &shape, device)?;
-        drop(bytes);
+        let offset = data_start + begin;
+        let cannot_read = |e: std::io::Error| bad(&format!("cannot read its data ({e})"));
+        let count = expected / file_dtype.size_in_bytes();
+        // Read straight into the typed buffer the tensor keeps (no second copy of each tensor);
+        // safetensors stores little-endian values, as x86 and ARM hold them.
+        let tensor = match file_dtype {
+            DType::F32 => {
+                let mut values = vec![0f32; count];
+                read_at(bytemuck::cast_slice_mut(&mut values), offset).map_err(cannot_read)?;
+                Tensor::from_vec(values, shape.as_slice(), device)?
+            }
+            DType::BF16 | DType::F16 => {
+                let mut bits = vec![0u16; count];
+                read_at(bytemuck::cast_slice_mut(&mut bits), offset).map_err(cannot_read)?;
+                if file_dtype == DType::BF16 {
+                    let values: Vec<half::bf16> =
+                        bits.into_iter().map(half::bf16::from_bits).collect();
+                    Tensor::from_vec(values, shape.as_slice(), device)?
+                } else {
+                    let values: Vec<half::f16> =
+                        bits.into_iter().map(half::f16::from_bits).collect();
+                    Tensor::from_vec(values, shape.as_slice(), device)?
+                }
+            }
+            _ => {
+                let mut bytes = vec![0u8; expected];
+                read_at(&mut bytes, offset).map_err(cannot_read)?;
+                Tensor::from_raw_buffer(&bytes, file_dtype, &shape, device)?
+            }
+        };
         let tensor = if file_dtype.is_float() && file_dtype != dtype {
             tensor.to_dtype(dtype)?
         } else {
