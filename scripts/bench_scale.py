@@ -52,8 +52,9 @@ def sequence_of(length):
 
 
 def batch_for(length):
-    """α-nodes per pass, the same on both sides: what fits a 2 GiB activation budget on ProtBert."""
-    return 4 if length <= 250 else 2 if length <= 500 else 1
+    """α-nodes per pass, the same on both sides (the default --steps 2: both nodes in one pass up
+    to 500 residues, one node per pass beyond, as a 2 GiB activation budget gives on ProtBert)."""
+    return 2 if length <= 500 else 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +195,10 @@ def run(args):
             continue
         folder = models_dir / preset
         if not (folder / "model.safetensors").is_file():
-            subprocess.run([args.protscope, "dev", "random-model", "--preset", preset, "--out", str(folder)],
+            # ESM-2's published 1,026 positions stop at 1,024 residues; rotary models have no
+            # learned positions, so a larger limit changes nothing else.
+            extra = ["--max-positions", "2050"] if preset.startswith("esm2") else []
+            subprocess.run([args.protscope, "dev", "random-model", "--preset", preset, "--out", str(folder)] + extra,
                            check=True)
         for length in lengths:
             if args.max_length and length > args.max_length:
@@ -259,7 +263,7 @@ def main():
     r.add_argument("--out", required=True, help="CSV (appended to; existing cells are skipped)")
     r.add_argument("--models", default="/tmp/protscope-bench-models", help="random-weight model folders")
     r.add_argument("--figure", help="draw the figure here at the end (.svg or .png)")
-    r.add_argument("--steps", type=int, default=4)
+    r.add_argument("--steps", type=int, default=2)
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--timeout", type=float, default=1800)
     r.add_argument("--kill-at-gb", type=float, default=21.0)

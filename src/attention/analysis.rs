@@ -145,8 +145,9 @@ where
                 Ok(input) => input.sequence.len(),
                 Err(_) => 0,
             };
+            // One more protein's maps: the copy a reader makes of a batch member's strided maps.
             let need =
-                (batch.len() + 1) * forward_bytes_per_sequence(model, longest.max(len), true);
+                (batch.len() + 2) * forward_bytes_per_sequence(model, longest.max(len), true);
             if !batch.is_empty() && need > free {
                 break;
             }

@@ -169,62 +169,29 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
             ..Default::default()
         },
     )?;
-    // Each protein's (layers, heads, T, T) block is filled layer by layer, and each layer's
-    // tensor is dropped once copied: the peak is the maps once plus one layer, not twice the maps
-    // (ESM-2 650M at 2,000 residues: 10.6 GB of maps).
     let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
     let (num_layers, num_heads) = (model.num_layers(), model.num_heads());
-    // One unpadded protein: its maps are the whole stack, no copy at all.
-    if let ([s], Some(stack)) = (seqs.as_slice(), &out.attention_stack) {
-        let t = s.len();
-        if stack.dims() == [num_layers, 1, num_heads, t, t] {
-            let w = stack
-                .squeeze(1)?
-                .to_device(&Device::Cpu)?
-                .to_dtype(DType::F32)?;
-            check_finite(&w, &s.id)?;
-            return Ok(vec![AttentionMaps {
-                protein: s.id.clone(),
-                num_layers,
-                num_heads,
-                tokens: t,
-                residue_start: s.residue_start,
-                residue_count: s.residues.len(),
-                weights: w,
-            }]);
-        }
-    }
-    out.attention_stack = None;
-    let mut blocks: Vec<Vec<f32>> = seqs
-        .iter()
-        .map(|s| Vec::with_capacity(num_layers * num_heads * s.len() * s.len()))
-        .collect();
-    for layer in out.attentions.drain(..) {
-        // (B, heads, T, T)
-        let layer = layer.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
-        for (i, s) in seqs.iter().enumerate() {
-            let t = s.len();
-            let w = layer.get(i)?.narrow(1, 0, t)?.narrow(2, 0, t)?;
-            // Straight from the layer's storage when the block is contiguous (one protein, or
-            // the longest of a batch): no intermediate copy of 16 M values per layer.
-            let (storage, layout) = w.storage_and_layout();
-            match (&*storage, layout.contiguous_offsets()) {
-                (candle_core::Storage::Cpu(candle_core::CpuStorage::F32(v)), Some((a, b))) => {
-                    blocks[i].extend_from_slice(&v[a..b])
-                }
-                _ => {
-                    drop(storage);
-                    blocks[i].extend(w.flatten_all()?.to_vec1::<f32>()?)
-                }
-            }
-        }
-    }
+    // Each protein's maps are a view into the pass's one (layers, B, heads, T, T) buffer: the
+    // maps exist once (ESM-2 650M at 2,000 residues: 10.6 GB). A single unpadded protein's view
+    // is contiguous; a batch member's is strided, and readers copy one protein at a time.
+    let stack = out
+        .attention_stack
+        .take()
+        .ok_or_else(|| Error::invalid("internal: the pass kept no attention stack"))?
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F32)?;
     seqs.iter()
-        .zip(blocks)
-        .map(|(s, block)| {
+        .enumerate()
+        .map(|(i, s)| {
             let t = s.len();
-            let w = Tensor::from_vec(block, (num_layers, num_heads, t, t), &Device::Cpu)?;
-            check_finite(&w, &s.id)?;
+            let w = stack.narrow(1, i, 1)?.squeeze(1)?;
+            let w = if t < w.dim(2)? {
+                w.narrow(2, 0, t)?.narrow(3, 0, t)?
+            } else {
+                w
+            };
+            // NaN anywhere reaches every later layer's maps: the last layer tells.
+            check_finite(&w.get(num_layers - 1)?, &s.id)?;
             Ok(AttentionMaps {
                 protein: s.id.clone(),
                 num_layers,

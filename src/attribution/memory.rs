@@ -19,8 +19,10 @@
 //! min(budget − weights, [`DEFAULT_MEMORY_BUDGET`]) (larger batches do not run faster).
 
 use super::integrated_gradients::{
-    bytes_per_step, bytes_per_step_recomputed, DEFAULT_MEMORY_BUDGET,
+    bytes_per_step, bytes_per_step_recomputed, latent_bytes, LatentDerivative,
+    DEFAULT_MEMORY_BUDGET,
 };
+use crate::model::memory::forward_bytes_per_sequence;
 use crate::model::memory::gib;
 pub use crate::model::memory::{default_memory_budget, parse_bytes, weight_bytes};
 use crate::model::ProteinModel;
@@ -49,32 +51,39 @@ pub fn plan_batch(
     steps: usize,
     batch_size: Option<usize>,
     budget: usize,
+    latent: Option<LatentDerivative>,
 ) -> Result<BatchPlan> {
-    let weights = weight_bytes(model);
+    // Besides the weights: latent IG's per-protein values, and room for the gradient-free pass
+    // at input and baseline that every IG starts with (two sequences' transients; it ends before
+    // the α-steps start).
+    let fixed = weight_bytes(model) + latent.map_or(0, |d| latent_bytes(model, tokens, d));
+    let ends = 2 * forward_bytes_per_sequence(model, tokens, false);
     let kept = bytes_per_step(model, tokens).max(1);
     let recomputed = bytes_per_step_recomputed(model, tokens).max(1);
-    let free = budget.saturating_sub(weights);
+    let free = budget.saturating_sub(fixed);
+    let fits = |b: usize, per_step: usize| (b * per_step).max(ends) <= free;
     let plan = |batch_size: usize, recompute_layers: bool| BatchPlan {
         batch_size,
         recompute_layers,
     };
     if let Some(b) = batch_size {
         let b = b.max(1);
-        if b * kept <= free {
+        if fits(b, kept) {
             return Ok(plan(b, false));
         }
-        if b * recomputed <= free {
+        if fits(b, recomputed) {
             return Ok(plan(b, true));
         }
-        let need = weights + b * recomputed;
+        let need = fixed + (b * recomputed).max(ends);
         return Err(Error::sequence(
             protein,
             format!(
-                "{tokens} tokens at --batch-size {b} need about {} (weights {} + {b} x {} \
-                 per α-step, layers recomputed), above --memory-budget {}; lower --batch-size \
-                 (at most {} fits), cut the sequence with --max-len, or raise --memory-budget",
+                "{tokens} tokens at --batch-size {b} need about {} (weights and per-protein \
+                 values {} + {b} x {} per α-step, layers recomputed), above --memory-budget {}; \
+                 lower --batch-size (at most {} fits), cut the sequence with --max-len, or raise \
+                 --memory-budget",
                 gib(need),
-                gib(weights),
+                gib(fixed),
                 gib(recomputed),
                 gib(budget),
                 free / recomputed
@@ -82,25 +91,31 @@ pub fn plan_batch(
         ));
     }
     let cap = free.min(DEFAULT_MEMORY_BUDGET);
-    if kept <= free {
+    if fits(1, kept) {
         return Ok(plan((cap / kept).clamp(1, steps.max(1)), false));
     }
-    if recomputed <= free {
+    if fits(1, recomputed) {
         return Ok(plan((cap / recomputed).clamp(1, steps.max(1)), true));
     }
     // The longest length whose single step fits, for the message.
-    let mut fits = tokens;
-    while fits > 2 && weights + bytes_per_step_recomputed(model, fits) > budget {
-        fits = fits * 9 / 10;
+    let need_at = |t: usize| {
+        weight_bytes(model)
+            + latent.map_or(0, |d| latent_bytes(model, t, d))
+            + bytes_per_step_recomputed(model, t)
+                .max(2 * forward_bytes_per_sequence(model, t, false))
+    };
+    let mut fits_len = tokens;
+    while fits_len > 2 && need_at(fits_len) > budget {
+        fits_len = fits_len * 9 / 10;
     }
     Err(Error::sequence(
         protein,
         format!(
             "{tokens} tokens need about {} for one α-step (layers recomputed) plus {} of \
-             weights, above --memory-budget {}; cut the sequence with --max-len (about {fits} \
-             tokens fit) or raise --memory-budget",
-            gib(recomputed),
-            gib(weights),
+             weights and per-protein values, above --memory-budget {}; cut the sequence with \
+             --max-len (about {fits_len} tokens fit) or raise --memory-budget",
+            gib(recomputed.max(ends)),
+            gib(fixed),
             gib(budget)
         ),
     ))

@@ -286,6 +286,7 @@ pub fn run_attribution(
                 steps,
                 job.options.batch_size,
                 budget,
+                job.options.latent.then_some(job.options.latent_derivative),
             )?),
             None => None,
         });

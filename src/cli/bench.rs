@@ -74,20 +74,29 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 .context("the model has no sequence-level head to attribute")?
                 .name
                 .clone();
+            let derivative = match args.latent_derivative {
+                DerivativeArg::Fd => LatentDerivative::FiniteDifference,
+                DerivativeArg::Exact => LatentDerivative::Exact,
+            };
             let budget = match &args.memory_budget {
                 Some(text) => parse_bytes(text)?,
                 None => default_memory_budget(),
             };
-            let plan = plan_batch(&model, "bench", tokens, args.steps, args.batch_size, budget)?;
+            let plan = plan_batch(
+                &model,
+                "bench",
+                tokens,
+                args.steps,
+                args.batch_size,
+                budget,
+                (args.task == BenchTask::LatentIg).then_some(derivative),
+            )?;
             let options = IgOptions {
                 steps: args.steps,
                 batch_size: Some(plan.batch_size),
                 recompute_layers: plan.recompute_layers,
                 latent: args.task == BenchTask::LatentIg,
-                latent_derivative: match args.latent_derivative {
-                    DerivativeArg::Fd => LatentDerivative::FiniteDifference,
-                    DerivativeArg::Exact => LatentDerivative::Exact,
-                },
+                latent_derivative: derivative,
                 ..Default::default()
             };
             let result = integrated_gradients(&model, &seq, &head, 0, &options)?;

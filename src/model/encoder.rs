@@ -183,11 +183,10 @@ pub struct EncoderOutput {
     pub hidden_states: Vec<Tensor>,
     /// When captured: one (B, heads, T, T) tensor per layer; row = query (from), column = key (to).
     pub attentions: Vec<Tensor>,
-    /// When captured for a single sequence (B = 1): every layer's maps in one (layers, 1, heads,
-    /// T, T) tensor, written layer by layer; [`EncoderOutput::attentions`] are views into it (a
-    /// layer run for fewer rows, see [`ForwardOptions::last_layer_rows`], is kept on its own and
-    /// leaves this None). The maps then need no copy: ProtBert's maps of a 1,000-residue protein
-    /// are 1.9 GB.
+    /// When captured: every layer's maps in one (layers, B, heads, T, T) tensor, written layer by
+    /// layer; [`EncoderOutput::attentions`] are views into it (a layer run for fewer rows, see
+    /// [`ForwardOptions::last_layer_rows`], is kept on its own and leaves this None). The maps
+    /// then exist once: ProtBert's maps of a 1,000-residue protein are 1.9 GB.
     pub attention_stack: Option<Tensor>,
     /// When captured: one (B, T, hidden) tensor per layer (see [`Capture::contexts`]).
     pub contexts: Vec<Tensor>,
@@ -1300,9 +1299,9 @@ fn keep(
     if capture.attentions {
         let layer = out.attentions.len();
         let (b, heads, rows, t) = probs.dims4()?;
-        // One sequence: its maps are the whole stack, handed out without a copy. (A batch is cut
-        // into per-protein blocks anyway; its per-layer tensors are freed as they are copied.)
-        if layer == 0 && rows == t && b == 1 {
+        // Every layer's maps go into one buffer: a single sequence's maps are the whole stack,
+        // handed out without a copy, and each protein of a batch gets a view into it.
+        if layer == 0 && rows == t {
             // Allocated untouched (zero pages): each layer's maps are written once, below.
             out.attention_stack = Some(Tensor::zeros(
                 (num_layers, b, heads, t, t),

@@ -411,9 +411,12 @@ fn recomputed_layers_give_the_same_attributions() {
             bytes_per_step_recomputed(&model, t),
         );
         assert!(recomputed < kept, "{name}: {recomputed} vs {kept}");
-        // A budget with room for one recomputed step but not one kept step.
-        let budget = weight_bytes(&model) + (recomputed + kept) / 2;
-        let plan = plan_batch(&model, "p", t, 8, None, budget).unwrap();
+        // A budget with room for one recomputed step (and the gradient-free pass at both ends
+        // of the path, two sequences) but not one kept step.
+        let ends = 2 * protscope::model::memory::forward_bytes_per_sequence(&model, t, false);
+        assert!(kept > recomputed.max(ends), "{name}");
+        let budget = weight_bytes(&model) + recomputed.max(ends);
+        let plan = plan_batch(&model, "p", t, 8, None, budget, None).unwrap();
         assert_eq!(
             plan,
             BatchPlan {
@@ -422,7 +425,7 @@ fn recomputed_layers_give_the_same_attributions() {
             }
         );
         // Enough room: nothing is recomputed.
-        let roomy = plan_batch(&model, "p", t, 8, None, budget + 8 * kept).unwrap();
+        let roomy = plan_batch(&model, "p", t, 8, None, budget + 8 * kept, None).unwrap();
         assert!(!roomy.recompute_layers && roomy.batch_size > 1, "{roomy:?}");
         for derivative in [LatentDerivative::Exact, LatentDerivative::FiniteDifference] {
             let options = IgOptions {
