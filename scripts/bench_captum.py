@@ -34,6 +34,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import load_real_antiberty, read_fasta  # noqa: E402
 
 
+def xai_latent_layer(lig, module, ids, base, target, steps, internal_batch_size, n_heads):
+    """Latent IG of one layer the way xai-proteins runs it: one complete LayerIntegratedGradients
+    pass with a forward hook and a full backward hook on that layer's `attention.self` (`module`),
+    then the step gradients scaled by torch.gradient(contexts, spacing=alphas) and the
+    Gauss-Legendre weights, summed per head. Returns (heads, T)."""
+    step_sizes, alphas = approximation_parameters("gausslegendre")
+    w = torch.tensor(step_sizes(steps))
+    a = torch.tensor(alphas(steps))
+    fwd, bwd = [], []
+    hooks = [module.register_forward_hook(lambda m, i, o: fwd.append(o[0].detach())),
+             module.register_full_backward_hook(lambda m, gi, go: bwd.append(go[0].detach()))]
+    try:
+        lig.attribute(ids, baselines=base, target=target, n_steps=steps, method="gausslegendre",
+                      internal_batch_size=internal_batch_size)
+    finally:
+        for h in hooks:
+            h.remove()
+    h = torch.cat(fwd[2:])  # the first two forwards are LIG's input and baseline runs
+    g = torch.cat(bwd)
+    d = torch.gradient(h, spacing=(a.to(device=h.device, dtype=h.dtype),), dim=0, edge_order=1)[0]
+    per_dim = (w.to(device=g.device, dtype=g.dtype)[:, None, None] * g * d).sum(0)  # (T, hidden)
+    return per_dim.reshape(per_dim.shape[0], n_heads, -1).sum(-1).T  # (heads, T)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="AntiBERTy folder (config.json, pytorch_model.bin, vocab.txt)")
@@ -66,9 +90,6 @@ def main():
         return model(input_ids, attention_mask=torch.ones_like(input_ids))[args.head]
 
     lig = LayerIntegratedGradients(forward, model.bert.embeddings)
-    step_sizes, alphas = approximation_parameters("gausslegendre")
-    w = torch.tensor(step_sizes(args.steps), device=device)
-    a = torch.tensor(alphas(args.steps), device=device)
 
     def inputs_for(seq):
         ids = tok(" ".join(seq))["input_ids"]
@@ -82,21 +103,8 @@ def main():
         return attr[0].sum(-1), delta.item()
 
     def latent_layer(ids, base, layer):
-        module = model.bert.encoder.layer[layer].attention.self
-        fwd, bwd = [], []
-        hooks = [module.register_forward_hook(lambda m, i, o: fwd.append(o[0].detach())),
-                 module.register_full_backward_hook(lambda m, gi, go: bwd.append(go[0].detach()))]
-        try:
-            lig.attribute(ids, baselines=base, target=args.target, n_steps=args.steps, method="gausslegendre",
-                          internal_batch_size=args.latent_internal_batch_size)
-        finally:
-            for h in hooks:
-                h.remove()
-        h = torch.cat(fwd[2:])  # the first two forwards are LIG's input and baseline runs
-        g = torch.cat(bwd)
-        d = torch.gradient(h, spacing=(a.to(h.dtype),), dim=0, edge_order=1)[0]
-        per_dim = (w.to(g.dtype)[:, None, None] * g * d).sum(0)  # (T, hidden)
-        return per_dim.reshape(per_dim.shape[0], n_heads, -1).sum(-1).T  # (heads, T)
+        return xai_latent_layer(lig, model.bert.encoder.layer[layer].attention.self, ids, base, args.target,
+                                args.steps, args.latent_internal_batch_size, n_heads)
 
     def sync():
         if device.type == "cuda":

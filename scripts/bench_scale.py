@@ -94,28 +94,12 @@ def reference_cell(args):
                                      internal_batch_size=args.batch_size, return_convergence_delta=True)
             out["delta"] = delta.item()
         else:
-            from captum.attr._utils.approximation_methods import approximation_parameters
-            step_sizes, alphas = approximation_parameters("gausslegendre")
-            w = torch.tensor(step_sizes(args.steps))
-            a = torch.tensor(alphas(args.steps))
-            heads = config.num_attention_heads
-            layers = config.num_hidden_layers
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from bench_captum import xai_latent_layer
             for layer in range(args.latent_layers):
-                module = backbone.encoder.layer[layer].attention.self
-                fwd, bwd = [], []
-                hooks = [module.register_forward_hook(lambda m, i, o: fwd.append(o[0].detach())),
-                         module.register_full_backward_hook(lambda m, gi, go: bwd.append(go[0].detach()))]
-                try:
-                    lig.attribute(ids, baselines=base, target=0, n_steps=args.steps, method="gausslegendre",
-                                  internal_batch_size=args.batch_size)
-                finally:
-                    for h in hooks:
-                        h.remove()
-                h = torch.cat(fwd[2:])  # the first two forwards are LIG's input and baseline runs
-                g = torch.cat(bwd)
-                d = torch.gradient(h, spacing=(a.to(h.dtype),), dim=0, edge_order=1)[0]
-                per_dim = (w.to(g.dtype)[:, None, None] * g * d).sum(0)
-                per_dim.reshape(per_dim.shape[0], heads, -1).sum(-1)
+                xai_latent_layer(lig, backbone.encoder.layer[layer].attention.self, ids, base, 0, args.steps,
+                                 args.batch_size, config.num_attention_heads)
+            layers = config.num_hidden_layers
             out["layers_timed"] = args.latent_layers
             out["layers_in_model"] = layers
     run_s = time.perf_counter() - t0

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use super::quadrature::Quadrature;
 use candle_core::backprop::GradStore;
 
+use crate::model::memory::layer_values;
 use crate::model::{
     Capture, EncodedSequence, EncoderOutput, ForwardOptions, HeadLevel, ProteinModel,
 };
@@ -172,18 +173,11 @@ impl IgResult {
 /// peak RSS of `protscope attribute` at batch sizes 5, 20 and 40): 32–40 MB measured per step,
 /// 39 MB estimated.
 pub fn bytes_per_step(model: &ProteinModel, tokens: usize) -> usize {
-    let c = &model.config;
-    let (t, h, i, heads) = (
-        tokens,
-        c.hidden_size,
-        c.intermediate_size,
-        c.num_attention_heads,
-    );
     // Per layer, kept for the closed-form backward pass: q, k, v, two LayerNorm inputs, the
-    // output and context (~8 T×H), the feed-forward pre-activation plus one transient (2 T×I),
-    // the attention probabilities plus one transient (2 heads×T×T).
-    let per_layer = 8 * t * h + 2 * t * i + 2 * heads * t * t;
-    4 * c.num_hidden_layers * per_layer + 8 * t * h
+    // output and context, the feed-forward pre-activation plus one transient, the attention
+    // probabilities plus one transient.
+    let th = tokens * model.config.hidden_size;
+    4 * model.config.num_hidden_layers * layer_values(model, tokens, 2) + 8 * th
 }
 
 /// [`bytes_per_step`] when layers are recomputed in the backward pass
@@ -193,15 +187,8 @@ pub fn bytes_per_step(model: &ProteinModel, tokens: usize) -> usize {
 /// scores and the two score gradients). Measured at 2,002 tokens (embedding IG, batch 1, peak
 /// RSS minus weights): ESM-2 150M 2.1 GB (estimate 2.0), ESM-2 650M 2.1 GB (estimate 2.8).
 pub fn bytes_per_step_recomputed(model: &ProteinModel, tokens: usize) -> usize {
-    let c = &model.config;
-    let (t, h, i, heads) = (
-        tokens,
-        c.hidden_size,
-        c.intermediate_size,
-        c.num_attention_heads,
-    );
-    let one_layer = 8 * t * h + 2 * t * i + 4 * heads * t * t;
-    4 * (c.num_hidden_layers * 4 * t * h + one_layer) + 8 * t * h
+    let th = tokens * model.config.hidden_size;
+    4 * (model.config.num_hidden_layers * 4 * th + layer_values(model, tokens, 4)) + 8 * th
 }
 
 /// Bytes latent IG holds per protein whatever the batch: with finite differences, every layer's

@@ -8,8 +8,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use super::attribute::LatentDerivativeArg;
+use super::common::MemoryArgs;
 use crate::attention::attention_maps;
-use crate::attribution::memory::{default_memory_budget, parse_bytes, plan_batch};
+use crate::attribution::memory::plan_batch;
 use crate::attribution::{integrated_gradients, IgOptions, LatentDerivative};
 use crate::model::{HeadLevel, ProteinModel};
 
@@ -40,17 +42,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// As `attribute --memory-budget` (default 60 % of RAM).
-    #[arg(long)]
-    pub memory_budget: Option<String>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     /// How latent IG gets dh/dα (`fd` is the reference procedure's).
     #[arg(long, value_enum, default_value = "fd")]
-    pub latent_derivative: DerivativeArg,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DerivativeArg {
-    Fd,
-    Exact,
+    pub latent_derivative: LatentDerivativeArg,
 }
 
 pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -75,13 +71,10 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 .name
                 .clone();
             let derivative = match args.latent_derivative {
-                DerivativeArg::Fd => LatentDerivative::FiniteDifference,
-                DerivativeArg::Exact => LatentDerivative::Exact,
+                LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
+                LatentDerivativeArg::Exact => LatentDerivative::Exact,
             };
-            let budget = match &args.memory_budget {
-                Some(text) => parse_bytes(text)?,
-                None => default_memory_budget(),
-            };
+            let budget = args.memory.bytes()?;
             let plan = plan_batch(
                 &model,
                 "bench",

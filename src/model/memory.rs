@@ -94,16 +94,22 @@ pub(crate) fn gib(bytes: usize) -> String {
 /// per-protein blocks one layer at a time, so once plus one layer).
 pub fn forward_bytes_per_sequence(model: &ProteinModel, tokens: usize, attentions: bool) -> usize {
     let c = &model.config;
-    let (t, h, i, heads, l) = (
-        tokens,
-        c.hidden_size,
-        c.intermediate_size,
-        c.num_attention_heads,
-        c.num_hidden_layers,
-    );
-    let transient = 2 * heads * t * t + 8 * t * h + 2 * t * i;
-    let maps = if attentions { l * heads * t * t } else { 0 };
-    4 * (transient + maps)
+    let maps = if attentions {
+        c.num_hidden_layers * c.num_attention_heads * tokens * tokens
+    } else {
+        0
+    };
+    4 * (layer_values(model, tokens, 2) + maps)
+}
+
+/// Values (f32 count) one layer holds for `tokens` tokens: 8 · T · H for its activations (q, k,
+/// v, norm inputs, output, context), 2 · T · I for the feed-forward's, and `maps` · heads · T²
+/// for attention-sized tensors (probabilities, scores, their gradients). The memory estimates of
+/// forward passes and of integrated gradients are built from it.
+pub fn layer_values(model: &ProteinModel, tokens: usize, maps: usize) -> usize {
+    let c = &model.config;
+    let t = tokens;
+    8 * t * c.hidden_size + 2 * t * c.intermediate_size + maps * c.num_attention_heads * t * t
 }
 
 /// Batches (indices into `lengths`, token counts) for forward passes: sequences of similar
