@@ -208,23 +208,31 @@ pub fn auto_batch_size(model: &ProteinModel, tokens: usize, steps: usize, budget
     (budget / bytes_per_step(model, tokens).max(1)).clamp(1, steps.max(1))
 }
 
-/// Baseline token ids for `seq`.
+/// Baseline token ids for `seq` (None for the zero baseline). The mask baseline needs a mask
+/// token, which some vocabularies (T5 without sentinels) lack.
 pub fn baseline_ids(
     model: &ProteinModel,
     seq: &EncodedSequence,
     baseline: Baseline,
-) -> Option<Vec<u32>> {
+) -> Result<Option<Vec<u32>>> {
     let filler = match baseline {
         Baseline::Pad => model.tokenizer.pad_id(),
-        Baseline::Mask => model.tokenizer.mask_id(),
-        Baseline::Zero => return None,
+        Baseline::Mask => model.tokenizer.mask_id().ok_or_else(|| {
+            crate::Error::file(
+                model.tokenizer.source(),
+                "the mask baseline needs a mask token, and this vocabulary has none (nor does \
+                 special_tokens_map.json name one); use the pad or zero baseline (--baseline pad \
+                 or --baseline zero)",
+            )
+        })?,
+        Baseline::Zero => return Ok(None),
     };
     // Special tokens stay, residues become the filler.
     let mut ids = seq.ids.clone();
     for i in seq.residue_tokens() {
         ids[i] = filler;
     }
-    Some(ids)
+    Ok(Some(ids))
 }
 
 /// The straight path from the baseline embedding e' to the input embedding e of one protein,
@@ -261,7 +269,7 @@ impl<'a> IgPath<'a> {
         let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
         let mask = input.mask.clone();
         let e_input = model.embed(&input.input_ids, &mask)?; // (1, T, H)
-        let e_base = match baseline_ids(model, seq, baseline) {
+        let e_base = match baseline_ids(model, seq, baseline)? {
             Some(ids) => {
                 let b = model.batch_from_ids(&[ids])?;
                 model.embed(&b.input_ids, &mask)?

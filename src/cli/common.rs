@@ -9,14 +9,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::frame::shard::Shard;
 use crate::io::read_fasta;
-use crate::model::{EncodedSequence, ProteinModel};
+use crate::model::{EncodedSequence, ProteinModel, SegmentIds};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Hugging Face model folder (config.json, weights, vocab.txt or tokenizer.json); with the
-    /// `hub` feature also a repository id to download.
+    /// Hugging Face model folder (config.json, weights, tokenizer files), or a repository id
+    /// ORG/NAME[@REVISION] in the local Hugging Face cache (downloaded first with the `hub`
+    /// feature when not cached).
     #[arg(long)]
     pub model: PathBuf,
+    /// XLNet only: `none` runs the model on input ids alone (provis, ProtTrans: the default),
+    /// `tokenizer` with the segment ids HF's tokenizer returns (`<cls>` in segment 2).
+    #[arg(long, value_enum)]
+    pub segment_ids: Option<SegmentIdsArg>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -24,6 +29,12 @@ pub struct ModelArgs {
     /// GPUs; README states the error it adds).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: DtypeArg,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentIdsArg {
+    None,
+    Tokenizer,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +57,14 @@ impl DtypeArg {
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<ProteinModel> {
         let device = crate::device::parse_device(&self.device)?;
-        #[cfg(feature = "hub")]
-        if !self.model.exists() {
-            // Not a local folder: treat it as a model-hub repository id.
-            let dir = crate::model::hub::download_model(&self.model.to_string_lossy())?;
-            return Ok(ProteinModel::load_as(&dir, &device, self.dtype.dtype())?);
+        let mut model = ProteinModel::load_as(&self.model, &device, self.dtype.dtype())?;
+        match self.segment_ids {
+            Some(SegmentIdsArg::Tokenizer) => model.set_segment_ids(SegmentIds::Tokenizer)?,
+            Some(SegmentIdsArg::None) if model.segment_ids().is_some() => {
+                model.set_segment_ids(SegmentIds::None)?
+            }
+            _ => {}
         }
-        let model = ProteinModel::load_as(&self.model, &device, self.dtype.dtype())?;
         Ok(model)
     }
 }

@@ -30,6 +30,22 @@ impl Family {
     pub fn is_esm_like(&self) -> bool {
         matches!(self, Family::Esm | Family::EsmC)
     }
+
+    /// Whether the model reads the checkpoint tensor `name`. T5 runs the encoder only, so a
+    /// full encoder–decoder checkpoint (ProtT5-XL-U50: 11 GB, the encoder 4.8 GB) is read
+    /// without its decoder and LM head.
+    pub fn reads_tensor(&self, name: &str) -> bool {
+        match self {
+            Family::T5 => !(name.starts_with("decoder.") || name.starts_with("lm_head.")),
+            _ => true,
+        }
+    }
+
+    /// Vocabularies of SentencePiece models (`spiece.model`): ProtAlbert, ProtT5 / Ankh,
+    /// ProtXLNet.
+    pub fn uses_sentencepiece(&self) -> bool {
+        matches!(self, Family::Albert | Family::T5 | Family::Xlnet)
+    }
 }
 
 /// Longest input of models without learned absolute positions (rotary, relative): no limit of

@@ -559,6 +559,40 @@ pub(crate) struct PositionInputs {
     segment_differs: Option<Tensor>,
 }
 
+/// Which segment ids XLNet's passes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SegmentIds {
+    /// No segment ids, so no segment term in the scores: HF `model(input_ids)`, as provis
+    /// (`compute_edge_features.py`) and ProtTrans' examples call ProtXLNet. The default: it is
+    /// how the seeds' analyses ran.
+    #[default]
+    None,
+    /// The segment ids HF's XLNet tokenizer returns (residues and `<sep>` segment 0, the final
+    /// `<cls>` segment 2): HF `model(**tokenizer(x))`.
+    Tokenizer,
+}
+
+impl SegmentIds {
+    /// `none` or `tokenizer`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "none" => Ok(SegmentIds::None),
+            "tokenizer" => Ok(SegmentIds::Tokenizer),
+            other => Err(crate::Error::invalid(format!(
+                "segment ids `{other}`: expected none or tokenizer"
+            ))),
+        }
+    }
+}
+
+/// XLNet's per-pass position settings.
+#[derive(Debug, Clone, Copy)]
+struct XlnetInputs {
+    /// `clamp_len` of config.json where positive: relative offsets beyond it count as it.
+    clamp_len: Option<usize>,
+    segment_ids: SegmentIds,
+}
+
 /// XLNet's relative attention terms (HF `XLNetRelativeAttention.rel_attn_core`, content
 /// stream): with q the projected query, scores = (q + r_w)·k + (q + r_r)·r[i − j] +
 /// (q + r_s)·s[seg_i ≠ seg_j], all times the scale. The first term is the ordinary product of
@@ -642,12 +676,6 @@ impl RelativeAttention {
     /// direction q̇ (the terms' tangent).
     fn scores(&self, q: &Tensor, positions: &PositionInputs, with_bias: bool) -> Result<Tensor> {
         let (b, heads, rows, _) = q.dims4()?;
-        let t = positions
-            .segment_differs
-            .as_ref()
-            .map(|s| s.dim(3))
-            .transpose()?
-            .unwrap_or(rows);
         let projected = if with_bias {
             q.broadcast_sub(&self.r_w_bias)?
         } else {
@@ -662,28 +690,31 @@ impl RelativeAttention {
             (projected.clone(), projected)
         };
         let keys = self.position_keys(positions)?;
+        let t = keys.dim(2)? / 2;
         let all_offsets = q_r.broadcast_matmul(&keys.t()?)?; // (B, heads, rows, 2T)
         let index = Self::offset_index(b, heads, rows, t, q.device())?;
         let position_terms = all_offsets.contiguous()?.gather(&index, 3)?;
+        // Without segment ids (HF `token_type_ids=None`) there is no segment term at all.
+        let Some(differs) = self.segment_rows(positions, rows)? else {
+            return Ok(position_terms);
+        };
         // (B, heads, rows, 2): the segment term for "same" and "different" segment.
         let segment = q_s.broadcast_matmul(&self.seg_embed)?;
         let same = segment.narrow(3, 0, 1)?;
         let different = segment.narrow(3, 1, 1)?;
-        let differs = self.segment_rows(positions, rows)?;
         let segment_terms = same.broadcast_add(&differs.broadcast_mul(&(different - &same)?)?)?;
         Ok((position_terms + segment_terms)?)
     }
 
-    fn segment_rows(&self, positions: &PositionInputs, rows: usize) -> Result<Tensor> {
-        let differs = positions
-            .segment_differs
-            .as_ref()
-            .ok_or_else(|| crate::Error::invalid("XLNet attention without segments"))?;
-        Ok(if differs.dim(2)? > rows {
+    fn segment_rows(&self, positions: &PositionInputs, rows: usize) -> Result<Option<Tensor>> {
+        let Some(differs) = positions.segment_differs.as_ref() else {
+            return Ok(None);
+        };
+        Ok(Some(if differs.dim(2)? > rows {
             differs.narrow(2, 0, rows)?
         } else {
             differs.clone()
-        })
+        }))
     }
 
     /// ∂F/∂q from the position and segment terms, given ∂F/∂(unscaled scores) (B, heads,
@@ -695,7 +726,9 @@ impl RelativeAttention {
         let zeros = Tensor::zeros((b, heads, rows, 2 * t), d_scores.dtype(), d_scores.device())?;
         let d_offsets = zeros.scatter_add(&index, &d_scores.contiguous()?, 3)?;
         let d_q_position = d_offsets.broadcast_matmul(&keys)?;
-        let differs = self.segment_rows(positions, rows)?;
+        let Some(differs) = self.segment_rows(positions, rows)? else {
+            return Ok(d_q_position);
+        };
         let d_different = d_scores.broadcast_mul(&differs)?.sum_keepdim(3)?;
         let d_same = (d_scores.sum_keepdim(3)? - &d_different)?;
         let d_segment = Tensor::cat(&[&d_same, &d_different], 3)?; // (B, heads, rows, 2)
@@ -705,8 +738,14 @@ impl RelativeAttention {
 }
 
 /// XLNet's sinusoidal encodings of the offsets T, T−1, …, −T+1 (HF
-/// `relative_positional_encoding`, bidirectional, no clamping): (2T, hidden), `[sin, cos]`.
-fn relative_encodings(t: usize, hidden: usize, device: &Device) -> Result<Tensor> {
+/// `relative_positional_encoding`, bidirectional), each offset clamped to ±`clamp_len` where
+/// the config sets one: (2T, hidden), `[sin, cos]`.
+fn relative_encodings(
+    t: usize,
+    hidden: usize,
+    clamp_len: Option<usize>,
+    device: &Device,
+) -> Result<Tensor> {
     let inv_freq: Vec<f32> = (0..hidden)
         .step_by(2)
         .map(|i| 1.0 / 10000f32.powf(i as f32 / hidden as f32))
@@ -714,7 +753,10 @@ fn relative_encodings(t: usize, hidden: usize, device: &Device) -> Result<Tensor
     let half = inv_freq.len();
     let mut values = Vec::with_capacity(2 * t * hidden);
     for k in 0..2 * t {
-        let offset = t as f32 - k as f32;
+        let mut offset = t as f32 - k as f32;
+        if let Some(clamp) = clamp_len {
+            offset = offset.clamp(-(clamp as f32), clamp as f32);
+        }
         let angles: Vec<f32> = inv_freq.iter().map(|f| offset * f).collect();
         values.extend(angles.iter().map(|a| a.sin()));
         values.extend(angles.iter().map(|a| a.cos()));
@@ -1124,8 +1166,8 @@ pub struct Encoder {
     rotary: Option<Rotary>,
     /// T5: relative position bias added to every layer's scores.
     position_bias: Option<RelativePositionBias>,
-    /// XLNet: relative position encodings and segments for every layer's relative attention.
-    xlnet_relative: bool,
+    /// XLNet: relative position encodings (and segments) for every layer's relative attention.
+    xlnet: Option<XlnetInputs>,
 }
 
 impl Encoder {
@@ -1164,15 +1206,36 @@ impl Encoder {
             final_norm,
             rotary,
             position_bias,
-            xlnet_relative: false,
+            xlnet: None,
         }
     }
 
     /// XLNet: every pass computes the relative position encodings and segment matrix its
     /// layers' [`RelativeAttention`] reads.
-    pub(crate) fn with_xlnet_positions(mut self) -> Self {
-        self.xlnet_relative = true;
+    pub(crate) fn with_xlnet_positions(mut self, clamp_len: Option<usize>) -> Self {
+        self.xlnet = Some(XlnetInputs {
+            clamp_len,
+            segment_ids: SegmentIds::default(),
+        });
         self
+    }
+
+    /// XLNet: the segment ids its passes use; None for other architectures.
+    pub fn segment_ids(&self) -> Option<SegmentIds> {
+        self.xlnet.as_ref().map(|x| x.segment_ids)
+    }
+
+    /// Sets XLNet's segment ids; an error for other architectures, which have none.
+    pub(crate) fn set_segment_ids(&mut self, segment_ids: SegmentIds) -> Result<()> {
+        match &mut self.xlnet {
+            Some(x) => {
+                x.segment_ids = segment_ids;
+                Ok(())
+            }
+            None => Err(crate::Error::invalid(
+                "segment ids are an XLNet setting; this model is not an XLNet",
+            )),
+        }
     }
 
     pub fn config(&self) -> &EncoderConfig {
@@ -1209,11 +1272,18 @@ impl Encoder {
             let dtype = embeddings.dtype();
             positions.rotary = Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?));
         }
-        if self.xlnet_relative {
+        if let Some(xlnet) = &self.xlnet {
             let dtype = embeddings.dtype();
-            let encodings = relative_encodings(t, self.config.hidden_size, embeddings.device())?;
+            let encodings = relative_encodings(
+                t,
+                self.config.hidden_size,
+                xlnet.clamp_len,
+                embeddings.device(),
+            )?;
             positions.relative = Some(encodings.to_dtype(dtype)?);
-            positions.segment_differs = Some(xlnet_segments_differ(mask)?.to_dtype(dtype)?);
+            if xlnet.segment_ids == SegmentIds::Tokenizer {
+                positions.segment_differs = Some(xlnet_segments_differ(mask)?.to_dtype(dtype)?);
+            }
         }
         let mut out = EncoderOutput {
             last_hidden_state: embeddings.clone(),

@@ -28,6 +28,8 @@ pub(crate) enum HeadModule {
     /// XLNet's sequence summary: out(tanh(summary(h[last real token]))), the last token
     /// being `<cls>`.
     LastToken { summary: Linear, out: Linear },
+    /// One linear layer on every token (XLNet's `lm_loss`).
+    TokenLinear(Linear),
     /// Masked-LM head: decoder(LN(act(dense(h)))) + bias, decoder usually tied to the word
     /// embeddings.
     MaskedLm {
@@ -149,6 +151,7 @@ impl PredictionHead {
                 let sum = last_hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // (B, H)
                 linear.forward(&sum.broadcast_div(&count)?)?
             }
+            HeadModule::TokenLinear(linear) => linear.forward(last_hidden)?,
             HeadModule::MaskedLm {
                 dense,
                 activation,

@@ -16,13 +16,13 @@ pub mod esmc;
 pub(crate) mod fastmath;
 pub mod fetch;
 pub mod heads;
-#[cfg(feature = "hub")]
 pub mod hub;
 pub mod memory;
 pub mod ops;
 pub mod outputs;
 pub mod t5;
 pub mod tokenizer;
+pub(crate) mod torch_file;
 pub mod weights;
 pub mod xlnet;
 
@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
-pub use encoder::{Capture, EncoderOutput, ForwardOptions};
+pub use encoder::{Capture, EncoderOutput, ForwardOptions, SegmentIds};
 pub use heads::{HeadLevel, PredictionHead};
 pub use tokenizer::{Alphabet, EncodedSequence, SequenceTokenizer};
 pub use weights::Weights;
@@ -81,7 +81,8 @@ pub struct Batch {
 }
 
 impl ProteinModel {
-    /// Loads `config.json`, the weights and the tokenizer from a model folder.
+    /// Loads `config.json`, the weights and the tokenizer from a model folder, or from the
+    /// cached snapshot of a repository id `ORG/NAME[@REVISION]` (see [`hub`]).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         Self::load_as(dir, device, DType::F32)
     }
@@ -90,15 +91,11 @@ impl ProteinModel {
     /// precision halves weight memory; what it costs in accuracy is measured in README).
     /// Gradients, attention maps and relevances are returned as f32/f64 either way.
     pub fn load_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(Error::file(
-                dir,
-                "model folder not found; pass a folder with config.json and weights \
-                 (for AntiBERTy: `protscope fetch antiberty`)",
-            ));
-        }
+        let dir = &hub::resolve_model(dir)?;
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
-        let weights = Weights::from_folder_as(dir, device, dtype)?;
+        let family = config.family;
+        let weights =
+            Weights::from_folder_selected(dir, device, dtype, &|name| family.reads_tensor(name))?;
         weights.check_finite()?;
         let backbone = match config.family {
             Family::Bert => bert::load(&config, &weights)?,
@@ -121,6 +118,16 @@ impl ProteinModel {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// XLNet's segment ids ([`SegmentIds::None`] unless set); None for other architectures.
+    pub fn segment_ids(&self) -> Option<SegmentIds> {
+        self.backbone.encoder.segment_ids()
+    }
+
+    /// Sets XLNet's segment ids for every later pass; an error for other architectures.
+    pub fn set_segment_ids(&mut self, segment_ids: SegmentIds) -> Result<()> {
+        self.backbone.encoder.set_segment_ids(segment_ids)
     }
 
     /// The dtype of the weights and activations.

@@ -8,18 +8,23 @@
 //!   exactly what AntiBERTy's own `BertTokenizer` does with them; AntiBERTy never saw `[UNK]` in
 //!   training, so such residues carry little signal. Any other character is an error.
 //! - **ESM** vocabularies (`<cls>`…): one token per character, as the alphabet has it.
-//! - **T5** (ProtT5, Ankh): residues are space-separated words, U/Z/O/B → X as ProtT5's authors
-//!   prescribe; each residue is the SentencePiece piece `▁R` (ProtT5) or `R` (vocabularies
-//!   without `▁` pieces). The vocabulary comes from `tokenizer.json` or `spiece.model` (then
-//!   with HF's `<extra_id_N>` sentinels appended, the first of which is the mask token).
+//! - **SentencePiece** vocabularies (ProtT5, Ankh, ProtAlbert, ProtXLNet): residues are
+//!   space-separated words, U/Z/O/B → X as the ProtTrans authors prescribe; each residue is the
+//!   piece `▁R` (ProtT5, ProtAlbert, ProtXLNet) or `R` (vocabularies without `▁` pieces). The
+//!   vocabulary comes from `tokenizer.json` or `spiece.model` (T5: with HF's `<extra_id_N>`
+//!   sentinels appended, the first of which serves as the mask token).
+//! - Special tokens are read from `special_tokens_map.json` and `tokenizer_config.json`, else
+//!   found in the vocabulary under the family's usual names (`[PAD]` or `<pad>`, …); a mask
+//!   token is optional (only the mask baseline needs one).
 //! - A sequence becomes `first special, residues…, final special` (`[CLS] … [SEP]` or
-//!   `<cls> … <eos>`), or `residues…, </s>` in T5, which has no leading special token. Its
+//!   `<cls> … <eos>`), `residues…, </s>` in T5, which has no leading special token, or
+//!   `residues…, <sep>, <cls>` in XLNet. Its
 //!   length in tokens (specials included) must not exceed the model's limit (BERT:
 //!   `max_position_embeddings`; ESM: `max_position_embeddings - 2`, the offset ESM's positions
 //!   start at; T5 and ESM C: none), unless a `max_len` truncation is asked for.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use tokenizers::Tokenizer;
@@ -35,8 +40,9 @@ pub enum Alphabet {
     AntiBerty,
     /// ESM vocabulary: characters as they are.
     Esm,
-    /// T5 SentencePiece vocabulary: U/Z/O/B → X, residue `R` → piece `▁R` (or `R`).
-    ProtT5,
+    /// SentencePiece vocabulary (ProtT5, Ankh, ProtAlbert, ProtXLNet): U/Z/O/B → X, residue
+    /// `R` → piece `▁R` (or `R`).
+    SentencePiece,
 }
 
 /// Token ids of one sequence.
@@ -88,27 +94,34 @@ pub struct SequenceTokenizer {
     /// `<sep> <cls>`.
     pub final_tokens: Vec<String>,
     pub pad_token: String,
-    pub mask_token: String,
-    pub unk_token: String,
+    /// None where neither the tokenizer files nor the vocabulary have one: only the mask
+    /// baseline of integrated gradients needs it.
+    pub mask_token: Option<String>,
+    /// None where the vocabulary has no unknown token (then every residue must be in it).
+    pub unk_token: Option<String>,
+    source: PathBuf,
 }
 
 impl SequenceTokenizer {
-    /// Builds the tokenizer of a model folder: `tokenizer.json` if present, otherwise a
-    /// word-level tokenizer over `vocab.txt` (one token per line, id = line number).
+    /// Builds the tokenizer of a model folder from the first of: `tokenizer.json`,
+    /// `spiece.model` (ALBERT, T5, XLNet), `vocab.txt` (one token per line, id = line number).
+    /// Special tokens are those `special_tokens_map.json` / `tokenizer_config.json` name, else
+    /// the family's usual names found in the vocabulary (see [`SpecialTokens::detect`]).
     pub fn from_folder(dir: &Path, config: &super::ModelConfig) -> Result<Self> {
         let max_position_embeddings = config.max_position_embeddings;
-        let is_esm = config.family.is_esm_like();
-        // SentencePiece vocabularies with residue pieces `▁R` (ProtT5, ProtXLNet).
-        let is_t5 = matches!(config.family, super::Family::T5 | super::Family::Xlnet);
+        let family = config.family;
         let tokenizer_json = dir.join("tokenizer.json");
         let vocab_txt = dir.join("vocab.txt");
         let spiece = dir.join("spiece.model");
-        let (vocab, loaded) = if is_t5 && !tokenizer_json.is_file() && spiece.is_file() {
-            (sentencepiece_vocab(&spiece, config.vocab_size)?, None)
-        } else if tokenizer_json.is_file() {
+        let (vocab, loaded, source) = if tokenizer_json.is_file() {
             let tok = Tokenizer::from_file(&tokenizer_json)
                 .map_err(|e| Error::file(&tokenizer_json, format!("cannot load tokenizer: {e}")))?;
-            (tok.get_vocab(true), Some(tok))
+            (tok.get_vocab(true), Some(tok), tokenizer_json)
+        } else if family.uses_sentencepiece() && spiece.is_file() {
+            // HF's T5Tokenizer appends its sentinels `<extra_id_N>` to the pieces; ALBERT's and
+            // XLNet's tokenizers add nothing.
+            let sentinels_up_to = (family == super::Family::T5).then_some(config.vocab_size);
+            (sentencepiece_vocab(&spiece, sentinels_up_to)?, None, spiece)
         } else if vocab_txt.is_file() {
             let text = std::fs::read_to_string(&vocab_txt).map_err(|e| Error::io(&vocab_txt, e))?;
             let vocab: HashMap<String, u32> = text
@@ -119,28 +132,28 @@ impl SequenceTokenizer {
             if vocab.is_empty() {
                 return Err(Error::file(&vocab_txt, "vocabulary is empty"));
             }
-            (vocab, None)
+            (vocab, None, vocab_txt)
         } else {
             return Err(Error::file(
                 dir,
-                "no tokenizer found: expected tokenizer.json, vocab.txt or (T5) spiece.model in \
-                 the model folder",
+                if family.uses_sentencepiece() {
+                    "no tokenizer found: expected tokenizer.json, spiece.model or vocab.txt in \
+                     the model folder"
+                } else {
+                    "no tokenizer found: expected tokenizer.json or vocab.txt in the model folder"
+                },
             ));
         };
-        let source = if tokenizer_json.is_file() {
-            tokenizer_json
-        } else if is_t5 && spiece.is_file() {
-            spiece
-        } else {
-            vocab_txt
-        };
-        let specials = SpecialTokens::detect(&vocab, dir, &source, config.family)?;
-        // T5: one word-level token per residue piece; a SentencePiece model segments
+        let specials = SpecialTokens::detect(&vocab, dir, &source, family)?;
+        // SentencePiece vocabularies with residue pieces `▁R` (ProtT5, ProtAlbert, ProtXLNet) or
+        // `R` (Ankh): one word-level token per residue piece; a SentencePiece model segments
         // space-separated single residues the same way, and this needs no SentencePiece here.
-        let loaded = if is_t5 { None } else { loaded };
-        let alphabet = if is_t5 {
-            Alphabet::ProtT5
-        } else if vocab.contains_key("<cls>") || is_esm {
+        let sentencepiece = matches!(family, super::Family::T5 | super::Family::Xlnet)
+            || vocab.contains_key("\u{2581}A");
+        let loaded = if sentencepiece { None } else { loaded };
+        let alphabet = if sentencepiece {
+            Alphabet::SentencePiece
+        } else if vocab.contains_key("<cls>") || family.is_esm_like() {
             Alphabet::Esm
         } else if vocab.contains_key("X") {
             Alphabet::ProtBert
@@ -152,7 +165,7 @@ impl SequenceTokenizer {
             None => word_level_tokenizer(&vocab, &specials)
                 .map_err(|e| Error::file(&source, format!("cannot build tokenizer: {e}")))?,
         };
-        let max_tokens = if config.family == super::Family::Esm {
+        let max_tokens = if family == super::Family::Esm {
             max_position_embeddings.saturating_sub(2)
         } else {
             max_position_embeddings
@@ -167,6 +180,7 @@ impl SequenceTokenizer {
             pad_token: specials.pad,
             mask_token: specials.mask,
             unk_token: specials.unk,
+            source,
         })
     }
 
@@ -187,8 +201,15 @@ impl SequenceTokenizer {
         self.vocab[&self.pad_token]
     }
 
-    pub fn mask_id(&self) -> u32 {
-        self.vocab[&self.mask_token]
+    /// The mask token's id, if the vocabulary has one (T5 has none of its own: its first
+    /// sentinel `<extra_id_0>` is used where present).
+    pub fn mask_id(&self) -> Option<u32> {
+        self.mask_token.as_ref().map(|t| self.vocab[t])
+    }
+
+    /// The file the vocabulary was read from (`tokenizer.json`, `spiece.model` or `vocab.txt`).
+    pub fn source(&self) -> &Path {
+        &self.source
     }
 
     /// Maps one residue character to its token text, or `None` if the model cannot read it.
@@ -209,13 +230,13 @@ impl SequenceTokenizer {
                 if self.vocab.contains_key(&s) {
                     Some(s)
                 } else if matches!(c, 'X' | 'U' | 'Z' | 'O' | 'B') {
-                    Some(self.unk_token.clone())
+                    self.unk_token.clone()
                 } else {
                     None
                 }
             }
             Alphabet::Esm => (c.is_ascii_alphabetic() && self.vocab.contains_key(&s)).then_some(s),
-            Alphabet::ProtT5 => {
+            Alphabet::SentencePiece => {
                 let c = if matches!(c, 'U' | 'Z' | 'O' | 'B') {
                     'X'
                 } else {
@@ -341,7 +362,7 @@ impl SequenceTokenizer {
             Alphabet::ProtBert => "20 amino acids plus X; U, Z, O, B are read as X",
             Alphabet::AntiBerty => "20 amino acids; X, U, Z, O, B are read as [UNK]",
             Alphabet::Esm => "the ESM alphabet: 20 amino acids plus X, B, U, Z, O",
-            Alphabet::ProtT5 => "20 amino acids plus X; U, Z, O, B are read as X",
+            Alphabet::SentencePiece => "20 amino acids plus X; U, Z, O, B are read as X",
         }
     }
 }
@@ -350,100 +371,140 @@ struct SpecialTokens {
     first: Option<String>,
     last: Vec<String>,
     pad: String,
-    mask: String,
-    unk: String,
+    mask: Option<String>,
+    unk: Option<String>,
+}
+
+/// The `*_token` entries of a tokenizer file (`special_tokens_map.json`,
+/// `tokenizer_config.json`): a string or an `AddedToken` object with `content`.
+fn named_tokens(path: &Path) -> Result<HashMap<String, String>> {
+    if !path.is_file() {
+        return Ok(HashMap::new());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("not valid JSON: {e}")))?;
+    let mut named = HashMap::new();
+    if let Some(map) = json.as_object() {
+        for (key, value) in map {
+            if !key.ends_with("_token") {
+                continue;
+            }
+            let token = value
+                .as_str()
+                .or_else(|| value.get("content").and_then(|c| c.as_str()));
+            if let Some(token) = token.filter(|t| !t.is_empty()) {
+                named.insert(key.clone(), token.to_string());
+            }
+        }
+    }
+    Ok(named)
 }
 
 impl SpecialTokens {
-    /// BERT (`[CLS]`, `[SEP]`, …) or ESM (`<cls>`, `<eos>`, …) names, overridden by
-    /// `special_tokens_map.json` when present.
+    /// Each role's token: the one `special_tokens_map.json` (else `tokenizer_config.json`)
+    /// names, which the vocabulary must hold; otherwise the first of the family's usual names
+    /// that the vocabulary holds (`[PAD]` or `<pad>`, …). The layout per family: BERT, ALBERT,
+    /// ESM: `cls residues sep` (ESM: `eos`); T5: `residues eos`; XLNet: `residues sep cls`.
     fn detect(
         vocab: &HashMap<String, u32>,
         dir: &Path,
         source: &Path,
         family: super::Family,
     ) -> Result<Self> {
-        let t5 = matches!(family, super::Family::T5 | super::Family::Xlnet);
-        let esm = vocab.contains_key("<cls>") && !t5;
-        let mut t = if family == super::Family::Xlnet {
-            SpecialTokens {
-                first: None,
-                last: vec!["<sep>".into(), "<cls>".into()],
-                pad: "<pad>".into(),
-                mask: "<mask>".into(),
-                unk: "<unk>".into(),
+        use super::Family;
+        let map_path = dir.join("special_tokens_map.json");
+        let config_path = dir.join("tokenizer_config.json");
+        let mut named = named_tokens(&config_path)?
+            .into_iter()
+            .map(|(k, v)| (k, (v, config_path.clone())))
+            .collect::<HashMap<_, _>>();
+        for (k, v) in named_tokens(&map_path)? {
+            named.insert(k, (v, map_path.clone()));
+        }
+        let esm =
+            family.is_esm_like() || (vocab.contains_key("<cls>") && !vocab.contains_key("[CLS]"));
+        // The role's token, or None where neither the files nor the vocabulary have one.
+        let find = |keys: &[&str], usual: &[&str]| -> Result<Option<String>> {
+            if let Some((token, file)) = keys.iter().find_map(|k| named.get(*k)) {
+                if !vocab.contains_key(token) {
+                    return Err(Error::file(
+                        file,
+                        format!(
+                            "names the special token `{token}`, which the vocabulary ({}) does \
+                             not have",
+                            source.display()
+                        ),
+                    ));
+                }
+                return Ok(Some(token.clone()));
             }
-        } else if t5 {
-            SpecialTokens {
-                first: None,
-                last: vec!["</s>".into()],
-                pad: "<pad>".into(),
-                // T5 has no mask token; its first sentinel marks masked spans in pre-training.
-                mask: "<extra_id_0>".into(),
-                unk: "<unk>".into(),
-            }
-        } else if esm {
-            SpecialTokens {
-                first: Some("<cls>".into()),
-                last: vec!["<eos>".into()],
-                pad: "<pad>".into(),
-                mask: "<mask>".into(),
-                unk: "<unk>".into(),
-            }
+            Ok(usual
+                .iter()
+                .find(|t| vocab.contains_key(**t))
+                .map(|t| t.to_string()))
+        };
+        let required = |role: &str, token: Option<String>, usual: &[&str]| -> Result<String> {
+            token.ok_or_else(|| {
+                Error::file(
+                    source,
+                    format!(
+                        "the vocabulary has no {role} token (looked for {}, and for one named in \
+                         special_tokens_map.json or tokenizer_config.json)",
+                        usual.join(", ")
+                    ),
+                )
+            })
+        };
+        let cls_usual: &[&str] = if esm {
+            &["<cls>", "[CLS]"]
         } else {
-            SpecialTokens {
-                first: Some("[CLS]".into()),
-                last: vec!["[SEP]".into()],
-                pad: "[PAD]".into(),
-                mask: "[MASK]".into(),
-                unk: "[UNK]".into(),
+            &["[CLS]", "<cls>"]
+        };
+        let sep_usual: &[&str] = if esm {
+            &["<eos>", "</s>", "[SEP]", "<sep>"]
+        } else {
+            &["[SEP]", "<sep>", "</s>", "<eos>"]
+        };
+        let (first, last) = match family {
+            Family::T5 => {
+                let usual = ["</s>", "<eos>"];
+                let eos = required("end-of-sequence", find(&["eos_token"], &usual)?, &usual)?;
+                (None, vec![eos])
+            }
+            Family::Xlnet => {
+                let sep = required("separator", find(&["sep_token"], &["<sep>"])?, &["<sep>"])?;
+                let cls = required("classifier", find(&["cls_token"], &["<cls>"])?, &["<cls>"])?;
+                (None, vec![sep, cls])
+            }
+            _ => {
+                let cls = required(
+                    "first special",
+                    find(&["cls_token", "bos_token"], cls_usual)?,
+                    cls_usual,
+                )?;
+                // ESM's tokenizer ends a sequence with its eos token; BERT's and ALBERT's with sep.
+                let keys: &[&str] = if esm {
+                    &["eos_token", "sep_token"]
+                } else {
+                    &["sep_token", "eos_token"]
+                };
+                let sep = required("final special", find(keys, sep_usual)?, sep_usual)?;
+                (Some(cls), vec![sep])
             }
         };
-        let map_path = dir.join("special_tokens_map.json");
-        if map_path.is_file() {
-            let text = std::fs::read_to_string(&map_path).map_err(|e| Error::io(&map_path, e))?;
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::file(&map_path, format!("not valid JSON: {e}")))?;
-            let get = |key: &str| -> Option<String> {
-                let v = json.get(key)?;
-                v.as_str()
-                    .map(String::from)
-                    .or_else(|| v.get("content").and_then(|c| c.as_str()).map(String::from))
-            };
-            if let Some(v) = get("cls_token").filter(|_| !t5) {
-                t.first = Some(v);
-            }
-            if family != super::Family::Xlnet {
-                if let Some(v) = get("sep_token").or_else(|| get("eos_token")) {
-                    t.last = vec![v];
-                }
-            }
-            if let Some(v) = get("pad_token") {
-                t.pad = v;
-            }
-            if let Some(v) = get("mask_token") {
-                t.mask = v;
-            }
-            if let Some(v) = get("unk_token") {
-                t.unk = v;
-            }
-        }
-        let none = String::new();
-        let mut roles = vec![("first special", t.first.as_ref().unwrap_or(&none))];
-        roles.extend(t.last.iter().map(|token| ("final special", token)));
-        for (role, token) in
-            roles
-                .into_iter()
-                .chain([("padding", &t.pad), ("mask", &t.mask), ("unknown", &t.unk)])
-        {
-            if !token.is_empty() && !vocab.contains_key(token) {
-                return Err(Error::file(
-                    source,
-                    format!("the vocabulary has no {role} token `{token}`"),
-                ));
-            }
-        }
-        Ok(t)
+        let pad_usual = ["[PAD]", "<pad>"];
+        let pad = required("padding", find(&["pad_token"], &pad_usual)?, &pad_usual)?;
+        // T5 has no mask token; its first sentinel marks masked spans in pre-training.
+        let mask = find(&["mask_token"], &["[MASK]", "<mask>", "<extra_id_0>"])?;
+        let unk = find(&["unk_token"], &["[UNK]", "<unk>"])?;
+        Ok(SpecialTokens {
+            first,
+            last,
+            pad,
+            mask,
+            unk,
+        })
     }
 }
 
@@ -483,7 +544,11 @@ fn word_level_tokenizer(
             "special_tokens": special_tokens
         },
         "decoder": null,
-        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": specials.unk}
+        "model": {
+            "type": "WordLevel",
+            "vocab": vocab,
+            "unk_token": specials.unk.as_deref().unwrap_or("[UNK]")
+        }
     });
     spec.to_string()
         .parse::<Tokenizer>()
@@ -491,9 +556,12 @@ fn word_level_tokenizer(
 }
 
 /// The pieces of a SentencePiece model file (`spiece.model`, a protobuf `ModelProto`), id = index,
-/// followed by HF's sentinels `<extra_id_99>` … `<extra_id_0>` up to `vocab_size` (HF's
-/// `T5Tokenizer` gives `<extra_id_N>` the id `vocab_size − 1 − N`).
-fn sentencepiece_vocab(path: &Path, vocab_size: usize) -> Result<HashMap<String, u32>> {
+/// followed (T5: `sentinels_up_to` = `vocab_size`) by HF's sentinels `<extra_id_99>` …
+/// `<extra_id_0>` (HF's `T5Tokenizer` gives `<extra_id_N>` the id `vocab_size − 1 − N`).
+fn sentencepiece_vocab(
+    path: &Path,
+    sentinels_up_to: Option<usize>,
+) -> Result<HashMap<String, u32>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |what: &str| {
         Error::file(
@@ -534,6 +602,7 @@ fn sentencepiece_vocab(path: &Path, vocab_size: usize) -> Result<HashMap<String,
         return Err(bad("no pieces"));
     }
     let pieces = vocab.len();
+    let vocab_size = sentinels_up_to.unwrap_or(pieces);
     for id in pieces..vocab_size {
         vocab.insert(format!("<extra_id_{}>", vocab_size - 1 - id), id as u32);
     }

@@ -28,60 +28,47 @@ pub const TRANSPOSED_COPY_LIMIT: usize = 1 << 30;
 impl Weights {
     /// Reads the weights of a Hugging Face model folder onto `device` as f32. Prefers
     /// `model.safetensors`, then `model.safetensors.index.json` (shards), then
-    /// `pytorch_model.bin`.
+    /// `pytorch_model.bin`, then `pytorch_model.bin.index.json` (shards).
     pub fn from_folder(dir: &Path, device: &Device) -> Result<Self> {
         Self::from_folder_as(dir, device, DType::F32)
     }
 
     /// [`Weights::from_folder`] with every tensor converted to `dtype` (f32, bf16 or f16).
     pub fn from_folder_as(dir: &Path, device: &Device, dtype: DType) -> Result<Self> {
+        Self::from_folder_selected(dir, device, dtype, &|_| true)
+    }
+
+    /// [`Weights::from_folder_as`] for the tensors whose names `keep` accepts: the others are
+    /// never read (a T5 encoder from a full encoder–decoder checkpoint holds the encoder's
+    /// weights only, also at the load peak).
+    pub fn from_folder_selected(
+        dir: &Path,
+        device: &Device,
+        dtype: DType,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<Self> {
+        let safetensors = |path: &Path| load_safetensors(path, device, dtype, keep);
+        let torch = |path: &Path| super::torch_file::read_torch_file(path, device, dtype, keep);
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
         let pickle = dir.join("pytorch_model.bin");
-        if single.is_file() {
-            let tensors = load_safetensors(&single, device, dtype)?;
-            Self::from_map_as(tensors, single, device, dtype)
+        let pickle_index = dir.join("pytorch_model.bin.index.json");
+        let (tensors, source) = if single.is_file() {
+            (safetensors(&single)?, single)
         } else if index.is_file() {
-            let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::file(&index, format!("not valid JSON: {e}")))?;
-            let map = json
-                .get("weight_map")
-                .and_then(|m| m.as_object())
-                .ok_or_else(|| Error::file(&index, "no `weight_map` object"))?;
-            let mut files: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
-            files.sort();
-            files.dedup();
-            let mut tensors = HashMap::new();
-            for file in files {
-                let shard = dir.join(file);
-                if !shard.is_file() {
-                    return Err(Error::file(
-                        &index,
-                        format!("names shard `{file}`, which is not in {}", dir.display()),
-                    ));
-                }
-                tensors.extend(load_safetensors(&shard, device, dtype)?);
-            }
-            Self::from_map_as(tensors, index, device, dtype)
+            (read_shards(dir, &index, &safetensors)?, index)
         } else if pickle.is_file() {
-            let entries = candle_core::pickle::read_all(&pickle).map_err(|e| {
-                Error::file(
-                    &pickle,
-                    format!("cannot read PyTorch weights ({e}); the file may be truncated or not a torch.save archive"),
-                )
-            })?;
-            let mut tensors = HashMap::new();
-            for (name, t) in entries {
-                tensors.insert(name, t.to_device(device)?);
-            }
-            Self::from_map_as(tensors, pickle, device, dtype)
+            (torch(&pickle)?, pickle)
+        } else if pickle_index.is_file() {
+            (read_shards(dir, &pickle_index, &torch)?, pickle_index)
         } else {
-            Err(Error::file(
+            return Err(Error::file(
                 dir,
-                "no weights found: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin",
-            ))
-        }
+                "no weights found: expected model.safetensors, model.safetensors.index.json, \
+                 pytorch_model.bin or pytorch_model.bin.index.json",
+            ));
+        };
+        Self::from_map_as(tensors, source, device, dtype)
     }
 
     /// Wraps an in-memory map (tests, conversions). Tensors are converted to f32 and old
@@ -265,10 +252,49 @@ impl Weights {
     }
 }
 
+/// The shards an `*.index.json` names in its `weight_map`, each read by `read`.
+fn read_shards(
+    dir: &Path,
+    index: &Path,
+    read: &dyn Fn(&Path) -> Result<HashMap<String, Tensor>>,
+) -> Result<HashMap<String, Tensor>> {
+    let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::file(index, format!("not valid JSON: {e}")))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| Error::file(index, "no `weight_map` object"))?;
+    let mut files: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
+    files.sort();
+    files.dedup();
+    let mut tensors = HashMap::new();
+    for file in files {
+        let shard = dir.join(file);
+        if !shard.is_file() {
+            return Err(Error::file(
+                index,
+                format!(
+                    "names shard `{file}`, which is not in {}; download every shard the index \
+                     lists",
+                    dir.display()
+                ),
+            ));
+        }
+        tensors.extend(read(&shard)?);
+    }
+    Ok(tensors)
+}
+
 /// Reads a safetensors file one tensor at a time (positioned reads of its data range), each
 /// converted to `dtype` before the next is read: the peak is the weights as loaded plus the
 /// largest tensor, not plus the whole file.
-fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMap<String, Tensor>> {
+fn load_safetensors(
+    path: &Path,
+    device: &Device,
+    dtype: DType,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<HashMap<String, Tensor>> {
     use std::io::{Read, Seek, SeekFrom};
     let corrupt = |what: String| {
         Error::file(
@@ -278,12 +304,12 @@ fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMa
     };
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut read_at = |buf: &mut [u8], offset: u64| {
-        file.seek(SeekFrom::Start(offset))
-            .and_then(|_| file.read_exact(buf))
-    };
+    fn read_at(file: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
     let mut len_bytes = [0u8; 8];
-    read_at(&mut len_bytes, 0)
+    read_at(&mut file, &mut len_bytes, 0)
         .map_err(|e| corrupt(format!("cannot read the header length ({e})")))?;
     let header_len = u64::from_le_bytes(len_bytes);
     if header_len > 100 << 20 || 8 + header_len > file_len {
@@ -292,7 +318,8 @@ fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMa
         )));
     }
     let mut header = vec![0u8; header_len as usize];
-    read_at(&mut header, 8).map_err(|e| corrupt(format!("cannot read the header ({e})")))?;
+    read_at(&mut file, &mut header, 8)
+        .map_err(|e| corrupt(format!("cannot read the header ({e})")))?;
     let header: HashMap<String, serde_json::Value> = serde_json::from_slice(&header)
         .map_err(|e| corrupt(format!("the header is not valid JSON ({e})")))?;
     let data_start = 8 + header_len;
@@ -301,7 +328,7 @@ fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMa
     let mut entries: Vec<(String, serde_json::Value)> = header.into_iter().collect();
     entries.sort_by_key(|(_, info)| info["data_offsets"][0].as_u64().unwrap_or(0));
     for (name, info) in entries {
-        if name == "__metadata__" {
+        if name == "__metadata__" || !keep(&name) {
             continue;
         }
         let bad = |what: &str| corrupt(format!("tensor `{name}`: {what}"));
@@ -341,36 +368,10 @@ fn load_safetensors(path: &Path, device: &Device, dtype: DType) -> Result<HashMa
                 end - begin
             )));
         }
-        let offset = data_start + begin;
-        let cannot_read = |e: std::io::Error| bad(&format!("cannot read its data ({e})"));
-        let count = expected / file_dtype.size_in_bytes();
-        // Read straight into the typed buffer the tensor keeps (no second copy of each tensor);
-        // safetensors stores little-endian values, as x86 and ARM hold them.
-        let tensor = match file_dtype {
-            DType::F32 => {
-                let mut values = vec![0f32; count];
-                read_at(bytemuck::cast_slice_mut(&mut values), offset).map_err(cannot_read)?;
-                Tensor::from_vec(values, shape.as_slice(), device)?
-            }
-            DType::BF16 | DType::F16 => {
-                let mut bits = vec![0u16; count];
-                read_at(bytemuck::cast_slice_mut(&mut bits), offset).map_err(cannot_read)?;
-                if file_dtype == DType::BF16 {
-                    let values: Vec<half::bf16> =
-                        bits.into_iter().map(half::bf16::from_bits).collect();
-                    Tensor::from_vec(values, shape.as_slice(), device)?
-                } else {
-                    let values: Vec<half::f16> =
-                        bits.into_iter().map(half::f16::from_bits).collect();
-                    Tensor::from_vec(values, shape.as_slice(), device)?
-                }
-            }
-            _ => {
-                let mut bytes = vec![0u8; expected];
-                read_at(&mut bytes, offset).map_err(cannot_read)?;
-                Tensor::from_raw_buffer(&bytes, file_dtype, &shape, device)?
-            }
-        };
+        let tensor =
+            super::torch_file::read_tensor_at(&mut file, data_start + begin, file_dtype, &shape)
+                .map_err(|e| bad(&format!("cannot read its data ({e})")))?
+                .to_device(device)?;
         let tensor = if file_dtype.is_float() && file_dtype != dtype {
             tensor.to_dtype(dtype)?
         } else {

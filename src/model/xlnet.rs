@@ -4,7 +4,9 @@
 //! LayerNorm. Sequences end in `<sep> <cls>`; HF pads on the left, protscope on the right,
 //! which changes nothing for the real tokens (positions enter only as offsets i − j, segments
 //! from each row's own `<cls>`). XLNetModel and XLNetForSequenceClassification (summary of the
-//! last token, `<cls>`).
+//! last token, `<cls>`) and XLNetLMHeadModel (ProtXLNet as published; `lm_loss` as `mlm`).
+//! Segment ids follow [`SegmentIds`](super::encoder::SegmentIds): none by default, as provis and
+//! ProtTrans call the model.
 
 use candle_core::Tensor;
 
@@ -41,6 +43,20 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             "XLNet attn_type must be \"bi\" (bidirectional encoding)",
         ));
     }
+    if config.raw.get("bi_data").and_then(|v| v.as_bool()) == Some(true) {
+        return Err(Error::file(
+            &config.path,
+            "XLNet with bi_data true (two position streams, a pre-training setting) is not \
+             supported; set it to false",
+        ));
+    }
+    // HF clamps relative offsets only for a positive clamp_len (ProtXLNet: -1, none).
+    let clamp_len = config
+        .raw
+        .get("clamp_len")
+        .and_then(|v| v.as_i64())
+        .filter(|&c| c > 0)
+        .map(|c| c as usize);
     let cfg = EncoderConfig::standard(
         h,
         config.num_hidden_layers,
@@ -98,7 +114,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let encoder = Encoder::new(cfg, layers, None, None).with_xlnet_positions();
+    let encoder = Encoder::new(cfg, layers, None, None).with_xlnet_positions(clamp_len);
     let embeddings: Tensor = w.get(
         &format!("{prefix}word_embedding.weight"),
         &[config.vocab_size, h],
@@ -120,12 +136,29 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 },
             });
         }
+        "XLNetLMHeadModel" => {
+            // `lm_loss`: a linear layer on every token, its weight tied to the word embeddings
+            // (absent from files that store tied weights once).
+            let weight = w.get_first(
+                &["lm_loss.weight", &format!("{prefix}word_embedding.weight")],
+                &[config.vocab_size, h],
+            )?;
+            let bias = w.get("lm_loss.bias", &[config.vocab_size])?;
+            heads_out.push(PredictionHead {
+                name: "mlm".into(),
+                level: HeadLevel::Token,
+                num_classes: config.vocab_size,
+                labels: Vec::new(),
+                multi_label: false,
+                module: HeadModule::TokenLinear(Linear::new(weight, Some(bias))),
+            });
+        }
         "XLNetModel" | "" => {}
         other => {
             return Err(Error::file(
                 &config.path,
                 format!(
-                    "XLNet architecture `{other}` is not supported (XLNetModel, \
+                    "XLNet architecture `{other}` is not supported (XLNetModel, XLNetLMHeadModel, \
                      XLNetForSequenceClassification)"
                 ),
             ))

@@ -16,6 +16,19 @@ pub fn model_fixture(name: &str) -> PathBuf {
     fixtures().join("models").join(name)
 }
 
+/// Loads fixture model `name` with the input conventions its references were made with:
+/// `xlnet_cls` with the segment ids of HF's tokenizer (scripts/make_model_fixtures.py and
+/// make_ig_fixtures.py call it as `model(**tokenizer(x))`); every other one as loaded.
+pub fn load_fixture_model(name: &str) -> ProteinModel {
+    let mut model = ProteinModel::load(&model_fixture(name), &Device::Cpu).expect("load model");
+    if name == "xlnet_cls" {
+        model
+            .set_segment_ids(protscope::model::SegmentIds::Tokenizer)
+            .unwrap();
+    }
+    model
+}
+
 /// `../shared/data` beside the checkout, or `$PROTSCOPE_SHARED_DATA`; None when absent.
 pub fn shared_data() -> Option<PathBuf> {
     let dir = std::env::var_os("PROTSCOPE_SHARED_DATA")

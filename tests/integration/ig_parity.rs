@@ -73,9 +73,9 @@ fn check_ig_against_references(folder: &str, min_cases: usize, min_exact_cases: 
     for case in cases {
         let name = case["case"].as_str().unwrap();
         let model_name = case["model"].as_str().unwrap().to_string();
-        let model = models.entry(model_name.clone()).or_insert_with(|| {
-            ProteinModel::load(&model_fixture(&model_name), &Device::Cpu).unwrap()
-        });
+        let model = models
+            .entry(model_name.clone())
+            .or_insert_with(|| load_fixture_model(&model_name));
         let seq = model
             .encode_sequence(
                 case["sequence_id"].as_str().unwrap(),
@@ -94,7 +94,9 @@ fn check_ig_against_references(folder: &str, min_cases: usize, min_exact_cases: 
         if let Some(b) = case["baseline_ids"].as_array() {
             let b: Vec<u32> = b.iter().map(|v| v.as_u64().unwrap() as u32).collect();
             assert_eq!(
-                protscope::attribution::baseline_ids(model, &seq, baseline).unwrap(),
+                protscope::attribution::baseline_ids(model, &seq, baseline)
+                    .unwrap()
+                    .unwrap(),
                 b,
                 "{name}: baseline ids"
             );

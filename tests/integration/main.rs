@@ -10,6 +10,7 @@ mod cli;
 mod heads;
 mod ig_auto;
 mod ig_parity;
+mod layouts;
 mod model_parity;
 mod notebooks;
 mod op_paths;

@@ -11,14 +11,17 @@ const TOL: f32 = 1e-4;
 /// Checks `name` against HF on the CPU kernels and again on the generic op path (the candle
 /// tensor-op formulas that CUDA runs).
 fn check_model(name: &str) {
-    check_model_on_path(name);
-    protscope::model::ops::with_generic_ops(|| check_model_on_path(name));
+    let model = load_fixture_model(name);
+    check_parity(name, &model, "", TOL);
+    protscope::model::ops::with_generic_ops(|| check_parity(name, &model, "", TOL));
 }
 
-fn check_model_on_path(name: &str) {
+/// Compares `model` with the references `{prefix}s{i}.*` of fixture `name` within `tol` (max
+/// abs difference) on the op path in force: token ids exactly, attention, hidden states,
+/// contexts and every head's logits.
+pub(crate) fn check_parity(name: &str, model: &ProteinModel, prefix: &str, tol: f32) {
     let generic = protscope::model::ops::generic_ops_forced();
     let dir = model_fixture(name);
-    let model = ProteinModel::load(&dir, &Device::Cpu).expect("load model");
     let reference = load_reference(&dir);
     let mut worst = 0f32;
     for (i, s) in reference_sequences(&dir).iter().enumerate() {
@@ -31,8 +34,8 @@ fn check_model_on_path(name: &str) {
         // Plain inference, and the same pass with the embedding on a gradient path (the custom
         // softmax / LayerNorm / linear ops that integrated gradients uses).
         for tracked in [false, true] {
-            let (emb, mask, out) = capture_all(&model, &enc, tracked);
-            let key = format!("s{i}");
+            let (emb, mask, out) = capture_all(model, &enc, tracked);
+            let key = format!("{prefix}s{i}");
             let attn = Tensor::stack(&out.attentions, 1).unwrap().get(0).unwrap();
             let hidden = Tensor::stack(&out.hidden_states, 1)
                 .unwrap()
@@ -44,16 +47,23 @@ fn check_model_on_path(name: &str) {
                 ("hidden_states", &hidden),
                 ("contexts", &ctx),
             ] {
-                let d = max_abs_diff(ours, &reference[&format!("{key}.{what}")]);
-                assert!(d <= TOL, "{name}/{}: {what} differ by {d}", s.id);
+                let ours = ours.to_dtype(candle_core::DType::F32).unwrap();
+                let d = max_abs_diff(&ours, &reference[&format!("{key}.{what}")]);
+                assert!(d <= tol, "{name}/{}: {what} differ by {d}", s.id);
                 worst = worst.max(d);
             }
             for head in model.heads() {
-                let logits = model.head_logits(&head.name, &out).unwrap().get(0).unwrap();
+                let logits = model
+                    .head_logits(&head.name, &out)
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+                    .to_dtype(candle_core::DType::F32)
+                    .unwrap();
                 let want = &reference[&format!("{key}.logits.{}", head.name)];
                 let d = max_abs_diff(&logits, want);
                 assert!(
-                    d <= TOL,
+                    d <= tol,
                     "{name}/{}: head {} logits differ by {d}",
                     s.id,
                     head.name
@@ -77,9 +87,11 @@ fn check_model_on_path(name: &str) {
                         .head_logits(&head.name, &short)
                         .unwrap()
                         .get(0)
+                        .unwrap()
+                        .to_dtype(candle_core::DType::F32)
                         .unwrap();
                     let d = max_abs_diff(&logits, want);
-                    assert!(d <= TOL, "{name}/{}: {} with one row: {d}", s.id, head.name);
+                    assert!(d <= tol, "{name}/{}: {} with one row: {d}", s.id, head.name);
                 }
             }
         }
@@ -89,7 +101,7 @@ fn check_model_on_path(name: &str) {
     } else {
         "CPU kernels"
     };
-    eprintln!("{name} ({path}): max abs difference to HF transformers {worst:.2e}");
+    eprintln!("{name} {prefix}({path}): max abs difference to HF transformers {worst:.2e}");
 }
 
 #[test]
