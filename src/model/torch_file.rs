@@ -35,23 +35,23 @@ pub(crate) fn read_torch_file(
     let mut head = [0u8; 4];
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let is_zip = file.read_exact(&mut head).is_ok() && head == *b"PK\x03\x04";
-    let tensors = if is_zip {
-        read_zip(path, keep)?
-    } else {
-        read_legacy(path, keep)?
-    };
-    let mut out = HashMap::with_capacity(tensors.len());
-    for (name, tensor) in tensors {
+    // Converted as each is read, so the peak holds one tensor in the file's dtype at most.
+    let convert = |tensor: Tensor| -> Result<Tensor> {
         let tensor = tensor.to_device(device)?;
-        let tensor = if tensor.dtype().is_float() && tensor.dtype() != dtype {
+        Ok(if tensor.dtype().is_float() && tensor.dtype() != dtype {
             tensor.to_dtype(dtype)?
         } else {
             tensor
-        };
-        out.insert(name, tensor);
+        })
+    };
+    if is_zip {
+        read_zip(path, keep, &convert)
+    } else {
+        read_legacy(path, keep, &convert)
     }
-    Ok(out)
 }
+
+type Convert<'a> = &'a dyn Fn(Tensor) -> Result<Tensor>;
 
 fn unreadable(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::file(
@@ -64,17 +64,21 @@ fn unreadable(path: &Path, what: impl std::fmt::Display) -> Error {
 }
 
 /// torch ≥ 1.6: a zip archive with `archive/data.pkl` and one entry per storage.
-fn read_zip(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(String, Tensor)>> {
+fn read_zip(
+    path: &Path,
+    keep: &dyn Fn(&str) -> bool,
+    convert: Convert,
+) -> Result<HashMap<String, Tensor>> {
     let pth = candle_core::pickle::PthTensors::new(path, None).map_err(|e| unreadable(path, e))?;
     let mut names: Vec<&String> = pth.tensor_infos().keys().filter(|n| keep(n)).collect();
     names.sort();
-    let mut tensors = Vec::with_capacity(names.len());
+    let mut tensors = HashMap::with_capacity(names.len());
     for name in names {
         let tensor = pth
             .get(name)
             .map_err(|e| Error::tensor(path, name.as_str(), format!("cannot read it: {e}")))?
             .ok_or_else(|| Error::tensor(path, name.as_str(), "listed but not readable"))?;
-        tensors.push((name.clone(), tensor));
+        tensors.insert(name.clone(), convert(tensor)?);
     }
     Ok(tensors)
 }
@@ -87,7 +91,11 @@ fn read_pickle<R: std::io::BufRead>(reader: &mut R) -> candle_core::Result<Objec
 }
 
 /// torch < 1.6 (and `_use_new_zipfile_serialization=False`).
-fn read_legacy(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(String, Tensor)>> {
+fn read_legacy(
+    path: &Path,
+    keep: &dyn Fn(&str) -> bool,
+    convert: Convert,
+) -> Result<HashMap<String, Tensor>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     // candle's LONG1 reads at most 8 bytes, so the 10-byte magic number is checked by hand.
@@ -176,7 +184,7 @@ fn read_legacy(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(String, 
         storages.insert(key, (position + 8, bytes));
         position += 8 + bytes;
     }
-    let mut tensors = Vec::new();
+    let mut tensors = HashMap::new();
     for info in infos.iter().filter(|info| keep(&info.name)) {
         let key = storage_key(info);
         let &(start, len) = storages.get(&key).ok_or_else(|| {
@@ -188,7 +196,7 @@ fn read_legacy(path: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(String, 
         })?;
         let tensor = read_strided(&mut file, start, len, info)
             .map_err(|e| Error::tensor(path, info.name.as_str(), e))?;
-        tensors.push((info.name.clone(), tensor));
+        tensors.insert(info.name.clone(), convert(tensor)?);
     }
     Ok(tensors)
 }
