@@ -52,6 +52,7 @@ from make_model_fixtures import (  # noqa: E402
     randomize_norms,
     state_dict_contiguous,
     write_spiece,
+    write_unigram_spiece,
     write_vocab,
     write_xlnet_spiece,
     xlnet_token_types,
@@ -121,6 +122,22 @@ def save_reference(folder, tensors, records, note, provis=None):
     write_json(folder, "reference.json", reference)
 
 
+def masked_lm_references(model, tok, context_layers):
+    """Outputs for each ProtBert sequence as provis feeds it (`tok.encode` of the spaced text,
+    the ids alone): attention, hidden states, contexts and the MLM logits."""
+    tensors, records = {}, []
+    for i, (sid, seq) in enumerate(SEQUENCES["protbert"]):
+        ids = tok.encode(provis_text(seq))
+        assert len(ids) == len(seq) + 2, ids
+        store, hooks = capture_contexts(model, context_layers)
+        out = model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        reference_entry(tensors, f"s{i}", out, store, {"mlm": out.logits})
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    return tensors, records
+
+
 def build_prot_bert(seed):
     from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
@@ -138,43 +155,16 @@ def build_prot_bert(seed):
                                                    "cls_token": "[CLS]", "mask_token": "[MASK]"})
     write_json(folder, "tokenizer_config.json", {"do_lower_case": False})
     tok = BertTokenizer(vocab=os.path.join(folder, "vocab.txt"), do_lower_case=False)
-    tensors, records = {}, []
-    for i, (sid, seq) in enumerate(SEQUENCES["protbert"]):
-        ids = tok.encode(provis_text(seq))
-        assert len(ids) == len(seq) + 2, ids
-        store, hooks = capture_contexts(model, model.bert.encoder.layer)
-        out = model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
-        for h in hooks:
-            h.remove()
-        reference_entry(tensors, f"s{i}", out, store, {"mlm": out.logits})
-        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    tensors, records = masked_lm_references(model, tok, model.bert.encoder.layer)
     save_reference(folder, tensors, records,
                    "Rostlab/prot_bert layout: BertForMaskedLM, legacy pytorch_model.bin with LayerNorm.gamma/beta",
                    provis_cases(tok))
 
 
 def write_albert_spiece(folder):
-    from sentencepiece import sentencepiece_model_pb2 as pb
-
-    model = pb.ModelProto()
-    model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
-    model.trainer_spec.vocab_size = len(ALBERT_PIECES)
-    model.trainer_spec.pad_id, model.trainer_spec.unk_id = 0, 1
-    model.trainer_spec.bos_id, model.trainer_spec.eos_id = -1, -1
-    model.normalizer_spec.name = "identity"
-    model.normalizer_spec.add_dummy_prefix = True
-    model.normalizer_spec.remove_extra_whitespaces = True
-    for i, piece in enumerate(ALBERT_PIECES):
-        entry = model.pieces.add()
-        entry.piece = piece
-        if piece == "<unk>":
-            entry.type, entry.score = pb.ModelProto.SentencePiece.UNKNOWN, 0.0
-        elif piece in ("<pad>", "[CLS]", "[SEP]", "[MASK]"):
-            entry.type, entry.score = pb.ModelProto.SentencePiece.CONTROL, 0.0
-        else:
-            entry.type, entry.score = pb.ModelProto.SentencePiece.NORMAL, -1.0 - i * 0.01
-    with open(os.path.join(folder, "spiece.model"), "wb") as f:
-        f.write(model.SerializeToString())
+    """ALBERT's SentencePiece layout: `<pad> <unk> [CLS] [SEP] [MASK]`, then residue pieces `▁A`…"""
+    write_unigram_spiece(folder, ALBERT_PIECES, {"pad_id": 0, "unk_id": 1, "bos_id": -1, "eos_id": -1},
+                         ["<pad>", "[CLS]", "[SEP]", "[MASK]"])
 
 
 def build_prot_albert(seed):
@@ -200,16 +190,8 @@ def build_prot_albert(seed):
     # provis: AlbertTokenizer.from_pretrained("Rostlab/prot_albert", do_lower_case=False).
     tok = AlbertTokenizer.from_pretrained(folder, do_lower_case=False)
     shared = model.albert.encoder.albert_layer_groups[0].albert_layers[0].attention.dense
-    tensors, records = {}, []
-    for i, (sid, seq) in enumerate(SEQUENCES["protbert"]):
-        ids = tok.encode(provis_text(seq))
-        assert len(ids) == len(seq) + 2 and ids[0] == 2 and ids[-1] == 3, ids
-        store, hooks = capture_contexts(model, [shared] * config.num_hidden_layers)
-        out = model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
-        for h in hooks:
-            h.remove()
-        reference_entry(tensors, f"s{i}", out, store, {"mlm": out.logits})
-        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    tensors, records = masked_lm_references(model, tok, [shared] * config.num_hidden_layers)
+    assert all(r["input_ids"][0] == 2 and r["input_ids"][-1] == 3 for r in records)
     save_reference(folder, tensors, records,
                    "Rostlab/prot_albert layout: AlbertForMaskedLM, legacy pytorch_model.bin, spiece.model only; "
                    "ids from AlbertTokenizer(do_lower_case=False)", provis_cases(tok))
@@ -297,32 +279,39 @@ def prott5_tokenizer_files(folder):
                                                  "additional_special_tokens": extra})
 
 
-def build_prot_t5_full(seed):
-    from transformers import T5ForConditionalGeneration, T5Tokenizer
+def prott5_model(name, cls, seed):
+    """A fresh fixture folder with ProtT5's tokenizer files and a random T5 model `cls` of the
+    tiny shape (ReLU feed-forward, as ProtT5-XL-U50), eager attention, in eval mode."""
+    from transformers import T5Tokenizer
 
     torch.manual_seed(seed)
-    folder = fresh_folder("pub_prot_t5_full")
+    folder = fresh_folder(name)
     prott5_tokenizer_files(folder)
     tok = T5Tokenizer.from_pretrained(folder)
     config = t5_config("relu", len(tok))
-    model = T5ForConditionalGeneration(config)
+    model = cls(config)
     randomize_norms(model, torch.Generator().manual_seed(seed))
     model.set_attn_implementation("eager")
     model.eval()
+    return folder, tok, config, model
+
+
+def build_prot_t5_full(seed):
+    from transformers import T5ForConditionalGeneration
+
+    folder, tok, config, model = prott5_model("pub_prot_t5_full", T5ForConditionalGeneration, seed)
     cfg = config.to_dict()
     cfg["architectures"] = ["T5WithLMHeadModel"]
-    cfg.pop("feed_forward_proj", None)  # ProtT5-XL-U50's config.json predates the field
-    cfg.pop("is_gated_act", None)
-    cfg.pop("dense_act_fn", None)
+    for field in ("feed_forward_proj", "is_gated_act", "dense_act_fn"):
+        cfg.pop(field, None)  # ProtT5-XL-U50's config.json predates these fields
     write_json(folder, "config.json", cfg)
     # Two zip shards and their index (the decoder and LM head in the second), as
     # save_pretrained(max_shard_size=...) wrote them before transformers 5.
     state = state_dict_contiguous(model)
-    shards = {"pytorch_model-00001-of-00002.bin": {}, "pytorch_model-00002-of-00002.bin": {}}
+    first, second = "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"
+    shards = {first: {}, second: {}}
     for name, value in state.items():
-        part = "pytorch_model-00001-of-00002.bin" if not name.startswith(("decoder.", "lm_head.")) else \
-            "pytorch_model-00002-of-00002.bin"
-        shards[part][name] = value
+        shards[second if name.startswith(("decoder.", "lm_head.")) else first][name] = value
     weight_map = {}
     for part, tensors in shards.items():
         torch.save(tensors, os.path.join(folder, part))
@@ -335,18 +324,10 @@ def build_prot_t5_full(seed):
 
 
 def build_prot_t5_half(seed):
-    from transformers import T5EncoderModel, T5Tokenizer
+    from transformers import T5EncoderModel
 
-    torch.manual_seed(seed)
-    folder = fresh_folder("pub_prot_t5_half")
-    prott5_tokenizer_files(folder)
-    tok = T5Tokenizer.from_pretrained(folder)
-    config = t5_config("relu", len(tok))
-    model = T5EncoderModel(config)
-    randomize_norms(model, torch.Generator().manual_seed(seed))
-    model.set_attn_implementation("eager")
+    folder, tok, config, model = prott5_model("pub_prot_t5_half", T5EncoderModel, seed)
     model = model.half().float()  # the float16 weights, run in float32
-    model.eval()
     cfg = config.to_dict()
     cfg["architectures"] = ["T5EncoderModel"]
     cfg["torch_dtype"] = "float16"

@@ -598,29 +598,36 @@ XLNET_PIECES = ["<unk>", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<e
 ]
 
 
-def write_xlnet_spiece(folder):
-    """ProtXLNet-style SentencePiece model: XLNet's control symbols, then residue pieces `▁A`…"""
+def write_unigram_spiece(folder, pieces, special_ids, controls):
+    """A SentencePiece unigram model with `pieces` in order: `<unk>` UNKNOWN, `controls` CONTROL,
+    the rest NORMAL; `special_ids` sets the trainer's unk/bos/eos/pad ids (-1: none)."""
     from sentencepiece import sentencepiece_model_pb2 as pb
 
     model = pb.ModelProto()
     model.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
-    model.trainer_spec.vocab_size = len(XLNET_PIECES)
-    model.trainer_spec.unk_id, model.trainer_spec.bos_id = 0, 1
-    model.trainer_spec.eos_id, model.trainer_spec.pad_id = 2, 5
+    model.trainer_spec.vocab_size = len(pieces)
+    for name, value in special_ids.items():
+        setattr(model.trainer_spec, name, value)
     model.normalizer_spec.name = "identity"
     model.normalizer_spec.add_dummy_prefix = True
     model.normalizer_spec.remove_extra_whitespaces = True
-    for i, piece in enumerate(XLNET_PIECES):
+    for i, piece in enumerate(pieces):
         entry = model.pieces.add()
         entry.piece = piece
         if piece == "<unk>":
             entry.type, entry.score = pb.ModelProto.SentencePiece.UNKNOWN, 0.0
-        elif piece.startswith("<"):
+        elif piece in controls:
             entry.type, entry.score = pb.ModelProto.SentencePiece.CONTROL, 0.0
         else:
             entry.type, entry.score = pb.ModelProto.SentencePiece.NORMAL, -1.0 - i * 0.01
     with open(os.path.join(folder, "spiece.model"), "wb") as f:
         f.write(model.SerializeToString())
+
+
+def write_xlnet_spiece(folder):
+    """ProtXLNet-style SentencePiece model: XLNet's control symbols, then residue pieces `▁A`…"""
+    write_unigram_spiece(folder, XLNET_PIECES, {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": 5},
+                         [p for p in XLNET_PIECES if p.startswith("<") and p != "<unk>"])
 
 
 def install_xlnet_context_probes(model):
