@@ -394,8 +394,17 @@ def build_esm2(seed):
         for h in hooks:
             h.remove()
         reference_entry(tensors, f"s{i}", out, store, {"mlm": out.logits})
+        tensors[f"s{i}.contacts"] = model.predict_contacts(
+            torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0].contiguous()
         records.append({"id": sid, "sequence": seq, "input_ids": ids})
-    save_reference(folder, tensors, records, "facebook/esm2 layout: EsmForMaskedLM with contact head, model.safetensors")
+    # The same sequences as one right-padded batch, as EsmTokenizer pads them.
+    batch = tok([seq for _, seq in SEQUENCES["esm"]], padding=True, return_tensors="pt")
+    contacts = model.predict_contacts(batch["input_ids"], batch["attention_mask"])
+    for i, (_, seq) in enumerate(SEQUENCES["esm"]):
+        n = len(seq)
+        tensors[f"batch.s{i}.contacts"] = contacts[i, :n, :n].contiguous()
+    save_reference(folder, tensors, records, "facebook/esm2 layout: EsmForMaskedLM with contact head, model.safetensors; "
+                   "s{i}.contacts: HF predict_contacts alone, batch.s{i}.contacts: in one padded batch")
 
 
 BUILDERS = {

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod blosum;
+pub mod contacts;
 pub mod heads;
 
 use std::borrow::Borrow;

@@ -47,6 +47,8 @@ pub enum Command {
     Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
+    /// Residue contacts predicted from attention by the model's contact head (ESM-2).
+    ContactsPredict(model_cmds::ContactsPredictArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
     Heads(heads::HeadsArgs),
     /// Relevance statistics of an attribution table against residue annotations.
@@ -87,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Features(args) => annot::run_features(args),
         Command::Regions(args) => regions::run_regions(args),
         Command::Contacts(args) => annot::run_contacts(args),
+        Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),

@@ -10,6 +10,7 @@ use super::common::{
     parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
     ShardArgs,
 };
+use crate::attention::contacts::{contacts_frame, predict_contacts};
 use crate::attention::{
     attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
 };
@@ -127,10 +128,50 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
         &seqs,
         &args.input,
         args.memory.bytes()?,
+        false,
         &out,
         "predict",
         empty_predictions_frame(),
         |refs| Ok(predictions_frame(&model, refs)?),
+    )
+}
+
+#[derive(Args, Debug)]
+pub struct ContactsPredictArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+    /// Output table: protein, i, j, probability for every residue pair i < j (1-based).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    if model.contact_head().is_none() {
+        anyhow::bail!(
+            "{} has no contact head (ESM-2 checkpoints carry one, `esm.contact_head.regression`); \
+             fitting one on structures for any model (contacts-fit) is not implemented yet",
+            model.dir.display()
+        );
+    }
+    let (shard, out) = args.shard.resolve(&args.out)?;
+    let seqs = args.input.encode_shard(&model, shard)?;
+    write_in_batches(
+        &model,
+        &seqs,
+        &args.input,
+        args.memory.bytes()?,
+        true,
+        &out,
+        "contacts",
+        contacts_frame(&[])?,
+        |refs| Ok(contacts_frame(&predict_contacts(&model, refs)?)?),
     )
 }
 
@@ -183,6 +224,7 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
         &seqs,
         &args.input,
         args.memory.bytes()?,
+        false,
         &out,
         "embed",
         empty_embeddings_frame(),
@@ -221,11 +263,15 @@ pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
 /// sequence is checked against the budget before the first batch runs) and streams the rows to
 /// `out` (written atomically when complete), with a progress bar.
 #[allow(clippy::too_many_arguments)]
+/// Rows of `table` for `seqs`, batched within `budget` (counting every layer's attention maps
+/// where `attentions`), streamed to `out`.
+#[allow(clippy::too_many_arguments)]
 fn write_in_batches(
     model: &ProteinModel,
     seqs: &[EncodedSequence],
     input: &InputArgs,
     budget: usize,
+    attentions: bool,
     out: &Path,
     what: &str,
     template: DataFrame,
@@ -234,7 +280,7 @@ fn write_in_batches(
     let plan = |window: &[EncodedSequence]| {
         let ids: Vec<&str> = window.iter().map(|s| s.id.as_str()).collect();
         let lengths: Vec<usize> = window.iter().map(|s| s.len()).collect();
-        forward_batches(model, &ids, &lengths, input.batch_size, false, budget)
+        forward_batches(model, &ids, &lengths, input.batch_size, attentions, budget)
     };
     plan(seqs)?;
     let mut sink = TableSink::create(out, &template)?;

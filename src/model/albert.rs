@@ -158,5 +158,6 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         encoder,
         pooler,
         heads,
+        contact_head: None,
     })
 }

@@ -7,7 +7,7 @@ use candle_nn::Embedding;
 
 use super::config::ModelConfig;
 use super::encoder::{Activation, Encoder, EncoderConfig, NormPlacement};
-use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::heads::{ContactHead, HeadLevel, HeadModule, PredictionHead};
 use super::weights::{LayerNorm, Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
@@ -175,10 +175,32 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             ))
         }
     }
+    // ESM-2's contact head: `esm.contact_head` in EsmForMaskedLM, `contact_head` in EsmModel.
+    let contact_head = match ["esm.contact_head.regression", "contact_head.regression"]
+        .into_iter()
+        .find(|name| w.contains(&format!("{name}.weight")))
+    {
+        Some(name) => {
+            let channels = config.num_hidden_layers * config.num_attention_heads;
+            Some(ContactHead::new(
+                w.get(&format!("{name}.weight"), &[1, channels])?
+                    .flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1()?,
+                w.get(&format!("{name}.bias"), &[1])?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1::<f32>()?[0],
+                config.num_hidden_layers,
+                config.num_attention_heads,
+            )?)
+        }
+        None => None,
+    };
     Ok(Backbone {
         embeddings: EmbeddingModule::Esm(embeddings),
         encoder,
         pooler: None,
         heads,
+        contact_head,
     })
 }

@@ -103,5 +103,6 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         encoder,
         pooler: None,
         heads,
+        contact_head: None,
     })
 }

@@ -184,3 +184,51 @@ pub(crate) fn mean_pooled_classifier(
         module: HeadModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
     }))
 }
+
+/// A logistic regression from attention-derived residue-pair features to contact probability
+/// (Rao et al. 2020; ESM's `ContactPredictionHead`): one weight per layer × head, layer-major
+/// (channel `layer · heads + head`), and a bias. The features are computed in
+/// [`crate::attention::contacts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactHead {
+    weight: Vec<f32>,
+    bias: f32,
+    num_layers: usize,
+    num_heads: usize,
+}
+
+impl ContactHead {
+    pub fn new(weight: Vec<f32>, bias: f32, num_layers: usize, num_heads: usize) -> Result<Self> {
+        if weight.len() != num_layers * num_heads {
+            return Err(crate::Error::invalid(format!(
+                "a contact head over {num_layers} layers × {num_heads} heads needs {} weights, \
+                 not {}",
+                num_layers * num_heads,
+                weight.len()
+            )));
+        }
+        Ok(ContactHead {
+            weight,
+            bias,
+            num_layers,
+            num_heads,
+        })
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.num_layers
+    }
+
+    pub fn num_heads(&self) -> usize {
+        self.num_heads
+    }
+
+    /// The weights of one layer's heads.
+    pub fn layer_weights(&self, layer: usize) -> &[f32] {
+        &self.weight[layer * self.num_heads..(layer + 1) * self.num_heads]
+    }
+
+    pub fn bias(&self) -> f32 {
+        self.bias
+    }
+}

@@ -33,7 +33,7 @@ use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
 pub use encoder::{Capture, EncoderOutput, ForwardOptions, SegmentIds};
-pub use heads::{HeadLevel, PredictionHead};
+pub use heads::{ContactHead, HeadLevel, PredictionHead};
 pub use tokenizer::{Alphabet, EncodedSequence, SequenceTokenizer};
 pub use weights::Weights;
 
@@ -56,6 +56,9 @@ pub(crate) struct Backbone {
     /// BERT pooler: tanh(dense(h[CLS])).
     pub pooler: Option<weights::Linear>,
     pub heads: Vec<PredictionHead>,
+    /// A contact predictor on the attention maps (ESM-2's `contact_head`), where the
+    /// checkpoint has one.
+    pub contact_head: Option<ContactHead>,
 }
 
 /// A loaded protein language model with its tokenizer and named heads.
@@ -151,6 +154,12 @@ impl ProteinModel {
     /// except in T5 (`num_heads · d_kv`).
     pub fn context_size(&self) -> usize {
         self.backbone.encoder.config().context_size()
+    }
+
+    /// The checkpoint's contact predictor on attention maps (ESM-2), if it has one; see
+    /// [`crate::attention::contacts`].
+    pub fn contact_head(&self) -> Option<&ContactHead> {
+        self.backbone.contact_head.as_ref()
     }
 
     pub fn heads(&self) -> &[PredictionHead] {

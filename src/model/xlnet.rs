@@ -169,5 +169,6 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         encoder,
         pooler: None,
         heads: heads_out,
+        contact_head: None,
     })
 }

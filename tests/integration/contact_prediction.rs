@@ -1,0 +1,137 @@
+//! Contacts predicted from attention by ESM-2's contact head equal HF
+//! `EsmForMaskedLM.predict_contacts` (fixture `pub_esm2`, scripts/make_layout_fixtures.py),
+//! alone and in a padded batch, through the library and `protscope contacts-predict`.
+
+use candle_core::{Device, Tensor};
+use polars::prelude::*;
+use protscope::attention::contacts::{contacts_frame, predict_contacts, ContactMap};
+use protscope::model::ProteinModel;
+
+use crate::common::*;
+
+const TOL: f32 = 1e-5;
+
+fn as_tensor(map: &ContactMap) -> Tensor {
+    Tensor::from_vec(
+        map.probabilities.clone(),
+        (map.residues, map.residues),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+#[test]
+fn esm2_contact_head_matches_hf_predict_contacts_alone_and_batched() {
+    let dir = model_fixture("pub_esm2");
+    let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
+    let head = model.contact_head().expect("ESM-2 carries a contact head");
+    assert_eq!(
+        (head.num_layers(), head.num_heads()),
+        (model.num_layers(), model.num_heads())
+    );
+    let reference = load_reference(&dir);
+    let seqs: Vec<_> = reference_sequences(&dir)
+        .iter()
+        .map(|s| model.encode_sequence(&s.id, &s.sequence, None).unwrap())
+        .collect();
+    let batched = predict_contacts(&model, &seqs).unwrap();
+    let mut worst = 0f32;
+    for (i, seq) in seqs.iter().enumerate() {
+        let alone = &predict_contacts(&model, &[seq]).unwrap()[0];
+        assert_eq!(alone.residues, seq.residues.len());
+        for (ours, key) in [
+            (alone, format!("s{i}.contacts")),
+            (&batched[i], format!("batch.s{i}.contacts")),
+        ] {
+            let d = max_abs_diff(&as_tensor(ours), &reference[&key]);
+            assert!(d <= TOL, "{key}: contact probabilities differ by {d}");
+            worst = worst.max(d);
+        }
+        // Symmetric, as the features are.
+        let t = as_tensor(alone);
+        assert!(max_abs_diff(&t, &t.t().unwrap()) <= 1e-6);
+    }
+    eprintln!("ESM-2 contact head: max abs difference to HF predict_contacts {worst:.2e}");
+    let frame = contacts_frame(&batched).unwrap();
+    let pairs: usize = seqs
+        .iter()
+        .map(|s| s.residues.len() * (s.residues.len() - 1) / 2)
+        .sum();
+    assert_eq!(frame.height(), pairs);
+}
+
+#[test]
+fn contacts_predict_cli_writes_every_pair_and_refuses_models_without_a_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = model_fixture("pub_esm2");
+    let refs = reference_sequences(&dir);
+    let fasta = tmp.path().join("in.fasta");
+    let text: String = refs
+        .iter()
+        .map(|s| format!(">{}\n{}\n", s.id, s.sequence))
+        .collect();
+    std::fs::write(&fasta, text).unwrap();
+    let out = tmp.path().join("contacts.csv");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        dir.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(out.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, ["protein", "i", "j", "probability"]);
+    let n = refs[0].sequence.len();
+    let protein = df.column("protein").unwrap().str().unwrap();
+    let (i, j) = (
+        df.column("i").unwrap().i64().unwrap(),
+        df.column("j").unwrap().i64().unwrap(),
+    );
+    let probability = df.column("probability").unwrap().f64().unwrap();
+    let first: Vec<usize> = (0..df.height())
+        .filter(|&r| protein.get(r) == Some(refs[0].id.as_str()))
+        .collect();
+    assert_eq!(first.len(), n * (n - 1) / 2);
+    // Row (i = 1, j = 5) is the reference's [0][4].
+    let reference = load_reference(&dir);
+    let want = reference["s0.contacts"]
+        .get(0)
+        .unwrap()
+        .get(4)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let row = first
+        .iter()
+        .find(|&&r| i.get(r) == Some(1) && j.get(r) == Some(5))
+        .expect("row i = 1, j = 5");
+    let got = probability.get(*row).unwrap();
+    assert!((got as f32 - want).abs() <= 1e-5, "{got} vs {want}");
+
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model_fixture("bert_cls").to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--out",
+        tmp.path().join("none.csv").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("no contact head") && err.contains("contacts-fit"),
+        "{err}"
+    );
+}
