@@ -11,6 +11,7 @@
 //! input lengths are an [`Error::Invalid`](crate::Error::Invalid), never a panic.
 
 pub mod annotated;
+pub mod contacts;
 mod correlation;
 mod multitest;
 pub mod relevance;

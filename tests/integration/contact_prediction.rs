@@ -135,3 +135,47 @@ fn contacts_predict_cli_writes_every_pair_and_refuses_models_without_a_head() {
         "{err}"
     );
 }
+
+/// P@L, P@L/2, P@L/5 and AUC per separation range equal esm's `compute_precisions` /
+/// `evaluate_prediction` (scripts/make_contact_fixtures.py), unresolved residues included.
+#[test]
+fn contact_precisions_match_esm_evaluation() {
+    use protscope::stats::contacts::evaluate_contacts;
+    let path = fixture_file("contacts", "precision_cases.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    assert!(cases.len() >= 4);
+    let mut worst = 0f64;
+    for case in cases {
+        let n = case["n"].as_u64().unwrap() as usize;
+        let predictions: Vec<f32> = case["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let targets: Vec<i8> = case["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap() as i8)
+            .collect();
+        for (range, ours) in evaluate_contacts(&predictions, &targets, n).unwrap() {
+            let want = &case["results"][range];
+            for (key, value) in [
+                ("AUC", ours.auc),
+                ("P@L", ours.p_at_l),
+                ("P@L2", ours.p_at_l2),
+                ("P@L5", ours.p_at_l5),
+            ] {
+                let d = (value - want[key].as_f64().unwrap()).abs();
+                assert!(d <= 1e-6, "n {n}, {range} {key}: {value} vs {}", want[key]);
+                worst = worst.max(d);
+            }
+        }
+    }
+    eprintln!("contact precisions: max abs difference to esm's evaluation {worst:.1e}");
+    // Fewer than 10 defined residues cannot be scored (esm's gather would index −1).
+    assert!(evaluate_contacts(&[0.5; 25], &[0; 25], 5).is_err());
+}
