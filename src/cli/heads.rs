@@ -378,8 +378,6 @@ fn uniprot_candidates(
     Ok((names, candidates))
 }
 
-const STRUCTURE_EXTENSIONS: [&str; 4] = ["pdb", "cif", "ent", "mmcif"];
-
 fn structure_candidates(
     dir: &Path,
     fasta: Option<&[crate::io::FastaRecord]>,
@@ -387,39 +385,19 @@ fn structure_candidates(
     if !dir.is_dir() {
         bail!("{}: --structures must be a folder", dir.display());
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| structure_key(p).is_some())
-        .collect();
-    files.sort();
+    let folder = structure::StructureFolder::open(dir)?;
     let mut candidates = Vec::new();
     match fasta {
         Some(records) => {
-            let by_name: HashMap<String, &PathBuf> = files
-                .iter()
-                .filter_map(|p| structure_key(p).map(|k| (k, p)))
-                .collect();
             for r in records {
-                let (path, chain) = match by_name.get(&r.id.to_ascii_lowercase()) {
-                    Some(p) => ((*p).clone(), None),
-                    None => {
-                        let split = r.id.rsplit_once(['.', '_']);
-                        let found = split.and_then(|(name, chain)| {
-                            by_name
-                                .get(&name.to_ascii_lowercase())
-                                .map(|p| ((*p).clone(), Some(chain.to_string())))
-                        });
-                        found.with_context(|| {
-                            format!(
-                                "{}: no structure file for this record in {} (expected \
-                                 NAME.pdb/.cif for a record NAME, NAME.CHAIN or NAME_CHAIN)",
-                                r.id,
-                                dir.display()
-                            )
-                        })?
-                    }
-                };
+                let (path, chain) = folder.find(&r.id).with_context(|| {
+                    format!(
+                        "{}: no structure file for this record in {} (expected NAME.pdb/.cif for \
+                         a record NAME, NAME.CHAIN or NAME_CHAIN)",
+                        r.id,
+                        dir.display()
+                    )
+                })?;
                 candidates.push(Candidate {
                     id: r.id.clone(),
                     sequence: r.sequence.clone(),
@@ -432,22 +410,18 @@ fn structure_candidates(
             }
         }
         None => {
-            // One file per name (1ABC.cif and 1ABC.pdb are the same entry; the sorted first wins).
-            let mut seen = std::collections::HashSet::new();
-            files.retain(|p| structure_key(p).is_some_and(|k| seen.insert(k)));
-            for path in files {
-                let s = structure::read_structure(&path)?;
+            for (stem, path) in folder.files() {
+                let s = structure::read_structure(path)?;
                 let chain = s.chain(None, Some(0))?;
                 let sequence = chain
                     .reference
                     .clone()
                     .unwrap_or_else(|| chain.observed_sequence());
-                let stem = structure_key(&path).unwrap_or_default();
                 candidates.push(Candidate {
                     id: format!("{stem}.{}", chain.chain),
                     sequence: sequence.clone(),
                     source: Source::Structure {
-                        path,
+                        path: path.clone(),
                         chain: Some(chain.chain.clone()),
                         sequence,
                     },
@@ -456,16 +430,6 @@ fn structure_candidates(
         }
     }
     Ok(candidates)
-}
-
-/// Lower-case file name without structure extension (and .gz), or None for other files.
-fn structure_key(path: &Path) -> Option<String> {
-    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
-    let (stem, ext) = name.rsplit_once('.')?;
-    STRUCTURE_EXTENSIONS
-        .contains(&ext)
-        .then(|| stem.to_string())
 }
 
 fn structure_contacts(

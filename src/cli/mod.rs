@@ -4,6 +4,7 @@ pub mod annot;
 pub mod attribute;
 pub mod bench;
 pub mod common;
+pub mod contacts;
 pub mod demo;
 pub mod dev;
 pub mod heads;
@@ -49,6 +50,8 @@ pub enum Command {
     Contacts(annot::ContactsArgs),
     /// Residue contacts predicted from attention by the model's contact head (ESM-2).
     ContactsPredict(model_cmds::ContactsPredictArgs),
+    /// Predicted contacts scored against structures as ESM scores them (P@L by range).
+    ContactsEval(contacts::ContactsEvalArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
     Heads(heads::HeadsArgs),
     /// Relevance statistics of an attribution table against residue annotations.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Regions(args) => regions::run_regions(args),
         Command::Contacts(args) => annot::run_contacts(args),
         Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
+        Command::ContactsEval(args) => contacts::run_contacts_eval(args),
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),

@@ -82,6 +82,20 @@ impl DistanceMatrix {
         DistanceMatrix { len, values }
     }
 
+    /// Contact targets for evaluation, row-major `len × len` (0-based): 1 where the distance is
+    /// below `cutoff` Å, 0 where it is not, −1 where either residue has no coordinates (esm's
+    /// `contacts_from_pdb` convention).
+    pub fn contact_targets(&self, cutoff: f64) -> Vec<i8> {
+        self.values
+            .iter()
+            .map(|&d| match d {
+                d if d.is_nan() => -1,
+                d if d < cutoff => 1,
+                _ => 0,
+            })
+            .collect()
+    }
+
     /// Pairs `i < j` (1-based) in contact under `options`.
     pub fn contacts(&self, options: &ContactOptions) -> Vec<Contact> {
         let mut out = Vec::new();

@@ -16,6 +16,75 @@ use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// File extensions read as structures (each also gzip-compressed, `.gz`).
+pub const STRUCTURE_EXTENSIONS: [&str; 4] = ["pdb", "cif", "ent", "mmcif"];
+
+/// Lower-case file name without its structure extension (and `.gz`): `1ABC.cif.gz` → `1abc`;
+/// None for files that are not structures.
+pub fn structure_key(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let (stem, ext) = name.rsplit_once('.')?;
+    STRUCTURE_EXTENSIONS
+        .contains(&ext)
+        .then(|| stem.to_string())
+}
+
+/// The structure files of a folder by name ([`structure_key`]); where two files share a name
+/// (1ABC.cif and 1ABC.pdb), the first in sorted order counts.
+#[derive(Debug, Clone)]
+pub struct StructureFolder {
+    pub dir: PathBuf,
+    files: Vec<(String, PathBuf)>,
+}
+
+impl StructureFolder {
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::file(dir, "not a folder of structure files"));
+        }
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        paths.sort();
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        for path in paths {
+            if let Some(key) = structure_key(&path) {
+                if !files.iter().any(|(k, _)| *k == key) {
+                    files.push((key, path));
+                }
+            }
+        }
+        Ok(StructureFolder {
+            dir: dir.to_path_buf(),
+            files,
+        })
+    }
+
+    /// (name, path) of every structure, sorted by path.
+    pub fn files(&self) -> &[(String, PathBuf)] {
+        &self.files
+    }
+
+    /// The file and chain of record `id`: a file named `id`, or `NAME.CHAIN` / `NAME_CHAIN`
+    /// (names compared case-insensitively).
+    pub fn find(&self, id: &str) -> Option<(PathBuf, Option<String>)> {
+        let by_name = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            self.files
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, p)| p.clone())
+        };
+        if let Some(path) = by_name(id) {
+            return Some((path, None));
+        }
+        let (name, chain) = id.rsplit_once(['.', '_'])?;
+        by_name(name).map(|path| (path, Some(chain.to_string())))
+    }
+}
+
 /// Coordinate file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StructureFormat {

@@ -179,3 +179,119 @@ fn contact_precisions_match_esm_evaluation() {
     // Fewer than 10 defined residues cannot be scored (esm's gather would index −1).
     assert!(evaluate_contacts(&[0.5; 25], &[0; 25], 5).is_err());
 }
+
+/// `contacts-eval` end to end on a structure with unresolved residues: predictions ranking
+/// pairs by true (Cα) distance, an oracle, reach the best P@L/5 possible in each range, min(1,
+/// contacts / k) with k = ⌊0.2 L⌋, and beat the reverse ranking; the mean table sits beside the
+/// output.
+#[test]
+fn contacts_eval_scores_an_oracle_above_its_reverse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let structures = tmp.path().join("structures");
+    std::fs::create_dir(&structures).unwrap();
+    let pdb = structures.join("2BEG_AB_trimmed.pdb");
+    std::fs::copy(fixture_file("structure", "2BEG_AB_trimmed.pdb"), &pdb).unwrap();
+    let distances = tmp.path().join("distances.csv");
+    let (ok, err) = protscope(&[
+        "contacts",
+        "--structure",
+        pdb.to_str().unwrap(),
+        "--chain",
+        "A",
+        "--cutoff",
+        "1000",
+        "--out",
+        distances.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&distances).unwrap();
+    let mut scores: Vec<(f64, f64)> = Vec::new();
+    for (oracle, path) in [(true, "oracle.csv"), (false, "reverse.csv")] {
+        let mut csv = String::from("protein,i,j,probability\n");
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let d: f64 = f[3].parse().unwrap();
+            let p = if oracle { 1.0 / (1.0 + d) } else { d / 1000.0 };
+            csv.push_str(&format!("{},{},{},{p}\n", f[0], f[1], f[2]));
+        }
+        let predictions = tmp.path().join(path);
+        std::fs::write(&predictions, csv).unwrap();
+        let out = tmp.path().join(format!("eval-{path}"));
+        let (ok, err) = protscope(&[
+            "contacts-eval",
+            "--predictions",
+            predictions.to_str().unwrap(),
+            "--structures",
+            structures.to_str().unwrap(),
+            "--contact-atom",
+            "ca",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+        let df = CsvReadOptions::default()
+            .try_into_reader_with_file_path(Some(out.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "protein",
+                "range",
+                "min_separation",
+                "max_separation",
+                "length",
+                "auc",
+                "p_at_l",
+                "p_at_l2",
+                "p_at_l5"
+            ]
+        );
+        assert_eq!(df.height(), 4);
+        let length = df.column("length").unwrap().i64().unwrap().get(0).unwrap();
+        assert_eq!(length, 26, "resolved residues of chain A");
+        let auc_local = df.column("auc").unwrap().f64().unwrap().get(0).unwrap();
+        let auc_short = df.column("auc").unwrap().f64().unwrap().get(1).unwrap();
+        if oracle {
+            let k = 5; // ⌊0.2 · 26⌋
+            for (row, (min, max)) in [(3, 6), (6, 12), (12, 24)].into_iter().enumerate() {
+                let contacts = text
+                    .lines()
+                    .skip(1)
+                    .filter(|line| {
+                        let f: Vec<&str> = line.split(',').collect();
+                        let (i, j): (usize, usize) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+                        let d: f64 = f[3].parse().unwrap();
+                        (min..max).contains(&(j - i)) && d < 8.0
+                    })
+                    .count();
+                let best = contacts.min(k) as f64 / k as f64;
+                let p5 = df
+                    .column("p_at_l5")
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .get(row)
+                    .unwrap();
+                assert!(
+                    (p5 - best).abs() < 1e-12,
+                    "range {row}: P@L/5 {p5}, best {best}"
+                );
+            }
+        }
+        scores.push((auc_local, auc_short));
+        let mean = out.with_file_name(format!("eval-{}.mean.csv", path.trim_end_matches(".csv")));
+        assert!(mean.is_file(), "{}", mean.display());
+    }
+    // Chain A of this fibril has local contacts only (no short-range ones): there the oracle wins.
+    assert!(
+        scores[0].0 > scores[1].0 && scores[0].1 >= scores[1].1,
+        "{scores:?}"
+    );
+}

@@ -1,0 +1,178 @@
+//! `protscope contacts-eval`: predicted contacts scored against structures the way ESM scores
+//! them (see [`crate::stats::contacts`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::annot::AtomArg;
+use crate::frame::{read_table, side_path, write_table};
+use crate::stats::contacts::{evaluate_contacts, evaluation_frame, mean_frame, ContactEvaluation};
+use crate::structure::{self, ContactAtom, DistanceMatrix, Numbering, StructureFolder};
+
+#[derive(Args, Debug)]
+pub struct ContactsEvalArgs {
+    /// Predicted contacts: protein, i, j, probability (1-based, i < j), as contacts-predict
+    /// writes them.
+    #[arg(long)]
+    pub predictions: PathBuf,
+    /// Folder of PDB/mmCIF files: protein NAME's structure is NAME.pdb/.cif, or NAME.CHAIN /
+    /// NAME_CHAIN names file and chain.
+    #[arg(long)]
+    pub structures: PathBuf,
+    /// The sequences the predictions were made for; without it, each structure's own sequence
+    /// (SEQRES, else its observed residues).
+    #[arg(long)]
+    pub fasta: Option<PathBuf>,
+    /// Chain for proteins whose id names none (default: the structure's first chain).
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Contact: distance below this many Å.
+    #[arg(long, default_value_t = 8.0)]
+    pub cutoff: f64,
+    /// Atom standing for a residue: cb (Cα for glycine) or ca.
+    #[arg(long, value_enum, default_value_t = AtomArg::Cb)]
+    pub contact_atom: AtomArg,
+    /// Output table: protein, range, min_separation, max_separation, length, auc, p_at_l,
+    /// p_at_l2, p_at_l5; beside it `<stem>.mean.<ext>` with the means per range.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Each protein's n × n predictions (upper triangle filled, mirrored).
+fn read_predictions(
+    args: &ContactsEvalArgs,
+) -> anyhow::Result<BTreeMap<String, (usize, Vec<f32>)>> {
+    let path = &args.predictions;
+    let table = read_table(path)?;
+    let column = |name: &str| {
+        table.column(name).with_context(|| {
+            format!(
+                "{}: no column `{name}` (protein, i, j, probability)",
+                path.display()
+            )
+        })
+    };
+    let protein = column("protein")?.cast(&polars::prelude::DataType::String)?;
+    let protein = protein.str()?;
+    let i = column("i")?.cast(&polars::prelude::DataType::Int64)?;
+    let j = column("j")?.cast(&polars::prelude::DataType::Int64)?;
+    let p = column("probability")?.cast(&polars::prelude::DataType::Float64)?;
+    let (i, j, p) = (i.i64()?, j.i64()?, p.f64()?);
+    let mut pairs: BTreeMap<String, Vec<(usize, usize, f32)>> = BTreeMap::new();
+    for row in 0..table.height() {
+        let (Some(name), Some(a), Some(b), Some(prob)) =
+            (protein.get(row), i.get(row), j.get(row), p.get(row))
+        else {
+            anyhow::bail!("{}: row {} has an empty field", path.display(), row + 1);
+        };
+        if a < 1 || b <= a {
+            anyhow::bail!(
+                "{}: row {} (protein {name}): positions must be 1-based with i < j, got i {a}, j {b}",
+                path.display(),
+                row + 1
+            );
+        }
+        pairs.entry(name.to_string()).or_default().push((
+            a as usize - 1,
+            b as usize - 1,
+            prob as f32,
+        ));
+    }
+    Ok(pairs
+        .into_iter()
+        .map(|(name, pairs)| {
+            let n = pairs.iter().map(|p| p.1 + 1).max().unwrap_or(0);
+            let mut matrix = vec![0f32; n * n];
+            for (a, b, prob) in pairs {
+                matrix[a * n + b] = prob;
+                matrix[b * n + a] = prob;
+            }
+            (name, (n, matrix))
+        })
+        .collect())
+}
+
+pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
+    let predictions = read_predictions(&args)?;
+    let folder = StructureFolder::open(&args.structures)?;
+    let sequences: BTreeMap<String, String> = match &args.fasta {
+        Some(fasta) => crate::io::read_fasta(fasta)?
+            .into_iter()
+            .map(|r| (r.id, r.sequence))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let atom = match args.contact_atom {
+        AtomArg::Ca => ContactAtom::Alpha,
+        AtomArg::Cb => ContactAtom::Beta,
+    };
+    let mut rows = Vec::new();
+    for (protein, (n, matrix)) in &predictions {
+        let (path, chain) = folder.find(protein).with_context(|| {
+            format!(
+                "{protein}: no structure file in {} (expected NAME.pdb/.cif, NAME.CHAIN or NAME_CHAIN)",
+                args.structures.display()
+            )
+        })?;
+        let s = structure::read_structure(&path)?;
+        let chain = s.chain(chain.as_deref().or(args.chain.as_deref()), Some(0))?;
+        let sequence = match sequences.get(protein) {
+            Some(seq) => seq.clone(),
+            None if args.fasta.is_some() => {
+                anyhow::bail!(
+                    "{protein}: not in {}",
+                    args.fasta.as_ref().unwrap().display()
+                )
+            }
+            None => chain
+                .reference
+                .clone()
+                .unwrap_or_else(|| chain.observed_sequence()),
+        };
+        // The predictions cover the residues up to the last pair's j; longer sequences were
+        // truncated (--max-len) and are scored on the predicted part.
+        if sequence.chars().count() < *n {
+            anyhow::bail!(
+                "{protein}: predictions reach residue {n}, the sequence has {} residues; pass the \
+                 FASTA the predictions were made from (--fasta)",
+                sequence.chars().count()
+            );
+        }
+        let sequence: String = sequence.chars().take(*n).collect();
+        let mapping = chain.map_to(Some(&sequence), Numbering::Align)?;
+        let targets =
+            DistanceMatrix::from_chain(&chain, &mapping, atom).contact_targets(args.cutoff);
+        match evaluate_contacts(matrix, &targets, *n) {
+            Ok(ranges) => {
+                let length = crate::stats::contacts::resolved_residues(&targets, *n);
+                rows.extend(
+                    ranges
+                        .into_iter()
+                        .map(|(range, precisions)| ContactEvaluation {
+                            protein: protein.clone(),
+                            range,
+                            length,
+                            precisions,
+                        }),
+                );
+            }
+            Err(e) => eprintln!("note: {protein} left out: {e}"),
+        }
+    }
+    if rows.is_empty() {
+        anyhow::bail!("no protein could be scored (each needs at least 10 resolved residues)");
+    }
+    write_table(&mut evaluation_frame(&rows)?, &args.out)?;
+    let mean_path = side_path(&args.out, "mean");
+    write_table(&mut mean_frame(&rows)?, &mean_path)?;
+    eprintln!(
+        "wrote {} ({} proteins) and {}",
+        args.out.display(),
+        rows.len() / crate::stats::contacts::CONTACT_RANGES.len(),
+        mean_path.display()
+    );
+    Ok(())
+}
