@@ -126,7 +126,7 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
     write_in_batches(
         &model,
         &seqs,
-        &args.input,
+        args.input.batch_size,
         args.memory.bytes()?,
         false,
         &out,
@@ -137,11 +137,26 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("sequences").required(true).args(["fasta", "structures"])))]
 pub struct ContactsPredictArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    #[command(flatten)]
-    pub input: InputArgs,
+    /// Protein sequences (FASTA).
+    #[arg(long)]
+    pub fasta: Option<PathBuf>,
+    /// Or a folder of PDB/mmCIF files: one protein `NAME.CHAIN` per file (its SEQRES sequence,
+    /// else its observed residues), ready for contacts-eval.
+    #[arg(long)]
+    pub structures: Option<PathBuf>,
+    /// With --structures: the chain to read (default: each file's first).
+    #[arg(long, requires = "structures")]
+    pub chain: Option<String>,
+    /// Truncate sequences to this many tokens, the special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Sequences per padded forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
     #[command(flatten)]
     pub memory: MemoryArgs,
     #[command(flatten)]
@@ -149,6 +164,24 @@ pub struct ContactsPredictArgs {
     /// Output table: protein, i, j, probability for every residue pair i < j (1-based).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// (id, sequence) of each structure's chain: `NAME.CHAIN`, SEQRES else the observed residues.
+fn structure_sequences(dir: &Path, chain: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+    let folder = crate::structure::StructureFolder::open(dir)?;
+    folder
+        .files()
+        .iter()
+        .map(|(stem, path)| {
+            let s = crate::structure::read_structure(path)?;
+            let residues = s.chain(chain, Some(0))?;
+            let sequence = residues
+                .reference
+                .clone()
+                .unwrap_or_else(|| residues.observed_sequence());
+            Ok((format!("{stem}.{}", residues.chain), sequence))
+        })
+        .collect()
 }
 
 pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
@@ -160,12 +193,29 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
             model.dir.display()
         );
     }
+    if args.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
     let (shard, out) = args.shard.resolve(&args.out)?;
-    let seqs = args.input.encode_shard(&model, shard)?;
+    let mut records: Vec<(String, String)> = match (&args.fasta, &args.structures) {
+        (Some(fasta), _) => crate::io::read_fasta(fasta)?
+            .into_iter()
+            .map(|r| (r.id, r.sequence))
+            .collect(),
+        (None, Some(dir)) => structure_sequences(dir, args.chain.as_deref())?,
+        (None, None) => anyhow::bail!("pass --fasta or --structures"),
+    };
+    if let Some(shard) = shard {
+        records = shard.select(records, |r| r.0.as_str());
+    }
+    let seqs = records
+        .iter()
+        .map(|(id, sequence)| model.encode_sequence(id, sequence, args.max_len))
+        .collect::<crate::Result<Vec<_>>>()?;
     write_in_batches(
         &model,
         &seqs,
-        &args.input,
+        args.batch_size,
         args.memory.bytes()?,
         true,
         &out,
@@ -222,7 +272,7 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
     write_in_batches(
         &model,
         &seqs,
-        &args.input,
+        args.input.batch_size,
         args.memory.bytes()?,
         false,
         &out,
@@ -262,14 +312,12 @@ pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
 /// fit `budget` bytes (bucketed within windows of 16 batches, rows kept in input order; every
 /// sequence is checked against the budget before the first batch runs) and streams the rows to
 /// `out` (written atomically when complete), with a progress bar.
-#[allow(clippy::too_many_arguments)]
-/// Rows of `table` for `seqs`, batched within `budget` (counting every layer's attention maps
-/// where `attentions`), streamed to `out`.
+/// Counts every layer's attention maps in the budget where `attentions`.
 #[allow(clippy::too_many_arguments)]
 fn write_in_batches(
     model: &ProteinModel,
     seqs: &[EncodedSequence],
-    input: &InputArgs,
+    batch_size: usize,
     budget: usize,
     attentions: bool,
     out: &Path,
@@ -280,12 +328,12 @@ fn write_in_batches(
     let plan = |window: &[EncodedSequence]| {
         let ids: Vec<&str> = window.iter().map(|s| s.id.as_str()).collect();
         let lengths: Vec<usize> = window.iter().map(|s| s.len()).collect();
-        forward_batches(model, &ids, &lengths, input.batch_size, attentions, budget)
+        forward_batches(model, &ids, &lengths, batch_size, attentions, budget)
     };
     plan(seqs)?;
     let mut sink = TableSink::create(out, &template)?;
     let bar = progress(seqs.len(), what);
-    for window in seqs.chunks(input.batch_size * 16) {
+    for window in seqs.chunks(batch_size * 16) {
         let mut rows = frame_in_batches(window, &plan(window)?, |batch| {
             let rows = table(batch).map_err(|e| crate::Error::invalid(format!("{e:#}")))?;
             bar.inc(batch.len() as u64);
