@@ -78,19 +78,24 @@ pub fn contact_map(maps: &AttentionMaps, head: &ContactHead) -> Result<ContactMa
     })
 }
 
-/// Contact maps of `seqs` from the model's own contact head (ESM-2), one padded pass for all.
-pub fn predict_contacts<S: Borrow<EncodedSequence>>(
-    model: &ProteinModel,
-    seqs: &[S],
-) -> Result<Vec<ContactMap>> {
-    let head = model.contact_head().ok_or_else(|| {
+/// The model's own contact head, or an error saying it has none.
+pub fn require_contact_head(model: &ProteinModel) -> Result<&ContactHead> {
+    model.contact_head().ok_or_else(|| {
         Error::file(
             &model.dir,
             "this model has no contact head (ESM-2 checkpoints carry one, \
              `esm.contact_head.regression`); fitting one on structures for any model \
              (contacts-fit) is not implemented yet",
         )
-    })?;
+    })
+}
+
+/// Contact maps of `seqs` from the model's own contact head (ESM-2), one padded pass for all.
+pub fn predict_contacts<S: Borrow<EncodedSequence>>(
+    model: &ProteinModel,
+    seqs: &[S],
+) -> Result<Vec<ContactMap>> {
+    let head = require_contact_head(model)?;
     attention_maps(model, seqs)?
         .iter()
         .map(|maps| contact_map(maps, head))

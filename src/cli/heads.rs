@@ -410,18 +410,13 @@ fn structure_candidates(
             }
         }
         None => {
-            for (stem, path) in folder.files() {
-                let s = structure::read_structure(path)?;
-                let chain = s.chain(None, Some(0))?;
-                let sequence = chain
-                    .reference
-                    .clone()
-                    .unwrap_or_else(|| chain.observed_sequence());
+            for (id, path, chain) in folder.chains(None)? {
+                let sequence = chain.sequence();
                 candidates.push(Candidate {
-                    id: format!("{stem}.{}", chain.chain),
+                    id,
                     sequence: sequence.clone(),
                     source: Source::Structure {
-                        path: path.clone(),
+                        path,
                         chain: Some(chain.chain.clone()),
                         sequence,
                     },

@@ -10,7 +10,7 @@ use super::common::{
     parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
     ShardArgs,
 };
-use crate::attention::contacts::{contacts_frame, predict_contacts};
+use crate::attention::contacts::{contacts_frame, predict_contacts, require_contact_head};
 use crate::attention::{
     attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
 };
@@ -166,33 +166,9 @@ pub struct ContactsPredictArgs {
     pub out: PathBuf,
 }
 
-/// (id, sequence) of each structure's chain: `NAME.CHAIN`, SEQRES else the observed residues.
-fn structure_sequences(dir: &Path, chain: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
-    let folder = crate::structure::StructureFolder::open(dir)?;
-    folder
-        .files()
-        .iter()
-        .map(|(stem, path)| {
-            let s = crate::structure::read_structure(path)?;
-            let residues = s.chain(chain, Some(0))?;
-            let sequence = residues
-                .reference
-                .clone()
-                .unwrap_or_else(|| residues.observed_sequence());
-            Ok((format!("{stem}.{}", residues.chain), sequence))
-        })
-        .collect()
-}
-
 pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    if model.contact_head().is_none() {
-        anyhow::bail!(
-            "{} has no contact head (ESM-2 checkpoints carry one, `esm.contact_head.regression`); \
-             fitting one on structures for any model (contacts-fit) is not implemented yet",
-            model.dir.display()
-        );
-    }
+    require_contact_head(&model)?;
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
@@ -202,7 +178,11 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
             .into_iter()
             .map(|r| (r.id, r.sequence))
             .collect(),
-        (None, Some(dir)) => structure_sequences(dir, args.chain.as_deref())?,
+        (None, Some(dir)) => crate::structure::StructureFolder::open(dir)?
+            .chains(args.chain.as_deref())?
+            .into_iter()
+            .map(|(id, _, chain)| (id, chain.sequence()))
+            .collect(),
         (None, None) => anyhow::bail!("pass --fasta or --structures"),
     };
     if let Some(shard) = shard {

@@ -67,6 +67,17 @@ impl StructureFolder {
         &self.files
     }
 
+    /// `(NAME.CHAIN, path, chain)` of every file: `chain`, else the file's first chain.
+    pub fn chains(&self, chain: Option<&str>) -> Result<Vec<(String, PathBuf, ChainResidues)>> {
+        self.files
+            .iter()
+            .map(|(stem, path)| {
+                let residues = read_structure(path)?.chain(chain, Some(0))?;
+                Ok((format!("{stem}.{}", residues.chain), path.clone(), residues))
+            })
+            .collect()
+    }
+
     /// The file and chain of record `id`: a file named `id`, or `NAME.CHAIN` / `NAME_CHAIN`
     /// (names compared case-insensitively).
     pub fn find(&self, id: &str) -> Option<(PathBuf, Option<String>)> {
@@ -392,6 +403,14 @@ pub struct ResidueMapping {
 }
 
 impl ChainResidues {
+    /// The chain's sequence: the deposited one (SEQRES) where the file has it, else the
+    /// observed residues.
+    pub fn sequence(&self) -> String {
+        self.reference
+            .clone()
+            .unwrap_or_else(|| self.observed_sequence())
+    }
+
     /// One-letter sequence of the observed residues.
     pub fn observed_sequence(&self) -> String {
         self.residues.iter().map(|r| r.code).collect()
