@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use candle_core::Device;
 use protscope::attribution::{integrated_gradients, IgOptions, LatentDerivative, Quadrature};
-use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::model::ProteinModel;
 
 // Same allocator as the `protscope` binary.
 #[global_allocator]
-static GLOBAL: protscope::allocator::MiMalloc = protscope::allocator::MiMalloc;
+static GLOBAL: protscope_cli::allocator::MiMalloc = protscope_cli::allocator::MiMalloc;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -27,7 +27,7 @@ fn arg(name: &str) -> Option<String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    protscope::allocator::keep_freed_memory();
+    protscope_cli::allocator::keep_freed_memory();
     let steps: usize = arg("--steps").map(|s| s.parse()).transpose()?.unwrap_or(50);
     let proteins: usize = arg("--proteins")
         .map(|s| s.parse())

@@ -6,7 +6,8 @@
 #[rustfmt::skip] // kept line for line as in the notebook
 fn main() {
     use protscope::notebook::Show;
-    use protscope::model::{fetch, ProteinModel};
+    use protscope::fetch;
+    use protscope::model::ProteinModel;
     use protscope::report::demo;
     use protscope::attention::heads::Weighting;
     let model = ProteinModel::load(&fetch::fetch_antiberty(&fetch::default_cache_dir()).unwrap(), &candle_core::Device::Cpu).unwrap();

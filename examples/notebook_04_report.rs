@@ -6,7 +6,8 @@
 #[rustfmt::skip] // kept line for line as in the notebook
 fn main() {
     use protscope::notebook::Show;
-    use protscope::model::{fetch, ProteinModel};
+    use protscope::fetch;
+    use protscope::model::ProteinModel;
     use protscope::report::{demo, provenance::{ModelProvenance, Provenance}, Report, TableOptions};
     use protscope::attention::heads::Weighting;
     use protscope::attribution::{integrated_gradients, tables, IgOptions};

@@ -1,7 +1,7 @@
 #[global_allocator]
-static GLOBAL: protscope::allocator::MiMalloc = protscope::allocator::MiMalloc;
+static GLOBAL: protscope_cli::allocator::MiMalloc = protscope_cli::allocator::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    protscope::allocator::keep_freed_memory();
-    protscope::cli::main()
+    protscope_cli::allocator::keep_freed_memory();
+    protscope_cli::cli::main()
 }

@@ -1,16 +1,16 @@
 //! `protscope features` and `protscope contacts`: thin wrappers over
-//! [`crate::annotation`] and [`crate::structure`].
+//! [`protscope::annotation`] and [`protscope::structure`].
 
-use crate::annotation::{
-    self, features_frame, read_entries, read_sites, residue_frame, residue_mask, Entry,
-    FeatureSelection, Format, MaskOptions,
-};
-use crate::structure::{
-    self, contacts_frame, ContactAtom, ContactOptions, DistanceMatrix, Numbering,
-};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use polars::prelude::*;
+use protscope::annotation::{
+    self, features_frame, read_entries, read_sites, residue_frame, residue_mask, Entry,
+    FeatureSelection, Format, MaskOptions,
+};
+use protscope::structure::{
+    self, contacts_frame, ContactAtom, ContactOptions, DistanceMatrix, Numbering,
+};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -131,7 +131,7 @@ fn selection(args: &FeaturesArgs) -> anyhow::Result<FeatureSelection> {
 
 fn emit(df: &mut DataFrame, out: Option<&Path>) -> anyhow::Result<()> {
     match out {
-        Some(path) => crate::frame::write_table(df, path)?,
+        Some(path) => protscope::frame::write_table(df, path)?,
         None => {
             let stdout = std::io::stdout();
             CsvWriter::new(stdout.lock())
@@ -160,7 +160,7 @@ pub fn run_features(args: FeaturesArgs) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     match &args.fasta {
         Some(fasta) => {
-            for record in crate::io::read_fasta(fasta)? {
+            for record in protscope::io::read_fasta(fasta)? {
                 let found = entries
                     .iter()
                     .find(|e| e.accession == record.accession() || e.accession == record.id);
@@ -218,7 +218,7 @@ pub fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
     let chain = s.chain(args.chain.as_deref(), Some(args.model))?;
     let sequence = match &args.sequence {
         Some(path) => {
-            let records = crate::io::read_fasta(path)?;
+            let records = protscope::io::read_fasta(path)?;
             records.into_iter().next().map(|r| r.sequence)
         }
         None => None,
@@ -259,6 +259,6 @@ pub fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
         contacts.len()
     );
     let mut df = contacts_frame(&protein, &contacts)?;
-    crate::frame::write_table(&mut df, &args.out)?;
+    protscope::frame::write_table(&mut df, &args.out)?;
     Ok(())
 }

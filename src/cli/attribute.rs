@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
-use crate::attribution::memory::{default_memory_budget, parse_bytes};
-use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
-use crate::attribution::{AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature};
+use protscope::attribution::memory::{default_memory_budget, parse_bytes};
+use protscope::attribution::runner::{run_attribution, summary_path, AttributionJob};
+use protscope::attribution::{AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {

@@ -10,10 +10,10 @@ use clap::{Args, ValueEnum};
 
 use super::attribute::LatentDerivativeArg;
 use super::common::MemoryArgs;
-use crate::attention::attention_maps;
-use crate::attribution::memory::plan_batch;
-use crate::attribution::{integrated_gradients, IgOptions, LatentDerivative};
-use crate::model::{HeadLevel, ProteinModel};
+use protscope::attention::attention_maps;
+use protscope::attribution::memory::plan_batch;
+use protscope::attribution::{integrated_gradients, IgOptions, LatentDerivative};
+use protscope::model::{HeadLevel, ProteinModel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTask {

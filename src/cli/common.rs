@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::frame::shard::Shard;
-use crate::io::read_fasta;
-use crate::model::{EncodedSequence, ProteinModel, SegmentIds};
+use protscope::frame::shard::Shard;
+use protscope::io::read_fasta;
+use protscope::model::{EncodedSequence, ProteinModel, SegmentIds};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -56,7 +56,7 @@ impl DtypeArg {
 
 impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<ProteinModel> {
-        let device = crate::device::parse_device(&self.device)?;
+        let device = protscope::device::parse_device(&self.device)?;
         let mut model = ProteinModel::load_as(&self.model, &device, self.dtype.dtype())?;
         match self.segment_ids {
             Some(SegmentIdsArg::Tokenizer) => model.set_segment_ids(SegmentIds::Tokenizer)?,
@@ -96,8 +96,8 @@ pub struct MemoryArgs {
 impl MemoryArgs {
     pub fn bytes(&self) -> anyhow::Result<usize> {
         Ok(match &self.memory_budget {
-            Some(text) => crate::model::memory::parse_bytes(text)?,
-            None => crate::model::memory::default_memory_budget(),
+            Some(text) => protscope::model::memory::parse_bytes(text)?,
+            None => protscope::model::memory::default_memory_budget(),
         })
     }
 }

@@ -1,5 +1,5 @@
 //! `protscope contacts-eval`: predicted contacts scored against structures the way ESM scores
-//! them (see [`crate::stats::contacts`]).
+//! them (see [`protscope::stats::contacts`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,9 +8,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::annot::AtomArg;
-use crate::frame::{read_table, side_path, write_table};
-use crate::stats::contacts::{evaluate_contacts, evaluation_frame, mean_frame, ContactEvaluation};
-use crate::structure::{self, ContactAtom, DistanceMatrix, Numbering, StructureFolder};
+use protscope::frame::{read_table, side_path, write_table};
+use protscope::stats::contacts::{
+    evaluate_contacts, evaluation_frame, mean_frame, ContactEvaluation,
+};
+use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering, StructureFolder};
 
 #[derive(Args, Debug)]
 pub struct ContactsEvalArgs {
@@ -99,7 +101,7 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
     let predictions = read_predictions(&args)?;
     let folder = StructureFolder::open(&args.structures)?;
     let sequences: BTreeMap<String, String> = match &args.fasta {
-        Some(fasta) => crate::io::read_fasta(fasta)?
+        Some(fasta) => protscope::io::read_fasta(fasta)?
             .into_iter()
             .map(|r| (r.id, r.sequence))
             .collect(),
@@ -147,7 +149,7 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
             DistanceMatrix::from_chain(&chain, &mapping, atom).contact_targets(args.cutoff);
         match evaluate_contacts(matrix, &targets, *n) {
             Ok(ranges) => {
-                let length = crate::stats::contacts::resolved_residues(&targets, *n);
+                let length = protscope::stats::contacts::resolved_residues(&targets, *n);
                 rows.extend(
                     ranges
                         .into_iter()
@@ -171,7 +173,7 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
     eprintln!(
         "wrote {} ({} proteins) and {}",
         args.out.display(),
-        rows.len() / crate::stats::contacts::CONTACT_RANGES.len(),
+        rows.len() / protscope::stats::contacts::CONTACT_RANGES.len(),
         mean_path.display()
     );
     Ok(())

@@ -1,5 +1,5 @@
 //! `protscope demo`: the README's main job. AntiBERTy on 171 real antibodies, ending in one
-//! HTML report; thin over [`crate::report::demo`].
+//! HTML report; thin over [`protscope::report::demo`].
 
 use std::path::PathBuf;
 
@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 
 use super::common::progress;
-use crate::attribution::LatentDerivative;
-use crate::model::fetch::{default_cache_dir, fetch_antiberty};
-use crate::report::demo::{run_antibody_demo, DemoOptions, DemoProgress};
+use protscope::attribution::LatentDerivative;
+use protscope::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::report::demo::{run_antibody_demo, DemoOptions, DemoProgress};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LatentDerivativeArg {
@@ -96,7 +96,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     let mut options = DemoOptions::new(args.out.clone(), model_dir, args.fasta.clone());
-    options.device = crate::device::parse_device(&args.device)?;
+    options.device = protscope::device::parse_device(&args.device)?;
     options.ig_limit = (args.ig_limit > 0).then_some(args.ig_limit);
     if args.quick {
         options.limit = Some(12);

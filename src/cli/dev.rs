@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::dev::{write_random_model, Preset, RandomHead, ShapeOverrides};
+use protscope::dev::{write_random_model, Preset, RandomHead, ShapeOverrides};
 
 #[derive(Args, Debug)]
 pub struct DevArgs {
@@ -92,9 +92,9 @@ pub struct RandomModelArgs {
 pub fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     match args.command {
         DevCommand::PlotScaling(a) => {
-            let table = crate::frame::read_table(&a.table)?;
-            let plot = crate::plot::ScalingPlot::from_frame(&table)?;
-            crate::plot::scaling_plot("scaling", &a.title, &plot)?.save(&a.out)?;
+            let table = protscope::frame::read_table(&a.table)?;
+            let plot = protscope::plot::ScalingPlot::from_frame(&table)?;
+            protscope::plot::scaling_plot("scaling", &a.title, &plot)?.save(&a.out)?;
             println!("{}", a.out.display());
             Ok(())
         }

@@ -1,5 +1,5 @@
 //! `protscope heads`: which attention heads track a property (Vig et al. 2021), in one
-//! streaming pass over proteins; thin over [`crate::attention::analysis`].
+//! streaming pass over proteins; thin over [`protscope::attention::analysis`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,13 +8,15 @@ use anyhow::{bail, Context};
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::common::{progress, ModelArgs};
-use crate::annotation::{read_entries, read_sites, residue_mask, FeatureSelection, MaskOptions};
-use crate::attention::analysis::{
+use protscope::annotation::{
+    read_entries, read_sites, residue_mask, FeatureSelection, MaskOptions,
+};
+use protscope::attention::analysis::{
     accumulate_head_statistics_within, site_indicator, ContactMap, HeadInput, PropertyValues,
 };
-use crate::attention::heads::{HeadStatistics, Weighting};
-use crate::io::read_fasta;
-use crate::structure::{self, ContactAtom, DistanceMatrix, Numbering};
+use protscope::attention::heads::{HeadStatistics, Weighting};
+use protscope::io::read_fasta;
+use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum WeightingArg {
@@ -102,7 +104,7 @@ pub struct HeadsArgs {
     pub out: PathBuf,
 }
 
-pub use crate::frame::side_path;
+pub use protscope::frame::side_path;
 
 /// A protein before encoding: its sequence and how to get its property values.
 struct Candidate {
@@ -123,7 +125,7 @@ enum Source {
 }
 
 pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
-    crate::frame::TableFormat::from_path(&args.out)?;
+    protscope::frame::TableFormat::from_path(&args.out)?;
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
@@ -194,7 +196,7 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
     {
         let ids: Vec<&str> = encoded.iter().map(|(s, _)| s.id.as_str()).collect();
         let lengths: Vec<usize> = encoded.iter().map(|(s, _)| s.len()).collect();
-        crate::model::memory::forward_batches(
+        protscope::model::memory::forward_batches(
             &model,
             &ids,
             &lengths,
@@ -243,11 +245,11 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
     );
 
     let mut table = stats.to_frame(args.min_total)?;
-    crate::frame::write_table(&mut table, &args.out)?;
+    protscope::frame::write_table(&mut table, &args.out)?;
     let mut layers = stats.layer_frame(args.min_total)?;
-    crate::frame::write_table(&mut layers, &side_path(&args.out, "layers"))?;
+    protscope::frame::write_table(&mut layers, &side_path(&args.out, "layers"))?;
     let mut top = stats.top_heads_frame(args.min_total, args.top)?;
-    crate::frame::write_table(&mut top, &side_path(&args.out, "top"))?;
+    protscope::frame::write_table(&mut top, &side_path(&args.out, "top"))?;
     eprintln!(
         "{} proteins, {} skipped; wrote {} rows to {} (+ .layers, .top)",
         stats.proteins,
@@ -258,7 +260,7 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
     if args.amino_acids {
         let aa = stats.amino_acid_correlations(args.min_total)?;
         let mut df = aa.to_frame()?;
-        crate::frame::write_table(&mut df, &side_path(&args.out, "aa_blosum"))?;
+        protscope::frame::write_table(&mut df, &side_path(&args.out, "aa_blosum"))?;
         eprintln!(
             "amino-acid correlations over {} heads; Pearson r with BLOSUM62 over {} pairs: {:.3}",
             aa.heads_used, aa.pairs_used, aa.blosum_r
@@ -269,13 +271,13 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
 
 fn site_candidates(
     path: &Path,
-    fasta: Option<&[crate::io::FastaRecord]>,
+    fasta: Option<&[protscope::io::FastaRecord]>,
     skipped: &mut Vec<String>,
 ) -> anyhow::Result<Vec<Candidate>> {
     let sets = read_sites(path)?;
-    let by_id: HashMap<&str, &crate::annotation::SiteSet> =
+    let by_id: HashMap<&str, &protscope::annotation::SiteSet> =
         sets.iter().map(|s| (s.id.as_str(), s)).collect();
-    let pairs: Vec<(String, String, &crate::annotation::SiteSet)> = match fasta {
+    let pairs: Vec<(String, String, &protscope::annotation::SiteSet)> = match fasta {
         None => sets
             .iter()
             .map(|s| (s.id.clone(), s.sequence.clone(), s))
@@ -314,7 +316,7 @@ fn site_candidates(
 
 fn uniprot_candidates(
     args: &HeadsArgs,
-    fasta: Option<&[crate::io::FastaRecord]>,
+    fasta: Option<&[protscope::io::FastaRecord]>,
     skipped: &mut Vec<String>,
 ) -> anyhow::Result<(Vec<String>, Vec<Candidate>)> {
     let types = args.types.as_deref().context("--uniprot needs --types")?;
@@ -327,13 +329,8 @@ fn uniprot_candidates(
     let mut candidates = Vec::new();
     let mut problems = Vec::new();
     let mut unmatched = Vec::new();
-    let mut add =
-        |id: &str, entry: &crate::annotation::Entry, sequence: Option<&str>| match residue_mask(
-            entry,
-            &selection,
-            sequence,
-            &MaskOptions::default(),
-        ) {
+    let mut add = |id: &str, entry: &protscope::annotation::Entry, sequence: Option<&str>| {
+        match residue_mask(entry, &selection, sequence, &MaskOptions::default()) {
             Ok(mask) => {
                 if let Some(note) = mask.summary() {
                     eprintln!("note: {note}");
@@ -352,7 +349,8 @@ fn uniprot_candidates(
                 }
             }
             Err(e) => problems.push(e.to_string()),
-        };
+        }
+    };
     match fasta {
         Some(records) => {
             for r in records {
@@ -380,7 +378,7 @@ fn uniprot_candidates(
 
 fn structure_candidates(
     dir: &Path,
-    fasta: Option<&[crate::io::FastaRecord]>,
+    fasta: Option<&[protscope::io::FastaRecord]>,
 ) -> anyhow::Result<Vec<Candidate>> {
     if !dir.is_dir() {
         bail!("{}: --structures must be a folder", dir.display());
@@ -434,7 +432,7 @@ fn structure_contacts(
     cutoff: f64,
     min_separation: usize,
     atom: ContactAtom,
-) -> crate::Result<ContactMap> {
+) -> protscope::Result<ContactMap> {
     let s = structure::read_structure(path)?;
     let chain = s.chain(chain, Some(0))?;
     let mapping = chain.map_to(Some(sequence), Numbering::Align)?;

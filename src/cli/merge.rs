@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::common::print_written;
-use crate::frame::shard::merge_shards;
+use protscope::frame::shard::merge_shards;
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {

@@ -75,7 +75,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", with_flags(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -113,5 +113,70 @@ fn report_peak_rss() {
         {
             eprintln!("peak_rss_kb={kb}");
         }
+    }
+}
+
+/// Library settings the command line sets with a flag of another name than the field's
+/// kebab-case (`AttentionOptions::min_weight` is `--min-attn`).
+const FIELD_FLAGS: &[(&str, &str)] = &[("min_weight", "min-attn"), ("pooling", "pool")];
+
+/// Library fields that have a flag of the same name in kebab-case.
+const FIELDS_WITH_FLAGS: &[&str] = &[
+    "batch_size",
+    "baseline",
+    "chain",
+    "device",
+    "heads",
+    "hidden",
+    "input",
+    "intermediate",
+    "latent",
+    "layers",
+    "max_delta",
+    "max_len",
+    "max_positions",
+    "max_steps",
+    "memory_budget",
+    "out",
+    "shard",
+    "steps",
+];
+
+/// A library message with the fields it names (`` `max_len` ``, `` `steps` = 0 ``) written as
+/// the command line's flags (`--max-len`, `--steps 0`): the library names its own settings, and
+/// the command line says which flag sets them.
+pub fn with_flags(message: &str) -> String {
+    let mut out = message.to_string();
+    let fields = FIELD_FLAGS
+        .iter()
+        .copied()
+        .chain(FIELDS_WITH_FLAGS.iter().map(|f| (*f, "")));
+    for (field, flag) in fields {
+        let flag = if flag.is_empty() {
+            field.replace('_', "-")
+        } else {
+            flag.to_string()
+        };
+        out = out
+            .replace(&format!("`{field}` = "), &format!("--{flag} "))
+            .replace(&format!("`{field}`"), &format!("--{flag}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_flags;
+
+    #[test]
+    fn library_fields_become_flags() {
+        assert_eq!(
+            with_flags("`steps` = 0: must be at least 1"),
+            "--steps 0: must be at least 1"
+        );
+        assert_eq!(
+            with_flags("raise `memory_budget` or set `min_weight`; record `long`"),
+            "raise --memory-budget or set --min-attn; record `long`"
+        );
     }
 }

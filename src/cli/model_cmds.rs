@@ -10,18 +10,18 @@ use super::common::{
     parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
     ShardArgs,
 };
-use crate::attention::contacts::{contacts_frame, predict_contacts, require_contact_head};
-use crate::attention::{
+use protscope::attention::contacts::{contacts_frame, predict_contacts, require_contact_head};
+use protscope::attention::{
     attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
 };
-use crate::frame::TableSink;
-use crate::model::fetch::{default_cache_dir, fetch_antiberty};
-use crate::model::memory::{forward_batches, forward_batches_in_input_order};
-use crate::model::outputs::{
+use protscope::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::frame::TableSink;
+use protscope::model::memory::{forward_batches, forward_batches_in_input_order};
+use protscope::model::outputs::{
     embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_in_batches,
     predictions_frame, Pooling,
 };
-use crate::model::{EncodedSequence, ProteinModel};
+use protscope::model::{EncodedSequence, ProteinModel};
 
 #[derive(Args, Debug)]
 pub struct AttentionArgs {
@@ -82,7 +82,7 @@ pub fn run_attention(args: AttentionArgs) -> anyhow::Result<()> {
         for maps in attention_maps(&model, &refs)? {
             attention_frame_by_layer(&maps, &filter, |mut part| {
                 sink.write(&mut part)
-                    .map_err(|e| crate::Error::invalid(format!("{e:#}")))
+                    .map_err(|e| protscope::Error::invalid(format!("{e:#}")))
             })?;
             bar.inc(1);
         }
@@ -113,7 +113,7 @@ pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
     if !model
         .heads()
         .iter()
-        .any(|h| h.level == crate::model::HeadLevel::Sequence)
+        .any(|h| h.level == protscope::model::HeadLevel::Sequence)
     {
         anyhow::bail!(
             "{} has no sequence-level prediction head (architecture `{}`)",
@@ -174,11 +174,11 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
     }
     let (shard, out) = args.shard.resolve(&args.out)?;
     let mut records: Vec<(String, String)> = match (&args.fasta, &args.structures) {
-        (Some(fasta), _) => crate::io::read_fasta(fasta)?
+        (Some(fasta), _) => protscope::io::read_fasta(fasta)?
             .into_iter()
             .map(|r| (r.id, r.sequence))
             .collect(),
-        (None, Some(dir)) => crate::structure::StructureFolder::open(dir)?
+        (None, Some(dir)) => protscope::structure::StructureFolder::open(dir)?
             .chains(args.chain.as_deref())?
             .into_iter()
             .map(|(id, _, chain)| (id, chain.sequence()))
@@ -191,7 +191,7 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
     let seqs = records
         .iter()
         .map(|(id, sequence)| model.encode_sequence(id, sequence, args.max_len))
-        .collect::<crate::Result<Vec<_>>>()?;
+        .collect::<protscope::Result<Vec<_>>>()?;
     write_in_batches(
         &model,
         &seqs,
@@ -315,7 +315,7 @@ fn write_in_batches(
     let bar = progress(seqs.len(), what);
     for window in seqs.chunks(batch_size * 16) {
         let mut rows = frame_in_batches(window, &plan(window)?, |batch| {
-            let rows = table(batch).map_err(|e| crate::Error::invalid(format!("{e:#}")))?;
+            let rows = table(batch).map_err(|e| protscope::Error::invalid(format!("{e:#}")))?;
             bar.inc(batch.len() as u64);
             Ok(rows)
         })?;

@@ -1,10 +1,10 @@
 //! `protscope regions`: IMGT framework/CDR regions of the antibody V domains in a FASTA file, as
 //! a feature table (the columns of `protscope features`).
 
-use crate::annotation::antibody::{annotate_regions, positions_frame};
-use crate::annotation::features_frame;
 use anyhow::bail;
 use clap::Args;
+use protscope::annotation::antibody::{annotate_regions, positions_frame};
+use protscope::annotation::features_frame;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -28,7 +28,7 @@ pub struct RegionsArgs {
 
 pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
     let shard = args.shard.parse()?;
-    let mut records = crate::io::read_fasta(&args.fasta)?;
+    let mut records = protscope::io::read_fasta(&args.fasta)?;
     if let Some(shard) = shard {
         records = shard.select(records, |r| r.id.as_str());
     }
@@ -67,11 +67,11 @@ pub fn run_regions(args: RegionsArgs) -> anyhow::Result<()> {
     }
     let (_, out) = args.shard.resolve(&args.out)?;
     let mut df = features_frame(&result.entries())?;
-    crate::frame::write_table(&mut df, &out)?;
+    protscope::frame::write_table(&mut df, &out)?;
     if let Some(path) = &args.positions {
         let (_, path) = args.shard.resolve(path)?;
         let mut positions = positions_frame(&result.numbered)?;
-        crate::frame::write_table(&mut positions, &path)?;
+        protscope::frame::write_table(&mut positions, &path)?;
     }
     Ok(())
 }

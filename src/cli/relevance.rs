@@ -1,5 +1,5 @@
 //! `protscope relevance-stats` and `protscope flip`: statistics and a faithfulness check of
-//! attribution tables; thin over [`crate::stats`] and [`crate::attribution::flip`].
+//! attribution tables; thin over [`protscope::stats`] and [`protscope::attribution::flip`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,12 +11,12 @@ use super::common::{
     parse_index_list, print_written, progress, to_usize_list, ModelArgs, ShardArgs,
 };
 use super::heads::side_path;
-use crate::annotation::{self, read_entries, read_sites, FeatureSelection};
-use crate::attribution::flip::{flip_frame, flip_residues, residue_relevance, FlipOptions};
-use crate::frame::{read_table, write_table};
-use crate::io::read_fasta;
-use crate::stats::annotated::{annotated_positions, residues_from_tokens};
-use crate::stats::relevance_statistics;
+use protscope::annotation::{self, read_entries, read_sites, FeatureSelection};
+use protscope::attribution::flip::{flip_frame, flip_residues, residue_relevance, FlipOptions};
+use protscope::frame::{read_table, write_table};
+use protscope::io::read_fasta;
+use protscope::stats::annotated::{annotated_positions, residues_from_tokens};
+use protscope::stats::relevance_statistics;
 
 #[derive(Args, Debug)]
 #[command(group(
@@ -51,7 +51,7 @@ pub struct RelevanceStatsArgs {
 }
 
 pub fn run_relevance_stats(args: RelevanceStatsArgs) -> anyhow::Result<()> {
-    crate::frame::TableFormat::from_path(&args.out)?;
+    protscope::frame::TableFormat::from_path(&args.out)?;
     let table = read_table(&args.attributions)?;
     // The embedding-level rows give each protein's residues as the model saw them.
     let sequences: BTreeMap<String, String> = residue_relevance(&table, -1, -1)
@@ -214,7 +214,7 @@ pub struct FlipArgs {
 pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
     let shard = args.shard.parse()?;
     if shard.is_none() {
-        crate::frame::TableFormat::from_path(&args.out)?;
+        protscope::frame::TableFormat::from_path(&args.out)?;
     }
     let ks = to_usize_list(&parse_index_list(&args.k)?, "k")?;
     if ks.is_empty() {

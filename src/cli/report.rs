@@ -1,11 +1,11 @@
 //! `protscope report --from DIR`: one HTML report from the tables of a finished run folder;
-//! thin over [`crate::report::run_folder`].
+//! thin over [`protscope::report::run_folder`].
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::report::run_folder::{report_from_dir, ReportOptions};
+use protscope::report::run_folder::{report_from_dir, ReportOptions};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {

@@ -11,7 +11,7 @@ use std::process::Command;
 use crate::common::*;
 use candle_core::{Device, Tensor};
 use protscope::attribution::{integrated_gradients, IgOptions, LatentDerivative, Quadrature};
-use protscope::model::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::model::ProteinModel;
 
 fn antiberty() -> Option<PathBuf> {

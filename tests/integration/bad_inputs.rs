@@ -164,7 +164,7 @@ fn bad_sequences_name_record_and_position() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("ab3") && err.contains("limit of 64") && err.contains("--max-len"),
+        err.contains("ab3") && err.contains("limit of 64") && err.contains("`max_len`"),
         "{err}"
     );
     // Truncation keeps the first residues.

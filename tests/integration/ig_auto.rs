@@ -192,7 +192,7 @@ fn auto_steps_stop_at_the_cap_and_cover_latent_relevance() {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("--max-delta") || e.contains("--max-steps"),
+            e.contains("`max_delta`") || e.contains("`max_steps`"),
             "{e}"
         );
     }
@@ -493,7 +493,7 @@ fn forward_batches_fit_the_memory_budget() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`c`") && err.contains("--max-len") && err.contains("--memory-budget"),
+        err.contains("`c`") && err.contains("`max_len`") && err.contains("`memory_budget`"),
         "{err}"
     );
 

@@ -127,7 +127,7 @@ fn t5_vocabulary_without_a_mask_token_refuses_only_the_mask_baseline() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("tokenizer.json") && err.contains("mask token") && err.contains("--baseline"),
+        err.contains("tokenizer.json") && err.contains("mask token") && err.contains("`baseline`"),
         "{err}"
     );
 }

@@ -11,6 +11,7 @@ mod contact_prediction;
 mod heads;
 mod ig_auto;
 mod ig_parity;
+mod layering;
 mod layouts;
 mod model_parity;
 mod notebooks;

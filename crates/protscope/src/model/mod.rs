@@ -14,7 +14,6 @@ pub mod encoder;
 pub mod esm;
 pub mod esmc;
 pub(crate) mod fastmath;
-pub mod fetch;
 pub mod heads;
 pub mod hub;
 pub mod memory;
@@ -179,14 +178,14 @@ impl ProteinModel {
                     .iter()
                     .map(|h| h.name.as_str())
                     .collect();
-                Error::invalid(format!(
-                    "model has no head `{name}`; its heads: {}",
-                    if names.is_empty() {
+                Error::UnknownOutput {
+                    name: name.to_string(),
+                    available: if names.is_empty() {
                         "none (a bare encoder)".to_string()
                     } else {
                         names.join(", ")
-                    }
-                ))
+                    },
+                }
             })
     }
 

@@ -209,16 +209,16 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
         {
             return Err(Error::file(
                 &summary_file,
-                "was written with other settings (head, target, steps, max-delta, method, \
+                "was written with other settings (head, target, steps, max_delta, method, \
                  baseline or latent derivative); \
-                 choose another --out or delete the old output",
+                 choose another `out` or delete the old output",
             ));
         }
     }
     if summary.height() > 0 && has_latent_rows(&rows) != job.options.latent {
         return Err(Error::file(
             &job.out,
-            "was written with a different --latent setting; choose another --out or delete it",
+            "was written with a different `latent` setting; choose another `out` or delete it",
         ));
     }
     Ok(Some((rows, summary)))
@@ -248,7 +248,7 @@ pub fn run_attribution(
         if old != fp {
             return Err(Error::file(
                 &parts,
-                format!("holds an unfinished run with other settings ({old}); choose another --out or delete this folder"),
+                format!("holds an unfinished run with other settings ({old}); choose another `out` or delete this folder"),
             ));
         }
     } else {

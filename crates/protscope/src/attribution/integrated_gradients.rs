@@ -221,8 +221,8 @@ pub fn baseline_ids(
             crate::Error::file(
                 model.tokenizer.source(),
                 "the mask baseline needs a mask token, and this vocabulary has none (nor does \
-                 special_tokens_map.json name one); use the pad or zero baseline (--baseline pad \
-                 or --baseline zero)",
+                 special_tokens_map.json name one); use the pad or zero baseline (`baseline` pad \
+                 or zero)",
             )
         })?,
         Baseline::Zero => return Ok(None),
@@ -434,8 +434,10 @@ pub fn integrated_gradients(
     check_head(model, head_name, target)?;
     let exact = options.latent && options.latent_derivative == LatentDerivative::Exact;
     if options.latent && !exact && options.steps < 2 {
-        return Err(Error::invalid(
-            "latent attribution estimates dh/dα from neighbouring steps: use --steps >= 2",
+        return Err(Error::setting(
+            "steps",
+            options.steps,
+            "latent attribution estimates dh/dα from neighbouring steps: use at least 2",
         ));
     }
     let (alphas, weights) = options.method.nodes(options.steps)?;
@@ -571,17 +573,19 @@ impl AutoSteps {
     /// Errors for a tolerance that is not a positive number or a cap below the first try.
     pub fn validate(&self) -> Result<()> {
         if !(self.max_delta.is_finite() && self.max_delta > 0.0) {
-            return Err(Error::invalid(format!(
-                "--max-delta {} must be a positive number (0.01 = the gap may be 1 % of |F(x) - F(x')|)",
-                self.max_delta
-            )));
+            return Err(Error::setting(
+                "max_delta",
+                self.max_delta,
+                "must be a positive number (0.01 = the gap may be 1 % of |F(x) - F(x')|)",
+            ));
         }
         let first = self.first();
         if self.max_steps < first {
-            return Err(Error::invalid(format!(
-                "--max-steps {} is below the first try ({first} steps); use --max-steps >= {first}",
-                self.max_steps
-            )));
+            return Err(Error::setting(
+                "max_steps",
+                self.max_steps,
+                format!("is below the first try ({first} steps); use at least {first}"),
+            ));
         }
         Ok(())
     }

@@ -131,7 +131,7 @@ impl AttentionFilter {
         }
         if let Some(t) = self.min_weight {
             if !(0.0..=1.0).contains(&t) {
-                return Err(Error::invalid(format!("--min-attn {t} must lie in [0, 1]")));
+                return Err(Error::setting("min_weight", t, "must lie in [0, 1]"));
             }
         }
         Ok(())
@@ -211,7 +211,7 @@ fn check_finite(t: &Tensor, id: &str) -> Result<()> {
     if !s.is_finite() {
         return Err(Error::sequence(
             id,
-            "the model produced NaN/infinite attention; check the weights and --device",
+            "the model produced NaN/infinite attention; check the weights and the `device`",
         ));
     }
     Ok(())

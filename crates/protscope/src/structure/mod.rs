@@ -306,7 +306,7 @@ impl Structure {
                     &self.path,
                     format!(
                         "chain `{id}` does not exist; chains in model {model_index}: {}. Pass \
-                         one of these with --chain",
+                         one of these as `chain`",
                         self.chain_ids().join(", ")
                     ),
                 )

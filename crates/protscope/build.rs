@@ -5,12 +5,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let git_dir = Path::new(".git");
+    // The library sits in crates/protscope of the workspace; the checkout's .git is two levels up.
+    let git_dir = Path::new("../../.git");
     // Rebuild the commit stamp when HEAD moves (new commit, checkout); a worktree's `.git` is a
     // file pointing elsewhere, then the stamp refreshes with the next source change.
     if git_dir.is_dir() {
-        println!("cargo:rerun-if-changed=.git/HEAD");
-        println!("cargo:rerun-if-changed=.git/refs/heads");
+        println!("cargo:rerun-if-changed=../../.git/HEAD");
+        println!("cargo:rerun-if-changed=../../.git/refs/heads");
     }
     println!("cargo:rerun-if-changed=build.rs");
     let commit = Command::new("git")

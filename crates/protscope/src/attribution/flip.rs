@@ -147,7 +147,7 @@ pub fn flip_residues(
             &seq.id,
             format!(
                 "{} relevance values for {n} residues; the attributions must come from the same \
-                 sequence and --max-len",
+                 sequence and `max_len`",
                 relevance.len()
             ),
         ));

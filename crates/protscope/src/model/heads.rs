@@ -63,21 +63,18 @@ impl PredictionHead {
                 .labels
                 .iter()
                 .position(|l| l.eq_ignore_ascii_case(target))
-                .ok_or_else(|| {
-                    crate::Error::invalid(format!(
-                        "head `{}` has no class named `{target}`; its classes are {}",
-                        self.name,
-                        self.describe_classes()
-                    ))
+                .ok_or_else(|| crate::Error::UnknownClass {
+                    output: self.name.clone(),
+                    class: target.to_string(),
+                    available: self.describe_classes(),
                 })?,
         };
         if idx >= self.num_classes {
-            return Err(crate::Error::invalid(format!(
-                "class {idx} is outside head `{}`, which has {} classes ({})",
-                self.name,
-                self.num_classes,
-                self.describe_classes()
-            )));
+            return Err(crate::Error::UnknownClass {
+                output: self.name.clone(),
+                class: idx.to_string(),
+                available: format!("{} classes: {}", self.num_classes, self.describe_classes()),
+            });
         }
         Ok(idx)
     }

@@ -41,8 +41,8 @@ impl Shard {
     pub fn parse(text: &str) -> Result<Self> {
         let bad = |why: &str| {
             Error::invalid(format!(
-                "--shard `{text}`: {why}; write I/N with 0 <= I < N, e.g. 0/10 \
-                 (shards are numbered from 0, like SLURM's $SLURM_ARRAY_TASK_ID with --array=0-9)"
+                "`shard` `{text}`: {why}; write I/N with 0 <= I < N, e.g. 0/10 \
+                 (shards are numbered from 0, like SLURM's $SLURM_ARRAY_TASK_ID with array 0-9)"
             ))
         };
         let (i, n) = text
@@ -83,7 +83,7 @@ impl Shard {
         if dir.is_file() {
             return Err(Error::file(
                 dir,
-                "is a file, but with --shard, --out names a folder that receives one table per \
+                "is a file, but with `shard`, `out` names a folder that receives one table per \
                  shard; choose a folder name",
             ));
         }
@@ -131,7 +131,7 @@ pub fn merge_shards(dir: &Path, out: &Path) -> Result<MergeReport> {
     if !dir.is_dir() {
         return Err(Error::file(
             dir,
-            "is not a folder; --input names the folder the --shard runs wrote into",
+            "is not a folder; `input` names the folder the `shard` runs wrote into",
         ));
     }
     let mut found = Vec::new();
@@ -155,7 +155,7 @@ pub fn merge_shards(dir: &Path, out: &Path) -> Result<MergeReport> {
             return Err(Error::file(
                 dir,
                 "holds no shard tables (shard-IIII-of-NNNN.parquet); run the command with \
-                 --shard I/N --out on this folder first",
+                 `shard` I/N and `out` this folder first",
             ))
         }
         1 => *counts.keys().next().expect("one count"),
@@ -216,7 +216,7 @@ pub fn merge_shards(dir: &Path, out: &Path) -> Result<MergeReport> {
                 dir,
                 format!(
                     "{} of {count} shards are missing{}: {}; run those shards \
-                     (--shard I/{count}) before merging",
+                     (`shard` I/{count}) before merging",
                     missing.len(),
                     side_label(what),
                     missing.join(", ")
@@ -304,7 +304,7 @@ mod tests {
         );
         for bad in ["3", "10/10", "1/0", "a/3", "-1/3"] {
             let e = Shard::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("--shard"), "{e}");
+            assert!(e.contains("`shard`"), "{e}");
         }
         let ids: Vec<String> = (0..200).map(|i| format!("P{i:05}")).collect();
         let mut seen = vec![0usize; ids.len()];

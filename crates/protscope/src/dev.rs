@@ -110,7 +110,7 @@ pub fn random_model_config(
         || (preset.is_esm() && !(hidden / heads).is_multiple_of(2))
     {
         return Err(Error::invalid(format!(
-            "--hidden {hidden} must be a positive multiple of --heads {heads}{}",
+            "`hidden` {hidden} must be a positive multiple of `heads` {heads}{}",
             if preset.is_esm() {
                 " with an even head width (rotary embeddings)"
             } else {
@@ -120,7 +120,7 @@ pub fn random_model_config(
     }
     if layers == 0 || ff == 0 || positions < 3 {
         return Err(Error::invalid(
-            "--layers and --intermediate must be at least 1 and --max-positions at least 3",
+            "`layers` and `intermediate` must be at least 1 and `max_positions` at least 3",
         ));
     }
     let family = if preset.is_esm() { "Esm" } else { "Bert" };
@@ -356,7 +356,7 @@ pub fn write_random_model(
         if !old.contains("protscope_random_weights") {
             return Err(Error::file(
                 &config_path,
-                "belongs to a real model folder; choose an empty --out folder for random weights",
+                "belongs to a real model folder; choose an empty `out` folder for random weights",
             ));
         }
     }

@@ -44,7 +44,7 @@ impl Quadrature {
     /// Nodes α (ascending) and weights w with Σ w f(α) ≈ ∫₀¹ f.
     pub fn nodes(&self, steps: usize) -> Result<(Vec<f64>, Vec<f64>)> {
         if steps == 0 {
-            return Err(Error::invalid("--steps must be at least 1"));
+            return Err(Error::setting("steps", steps, "must be at least 1"));
         }
         let n = steps as f64;
         Ok(match self {
@@ -63,7 +63,11 @@ impl Quadrature {
             ),
             Quadrature::RiemannTrapezoid => {
                 if steps < 2 {
-                    return Err(Error::invalid("riemann_trapezoid needs --steps >= 2"));
+                    return Err(Error::setting(
+                        "steps",
+                        steps,
+                        "riemann_trapezoid needs at least 2",
+                    ));
                 }
                 // Captum's rule, kept for parity: nodes 0..1 inclusive, every weight 1/n with the
                 // two ends halved, so the weights sum to (n-1)/n rather than 1 (a textbook

@@ -166,8 +166,8 @@ fn batches_in_order(
                 ids[longest],
                 format!(
                     "{} tokens need about {} for the forward pass{} plus {} of weights, above \
-                     --memory-budget {}; cut the sequence with --max-len (about {fits} tokens \
-                     fit) or raise --memory-budget",
+                     `memory_budget` {}; cut the sequence with `max_len` (about {fits} tokens \
+                     fit) or raise `memory_budget`",
                     lengths[longest],
                     gib(need),
                     if attentions {

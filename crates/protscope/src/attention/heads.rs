@@ -187,7 +187,7 @@ impl HeadStatistics {
                     &maps.protein,
                     format!(
                         "annotation has {len} values but the model saw {n} residues (expected \
-                         {expected}); cut annotations to --max-len as the sequence is cut"
+                         {expected}); cut annotations to `max_len` as the sequence is cut"
                     ),
                 ));
             }

@@ -35,7 +35,7 @@ pub fn parse_device(name: &str) -> Result<Device> {
         let message = message.lines().next().unwrap_or_default().to_string();
         Error::Device(format!(
             "cannot open cuda:{ordinal}: {message}; check that `nvidia-smi` lists GPU {ordinal}, \
-             or use --device cpu"
+             or use the cpu device"
         ))
     })
 }

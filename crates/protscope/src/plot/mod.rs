@@ -14,7 +14,7 @@
 //! | one protein's residue track | [`ResidueTrack`] | [`residue_track`] |
 //! | one head's attention map, contacts | [`AttentionMap`] | [`attention_map`] |
 //! | −log10 p bars | [`SignificanceBar`]s | [`significance_bars`] |
-//! | time and memory vs sequence length (benchmarks) | [`ScalingPlot`] | [`scaling_plot`] |
+//! | time and memory vs sequence length (benchmarks; feature `dev`) | `ScalingPlot` | `scaling_plot` |
 //!
 //! Sizes are logical pixels at 96 dpi (SVG units); PNG draws the same figure at
 //! [`Figure::png_scale`] (300 dpi by default) and records that resolution in the file.
@@ -26,6 +26,7 @@ mod heatmap;
 mod layer_profile;
 pub mod palette;
 mod residue_track;
+#[cfg(feature = "dev")]
 mod scaling;
 mod significance;
 mod top_heads;
@@ -39,6 +40,7 @@ pub use draw::FONT_FAMILY;
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
+#[cfg(feature = "dev")]
 pub use scaling::{scaling_plot, RunStatus, ScalingPlot, ScalingRun};
 pub use significance::{significance_bars, SignificanceBar, SignificanceBars};
 pub use top_heads::{top_heads, wilson_interval, TopHead, TopHeads};
@@ -86,6 +88,7 @@ enum Kind {
     ResidueTrack(ResidueTrack),
     AttentionMap(AttentionMap),
     Significance(SignificanceBars),
+    #[cfg(feature = "dev")]
     Scaling(ScalingPlot),
 }
 
@@ -166,6 +169,7 @@ impl Figure {
             Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
             Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
             Kind::Significance(x) => significance::draw(c, w, h, title, x),
+            #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::draw(c, w, h, title, x),
         }
     }
@@ -341,6 +345,7 @@ impl Figure {
                 s.alpha,
                 s.alpha
             ),
+            #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::caption(x),
         }
     }
@@ -355,6 +360,7 @@ impl Figure {
             Kind::ResidueTrack(x) => residue_track::data(x),
             Kind::AttentionMap(x) => attention_map::data(x),
             Kind::Significance(x) => significance::data(x),
+            #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::data(x),
         };
         table.to_csv()

@@ -78,10 +78,10 @@ pub fn plan_batch(
         return Err(Error::sequence(
             protein,
             format!(
-                "{tokens} tokens at --batch-size {b} need about {} (weights and per-protein \
-                 values {} + {b} x {} per α-step, layers recomputed), above --memory-budget {}; \
-                 lower --batch-size (at most {} fits), cut the sequence with --max-len, or raise \
-                 --memory-budget",
+                "{tokens} tokens at `batch_size` {b} need about {} (weights and per-protein \
+                 values {} + {b} x {} per α-step, layers recomputed), above `memory_budget` {}; \
+                 lower `batch_size` (at most {} fits), cut the sequence with `max_len`, or raise \
+                 `memory_budget`",
                 gib(need),
                 gib(fixed),
                 gib(recomputed),
@@ -112,8 +112,8 @@ pub fn plan_batch(
         protein,
         format!(
             "{tokens} tokens need about {} for one α-step (layers recomputed) plus {} of \
-             weights and per-protein values, above --memory-budget {}; cut the sequence with \
-             --max-len (about {fits_len} tokens fit) or raise --memory-budget",
+             weights and per-protein values, above `memory_budget` {}; cut the sequence with \
+             `max_len` (about {fits_len} tokens fit) or raise `memory_budget`",
             gib(recomputed.max(ends)),
             gib(fixed),
             gib(budget)

@@ -285,15 +285,18 @@ impl SequenceTokenizer {
         let specials = self.special_count();
         let limit = match max_len {
             Some(m) if m <= specials => {
-                return Err(Error::invalid(format!(
-                    "--max-len {m} leaves no residue: it counts the two special tokens too"
-                )))
+                return Err(Error::setting(
+                    "max_len",
+                    m,
+                    "leaves no residue: it counts the two special tokens too",
+                ))
             }
             Some(m) if m > self.max_tokens => {
-                return Err(Error::invalid(format!(
-                    "--max-len {m} exceeds the model's limit of {} tokens",
-                    self.max_tokens
-                )))
+                return Err(Error::setting(
+                    "max_len",
+                    m,
+                    format!("exceeds the model's limit of {} tokens", self.max_tokens),
+                ))
             }
             Some(m) => m,
             None => {
@@ -302,7 +305,7 @@ impl SequenceTokenizer {
                         id,
                         format!(
                             "{} residues + {specials} special tokens exceed the model's limit of {} \
-                             tokens; pass --max-len {} to truncate",
+                             tokens; set `max_len` to {} to truncate",
                             residues.len(),
                             self.max_tokens,
                             self.max_tokens

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("{path}: {source}")]
     Io {
@@ -29,6 +30,35 @@ pub enum Error {
 
     #[error("invalid input: {0}")]
     Invalid(String),
+
+    /// A setting of an options value (`IgOptions::steps`, `Tokenizer`'s `max_len`, …) that the
+    /// library cannot use. `field` is the Rust field name; the CLI maps it to its flag.
+    #[error("`{field}` = {value}: {message}")]
+    Setting {
+        field: &'static str,
+        value: String,
+        message: String,
+    },
+
+    /// The model has no prediction output of this name (a classifier head, `species`, …).
+    #[error("the model has no prediction output `{name}`; it has: {available}")]
+    UnknownOutput { name: String, available: String },
+
+    /// A prediction output has no class of this name or index.
+    #[error("output `{output}` has no class `{class}`; its classes: {available}")]
+    UnknownClass {
+        output: String,
+        class: String,
+        available: String,
+    },
+
+    /// A table lacks a column an analysis needs.
+    #[error("{table}: no column `{column}` ({message})")]
+    MissingColumn {
+        table: String,
+        column: String,
+        message: String,
+    },
 
     #[error("device: {0}")]
     Device(String),
@@ -80,5 +110,17 @@ impl Error {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
+    }
+
+    pub fn setting(
+        field: &'static str,
+        value: impl std::fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Setting {
+            field,
+            value: value.to_string(),
+            message: message.into(),
+        }
     }
 }

@@ -121,8 +121,10 @@ pub fn embeddings_frame<S: Borrow<EncodedSequence>>(
         )));
     }
     if pooling == Pooling::Cls && model.tokenizer.first_token.is_none() {
-        return Err(Error::invalid(
-            "--pool cls: this model has no leading special token (T5, XLNet); use --pool mean or none",
+        return Err(Error::setting(
+            "pooling",
+            "cls",
+            "this model has no leading special token (T5, XLNet); use mean or none",
         ));
     }
     let batch = model.batch(seqs)?;
