@@ -33,7 +33,7 @@ fn main() {
     let features = protscope::annotation::features_frame(&entries).unwrap();
     println!("{:?}", rows.head(Some(6)));
 
-    let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, -1, -1, Some(&features)).unwrap();
+    let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, protscope::model::Level::Embedding, Some(&features)).unwrap();
     println!("{:?}", protscope::plot::residue_track("track", &format!("{}: relevance per residue", results[0].protein), &track).unwrap());
 
     let relevance_stats = demo::cdr_relevance_statistics(&tables::relevance_frames(&results).unwrap(), &numbered, 0.05).unwrap();

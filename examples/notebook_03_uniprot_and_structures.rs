@@ -36,7 +36,7 @@ fn main() {
     let features = features_frame(&entries).unwrap();
     // Only the features within the residues the model saw (a filter on the end position).
     let seen = features.filter(&features.column("end").unwrap().u32().unwrap().lt_eq(seq.residues.len() as u32)).unwrap();
-    let track = protscope::plot::ResidueTrack::from_frames(&rows, &entry.accession, -1, -1, Some(&seen)).unwrap();
+    let track = protscope::plot::ResidueTrack::from_frames(&rows, &entry.accession, protscope::model::Level::Embedding, Some(&seen)).unwrap();
     println!("{:?}", protscope::plot::residue_track("q13639_track", "Q13639: relevance per residue (tiny model)", &track).unwrap());
 
     use protscope::structure::{contacts_frame, read_structure, ContactAtom, ContactOptions, DistanceMatrix, Numbering};

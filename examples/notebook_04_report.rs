@@ -46,7 +46,7 @@ fn main() {
     report.section("Integrated gradients");
     report.table("Predicted species and chain of each antibody.", &predictions, &TableOptions::default()).unwrap();
     for r in &results {
-        let track = protscope::plot::ResidueTrack::from_frames(&rows, &r.protein, -1, -1, Some(&features)).unwrap();
+        let track = protscope::plot::ResidueTrack::from_frames(&rows, &r.protein, protscope::model::Level::Embedding, Some(&features)).unwrap();
         let figure = protscope::plot::residue_track(&format!("{}_track", r.protein), &format!("{}: relevance per residue", r.protein), &track).unwrap();
         report.figure(&figure, format!("Embedding-level IG relevance of the predicted species ({} steps), IMGT regions below.", options.steps)).unwrap();
     }

@@ -14,7 +14,7 @@ Times, per protein of a FASTA file:
 Prints one JSON object.
 
     /work/pyenv/bin/python scripts/bench_captum.py --model ~/.cache/protscope/antiberty \\
-        --fasta data/antibodies.fasta --head species --target 1 --steps 50 --threads 2
+        --fasta data/antibodies.fasta --output species --target 1 --steps 50 --threads 2
 """
 
 import argparse

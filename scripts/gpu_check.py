@@ -150,7 +150,7 @@ def main():
                 for stale in (target, target.replace(".csv", ".summary.csv")):
                     if os.path.exists(stale):
                         os.remove(stale)
-                run([args.binary, "attribute", *common, "--fasta", fasta, "--head", head, "--target", "0",
+                run([args.binary, "attribute", *common, "--fasta", fasta, "--output", head, "--target", "0",
                      "--steps", str(args.steps), "--batch-size", "10", *extra, "--out", target], log, env)
         for table in ["predict", "attention", "attribute-embedding", "attribute-latent-exact", "attribute-latent-fd"]:
             for suffix in ["", ".summary"]:
@@ -177,12 +177,12 @@ def main():
             for stale in (target, target.replace(".csv", ".summary.csv")):
                 if os.path.exists(stale):
                     os.remove(stale)
-            seconds, _ = run([args.binary, "attribute", *common, "--fasta", fasta, "--head", "species", "--target", "1",
+            seconds, _ = run([args.binary, "attribute", *common, "--fasta", fasta, "--output", "species", "--target", "1",
                               "--steps", str(args.steps), "--batch-size", str(args.steps), *extra, "--out", target], log)
             summary["timing"][f"protscope_{kind}_seconds_per_protein"] = max(seconds - startup, 0.0) / len(antibodies)
         summary["timing"]["protscope_startup_seconds"] = startup
         _, captum_json = run([sys.executable, os.path.join(HERE, "bench_captum.py"), "--model", os.path.abspath(args.antiberty),
-                              "--fasta", fasta, "--head", "species", "--target", "1", "--steps", str(args.steps),
+                              "--fasta", fasta, "--output", "species", "--target", "1", "--steps", str(args.steps),
                               "--internal-batch-size", str(args.steps), "--latent-internal-batch-size", str(args.steps),
                               "--latent-layers", "1", "--device", args.gpu_device], log)
         captum = json.loads(captum_json)

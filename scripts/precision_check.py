@@ -5,7 +5,7 @@ README quotes). Standard library only.
 
     python3 scripts/precision_check.py --binary target/release/protscope \\
         --model ~/.cache/protscope/antiberty --fasta data/antibodies_171.fasta --limit 4 \\
-        --head species --target 1 --steps 40 --device cpu --out /tmp/precision
+        --output species --target 1 --steps 40 --device cpu --out /tmp/precision
 """
 
 import argparse
@@ -47,7 +47,7 @@ def main():
         for stale in (target, target.replace(".csv", ".summary.csv")):
             if os.path.exists(stale):
                 os.remove(stale)
-        total += run([args.binary, "attribute", *common, "--head", args.head, "--target", args.target,
+        total += run([args.binary, "attribute", *common, "--output", args.head, "--target", args.target,
                       "--steps", str(args.steps), "--latent", "--latent-derivative", "exact", "--out", target], log)[0]
         seconds[dtype] = total
 

@@ -33,7 +33,7 @@ set -euo pipefail
 : "${SLURM_ARRAY_TASK_COUNT:?run as a job array: sbatch --array=0-(N-1) ...}"
 
 protscope="${PROTSCOPE:-protscope}"
-args=(attribute --model "$MODEL" --fasta "$FASTA" --head "$HEAD" --target "$TARGET"
+args=(attribute --model "$MODEL" --fasta "$FASTA" --output "$HEAD" --target "$TARGET"
       --device "${DEVICE:-cuda}" --dtype "${DTYPE:-f32}"
       --method "${METHOD:-gausslegendre}"
       --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" --out "$OUT")

@@ -43,9 +43,10 @@ pub struct AttributeArgs {
     /// Truncate sequences to this many tokens, the two special tokens included.
     #[arg(long)]
     pub max_len: Option<usize>,
-    /// Prediction head whose logit is attributed (e.g. classifier, species, chain).
-    #[arg(long)]
-    pub head: String,
+    /// Prediction output whose logit is attributed (e.g. classifier, species, chain).
+    /// `--head` is its former name.
+    #[arg(long, alias = "head")]
+    pub output: String,
     /// Target class: index or label name.
     #[arg(long)]
     pub target: String,
@@ -136,7 +137,7 @@ fn steps_rule(args: &AttributeArgs) -> anyhow::Result<(usize, Option<AutoSteps>)
 pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
     let (steps, auto_steps) = steps_rule(&args)?;
     let model = args.model.load()?;
-    let head = model.head(&args.head)?;
+    let head = model.output(&args.output)?;
     let target = head.class_index(&args.target)?;
     let input = InputArgs {
         fasta: args.fasta.clone(),
@@ -146,7 +147,7 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
     let (shard, out) = args.shard.resolve(&args.out)?;
     let seqs = input.encode_shard(&model, shard)?;
     let job = AttributionJob {
-        head: args.head.clone(),
+        output: args.output.clone(),
         target,
         options: IgOptions {
             steps,

@@ -13,7 +13,7 @@ use super::common::MemoryArgs;
 use protscope::attention::attention_maps;
 use protscope::attribution::memory::plan_batch;
 use protscope::attribution::{integrated_gradients, IgOptions, LatentDerivative};
-use protscope::model::{HeadLevel, ProteinModel};
+use protscope::model::{OutputLevel, ProteinModel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchTask {
@@ -64,10 +64,10 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
         }
         BenchTask::EmbeddingIg | BenchTask::LatentIg => {
             let head = model
-                .heads()
+                .outputs()
                 .iter()
-                .find(|h| h.level == HeadLevel::Sequence)
-                .context("the model has no sequence-level head to attribute")?
+                .find(|h| h.level == OutputLevel::Sequence)
+                .context("the model has no sequence-level output to attribute")?
                 .name
                 .clone();
             let derivative = match args.latent_derivative {

@@ -53,7 +53,7 @@ pub enum PresetArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum HeadArg {
+pub enum OutputArg {
     /// Two-class sequence classifier (what `attribute` needs).
     Classifier,
     /// Masked-LM head, as the published checkpoints.
@@ -67,8 +67,9 @@ pub struct RandomModelArgs {
     /// Output folder (config.json, vocab.txt, model.safetensors).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, value_enum, default_value = "classifier")]
-    pub head: HeadArg,
+    /// The prediction output to add (`--head` is its former name).
+    #[arg(long, alias = "head", value_enum, default_value = "classifier")]
+    pub output: OutputArg,
     /// Override the number of layers (e.g. 2 for a quick test of the shape).
     #[arg(long)]
     pub layers: Option<usize>,
@@ -105,9 +106,9 @@ pub fn run_dev(args: DevArgs) -> anyhow::Result<()> {
                 PresetArg::Esm2_150m => Preset::Esm2_150M,
                 PresetArg::Esm2_650m => Preset::Esm2_650M,
             };
-            let head = match a.head {
-                HeadArg::Classifier => RandomHead::Classifier,
-                HeadArg::Mlm => RandomHead::MaskedLm,
+            let head = match a.output {
+                OutputArg::Classifier => RandomHead::Classifier,
+                OutputArg::Mlm => RandomHead::MaskedLm,
             };
             let overrides = ShapeOverrides {
                 layers: a.layers,

@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Attention weights per layer and head as a long table.
     Attention(model_cmds::AttentionArgs),
-    /// Class logits and probabilities of every sequence-level head.
+    /// Class logits and probabilities of every sequence-level prediction output.
     Predict(model_cmds::PredictArgs),
     /// Per-residue or pooled hidden states.
     Embed(model_cmds::EmbedArgs),

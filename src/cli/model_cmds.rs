@@ -111,9 +111,9 @@ pub struct PredictArgs {
 pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
     if !model
-        .heads()
+        .outputs()
         .iter()
-        .any(|h| h.level == protscope::model::HeadLevel::Sequence)
+        .any(|h| h.level == protscope::model::OutputLevel::Sequence)
     {
         anyhow::bail!(
             "{} has no sequence-level prediction head (architecture `{}`)",

@@ -15,6 +15,7 @@ use protscope::annotation::{self, read_entries, read_sites, FeatureSelection};
 use protscope::attribution::flip::{flip_frame, flip_residues, residue_relevance, FlipOptions};
 use protscope::frame::{read_table, write_table};
 use protscope::io::read_fasta;
+use protscope::model::Level;
 use protscope::stats::annotated::{annotated_positions, residues_from_tokens};
 use protscope::stats::relevance_statistics;
 
@@ -54,7 +55,7 @@ pub fn run_relevance_stats(args: RelevanceStatsArgs) -> anyhow::Result<()> {
     protscope::frame::TableFormat::from_path(&args.out)?;
     let table = read_table(&args.attributions)?;
     // The embedding-level rows give each protein's residues as the model saw them.
-    let sequences: BTreeMap<String, String> = residue_relevance(&table, -1, -1)
+    let sequences: BTreeMap<String, String> = residue_relevance(&table, Level::Embedding)
         .with_context(|| format!("in {}", args.attributions.display()))?
         .into_iter()
         .map(|(protein, (values, residues))| {
@@ -171,7 +172,7 @@ fn split_tokens(joined: &str) -> Vec<&str> {
 pub struct FlipArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Attribution table from `protscope attribute` for the same head and target.
+    /// Attribution table from `protscope attribute` for the same output and target.
     #[arg(long)]
     pub attributions: PathBuf,
     /// The sequences the attributions were computed on (FASTA).
@@ -180,9 +181,9 @@ pub struct FlipArgs {
     /// Truncate sequences to this many tokens (as for `attribute`).
     #[arg(long)]
     pub max_len: Option<usize>,
-    /// Prediction head whose logit is watched.
+    /// Prediction output whose logit is watched (e.g. classifier, species).
     #[arg(long)]
-    pub head: String,
+    pub output: Option<String>,
     /// Target class: index or label name.
     #[arg(long)]
     pub target: String,
@@ -192,9 +193,14 @@ pub struct FlipArgs {
     /// Relevance rows to rank residues by: layer (−1 = embedding level) …
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     pub layer: i64,
-    /// … and head within the layer (−1 at the embedding level).
-    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
-    pub head_index: i64,
+    /// … and attention head within the layer (−1 at the embedding level). Scripts written before
+    /// 0.2 passed the prediction output here (`--head species`) and the attention head as
+    /// `--head-index`: both still work.
+    #[arg(long, allow_hyphen_values = true)]
+    pub head: Option<String>,
+    /// Former name of `--head` (the attention head).
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub head_index: Option<i64>,
     /// Random draws of k residues per protein and k.
     #[arg(long, default_value_t = 10)]
     pub random_repeats: usize,
@@ -211,6 +217,35 @@ pub struct FlipArgs {
     pub shard: ShardArgs,
 }
 
+/// The prediction output and the attention head index of `flip`, from `--output` and `--head`
+/// or from the flags of scripts written before 0.2 (`--head OUTPUT --head-index N`).
+fn flip_output_and_head(args: &FlipArgs) -> anyhow::Result<(String, i64)> {
+    let head_number = args.head.as_deref().map(|h| h.parse::<i64>());
+    let (legacy_output, head) = match (head_number, &args.head) {
+        (Some(Ok(n)), _) => (None, Some(n)),
+        (Some(Err(_)), Some(name)) => (Some(name.clone()), None),
+        _ => (None, None),
+    };
+    let head = match (head, args.head_index) {
+        (Some(_), Some(_)) => {
+            bail!("give the attention head once: --head N (--head-index is its old name)")
+        }
+        (Some(n), None) | (None, Some(n)) => n,
+        (None, None) => -1,
+    };
+    let output = match (&args.output, legacy_output) {
+        (Some(o), None) => o.clone(),
+        (None, Some(o)) => o,
+        (Some(_), Some(name)) => bail!(
+            "--head {name}: --head is the attention head's index; the prediction output is --output"
+        ),
+        (None, None) => bail!(
+            "--output is required: the prediction output whose logit is watched (e.g. species)"
+        ),
+    };
+    Ok((output, head))
+}
+
 pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
     let shard = args.shard.parse()?;
     if shard.is_none() {
@@ -220,10 +255,12 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
     if ks.is_empty() {
         bail!("--k needs at least one residue count");
     }
+    let (output, head) = flip_output_and_head(&args)?;
     let model = args.model.load()?;
-    let target = model.head(&args.head)?.class_index(&args.target)?;
+    let target = model.output(&output)?.class_index(&args.target)?;
     let table = read_table(&args.attributions)?;
-    let relevance = residue_relevance(&table, args.layer, args.head_index)
+    let level = Level::from_columns(args.layer, head)?;
+    let relevance = residue_relevance(&table, level)
         .with_context(|| format!("in {}", args.attributions.display()))?;
     let mut records = read_fasta(&args.fasta)?;
     if let Some(shard) = shard {
@@ -261,7 +298,7 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
             }
         }
         rows.extend(flip_residues(
-            &model, &seq, &args.head, target, values, &options,
+            &model, &seq, &output, target, values, &options,
         )?);
     }
     bar.finish_and_clear();

@@ -45,7 +45,7 @@ fn real_antiberty_matches_pytorch() {
     let batch = model.batch(&refs).unwrap();
     let out = model.forward(&batch, Default::default()).unwrap();
     for head in ["species", "chain", "graft"] {
-        let logits = model.head_logits(head, &out).unwrap();
+        let logits = model.output_logits(head, &out).unwrap();
         for (i, s) in seqs.iter().enumerate() {
             let d = max_abs_diff(
                 &logits.get(i).unwrap(),
@@ -162,7 +162,7 @@ fn peak_rss_kb(
         .args([
             "--max-len",
             "24",
-            "--head",
+            "--output",
             "chain",
             "--target",
             "0",
@@ -231,7 +231,7 @@ fn real_antiberty_quick_demo_writes_the_report() {
         "CDR3 statistics are in the report"
     );
     let agreement = html
-        .split("Chain head: the predicted class matches the source&#39;s label for ")
+        .split("Chain output: the predicted class matches the source&#39;s label for ")
         .nth(1)
         .and_then(|rest| rest.split(" proteins").next())
         .map(|s| {

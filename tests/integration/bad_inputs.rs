@@ -196,13 +196,16 @@ fn bad_sequences_name_record_and_position() {
 #[test]
 fn unknown_heads_and_targets() {
     let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
-    let err = model.head("classifier").unwrap_err().to_string();
+    let err = model.output("classifier").unwrap_err().to_string();
     assert!(err.contains("species") && err.contains("chain"), "{err}");
-    let species = model.head("species").unwrap();
+    let species = model.output("species").unwrap();
     assert_eq!(species.class_index("rabbit").unwrap(), 3);
     assert_eq!(species.class_index("5").unwrap(), 5);
     let err = species.class_index("6").unwrap_err().to_string();
-    assert!(err.contains("outside") && err.contains("Camel"), "{err}");
+    assert!(
+        err.contains("no class `6`") && err.contains("Camel"),
+        "{err}"
+    );
     assert!(species.class_index("Dog").is_err());
 }
 

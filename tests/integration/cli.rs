@@ -230,7 +230,7 @@ fn attribute_args<'a>(model: &'a str, fasta: &'a str, out: &'a str) -> Vec<&'a s
         model,
         "--fasta",
         fasta,
-        "--head",
+        "--output",
         "species",
         "--target",
         "Human",
@@ -371,7 +371,7 @@ fn attribute_is_resumable_and_complete() {
     let mut bad_target = attribute_args(model, &fasta, resumed.to_str().unwrap());
     bad_target[8] = "Dog";
     let (ok, _, err) = protscope(&bad_target);
-    assert!(!ok && err.contains("no class named `Dog`"), "{err}");
+    assert!(!ok && err.contains("no class `Dog`"), "{err}");
 }
 
 /// ALBERT, ESM C, T5 and XLNet go through the same commands as BERT: attention, heads, attribute
@@ -434,7 +434,7 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
                 model,
                 "--fasta",
                 &fasta,
-                "--head",
+                "--output",
                 "classifier",
                 "--target",
                 target,
@@ -461,7 +461,7 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
                 &path("attributions.parquet"),
                 "--fasta",
                 &fasta,
-                "--head",
+                "--output",
                 "classifier",
                 "--target",
                 target,

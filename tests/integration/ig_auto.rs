@@ -212,7 +212,7 @@ fn attribute_steps_auto_writes_steps_and_convergence() {
             model.to_str().unwrap().into(),
             "--fasta".into(),
             fasta.to_str().unwrap().into(),
-            "--head".into(),
+            "--output".into(),
             "species".into(),
             "--target".into(),
             "Human".into(),
@@ -328,7 +328,7 @@ fn attribute_refuses_requests_over_the_memory_budget() {
             model_dir.to_str().unwrap().into(),
             "--fasta".into(),
             fasta.to_str().unwrap().into(),
-            "--head".into(),
+            "--output".into(),
             "species".into(),
             "--target".into(),
             "0".into(),
@@ -396,9 +396,9 @@ fn recomputed_layers_give_the_same_attributions() {
     for name in ["antiberty_tiny", "esm_cls", "t5_gated", "xlnet_cls"] {
         let model = ProteinModel::load(&model_fixture(name), &Device::Cpu).unwrap();
         let head = model
-            .heads()
+            .outputs()
             .iter()
-            .find(|h| h.level == protscope::model::HeadLevel::Sequence)
+            .find(|h| h.level == protscope::model::OutputLevel::Sequence)
             .expect("a sequence-level head")
             .name
             .clone();

@@ -23,7 +23,7 @@ fn check_both_paths(name: &str, model: &ProteinModel, prefix: &str, tol: f32) {
 }
 
 fn head_names(model: &ProteinModel) -> Vec<&str> {
-    model.heads().iter().map(|h| h.name.as_str()).collect()
+    model.outputs().iter().map(|h| h.name.as_str()).collect()
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn prot_t5_full_checkpoint_in_torch_shards_reads_the_encoder_only() {
     let dir = model_fixture("pub_prot_t5_full");
     assert!(dir.join("pytorch_model.bin.index.json").is_file());
     let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
-    assert!(model.heads().is_empty());
+    assert!(model.outputs().is_empty());
     check_both_paths("pub_prot_t5_full", &model, "", TOL);
     let family = model.config.family;
     let weights =

@@ -7,6 +7,7 @@ mod annotation_files;
 mod antiberty_real;
 mod bad_inputs;
 mod cli;
+mod cli_docs;
 mod contact_prediction;
 mod heads;
 mod ig_auto;

@@ -52,9 +52,9 @@ pub(crate) fn check_parity(name: &str, model: &ProteinModel, prefix: &str, tol: 
                 assert!(d <= tol, "{name}/{}: {what} differ by {d}", s.id);
                 worst = worst.max(d);
             }
-            for head in model.heads() {
+            for head in model.outputs() {
                 let logits = model
-                    .head_logits(&head.name, &out)
+                    .output_logits(&head.name, &out)
                     .unwrap()
                     .get(0)
                     .unwrap()
@@ -71,7 +71,7 @@ pub(crate) fn check_parity(name: &str, model: &ProteinModel, prefix: &str, tol: 
                 worst = worst.max(d);
                 // Sequence heads read the first token: a last layer run for that row only
                 // (what integrated gradients does) gives the same logits.
-                if let Some(rows) = model.head_rows(&head.name).unwrap() {
+                if let Some(rows) = model.output_rows(&head.name).unwrap() {
                     let short = model
                         .encode(
                             &emb,
@@ -84,7 +84,7 @@ pub(crate) fn check_parity(name: &str, model: &ProteinModel, prefix: &str, tol: 
                         .unwrap();
                     assert_eq!(short.last_hidden_state.dim(1).unwrap(), rows);
                     let logits = model
-                        .head_logits(&head.name, &short)
+                        .output_logits(&head.name, &short)
                         .unwrap()
                         .get(0)
                         .unwrap()
@@ -113,7 +113,7 @@ fn bert_sequence_classifier_matches_hf() {
 fn bert_multilabel_from_pytorch_bin_matches_hf() {
     check_model("bert_multilabel");
     let model = ProteinModel::load(&model_fixture("bert_multilabel"), &Device::Cpu).unwrap();
-    assert!(model.head("classifier").unwrap().multi_label);
+    assert!(model.output("classifier").unwrap().multi_label);
 }
 
 #[test]
@@ -135,9 +135,9 @@ fn esm_masked_lm_from_shards_matches_hf() {
 fn antiberty_shaped_model_matches_hf() {
     check_model("antiberty_tiny");
     let model = ProteinModel::load(&model_fixture("antiberty_tiny"), &Device::Cpu).unwrap();
-    let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<_> = model.outputs().iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["mlm", "species", "chain", "graft"]);
-    assert_eq!(model.head("species").unwrap().label(1), Some("Human"));
+    assert_eq!(model.output("species").unwrap().label(1), Some("Human"));
 }
 
 /// A padded batch gives each sequence the same results as running it alone.
@@ -221,7 +221,7 @@ fn albert_masked_lm_matches_hf() {
 fn esmc_matches_official_modules() {
     check_model("esmc_tiny");
     let model = ProteinModel::load(&model_fixture("esmc_tiny"), &Device::Cpu).unwrap();
-    let names: Vec<_> = model.heads().iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<_> = model.outputs().iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["mlm", "classifier"]);
 }
 

@@ -36,8 +36,8 @@ fn forward_outputs(model: &ProteinModel, dir: &std::path::Path) -> Vec<(String, 
             all.push((format!("{what} {layer}"), t.clone()));
         }
     }
-    for head in model.heads() {
-        let logits = model.head_logits(&head.name, &out).unwrap();
+    for head in model.outputs() {
+        let logits = model.output_logits(&head.name, &out).unwrap();
         all.push((format!("{} logits", head.name), logits));
     }
     all
@@ -82,9 +82,9 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 fn attribute(model: &ProteinModel, derivative: LatentDerivative) -> IgResult {
     // The first sequence-level head (IG targets a class of one).
     let head = model
-        .heads()
+        .outputs()
         .iter()
-        .find(|h| model.head_rows(&h.name).unwrap().is_some())
+        .find(|h| model.output_rows(&h.name).unwrap().is_some())
         .expect("a sequence-level head")
         .name
         .clone();

@@ -28,7 +28,7 @@ fn f64_column(df: &DataFrame, name: &str) -> Vec<f64> {
 fn write_sites(dir: &Path, mutate: Option<&str>) -> String {
     let stats = fixtures().join("stats");
     let table = read_table(&stats.join("attributions.csv")).unwrap();
-    let residues = residue_relevance(&table, -1, -1).unwrap();
+    let residues = residue_relevance(&table, protscope::model::Level::Embedding).unwrap();
     let annotations: BTreeMap<String, Vec<usize>> =
         serde_json::from_str(&std::fs::read_to_string(stats.join("annotations.json")).unwrap())
             .unwrap();
@@ -196,7 +196,7 @@ fn flip_numbers_are_consistent() {
     let batch = model.batch_from_ids(&[ids]).unwrap();
     let out = model.forward(&batch, Default::default()).unwrap();
     let logit = model
-        .head_logits("classifier", &out)
+        .output_logits("classifier", &out)
         .unwrap()
         .get(0)
         .unwrap()
@@ -240,6 +240,7 @@ fn flip_cli_writes_documented_columns() {
         &attributions,
         "--fasta",
         fasta.to_str().unwrap(),
+        // The pre-0.2 flag for the prediction output (now --output), kept working as an alias.
         "--head",
         "classifier",
         "--target",

@@ -164,7 +164,7 @@ fn three_shards_merged_equal_the_unsharded_run() {
     let mut args = vec!["attribute"];
     args.extend(common);
     args.extend([
-        "--head", "species", "--target", "Human", "--steps", "4", "--latent",
+        "--output", "species", "--target", "Human", "--steps", "4", "--latent",
     ]);
     check_sharded(tmp.path(), "attribute", &args, &["summary"]);
 
@@ -174,7 +174,7 @@ fn three_shards_merged_equal_the_unsharded_run() {
         "flip",
         "--attributions",
         attributions.to_str().unwrap(),
-        "--head",
+        "--output",
         "species",
         "--target",
         "Human",

@@ -24,7 +24,7 @@ pub use crate::attribution::{integrated_gradients, Baseline, IgOptions, IgResult
 pub use crate::fetch;
 pub use crate::frame::{read_table, write_table};
 pub use crate::io::{read_fasta, FastaRecord};
-pub use crate::model::{EncodedSequence, ProteinModel};
+pub use crate::model::{EncodedSequence, Level, ProteinModel};
 pub use crate::notebook::Show;
 pub use crate::structure::{read_structure, Structure};
 pub use crate::{Error, Result};

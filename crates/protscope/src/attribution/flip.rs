@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use candle_core::DType;
 use polars::prelude::*;
 
-use crate::model::{EncodedSequence, ForwardOptions, HeadLevel, ProteinModel};
+use crate::model::{EncodedSequence, ForwardOptions, Level, OutputLevel, ProteinModel};
 use crate::{Error, Result};
 
 /// Settings of a flipping run.
@@ -124,20 +124,20 @@ pub fn top_k_residues(relevance: &[f64], k: usize) -> Vec<usize> {
 pub fn flip_residues(
     model: &ProteinModel,
     seq: &EncodedSequence,
-    head_name: &str,
+    output: &str,
     target: usize,
     relevance: &[f64],
     options: &FlipOptions,
 ) -> Result<Vec<FlipRow>> {
-    let head = model.head(head_name)?;
-    if head.level != HeadLevel::Sequence {
+    let head = model.output(output)?;
+    if head.level != OutputLevel::Sequence {
         return Err(Error::invalid(format!(
-            "head `{head_name}` predicts per token; flipping needs a sequence-level head"
+            "output `{output}` predicts per token; flipping needs a sequence-level output"
         )));
     }
     if target >= head.num_classes {
         return Err(Error::invalid(format!(
-            "target {target} is outside head `{head_name}` ({} classes)",
+            "target {target} is outside output `{output}` ({} classes)",
             head.num_classes
         )));
     }
@@ -178,7 +178,7 @@ pub fn flip_residues(
         }
         plans.push((k, top));
     }
-    let logits = target_logits(model, head_name, target, &rows, options.batch_size.max(1))?;
+    let logits = target_logits(model, output, target, &rows, options.batch_size.max(1))?;
     let original = logits[0];
     let mut out = Vec::with_capacity(plans.len());
     let mut at = 1;
@@ -214,7 +214,7 @@ pub fn flip_residues(
 /// Target logit of each id row (all the same length), in batches.
 fn target_logits(
     model: &ProteinModel,
-    head_name: &str,
+    output: &str,
     target: usize,
     rows: &[Vec<u32>],
     batch_size: usize,
@@ -223,7 +223,7 @@ fn target_logits(
     for chunk in rows.chunks(batch_size) {
         let batch = model.batch_from_ids(chunk)?;
         let encoded = model.forward(&batch, ForwardOptions::default())?;
-        let logits = model.head_logits(head_name, &encoded)?;
+        let logits = model.output_logits(output, &encoded)?;
         let column: Vec<f64> = logits
             .narrow(1, target, 1)?
             .flatten_all()?
@@ -259,12 +259,13 @@ pub fn flip_frame(rows: &[FlipRow]) -> Result<DataFrame> {
 /// table has a `residue` column).
 pub type ResidueRelevance = BTreeMap<String, (Vec<f64>, Option<String>)>;
 
-/// Per-residue relevance of one (layer, head) from an attribution table (columns protein,
+/// Per-residue relevance at one [`Level`] from an attribution table (columns protein,
 /// layer, head, position, relevance; residue optional): for each protein the values at
 /// positions 1..=n in order (n + 1, the final special token, is the largest position), and the
 /// residues when the table has them. Missing or repeated positions are errors naming the
 /// protein.
-pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<ResidueRelevance> {
+pub fn residue_relevance(table: &DataFrame, level: Level) -> Result<ResidueRelevance> {
+    let (layer, head) = level.columns();
     let col = |name: &str| {
         table.column(name).map_err(|_| {
             Error::invalid(format!(
@@ -306,7 +307,7 @@ pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<Res
         {
             return Err(Error::sequence(
                 p,
-                format!("position {pos} appears twice for layer {layer}, head {head}"),
+                format!("position {pos} appears twice at {level}"),
             ));
         }
     }
@@ -346,7 +347,7 @@ pub fn residue_relevance(table: &DataFrame, layer: i64, head: i64) -> Result<Res
     }
     if out.is_empty() {
         return Err(Error::invalid(format!(
-            "attribution table has no rows for layer {layer}, head {head}"
+            "attribution table has no rows at {level} (layer {layer}, head {head} in the table)"
         )));
     }
     Ok(out)

@@ -16,7 +16,7 @@ use candle_core::backprop::GradStore;
 
 use crate::model::memory::layer_values;
 use crate::model::{
-    Capture, EncodedSequence, EncoderOutput, ForwardOptions, HeadLevel, ProteinModel,
+    Capture, EncodedSequence, EncoderOutput, ForwardOptions, OutputLevel, ProteinModel,
 };
 use crate::{Error, Result};
 
@@ -113,7 +113,8 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 2 << 30;
 #[derive(Debug, Clone)]
 pub struct IgResult {
     pub protein: String,
-    pub head: String,
+    /// The prediction output whose logit is attributed (`species`, `classifier`, …).
+    pub output: String,
     pub target: usize,
     /// Token texts: first special (none in T5), residues, final special.
     pub tokens: Vec<String>,
@@ -238,7 +239,7 @@ pub fn baseline_ids(
 /// The straight path from the baseline embedding e' to the input embedding e of one protein,
 /// and the target logit at both ends.
 struct IgPath<'a> {
-    head: &'a str,
+    output: &'a str,
     target: usize,
     tokens: usize,
     mask: Tensor,
@@ -261,11 +262,11 @@ impl<'a> IgPath<'a> {
     fn new(
         model: &ProteinModel,
         seq: &EncodedSequence,
-        head_name: &'a str,
+        output: &'a str,
         target: usize,
         baseline: Baseline,
     ) -> Result<Self> {
-        check_head(model, head_name, target)?;
+        check_output(model, output, target)?;
         let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
         let mask = input.mask.clone();
         let e_input = model.embed(&input.input_ids, &mask)?; // (1, T, H)
@@ -277,7 +278,7 @@ impl<'a> IgPath<'a> {
             None => e_input.zeros_like()?,
         };
         let diff = (&e_input - &e_base)?;
-        let last_layer_rows = model.head_rows(head_name)?;
+        let last_layer_rows = model.output_rows(output)?;
         // F at the input and at the baseline, both in one forward pass.
         let ends = model.encode(
             &Tensor::cat(&[&e_input, &e_base], 0)?,
@@ -288,13 +289,13 @@ impl<'a> IgPath<'a> {
             },
         )?;
         let f_ends: Vec<f64> = model
-            .head_logits(head_name, &ends)?
+            .output_logits(output, &ends)?
             .narrow(1, target, 1)?
             .flatten_all()?
             .to_dtype(DType::F64)?
             .to_vec1()?;
         Ok(IgPath {
-            head: head_name,
+            output,
             target,
             tokens: seq.ids.len(),
             mask,
@@ -340,7 +341,7 @@ impl<'a> IgPath<'a> {
                 recompute_layers: self.recompute_layers,
             },
         )?;
-        let logits = model.head_logits(self.head, &out)?;
+        let logits = model.output_logits(self.output, &out)?;
         let objective = logits.narrow(1, self.target, 1)?.sum_all()?;
         let grads = objective.backward()?;
         let g = grads
@@ -391,17 +392,17 @@ impl<'a> IgPath<'a> {
     }
 }
 
-/// Errors unless `head_name` is a sequence-level head with a class `target`.
-fn check_head(model: &ProteinModel, head_name: &str, target: usize) -> Result<()> {
-    let head = model.head(head_name)?;
-    if head.level != HeadLevel::Sequence {
+/// Errors unless `output` is a sequence-level output with a class `target`.
+fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
+    let head = model.output(output)?;
+    if head.level != OutputLevel::Sequence {
         return Err(Error::invalid(format!(
-            "head `{head_name}` predicts per token; attribution needs a sequence-level head"
+            "output `{output}` predicts per token; attribution needs a sequence-level output"
         )));
     }
     if target >= head.num_classes {
         return Err(Error::invalid(format!(
-            "target {target} is outside head `{head_name}` ({} classes)",
+            "target {target} is outside output `{output}` ({} classes)",
             head.num_classes
         )));
     }
@@ -423,15 +424,15 @@ fn nodes_on_device(alphas: &[f64], weights: &[f64], device: &Device) -> Result<(
     ))
 }
 
-/// Runs integrated gradients for one protein and the target class of a sequence-level head.
+/// Runs integrated gradients for one protein and the target class of a sequence-level output.
 pub fn integrated_gradients(
     model: &ProteinModel,
     seq: &EncodedSequence,
-    head_name: &str,
+    output: &str,
     target: usize,
     options: &IgOptions,
 ) -> Result<IgResult> {
-    check_head(model, head_name, target)?;
+    check_output(model, output, target)?;
     let exact = options.latent && options.latent_derivative == LatentDerivative::Exact;
     if options.latent && !exact && options.steps < 2 {
         return Err(Error::setting(
@@ -441,7 +442,7 @@ pub fn integrated_gradients(
         ));
     }
     let (alphas, weights) = options.method.nodes(options.steps)?;
-    let mut path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    let mut path = IgPath::new(model, seq, output, target, options.baseline)?;
     path.recompute_layers = options.recompute_layers;
     let device = model.device().clone();
     let t = seq.ids.len();
@@ -639,14 +640,14 @@ fn is_new_node(method: Quadrature, k: usize) -> bool {
 pub fn integrated_gradients_auto(
     model: &ProteinModel,
     seq: &EncodedSequence,
-    head_name: &str,
+    output: &str,
     target: usize,
     options: &IgOptions,
     auto: &AutoSteps,
 ) -> Result<IgResult> {
-    check_head(model, head_name, target)?;
+    check_output(model, output, target)?;
     auto.validate()?;
-    let mut path = IgPath::new(model, seq, head_name, target, options.baseline)?;
+    let mut path = IgPath::new(model, seq, output, target, options.baseline)?;
     path.recompute_layers = options.recompute_layers;
     let tolerance = auto.max_delta * (path.f_input - path.f_baseline).abs();
     let t = seq.ids.len();
@@ -699,7 +700,7 @@ pub fn integrated_gradients_auto(
         ..options.clone()
     };
     let mut result = if options.latent {
-        integrated_gradients(model, seq, head_name, target, &steps_options)?
+        integrated_gradients(model, seq, output, target, &steps_options)?
     } else {
         path.result(model, seq, embedding, delta, Vec::new(), &steps_options)?
     };
@@ -731,7 +732,7 @@ impl IgPath<'_> {
         tokens.extend(model.tokenizer.final_tokens.iter().cloned());
         Ok(IgResult {
             protein: seq.id.clone(),
-            head: self.head.to_string(),
+            output: self.output.to_string(),
             target: self.target,
             tokens,
             residue_start: seq.residue_start,

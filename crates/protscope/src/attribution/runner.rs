@@ -23,7 +23,8 @@ use crate::{Error, Result};
 /// What one attribution job computes.
 #[derive(Debug, Clone)]
 pub struct AttributionJob {
-    pub head: String,
+    /// The prediction output whose logit is attributed.
+    pub output: String,
     pub target: usize,
     pub options: IgOptions,
     /// Output table (.parquet / .csv); the summary goes to `<stem>.summary.<ext>`.
@@ -87,7 +88,7 @@ fn part_key(id: &str) -> String {
 
 fn job_fingerprint(job: &AttributionJob) -> serde_json::Value {
     let mut fp = serde_json::json!({
-        "head": job.head,
+        "output": job.output,
         "target": job.target,
         "steps": job.options.steps,
         "method": job.options.method.name(),
@@ -125,9 +126,27 @@ fn string_column<'a>(df: &'a DataFrame, name: &str, path: &Path) -> Result<&'a S
 /// before the `latent_derivative` column, came from finite differences only: that column is
 /// filled in too (`fd` when `rows` holds head-level relevance, `none` otherwise). Their runs can
 /// thus be resumed.
+/// [`read_table_like`], also accepting summaries written before 0.2, whose `output` column was
+/// called `head`.
+fn read_summary_like(path: &Path, template: &DataFrame) -> Result<DataFrame> {
+    let error = match read_table_like(path, template) {
+        Ok(df) => return Ok(df),
+        Err(e) => e,
+    };
+    let mut legacy = template.clone();
+    legacy.rename("output", "head".into())?;
+    match read_table_like(path, &legacy) {
+        Ok(mut df) => {
+            df.rename("head", "output".into())?;
+            Ok(df)
+        }
+        Err(_) => Err(error),
+    }
+}
+
 fn read_summary(path: &Path, rows: &DataFrame) -> Result<DataFrame> {
     let current = empty_summary_frame();
-    let error = match read_table_like(path, &current) {
+    let error = match read_summary_like(path, &current) {
         Ok(df) => return Ok(df),
         Err(e) => e,
     };
@@ -136,9 +155,9 @@ fn read_summary(path: &Path, rows: &DataFrame) -> Result<DataFrame> {
     let _ = without_auto.drop_in_place("converged");
     let mut oldest = without_auto.clone();
     let _ = oldest.drop_in_place("latent_derivative");
-    let mut df = if let Ok(df) = read_table_like(path, &without_auto) {
+    let mut df = if let Ok(df) = read_summary_like(path, &without_auto) {
         df
-    } else if let Ok(mut df) = read_table_like(path, &oldest) {
+    } else if let Ok(mut df) = read_summary_like(path, &oldest) {
         let derivative = if has_latent_rows(rows) { "fd" } else { "none" };
         let column = Column::new("latent_derivative".into(), vec![derivative; df.height()]);
         df.with_column(column)?;
@@ -170,7 +189,7 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
     let summary = read_summary(&summary_file, &rows)?;
     let fp = job_fingerprint(job);
     for r in 0..summary.height() {
-        let head = string_column(&summary, "head", &summary_file)?
+        let output = string_column(&summary, "output", &summary_file)?
             .get(r)
             .unwrap_or_default();
         let method = string_column(&summary, "method", &summary_file)?
@@ -200,7 +219,7 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
             None => max_delta.is_none() && steps == job.options.steps as i64,
             Some(auto) => max_delta == Some(auto.max_delta) && steps <= auto.max_steps as i64,
         };
-        if head != fp["head"]
+        if output != fp["output"]
             || method != fp["method"]
             || baseline != fp["baseline"]
             || derivative != fp["latent_derivative"]
@@ -209,7 +228,7 @@ fn existing_output(job: &AttributionJob) -> Result<Option<(DataFrame, DataFrame)
         {
             return Err(Error::file(
                 &summary_file,
-                "was written with other settings (head, target, steps, max_delta, method, \
+                "was written with other settings (output, target, steps, max_delta, method, \
                  baseline or latent derivative); \
                  choose another `out` or delete the old output",
             ));
@@ -317,9 +336,9 @@ pub fn run_attribution(
         };
         let result = match &job.auto_steps {
             Some(auto) => {
-                integrated_gradients_auto(model, seq, &job.head, job.target, &options, auto)?
+                integrated_gradients_auto(model, seq, &job.output, job.target, &options, auto)?
             }
-            None => integrated_gradients(model, seq, &job.head, job.target, &options)?,
+            None => integrated_gradients(model, seq, &job.output, job.target, &options)?,
         };
         if result.converged == Some(false) {
             report.not_converged.push(NotConverged {

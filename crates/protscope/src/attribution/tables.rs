@@ -77,7 +77,7 @@ pub fn relevance_frames(results: &[IgResult]) -> Result<DataFrame> {
 pub fn empty_summary_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),
-        "head" => Vec::<String>::new(),
+        "output" => Vec::<String>::new(),
         "target" => Vec::<i64>::new(),
         "f_input" => Vec::<f64>::new(),
         "f_baseline" => Vec::<f64>::new(),
@@ -95,7 +95,7 @@ pub fn empty_summary_frame() -> DataFrame {
 pub fn summary_frame(result: &IgResult) -> Result<DataFrame> {
     Ok(df!(
         "protein" => [result.protein.as_str()],
-        "head" => [result.head.as_str()],
+        "output" => [result.output.as_str()],
         "target" => [result.target as i64],
         "f_input" => [result.f_input],
         "f_baseline" => [result.f_baseline],

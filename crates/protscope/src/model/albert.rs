@@ -9,7 +9,7 @@ use super::config::ModelConfig;
 use super::encoder::{
     Encoder, EncoderConfig, EncoderLayer, FeedForward, NormPlacement, SelfAttention,
 };
-use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::output::{Output, OutputLevel, OutputModule};
 use super::weights::{Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
@@ -98,7 +98,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         None
     };
 
-    let mut heads = Vec::new();
+    let mut outputs = Vec::new();
     match config.architecture() {
         "AlbertForMaskedLM" | "AlbertForPreTraining" => {
             let embeddings_name = format!("{p}embeddings.word_embeddings.weight");
@@ -110,13 +110,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &["predictions.decoder.bias", "predictions.bias"],
                 &[config.vocab_size],
             )?;
-            heads.push(PredictionHead {
+            outputs.push(Output {
                 name: "mlm".into(),
-                level: HeadLevel::Token,
+                level: OutputLevel::Token,
                 num_classes: config.vocab_size,
                 labels: Vec::new(),
                 multi_label: false,
-                module: HeadModule::MaskedLm {
+                module: OutputModule::MaskedLm {
                     dense: w.linear("predictions.dense", h, e)?,
                     activation: activation(config)?,
                     norm: w.layer_norm("predictions.LayerNorm", e, config.layer_norm_eps)?,
@@ -133,13 +133,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 ));
             }
             let classes = config.num_labels.unwrap_or(2);
-            heads.push(PredictionHead {
+            outputs.push(Output {
                 name: "classifier".into(),
-                level: HeadLevel::Sequence,
+                level: OutputLevel::Sequence,
                 num_classes: classes,
                 labels: config.class_labels(classes),
                 multi_label: config.is_multi_label(),
-                module: HeadModule::Pooled(w.linear("classifier", h, classes)?),
+                module: OutputModule::Pooled(w.linear("classifier", h, classes)?),
             });
         }
         "AlbertModel" | "" => {}
@@ -157,7 +157,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         embeddings: EmbeddingModule::Bert(embeddings),
         encoder,
         pooler,
-        heads,
+        outputs,
         contact_head: None,
     })
 }

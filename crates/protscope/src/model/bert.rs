@@ -7,7 +7,7 @@ use candle_nn::Embedding;
 
 use super::config::ModelConfig;
 use super::encoder::{Activation, Encoder, EncoderConfig, NormPlacement};
-use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::output::{Output, OutputLevel, OutputModule};
 use super::weights::{LayerNorm, Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
@@ -124,8 +124,8 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     };
 
     let arch = config.architecture();
-    let mut heads = Vec::new();
-    let mlm = |heads: &mut Vec<PredictionHead>| -> Result<()> {
+    let mut outputs = Vec::new();
+    let mlm = |outputs: &mut Vec<Output>| -> Result<()> {
         // The decoder is tied to the word embeddings; checkpoints may omit its weight.
         let embeddings = format!("{p}embeddings.word_embeddings.weight");
         let decoder_weight = w.get_first(
@@ -138,13 +138,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             &["cls.predictions.decoder.bias", "cls.predictions.bias"],
             &[config.vocab_size],
         )?;
-        heads.push(PredictionHead {
+        outputs.push(Output {
             name: "mlm".into(),
-            level: HeadLevel::Token,
+            level: OutputLevel::Token,
             num_classes: config.vocab_size,
             labels: Vec::new(),
             multi_label: false,
-            module: HeadModule::MaskedLm {
+            module: OutputModule::MaskedLm {
                 dense: w.linear("cls.predictions.transform.dense", h, h)?,
                 activation: act,
                 norm: w.layer_norm(
@@ -169,31 +169,31 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     };
     match arch {
         "AntiBERTy" => {
-            mlm(&mut heads)?;
+            mlm(&mut outputs)?;
             for (name, classes) in [("species", 6), ("chain", 2), ("graft", 2)] {
                 needs_pooler(name)?;
-                heads.push(PredictionHead {
+                outputs.push(Output {
                     name: name.into(),
-                    level: HeadLevel::Sequence,
+                    level: OutputLevel::Sequence,
                     num_classes: classes,
                     labels: config.head_labels.get(name).cloned().unwrap_or_default(),
                     multi_label: false,
-                    module: HeadModule::Pooled(w.linear(&format!("cls.{name}"), h, classes)?),
+                    module: OutputModule::Pooled(w.linear(&format!("cls.{name}"), h, classes)?),
                 });
             }
         }
-        "BertForMaskedLM" | "BertForPreTraining" => mlm(&mut heads)?,
+        "BertForMaskedLM" | "BertForPreTraining" => mlm(&mut outputs)?,
         "BertForSequenceClassification" => {
             let classes = config.num_labels.unwrap_or(2);
             needs_pooler("classifier")?;
             let labels = config.class_labels(classes);
-            heads.push(PredictionHead {
+            outputs.push(Output {
                 name: "classifier".into(),
-                level: HeadLevel::Sequence,
+                level: OutputLevel::Sequence,
                 num_classes: classes,
                 labels,
                 multi_label: config.is_multi_label(),
-                module: HeadModule::Pooled(w.linear("classifier", h, classes)?),
+                module: OutputModule::Pooled(w.linear("classifier", h, classes)?),
             });
         }
         "BertModel" | "" => {}
@@ -211,7 +211,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         embeddings: EmbeddingModule::Bert(embeddings),
         encoder,
         pooler,
-        heads,
+        outputs,
         contact_head: None,
     })
 }

@@ -7,7 +7,7 @@ use candle_nn::Embedding;
 
 use super::config::ModelConfig;
 use super::encoder::{Activation, Encoder, EncoderConfig, NormPlacement};
-use super::heads::{ContactHead, HeadLevel, HeadModule, PredictionHead};
+use super::output::{ContactHead, Output, OutputLevel, OutputModule};
 use super::weights::{LayerNorm, Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
@@ -126,7 +126,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         Some(&format!("{p}encoder.emb_layer_norm_after")),
     )?;
 
-    let mut heads = Vec::new();
+    let mut outputs = Vec::new();
     match config.architecture() {
         "EsmForMaskedLM" => {
             let embeddings = format!("{p}embeddings.word_embeddings.weight");
@@ -135,13 +135,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &[config.vocab_size, h],
             )?;
             let bias = w.get("lm_head.bias", &[config.vocab_size])?;
-            heads.push(PredictionHead {
+            outputs.push(Output {
                 name: "mlm".into(),
-                level: HeadLevel::Token,
+                level: OutputLevel::Token,
                 num_classes: config.vocab_size,
                 labels: Vec::new(),
                 multi_label: false,
-                module: HeadModule::MaskedLm {
+                module: OutputModule::MaskedLm {
                     dense: w.linear("lm_head.dense", h, h)?,
                     activation: Activation::GeluErf,
                     norm: w.layer_norm("lm_head.layer_norm", h, config.layer_norm_eps)?,
@@ -152,13 +152,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         "EsmForSequenceClassification" => {
             let classes = config.num_labels.unwrap_or(2);
             let labels = config.class_labels(classes);
-            heads.push(PredictionHead {
+            outputs.push(Output {
                 name: "classifier".into(),
-                level: HeadLevel::Sequence,
+                level: OutputLevel::Sequence,
                 num_classes: classes,
                 labels,
                 multi_label: config.is_multi_label(),
-                module: HeadModule::EsmClassification {
+                module: OutputModule::EsmClassification {
                     dense: w.linear("classifier.dense", h, h)?,
                     out_proj: w.linear("classifier.out_proj", h, classes)?,
                 },
@@ -200,7 +200,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         embeddings: EmbeddingModule::Esm(embeddings),
         encoder,
         pooler: None,
-        heads,
+        outputs,
         contact_head,
     })
 }

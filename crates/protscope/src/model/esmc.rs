@@ -14,7 +14,7 @@ use super::config::ModelConfig;
 use super::encoder::{
     Activation, Encoder, EncoderConfig, EncoderLayer, FeedForward, NormPlacement, SelfAttention,
 };
-use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::output::{Output, OutputLevel, OutputModule};
 use super::weights::{Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::Result;
@@ -79,15 +79,15 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     let encoder = Encoder::new(cfg, layers, Some(final_norm), None);
     let embeddings = w.embedding("embed.weight", config.vocab_size, h)?;
 
-    let mut heads = Vec::new();
+    let mut outputs = Vec::new();
     if w.contains("sequence_head.0.weight") {
-        heads.push(PredictionHead {
+        outputs.push(Output {
             name: "mlm".into(),
-            level: HeadLevel::Token,
+            level: OutputLevel::Token,
             num_classes: config.vocab_size,
             labels: Vec::new(),
             multi_label: false,
-            module: HeadModule::MaskedLm {
+            module: OutputModule::MaskedLm {
                 dense: linear_maybe_bias(w, "sequence_head.0", h, h)?,
                 activation: Activation::GeluErf,
                 norm: w.layer_norm("sequence_head.2", h, eps)?,
@@ -95,14 +95,14 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             },
         });
     }
-    if let Some(head) = super::heads::mean_pooled_classifier(config, w)? {
-        heads.push(head);
+    if let Some(head) = super::output::mean_pooled_classifier(config, w)? {
+        outputs.push(head);
     }
     Ok(Backbone {
         embeddings: EmbeddingModule::Lookup(embeddings),
         encoder,
         pooler: None,
-        heads,
+        outputs,
         contact_head: None,
     })
 }

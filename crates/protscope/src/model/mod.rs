@@ -14,10 +14,10 @@ pub mod encoder;
 pub mod esm;
 pub mod esmc;
 pub(crate) mod fastmath;
-pub mod heads;
 pub mod hub;
 pub mod memory;
 pub mod ops;
+pub mod output;
 pub mod outputs;
 pub mod t5;
 pub mod tokenizer;
@@ -32,7 +32,59 @@ use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
 pub use encoder::{Capture, EncoderOutput, ForwardOptions, SegmentIds};
-pub use heads::{ContactHead, HeadLevel, PredictionHead};
+pub use output::{ContactHead, Output, OutputLevel};
+
+/// Where a per-residue value such as relevance is read: the embedding output, or the context
+/// vector of one attention head (0-based layer and head, as in every table). Tables write the
+/// embedding level as `layer` = `head` = −1; [`Level::from_columns`] and [`Level::columns`]
+/// convert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    Embedding,
+    Head { layer: usize, head: usize },
+}
+
+impl Level {
+    /// The level of a table row's `layer` and `head` values.
+    pub fn from_columns(layer: i64, head: i64) -> Result<Level> {
+        match (layer, head) {
+            (-1, -1) => Ok(Level::Embedding),
+            (l, h) if l >= 0 && h >= 0 => Ok(Level::Head {
+                layer: l as usize,
+                head: h as usize,
+            }),
+            _ => Err(Error::invalid(format!(
+                "layer {layer}, head {head}: both are −1 (the embedding level) or both 0-based \
+                 indices"
+            ))),
+        }
+    }
+
+    /// The `layer` and `head` values of this level's table rows.
+    pub fn columns(self) -> (i64, i64) {
+        match self {
+            Level::Embedding => (-1, -1),
+            Level::Head { layer, head } => (layer as i64, head as i64),
+        }
+    }
+}
+
+/// People's name of a level: "the embedding level", or "head 4-8" (1-based, as in figures).
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Level::Embedding => write!(f, "the embedding level"),
+            Level::Head { layer, head } => write!(f, "head {}-{}", layer + 1, head + 1),
+        }
+    }
+}
+
+/// Former name of [`Output`].
+#[deprecated(
+    since = "0.2.0",
+    note = "prediction heads are called outputs: use `Output`"
+)]
+pub type PredictionHead = Output;
 pub use tokenizer::{Alphabet, EncodedSequence, SequenceTokenizer};
 pub use weights::Weights;
 
@@ -54,7 +106,7 @@ pub(crate) struct Backbone {
     pub encoder: encoder::Encoder,
     /// BERT pooler: tanh(dense(h[CLS])).
     pub pooler: Option<weights::Linear>,
-    pub heads: Vec<PredictionHead>,
+    pub outputs: Vec<Output>,
     /// A contact predictor on the attention maps (ESM-2's `contact_head`), where the
     /// checkpoint has one.
     pub contact_head: Option<ContactHead>,
@@ -161,20 +213,40 @@ impl ProteinModel {
         self.backbone.contact_head.as_ref()
     }
 
-    pub fn heads(&self) -> &[PredictionHead] {
-        &self.backbone.heads
+    /// The model's prediction outputs (HF's "heads": a classifier, AntiBERTy's `species` and
+    /// `chain`, a masked-LM `mlm`). Attention heads are counted by [`Self::num_heads`].
+    pub fn outputs(&self) -> &[Output] {
+        &self.backbone.outputs
     }
 
-    /// The head called `name`, or an error listing the heads this model has.
-    pub fn head(&self, name: &str) -> Result<&PredictionHead> {
+    /// Former name of [`Self::outputs`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "prediction heads are called outputs: use `outputs()`"
+    )]
+    pub fn heads(&self) -> &[Output] {
+        self.outputs()
+    }
+
+    /// Former name of [`Self::output`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "prediction heads are called outputs: use `output(name)`"
+    )]
+    pub fn head(&self, name: &str) -> Result<&Output> {
+        self.output(name)
+    }
+
+    /// The prediction output called `name`, or an error listing the outputs this model has.
+    pub fn output(&self, name: &str) -> Result<&Output> {
         self.backbone
-            .heads
+            .outputs
             .iter()
             .find(|h| h.name == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = self
                     .backbone
-                    .heads
+                    .outputs
                     .iter()
                     .map(|h| h.name.as_str())
                     .collect();
@@ -266,19 +338,19 @@ impl ProteinModel {
         self.encode(&emb, &batch.mask, options)
     }
 
-    /// Positions of the last hidden state that head `name` reads: `Some(1)` for sequence heads
-    /// (BERT pooler and ESM classification heads read the first token), `None` (all) for token
-    /// heads. Pass it as [`ForwardOptions::last_layer_rows`] to skip the unused rows.
-    pub fn head_rows(&self, name: &str) -> Result<Option<usize>> {
-        let head = self.head(name)?;
-        Ok((head.level == HeadLevel::Sequence && head.reads_first_token_only()).then_some(1))
+    /// Positions of the last hidden state that output `name` reads: `Some(1)` for sequence
+    /// outputs (BERT pooler and ESM classification heads read the first token), `None` (all) for
+    /// token outputs. Pass it as [`ForwardOptions::last_layer_rows`] to skip the unused rows.
+    pub fn output_rows(&self, name: &str) -> Result<Option<usize>> {
+        let head = self.output(name)?;
+        Ok((head.level == OutputLevel::Sequence && head.reads_first_token_only()).then_some(1))
     }
 
-    /// Logits of head `name`: (B, classes) for sequence heads, (B, T, vocab) for token heads.
-    pub fn head_logits(&self, name: &str, output: &EncoderOutput) -> Result<Tensor> {
-        let head = self.head(name)?;
+    /// Logits of output `name`: (B, classes) for sequence outputs, (B, T, vocab) for token ones.
+    pub fn output_logits(&self, name: &str, output: &EncoderOutput) -> Result<Tensor> {
+        let head = self.output(name)?;
         let pooled = match (&self.backbone.pooler, head.level) {
-            (Some(pooler), HeadLevel::Sequence) => {
+            (Some(pooler), OutputLevel::Sequence) => {
                 let first = output.last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?;
                 Some(pooler.forward(&first)?.tanh()?)
             }

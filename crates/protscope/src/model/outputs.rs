@@ -1,4 +1,4 @@
-//! Everyday outputs as Polars tables: class predictions of every sequence-level head, and
+//! Everyday outputs as Polars tables: class predictions of every sequence-level output, and
 //! per-residue or pooled hidden states.
 
 use std::borrow::Borrow;
@@ -6,14 +6,14 @@ use std::borrow::Borrow;
 use candle_core::{DType, Device, Tensor, D};
 use polars::prelude::*;
 
-use super::{Capture, EncodedSequence, ForwardOptions, HeadLevel, ProteinModel};
+use super::{Capture, EncodedSequence, ForwardOptions, OutputLevel, ProteinModel};
 use crate::{Error, Result};
 
 /// Column layout of [`predictions_frame`].
 pub fn empty_predictions_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),
-        "head" => Vec::<String>::new(),
+        "output" => Vec::<String>::new(),
         "class" => Vec::<i64>::new(),
         "label" => Vec::<Option<String>>::new(),
         "logit" => Vec::<f32>::new(),
@@ -22,8 +22,9 @@ pub fn empty_predictions_frame() -> DataFrame {
     .expect("static schema")
 }
 
-/// One row per (protein, sequence-level head, class): logit and probability (softmax over the
-/// head's classes; sigmoid per class for multi-label heads). Token-level heads (MLM) are skipped.
+/// One row per (protein, sequence-level output, class): logit and probability (softmax over the
+/// output's classes; sigmoid per class for multi-label outputs). Token-level outputs (MLM) are
+/// skipped.
 pub fn predictions_frame<S: Borrow<EncodedSequence>>(
     model: &ProteinModel,
     seqs: &[S],
@@ -31,16 +32,16 @@ pub fn predictions_frame<S: Borrow<EncodedSequence>>(
     let batch = model.batch(seqs)?;
     let out = model.forward(&batch, ForwardOptions::default())?;
     let mut frame = empty_predictions_frame();
-    for head in model
-        .heads()
+    for output in model
+        .outputs()
         .iter()
-        .filter(|h| h.level == HeadLevel::Sequence)
+        .filter(|h| h.level == OutputLevel::Sequence)
     {
         let logits = model
-            .head_logits(&head.name, &out)?
+            .output_logits(&output.name, &out)?
             .to_device(&Device::Cpu)?
             .to_dtype(DType::F32)?;
-        let probs = if head.multi_label {
+        let probs = if output.multi_label {
             candle_nn::ops::sigmoid(&logits)?
         } else {
             candle_nn::ops::softmax(&logits, D::Minus1)?
@@ -53,13 +54,13 @@ pub fn predictions_frame<S: Borrow<EncodedSequence>>(
             if logits[i].iter().any(|v| !v.is_finite()) {
                 return Err(Error::sequence(
                     &s.id,
-                    format!("head `{}` produced NaN logits", head.name),
+                    format!("output `{}` produced NaN logits", output.name),
                 ));
             }
-            for c in 0..head.num_classes {
+            for c in 0..output.num_classes {
                 protein.push(s.id.clone());
                 class.push(c as i64);
-                label.push(head.label(c).map(String::from));
+                label.push(output.label(c).map(String::from));
                 logit.push(logits[i][c]);
                 prob.push(probs[i][c]);
             }
@@ -67,7 +68,7 @@ pub fn predictions_frame<S: Borrow<EncodedSequence>>(
         let rows = protein.len();
         let part = df!(
             "protein" => protein,
-            "head" => vec![head.name.as_str(); rows],
+            "output" => vec![output.name.as_str(); rows],
             "class" => class,
             "label" => label,
             "logit" => logit,

@@ -110,14 +110,14 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         &["encoder.embed_tokens.weight", "shared.weight"],
         &[config.vocab_size, h],
     )?;
-    let heads = super::heads::mean_pooled_classifier(config, w)?
+    let outputs = super::output::mean_pooled_classifier(config, w)?
         .into_iter()
         .collect();
     Ok(Backbone {
         embeddings: EmbeddingModule::Lookup(candle_nn::Embedding::new(embeddings, h)),
         encoder,
         pooler: None,
-        heads,
+        outputs,
         contact_head: None,
     })
 }

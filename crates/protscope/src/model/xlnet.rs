@@ -16,7 +16,7 @@ use super::encoder::{
     Encoder, EncoderConfig, EncoderLayer, FeedForward, NormPlacement, RelativeAttention,
     SelfAttention,
 };
-use super::heads::{HeadLevel, HeadModule, PredictionHead};
+use super::output::{Output, OutputLevel, OutputModule};
 use super::weights::{Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::{Error, Result};
@@ -124,13 +124,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     match config.architecture() {
         "XLNetForSequenceClassification" => {
             let classes = config.num_labels.unwrap_or(2);
-            heads_out.push(PredictionHead {
+            heads_out.push(Output {
                 name: "classifier".into(),
-                level: HeadLevel::Sequence,
+                level: OutputLevel::Sequence,
                 num_classes: classes,
                 labels: config.class_labels(classes),
                 multi_label: config.is_multi_label(),
-                module: HeadModule::LastToken {
+                module: OutputModule::LastToken {
                     summary: w.linear("sequence_summary.summary", h, h)?,
                     out: w.linear("logits_proj", h, classes)?,
                 },
@@ -144,13 +144,13 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &[config.vocab_size, h],
             )?;
             let bias = w.get("lm_loss.bias", &[config.vocab_size])?;
-            heads_out.push(PredictionHead {
+            heads_out.push(Output {
                 name: "mlm".into(),
-                level: HeadLevel::Token,
+                level: OutputLevel::Token,
                 num_classes: config.vocab_size,
                 labels: Vec::new(),
                 multi_label: false,
-                module: HeadModule::TokenLinear(Linear::new(weight, Some(bias))),
+                module: OutputModule::TokenLinear(Linear::new(weight, Some(bias))),
             });
         }
         "XLNetModel" | "" => {}
@@ -168,7 +168,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
         embeddings: EmbeddingModule::Lookup(candle_nn::Embedding::new(embeddings, h)),
         encoder,
         pooler: None,
-        heads: heads_out,
+        outputs: heads_out,
         contact_head: None,
     })
 }

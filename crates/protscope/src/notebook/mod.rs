@@ -64,6 +64,8 @@ impl Show for DataFrame {
                 searchable: false,
                 downloadable: false,
                 row_count: false,
+                // A notebook frame is data the next cell filters on: its values as they are.
+                count_from_one: false,
             },
         )?;
         Ok(content("text/html", &format!("{shape}{table}")))
@@ -97,13 +99,17 @@ impl Show for AttentionMaps {
 /// Other heads: [`ResidueTrack::from_frames`] on [`relevance_frame`] with their layer and head.
 impl Show for IgResult {
     fn evcxr_content(&self) -> Result<String> {
-        let track =
-            ResidueTrack::from_frames(&relevance_frame(self)?, &self.protein, -1, -1, None)?;
+        let track = ResidueTrack::from_frames(
+            &relevance_frame(self)?,
+            &self.protein,
+            crate::model::Level::Embedding,
+            None,
+        )?;
         plot::residue_track(
             "relevance",
             &format!(
                 "{}: embedding-level relevance for {} class {}",
-                self.protein, self.head, self.target
+                self.protein, self.output, self.target
             ),
             &track,
         )?
@@ -195,7 +201,7 @@ mod tests {
     fn ig_results_show_as_a_residue_track() {
         let ig = IgResult {
             protein: "ab1".into(),
-            head: "species".into(),
+            output: "species".into(),
             target: 1,
             tokens: ["[CLS]", "E", "V", "Q", "[SEP]"].map(String::from).to_vec(),
             residue_start: 1,

@@ -6,6 +6,7 @@ use super::draw::{self, font, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::columns;
+use crate::model::Level;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -76,11 +77,11 @@ impl ResidueTrack {
     pub fn from_frames(
         attribution: &DataFrame,
         protein: &str,
-        layer: i64,
-        head: i64,
+        level: Level,
         features: Option<&DataFrame>,
     ) -> Result<ResidueTrack> {
         const TABLE: &str = "attribution";
+        let (layer, head) = level.columns();
         let proteins = columns::strings(attribution, TABLE, "protein")?;
         let layers = columns::integers(attribution, TABLE, "layer")?;
         let heads = columns::integers(attribution, TABLE, "head")?;
@@ -94,7 +95,7 @@ impl ResidueTrack {
             .collect();
         if rows.is_empty() {
             return Err(Error::invalid(format!(
-                "attribution table has no rows for `{protein}` at layer {layer} head {head}"
+                "attribution table has no rows for `{protein}` at {level}"
             )));
         }
         rows.sort_by_key(|&i| positions[i]);
@@ -647,7 +648,13 @@ mod tests {
             "description" => [Some("CDR-H1"), None, Some("other protein"), Some("unknown start")],
         )
         .unwrap();
-        let t = ResidueTrack::from_frames(&attribution, "P1", 2, 5, Some(&features)).unwrap();
+        let t = ResidueTrack::from_frames(
+            &attribution,
+            "P1",
+            Level::Head { layer: 2, head: 5 },
+            Some(&features),
+        )
+        .unwrap();
         assert_eq!(t.sequence, "MKV");
         assert_eq!(t.relevance, vec![0.5, -0.25, 0.125]);
         assert_eq!(t.relevance_label, "Relevance (L3 H6)");
@@ -661,10 +668,16 @@ mod tests {
             }]
         );
         assert_eq!(t.lanes[1].sites, vec![2]);
-        assert!(ResidueTrack::from_frames(&attribution, "P1", 0, 0, None).is_err());
+        assert!(ResidueTrack::from_frames(
+            &attribution,
+            "P1",
+            Level::Head { layer: 0, head: 0 },
+            None
+        )
+        .is_err());
         let gap = attribution.slice(0, 4);
         assert!(
-            ResidueTrack::from_frames(&gap, "P1", 2, 5, None).is_err(),
+            ResidueTrack::from_frames(&gap, "P1", Level::Head { layer: 2, head: 5 }, None).is_err(),
             "missing position"
         );
         let too_long = df!(
@@ -672,6 +685,12 @@ mod tests {
             "description" => ["x"],
         )
         .unwrap();
-        assert!(ResidueTrack::from_frames(&attribution, "P1", 2, 5, Some(&too_long)).is_err());
+        assert!(ResidueTrack::from_frames(
+            &attribution,
+            "P1",
+            Level::Head { layer: 2, head: 5 },
+            Some(&too_long)
+        )
+        .is_err());
     }
 }

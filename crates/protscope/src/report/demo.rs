@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use super::provenance::{ModelProvenance, Provenance};
 use super::run_folder::{report_from_dir, FolderReport, ReportOptions, RUN_FILE};
+use super::ReportHints;
 use crate::annotation::antibody::{annotate_regions, AntibodyNumbering, RegionKind};
 use crate::annotation::{features_frame, Entry};
 use crate::attention::analysis::{accumulate_head_statistics, HeadInput, PropertyValues};
@@ -364,7 +365,7 @@ pub fn run_antibody_demo(
     let mut tables = Vec::new();
     for (class, group) in &by_class {
         let job = AttributionJob {
-            head: "species".into(),
+            output: "species".into(),
             target: *class,
             options: ig.clone(),
             // Settings in the name: a rerun with other settings starts afresh instead of
@@ -456,7 +457,7 @@ pub fn run_antibody_demo(
         )
         .parameter("attention.min_total", options.min_total)
         .parameter("attention.max_len", options.max_len)
-        .parameter("ig.head", "species")
+        .parameter("ig.output", "species")
         .parameter("ig.target", "each antibody's predicted species")
         .parameter("ig.steps", options.steps)
         .parameter("ig.method", "Gauss–Legendre")
@@ -468,29 +469,24 @@ pub fn run_antibody_demo(
         .parameter("ig.antibodies", ig_seqs.len())
         .parameter("stats.alpha", options.alpha)
         .parameter("stats.correction", "Benjamini–Hochberg over heads")
-        .parameter("antibodies", records.len())
-        .parameter("report.tracks", featured.join(","))
-        .parameter(
-            "report.title",
-            "AntiBERTy on real antibodies: attention, attribution, CDRs",
-        )
-        .parameter(
-            "report.overview",
-            overview_text(
-                &model,
-                &records,
-                entries.len(),
-                skipped.len(),
-                ig_seqs.len(),
-            ),
-        );
-    if let Some(note) = attention_note {
-        provenance.parameter("report.attention_maps", note);
-    }
+        .parameter("antibodies", records.len());
+    let hints = ReportHints {
+        title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
+        overview: Some(overview_text(
+            &model,
+            &records,
+            entries.len(),
+            skipped.len(),
+            ig_seqs.len(),
+        )),
+        tracks: featured.clone(),
+        attention_maps: attention_note,
+    };
     if let Some(k) = options.limit {
         provenance.parameter("limit", k);
     }
     provenance.write(&out.join(RUN_FILE))?;
+    hints.write(out)?;
     let report = report_from_dir(
         out,
         &ReportOptions {
@@ -551,33 +547,33 @@ fn predict_in_batches(
     all.ok_or_else(|| Error::invalid("no antibody to analyse"))
 }
 
-/// `protein, head, label` from `species=` / `chain=` header fields (AntiBERTy's class names).
+/// `protein, output, label` from `species=` / `chain=` header fields (AntiBERTy's class names).
 fn labels_frame(records: &[FastaRecord]) -> Result<DataFrame> {
-    let (mut protein, mut head, mut label) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut protein, mut output, mut label) = (Vec::new(), Vec::new(), Vec::new());
     for r in records {
         let fields = header_fields(&r.description);
         for key in ["species", "chain"] {
             if let Some(v) = fields.get(key).filter(|v| v.as_str() != "unknown") {
                 protein.push(r.id.clone());
-                head.push(key.to_string());
+                output.push(key.to_string());
                 label.push(v.clone());
             }
         }
     }
-    Ok(df!("protein" => protein, "head" => head, "label" => label)?)
+    Ok(df!("protein" => protein, "output" => output, "label" => label)?)
 }
 
-/// Most probable class of `head` per protein (from [`predictions_frame`]).
-pub fn predicted_classes(predictions: &DataFrame, head: &str) -> Result<HashMap<String, usize>> {
+/// Most probable class of `output` per protein (from [`predictions_frame`]).
+pub fn predicted_classes(predictions: &DataFrame, output: &str) -> Result<HashMap<String, usize>> {
     use crate::frame::columns::{floats, integers, texts};
     let what = "predictions";
     let protein = texts(predictions, what, "protein")?;
-    let heads = texts(predictions, what, "head")?;
+    let outputs = texts(predictions, what, "output")?;
     let class = integers(predictions, what, "class")?;
     let prob = floats(predictions, what, "prob")?;
     let mut best: HashMap<String, (usize, f64)> = HashMap::new();
     for i in 0..predictions.height() {
-        if heads[i] != head {
+        if outputs[i] != output {
             continue;
         }
         let e = best

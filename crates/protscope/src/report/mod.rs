@@ -7,6 +7,7 @@
 //! (what `protscope report --from DIR` and `protscope demo` call).
 
 pub mod demo;
+mod hints;
 mod html;
 pub mod provenance;
 pub mod reading;
@@ -18,6 +19,7 @@ use std::path::Path;
 
 use polars::prelude::DataFrame;
 
+pub use hints::{ReportHints, HINTS_FILE};
 pub use provenance::{FileHash, ModelProvenance, Provenance};
 pub use table::TableOptions;
 

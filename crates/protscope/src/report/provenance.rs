@@ -185,13 +185,7 @@ impl Provenance {
                 &format!("{} ({} bytes) sha256 {}", f.path, f.bytes, f.sha256),
             );
         }
-        // The report's own texts (title, overview) are shown as such, not as parameters.
-        for (k, v) in self.parameters.iter().filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "report.title" | "report.overview" | "report.attention_maps"
-            )
-        }) {
+        for (k, v) in &self.parameters {
             row(&format!("parameter {k}"), v);
         }
         row(

@@ -4,13 +4,35 @@
 
 use crate::report::table::format_float;
 
+/// A number for a sentence: two significant digits (5.486 → "5.5", 0.001086 → "0.0011",
+/// 37.46 → "37"), scientific below 0.001 (3.2e-5). Tables keep four digits ([`format_float`]).
+pub fn rounded(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format_float(v);
+    }
+    let a = v.abs();
+    if a < 1e-3 {
+        return format!("{v:.1e}");
+    }
+    if a >= 10.0 {
+        return format!("{}", v.round());
+    }
+    let decimals = (1 - a.log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// 1-based `layer-head` label of 0-based indices.
 pub fn head_label(layer: i64, head: i64) -> String {
     format!("{}-{}", layer + 1, head + 1)
 }
 
 fn percent(x: f64) -> String {
-    format!("{}%", format_float(100.0 * x))
+    format!("{}%", rounded(100.0 * x))
 }
 
 /// One head's share of attention on a property against the property's background rate.
@@ -41,7 +63,7 @@ pub fn attention_reading(
     let enrichment = if best.background > 0.0 {
         format!(
             ", {}× the background",
-            format_float(best.proportion / best.background)
+            rounded(best.proportion / best.background)
         )
     } else {
         String::new()
@@ -63,7 +85,7 @@ pub fn attention_reading(
     if let Some(c) = centre_of_gravity {
         text.push_str(&format!(
             " Attention to {property} is centred on layer {} (centre of gravity).",
-            format_float(c)
+            rounded(c)
         ));
     }
     text
@@ -91,7 +113,7 @@ pub fn blosum_reading(blosum_r: f64, pairs: usize, heads_used: usize) -> String 
         "Across {heads_used} heads, how similarly two amino acids are attended to correlates \
          with their BLOSUM62 score at r = {} over {pairs} pairs: attention {strength} \
          substitution similarity{direction}.",
-        format_float(blosum_r)
+        rounded(blosum_r)
     )
 }
 
@@ -115,22 +137,22 @@ pub fn relevance_reading(
         text.push_str(&format!(
             "At the embedding level, relevance correlates with {annotation} at mean r = {} over \
              {n} proteins ({verdict}, one-sided t-test p = {}).",
-            format_float(mean_r),
-            format_float(p)
+            rounded(mean_r),
+            rounded(p)
         ));
     }
     text.push_str(&format!(
         " Inside the model, {significant_heads} of {tested_heads} heads have relevance that \
          tracks {annotation} (t-test on r and Wilcoxon on total relevance, both below {} after \
          Benjamini–Hochberg).",
-        format_float(alpha)
+        rounded(alpha)
     ));
     if let Some((layer, head, mean_r, q)) = strongest {
         text.push_str(&format!(
             " The strongest is head {} (mean r = {}, FDR-adjusted p = {}).",
             head_label(layer, head),
-            format_float(mean_r),
-            format_float(q)
+            rounded(mean_r),
+            rounded(q)
         ));
     }
     text.trim_start().to_string()
@@ -139,6 +161,17 @@ pub fn relevance_reading(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_round_to_two_significant_digits() {
+        assert_eq!(rounded(5.486), "5.5");
+        assert_eq!(rounded(0.001086), "0.0011");
+        assert_eq!(rounded(37.46), "37");
+        assert_eq!(rounded(3.2e-5), "3.2e-5");
+        assert_eq!(rounded(0.05), "0.05");
+        assert_eq!(rounded(-0.25), "-0.25");
+        assert_eq!(rounded(1.0), "1");
+    }
 
     #[test]
     fn attention_reading_uses_the_numbers() {
@@ -153,9 +186,9 @@ mod tests {
         assert!(text.contains("Head 3-5"), "{text}");
         assert!(text.contains("62%"), "{text}");
         assert!(text.contains("14%"), "{text}");
-        assert!(text.contains("4.429×"), "{text}");
+        assert!(text.contains("4.4×"), "{text}");
         assert!(text.contains("5 of 64"), "{text}");
-        assert!(text.contains("layer 6.25"), "{text}");
+        assert!(text.contains("layer 6.2"), "{text}");
         assert!(attention_reading("CDR3", None, 0, 0, None).contains("excluded"));
     }
 

@@ -23,7 +23,7 @@ pub const RUN_FILE: &str = "run.json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TableKind {
     Predictions,
-    /// `protein, head, label`: known classes to compare predictions with.
+    /// `protein, output, label`: known classes to compare predictions with.
     Labels,
     Features,
     /// `protein, chain, cdr1, cdr2, cdr3`: numbered antibodies.
@@ -52,7 +52,7 @@ impl TableKind {
             .map(|c| c.as_str())
             .collect();
         let has = |cols: &[&str]| cols.iter().all(|c| names.contains(c));
-        if has(&["protein", "head", "class", "label", "logit", "prob"]) {
+        if has(&["protein", "output", "class", "label", "logit", "prob"]) {
             TableKind::Predictions
         } else if has(&["aa1", "aa2", "r", "blosum62", "blosum_r"]) {
             TableKind::AminoAcidBlosum
@@ -80,7 +80,7 @@ impl TableKind {
             TableKind::Attribution
         } else if has(&[
             "protein",
-            "head",
+            "output",
             "target",
             "f_input",
             "f_baseline",
@@ -108,7 +108,7 @@ impl TableKind {
             TableKind::Antibodies
         } else if has(&["accession", "type", "start", "end", "description"]) {
             TableKind::Features
-        } else if names.len() == 3 && has(&["protein", "head", "label"]) {
+        } else if names.len() == 3 && has(&["protein", "output", "label"]) {
             TableKind::Labels
         } else if names.len() == 2 && has(&["protein", "reason"]) {
             TableKind::Skipped
@@ -137,7 +137,7 @@ pub struct ReportOptions {
     /// Record the date (reports then differ between runs).
     pub timestamp: bool,
     /// Residue tracks drawn per attribution table (proteins named by the run's
-    /// `report.tracks` parameter first, then in table order).
+    /// [`super::ReportHints::tracks`] first, then in table order).
     pub max_tracks: usize,
     /// Attention maps drawn at most.
     pub max_attention_maps: usize,
@@ -234,15 +234,17 @@ pub fn report_from_dir(dir: &Path, options: &ReportOptions) -> Result<FolderRepo
     if options.timestamp && provenance.date.is_none() {
         provenance.stamp_date();
     }
+    let hints = super::ReportHints::read(dir)?;
     let title = options
         .title
         .clone()
-        .or_else(|| provenance.parameters.get("report.title").cloned())
+        .or_else(|| hints.title.clone())
         .unwrap_or_else(|| format!("protscope report: {}", dir.display()));
     let mut builder = Builder {
         report: Report::new(title),
         figures: Vec::new(),
         params: provenance.parameters.clone(),
+        hints,
         tables: &tables,
         options,
     };
@@ -270,6 +272,7 @@ struct Builder<'a> {
     report: Report,
     figures: Vec<Figure>,
     params: BTreeMap<String, String>,
+    hints: super::ReportHints,
     tables: &'a [RunTable],
     options: &'a ReportOptions,
 }
@@ -315,7 +318,7 @@ impl<'a> Builder<'a> {
     }
 
     fn overview(&mut self) {
-        if let Some(text) = self.params.get("report.overview").cloned() {
+        if let Some(text) = self.hints.overview.clone() {
             self.report.intro(text);
         }
     }
@@ -327,27 +330,27 @@ impl<'a> Builder<'a> {
         let what = table.path.display().to_string();
         let df = &table.frame;
         let protein = texts(df, &what, "protein")?;
-        let head = texts(df, &what, "head")?;
+        let output = texts(df, &what, "output")?;
         let label = texts(df, &what, "label")?;
         let class = integers(df, &what, "class")?;
         let prob = floats(df, &what, "prob")?;
-        // Best class per (protein, head), in the table's protein order.
+        // Best class per (protein, output), in the table's protein order.
         let mut order: Vec<String> = Vec::new();
-        let mut heads: Vec<String> = Vec::new();
+        let mut outputs: Vec<String> = Vec::new();
         let mut best: HashMap<(String, String), (String, f64)> = HashMap::new();
         for i in 0..df.height() {
             if !order.contains(&protein[i]) {
                 order.push(protein[i].clone());
             }
-            if !heads.contains(&head[i]) {
-                heads.push(head[i].clone());
+            if !outputs.contains(&output[i]) {
+                outputs.push(output[i].clone());
             }
             let name = if label[i].is_empty() {
                 class[i].to_string()
             } else {
                 label[i].clone()
             };
-            let key = (protein[i].clone(), head[i].clone());
+            let key = (protein[i].clone(), output[i].clone());
             if best.get(&key).is_none_or(|(_, p)| prob[i] > *p) {
                 best.insert(key, (name, prob[i]));
             }
@@ -357,7 +360,7 @@ impl<'a> Builder<'a> {
             let what = t.path.display().to_string();
             let (p, h, l) = (
                 texts(&t.frame, &what, "protein")?,
-                texts(&t.frame, &what, "head")?,
+                texts(&t.frame, &what, "output")?,
                 texts(&t.frame, &what, "label")?,
             );
             for i in 0..t.frame.height() {
@@ -367,7 +370,7 @@ impl<'a> Builder<'a> {
         let mut columns: Vec<Column> = vec![Column::new("protein".into(), order.clone())];
         let mut readings = Vec::new();
         let mut confusions: Vec<(String, DataFrame)> = Vec::new();
-        for h in &heads {
+        for h in &outputs {
             let get = |p: &String| best.get(&(p.clone(), h.clone()));
             let predicted: Vec<String> = order
                 .iter()
@@ -388,11 +391,11 @@ impl<'a> Builder<'a> {
                     .filter(|&&i| truth[i].as_deref() == Some(predicted[i].as_str()))
                     .count();
                 readings.push(format!(
-                    "{} head: the predicted class matches the source's label for {correct} \
+                    "{} output: the predicted class matches the source's label for {correct} \
                      of {} proteins ({}%).",
                     capitalised(h),
                     with_truth.len(),
-                    super::table::format_float(100.0 * correct as f64 / with_truth.len() as f64),
+                    reading::rounded(100.0 * correct as f64 / with_truth.len() as f64),
                 ));
             }
             if !with_truth.is_empty() {
@@ -407,7 +410,7 @@ impl<'a> Builder<'a> {
         let summary = DataFrame::new(order.len(), columns)?;
         self.report.section("Predictions");
         self.report.paragraph(format!(
-            "The most probable class of every sequence-level head for {} proteins.",
+            "The most probable class of every sequence-level prediction output for {} proteins.",
             order.len()
         ));
         for r in readings {
@@ -416,7 +419,7 @@ impl<'a> Builder<'a> {
         for (h, table) in &confusions {
             self.report.table(
                 format!(
-                    "{} head: proteins per known label (rows) and predicted class (columns).",
+                    "{} output: proteins per known label (rows) and predicted class (columns).",
                     capitalised(h)
                 ),
                 table,
@@ -683,11 +686,7 @@ impl<'a> Builder<'a> {
         }
         self.report.section("Integrated gradients");
         let caption_params = self.params_text(&["ig"]);
-        let wanted: Vec<String> = self
-            .params
-            .get("report.tracks")
-            .map(|s| s.split(',').map(|p| p.trim().to_string()).collect())
-            .unwrap_or_default();
+        let wanted: Vec<String> = self.hints.tracks.clone();
         for table in tables {
             let what = table.path.display().to_string();
             if let Some(summary) = self.side(&table.stem, "summary", TableKind::AttributionSummary)
@@ -708,8 +707,8 @@ impl<'a> Builder<'a> {
                          to a median of {}% and at most {}% of that difference (|delta|); {within} \
                          are within 1%. More integration steps reduce |delta|.",
                         relative.len(),
-                        super::table::format_float(100.0 * relative[relative.len() / 2]),
-                        super::table::format_float(100.0 * max)
+                        reading::rounded(100.0 * relative[relative.len() / 2]),
+                        reading::rounded(100.0 * max)
                     ));
                 }
             }
@@ -769,8 +768,7 @@ impl<'a> Builder<'a> {
         let mut track = plot::ResidueTrack::from_frames(
             &attribution.frame,
             protein,
-            layer,
-            head,
+            crate::model::Level::from_columns(layer, head)?,
             lanes.as_ref(),
         )?;
         let (name, title) = if layer < 0 {
@@ -793,7 +791,7 @@ impl<'a> Builder<'a> {
         plot::residue_track(&name, &title, &track)
     }
 
-    /// The protein whose tracks come first: the run's first `report.tracks` entry present in
+    /// The protein whose tracks come first: the run's first hinted track present in
     /// the attribution table, else the table's first protein.
     fn first_track_protein(&self, attribution: &RunTable) -> Result<Option<String>> {
         let proteins = texts(
@@ -802,14 +800,11 @@ impl<'a> Builder<'a> {
             "protein",
         )?;
         let wanted = self
-            .params
-            .get("report.tracks")
-            .and_then(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .find(|w| proteins.iter().any(|p| p == w))
-            })
-            .map(String::from);
+            .hints
+            .tracks
+            .iter()
+            .find(|w| proteins.iter().any(|p| p == *w))
+            .cloned();
         Ok(wanted.or_else(|| proteins.first().cloned()))
     }
 
@@ -955,7 +950,7 @@ impl<'a> Builder<'a> {
         let residues = self.residues_by_protein()?;
         let contacts: Vec<&RunTable> = self.of_kind(TableKind::Contacts).collect();
         self.report.section("Attention maps");
-        if let Some(text) = self.params.get("report.attention_maps").cloned() {
+        if let Some(text) = self.hints.attention_maps.clone() {
             self.report.paragraph(text);
         }
         let mut drawn = 0;

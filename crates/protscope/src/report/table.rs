@@ -18,6 +18,10 @@ pub struct TableOptions {
     pub downloadable: bool,
     /// The "N of M rows shown" line (the notebook view prints its own shape line instead).
     pub row_count: bool,
+    /// Integer `layer` and `head` columns shown counting from 1, as figures and sentences name
+    /// heads ("head 4-8"), with −1 (the embedding level) shown as "emb."; the files and the
+    /// CSV download keep protscope's 0-based indices.
+    pub count_from_one: bool,
 }
 
 impl Default for TableOptions {
@@ -27,6 +31,7 @@ impl Default for TableOptions {
             searchable: true,
             downloadable: true,
             row_count: true,
+            count_from_one: true,
         }
     }
 }
@@ -45,6 +50,18 @@ fn cell(value: AnyValue) -> (String, Option<String>) {
             (text.clone(), Some(text))
         }
         v => (v.to_string().trim_matches('"').to_string(), None),
+    }
+}
+
+/// Columns shown counting from 1 with [`TableOptions::count_from_one`].
+const INDEX_COLUMNS: [&str; 2] = ["layer", "head"];
+
+/// A 0-based layer or head index as people read it: 1-based, −1 as the embedding level.
+fn index_cell(value: AnyValue) -> (String, Option<String>) {
+    match value.extract::<i64>() {
+        Some(-1) => ("emb.".into(), Some("0".into())),
+        Some(i) => ((i + 1).to_string(), Some((i + 1).to_string())),
+        None => cell(value),
     }
 }
 
@@ -128,6 +145,17 @@ pub fn render(id: &str, frame: &DataFrame, options: &TableOptions) -> Result<Str
             csv_data_uri(&frame_to_csv(frame)?)
         );
     }
+    let from_one = |c: &Column| {
+        options.count_from_one
+            && INDEX_COLUMNS.contains(&c.name().as_str())
+            && c.dtype().is_integer()
+    };
+    if frame.columns().iter().any(from_one) {
+        out.push_str(
+            "<span class=\"note\">layers and heads count from 1 here, as in the figures; \
+             the tables on disk count from 0</span>",
+        );
+    }
     out.push_str("</div>\n");
     let _ = write!(
         out,
@@ -147,7 +175,11 @@ pub fn render(id: &str, frame: &DataFrame, options: &TableOptions) -> Result<Str
     for row in 0..shown {
         out.push_str("<tr>");
         for column in &columns {
-            let (text, key) = cell(column.get(row)?);
+            let (text, key) = if from_one(column) {
+                index_cell(column.get(row)?)
+            } else {
+                cell(column.get(row)?)
+            };
             match key {
                 Some(key) => {
                     let _ = write!(
@@ -179,6 +211,34 @@ mod tests {
         assert_eq!(format_float(2.5e-7), "2.500e-7");
         assert_eq!(format_float(f64::NAN), "–");
         assert_eq!(format_float(0.0), "0");
+    }
+
+    #[test]
+    fn layers_and_heads_are_shown_from_one() {
+        let df = df!("layer" => [-1i64, 3], "head" => [-1i64, 7], "value" => [0.5, 1.0]).unwrap();
+        let html = render("t", &df, &TableOptions::default()).unwrap();
+        assert!(
+            html.contains(">emb.</td><td class=\"n\" data-v=\"0\">emb.</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-v=\"4\">4</td><td class=\"n\" data-v=\"8\">8</td>"),
+            "{html}"
+        );
+        assert!(html.contains("count from 1"));
+        let raw = render(
+            "t",
+            &df,
+            &TableOptions {
+                count_from_one: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            raw.contains(">3</td>") && !raw.contains("count from 1"),
+            "{raw}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Named prediction heads shared by the architectures.
+//! Named prediction outputs shared by the architectures: what HF calls heads (a classifier,
+//! a masked-LM head). protscope says "output" for these and keeps "head" for attention heads.
 
 use candle_core::Tensor;
 
@@ -7,9 +8,9 @@ use super::encoder::Activation;
 use super::weights::{LayerNorm, Linear, Weights};
 use crate::Result;
 
-/// What a head predicts from.
+/// What an output predicts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeadLevel {
+pub enum OutputLevel {
     /// One prediction per sequence: logits (B, classes).
     Sequence,
     /// One prediction per token: logits (B, T, vocab) — masked-language-model heads.
@@ -17,7 +18,7 @@ pub enum HeadLevel {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum HeadModule {
+pub(crate) enum OutputModule {
     /// Linear layer on the BERT pooler output (tanh(dense(h[CLS]))).
     Pooled(Linear),
     /// HF `EsmClassificationHead`: out_proj(tanh(dense(h[0]))).
@@ -40,20 +41,20 @@ pub(crate) enum HeadModule {
     },
 }
 
-/// A named head with its class labels.
+/// A named prediction output with its class labels.
 #[derive(Debug, Clone)]
-pub struct PredictionHead {
+pub struct Output {
     pub name: String,
-    pub level: HeadLevel,
+    pub level: OutputLevel,
     pub num_classes: usize,
     /// Class names by index where the config gives them (empty otherwise).
     pub labels: Vec<String>,
     /// Sigmoid per class (multi-label) instead of softmax.
     pub multi_label: bool,
-    pub(crate) module: HeadModule,
+    pub(crate) module: OutputModule,
 }
 
-impl PredictionHead {
+impl Output {
     /// Class index from an index or a label name.
     pub fn class_index(&self, target: &str) -> Result<usize> {
         let target = target.trim();
@@ -104,7 +105,7 @@ impl PredictionHead {
     pub fn reads_first_token_only(&self) -> bool {
         matches!(
             self.module,
-            HeadModule::Pooled(_) | HeadModule::EsmClassification { .. }
+            OutputModule::Pooled(_) | OutputModule::EsmClassification { .. }
         )
     }
 
@@ -117,17 +118,17 @@ impl PredictionHead {
         pooled: Option<&Tensor>,
     ) -> Result<Tensor> {
         Ok(match &self.module {
-            HeadModule::Pooled(linear) => {
+            OutputModule::Pooled(linear) => {
                 let pooled = pooled.ok_or_else(|| {
                     crate::Error::invalid(format!("head `{}` needs the BERT pooler", self.name))
                 })?;
                 linear.forward(pooled)?
             }
-            HeadModule::EsmClassification { dense, out_proj } => {
+            OutputModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
                 out_proj.forward(&dense.forward(&first)?.tanh()?)?
             }
-            HeadModule::LastToken { summary, out } => {
+            OutputModule::LastToken { summary, out } => {
                 // One-hot of each row's last real token: mask[t] − mask[t + 1].
                 let mask = mask.to_dtype(last_hidden.dtype())?;
                 let t = mask.dim(1)?;
@@ -142,14 +143,14 @@ impl PredictionHead {
                 let pooled = last_hidden.broadcast_mul(&last)?.sum(1)?; // (B, H)
                 out.forward(&summary.forward(&pooled)?.tanh()?)?
             }
-            HeadModule::MeanPooled(linear) => {
+            OutputModule::MeanPooled(linear) => {
                 let mask = mask.to_dtype(last_hidden.dtype())?;
                 let count = mask.sum_keepdim(1)?; // (B, 1)
                 let sum = last_hidden.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // (B, H)
                 linear.forward(&sum.broadcast_div(&count)?)?
             }
-            HeadModule::TokenLinear(linear) => linear.forward(last_hidden)?,
-            HeadModule::MaskedLm {
+            OutputModule::TokenLinear(linear) => linear.forward(last_hidden)?,
+            OutputModule::MaskedLm {
                 dense,
                 activation,
                 norm,
@@ -164,21 +165,18 @@ impl PredictionHead {
 
 /// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the
 /// folder has one (T5 encoders and ESM C fine-tuned for a sequence-level task).
-pub(crate) fn mean_pooled_classifier(
-    config: &ModelConfig,
-    w: &Weights,
-) -> Result<Option<PredictionHead>> {
+pub(crate) fn mean_pooled_classifier(config: &ModelConfig, w: &Weights) -> Result<Option<Output>> {
     if !w.contains("classifier.weight") {
         return Ok(None);
     }
     let classes = config.num_labels.unwrap_or(2);
-    Ok(Some(PredictionHead {
+    Ok(Some(Output {
         name: "classifier".into(),
-        level: HeadLevel::Sequence,
+        level: OutputLevel::Sequence,
         num_classes: classes,
         labels: config.class_labels(classes),
         multi_label: config.is_multi_label(),
-        module: HeadModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
+        module: OutputModule::MeanPooled(w.linear("classifier", config.hidden_size, classes)?),
     }))
 }
 
