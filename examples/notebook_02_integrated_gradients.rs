@@ -8,18 +8,17 @@ fn main() {
     use protscope::notebook::Show;
     use protscope::fetch;
     use protscope::model::ProteinModel;
-    use protscope::report::demo;
     use protscope::attribution::{integrated_gradients, tables, IgOptions};
     let model = ProteinModel::load(&fetch::fetch_antiberty(&fetch::default_cache_dir()).unwrap(), &candle_core::Device::Cpu).unwrap();
-    let records = demo::spread_sample(protscope::io::read_fasta("data/antibodies_171.fasta".as_ref()).unwrap(), Some(4));
+    let records = protscope::io::spread_sample(protscope::io::read_fasta("data/antibodies_171.fasta".as_ref()).unwrap(), Some(4));
     let seqs: Vec<_> = records.iter().map(|r| model.encode_sequence(&r.id, &r.sequence, None).unwrap()).collect();
     let regions = protscope::annotation::antibody::annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
     let entries = regions.entries();
-    let numbered = demo::cdr_sites(&seqs, &entries);
+    let numbered = protscope::annotation::antibody::cdr_sites(&seqs, &entries);
     println!("{} antibodies, {} with IMGT regions", seqs.len(), numbered.len());
 
     let predictions = protscope::model::outputs::predictions_frame(&model, &seqs).unwrap();
-    let predicted = demo::predicted_classes(&predictions, "species").unwrap();
+    let predicted = protscope::model::outputs::predicted_classes(&predictions, "species").unwrap();
     println!("{:?}", predictions);
 
     let options = IgOptions { steps: 16, latent: true, ..Default::default() };
@@ -36,7 +35,7 @@ fn main() {
     let track = protscope::plot::ResidueTrack::from_frames(&rows, &results[0].protein, protscope::model::Level::Embedding, Some(&features)).unwrap();
     println!("{:?}", protscope::plot::residue_track("track", &format!("{}: relevance per residue", results[0].protein), &track).unwrap());
 
-    let relevance_stats = demo::cdr_relevance_statistics(&tables::relevance_frames(&results).unwrap(), &numbered, 0.05).unwrap();
+    let relevance_stats = protscope::stats::relevance::cdr_relevance_statistics(&tables::relevance_frames(&results).unwrap(), &numbered, 0.05).unwrap();
     // The frame is built and used in this cell (evcxr keeps owned values; see README, Notebooks).
     let cdr3_frame = relevance_stats.iter().find(|(property, _)| property == "CDR3").unwrap().1.to_frame().unwrap();
     let grid = protscope::plot::HeadGrid::from_frame(&cdr3_frame, "mean_r", None, None).unwrap().with_statistic("mean r (relevance vs CDR3)", "");

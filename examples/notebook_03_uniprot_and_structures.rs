@@ -54,7 +54,7 @@ fn main() {
     let grid = protscope::plot::HeadGrid::from_frame(&contact_stats.to_frame(1.0).unwrap(), "proportion", Some("excluded"), Some("contact")).unwrap();
     println!("{:?}", protscope::plot::head_heatmap("contact_heads", "Share of attention on Cβ contacts (tiny model)", &grid).unwrap());
 
-    let (layer, head) = protscope::report::demo::best_head(&contact_stats, "contact", 1.0).unwrap();
+    let (layer, head) = contact_stats.best_head("contact", 1.0).unwrap();
     let maps = protscope::attention::attention_maps(&model, std::slice::from_ref(&abeta)).unwrap().remove(0);
     let map = maps.head_map(layer, head, &abeta.residues).unwrap().with_contacts(contact_map.contact.clone(), "Cβ–Cβ < 8 Å");
     println!("{:?}", protscope::plot::attention_map("abeta_map", &format!("2BEG.A: head {}-{} with contacts", layer + 1, head + 1), &map).unwrap());

@@ -8,22 +8,22 @@ fn main() {
     use protscope::notebook::Show;
     use protscope::fetch;
     use protscope::model::ProteinModel;
-    use protscope::report::{demo, provenance::{ModelProvenance, Provenance}, Report, TableOptions};
+    use protscope::report::{provenance::{ModelProvenance, Provenance}, Report, TableOptions};
     use protscope::attention::heads::Weighting;
     use protscope::attribution::{integrated_gradients, tables, IgOptions};
     let model_dir = fetch::fetch_antiberty(&fetch::default_cache_dir()).unwrap();
     let model = ProteinModel::load(&model_dir, &candle_core::Device::Cpu).unwrap();
     let fasta = std::path::PathBuf::from("data/antibodies_171.fasta");
-    let records = demo::spread_sample(protscope::io::read_fasta(&fasta).unwrap(), Some(12));
+    let records = protscope::io::spread_sample(protscope::io::read_fasta(&fasta).unwrap(), Some(12));
     let seqs: Vec<_> = records.iter().map(|r| model.encode_sequence(&r.id, &r.sequence, None).unwrap()).collect();
     let regions = protscope::annotation::antibody::annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
     let entries = regions.entries();
-    let numbered = demo::cdr_sites(&seqs, &entries);
+    let numbered = protscope::annotation::antibody::cdr_sites(&seqs, &entries);
     let mut report = Report::new("AntiBERTy on a dozen antibodies, from a notebook");
     report.intro(format!("Attention and integrated gradients of AntiBERTy for {} antibodies spread over data/antibodies_171.fasta, computed in notebooks/04_report.ipynb.", seqs.len()));
     println!("{} antibodies, {} with IMGT regions", seqs.len(), numbered.len());
 
-    let cdr_stats = demo::cdr_head_statistics(&model, &numbered, Weighting::Threshold(0.3), 4, |_| {}).unwrap();
+    let cdr_stats = protscope::attention::analysis::cdr_head_statistics(&model, &numbered, Weighting::Threshold(0.3), 4, |_| {}).unwrap();
     let heads = cdr_stats.to_frame(100.0).unwrap();
     let grid = protscope::plot::HeadGrid::from_frame(&heads, "proportion", Some("excluded"), Some("CDR3")).unwrap();
     let cdr3_heads = protscope::plot::head_heatmap("cdr3_heads", "Share of attention on CDR3 residues", &grid).unwrap();
@@ -38,9 +38,9 @@ fn main() {
     println!("{:?}", layers);
 
     let predictions = protscope::model::outputs::predictions_frame(&model, &seqs).unwrap();
-    let predicted = demo::predicted_classes(&predictions, "species").unwrap();
+    let predicted = protscope::model::outputs::predicted_classes(&predictions, "species").unwrap();
     let options = IgOptions { steps: 16, latent: true, ..Default::default() };
-    let results: Vec<_> = demo::spread_sample(numbered.clone(), Some(2)).iter().map(|(s, _)| integrated_gradients(&model, s, "species", predicted[&s.id], &options).unwrap()).collect();
+    let results: Vec<_> = protscope::io::spread_sample(numbered.clone(), Some(2)).iter().map(|(s, _)| integrated_gradients(&model, s, "species", predicted[&s.id], &options).unwrap()).collect();
     let rows = tables::relevance_frames(&results).unwrap();
     let features = protscope::annotation::features_frame(&entries).unwrap();
     report.section("Integrated gradients");

@@ -33,6 +33,15 @@ pub enum LatentDerivativeArg {
     Exact,
 }
 
+impl From<LatentDerivativeArg> for LatentDerivative {
+    fn from(arg: LatentDerivativeArg) -> Self {
+        match arg {
+            LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
+            LatentDerivativeArg::Exact => LatentDerivative::Exact,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct AttributeArgs {
     #[command(flatten)]
@@ -165,10 +174,7 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
             },
             batch_size: args.batch_size,
             latent: args.latent,
-            latent_derivative: match args.latent_derivative {
-                LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
-                LatentDerivativeArg::Exact => LatentDerivative::Exact,
-            },
+            latent_derivative: args.latent_derivative.into(),
             // Chosen per protein from the memory budget.
             recompute_layers: false,
         },

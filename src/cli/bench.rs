@@ -70,10 +70,7 @@ pub fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
                 .context("the model has no sequence-level output to attribute")?
                 .name
                 .clone();
-            let derivative = match args.latent_derivative {
-                LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
-                LatentDerivativeArg::Exact => LatentDerivative::Exact,
-            };
+            let derivative: LatentDerivative = args.latent_derivative.into();
             let budget = args.memory.bytes()?;
             let plan = plan_batch(
                 &model,

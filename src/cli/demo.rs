@@ -3,19 +3,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::ProgressBar;
 
 use super::common::progress;
-use protscope::attribution::LatentDerivative;
 use protscope::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::report::demo::{run_antibody_demo, DemoOptions, DemoProgress};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LatentDerivativeArg {
-    Fd,
-    Exact,
-}
+use super::attribute::LatentDerivativeArg;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -108,10 +103,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     if args.limit.is_some() {
         options.limit = args.limit;
     }
-    options.latent_derivative = match args.latent_derivative {
-        LatentDerivativeArg::Fd => LatentDerivative::FiniteDifference,
-        LatentDerivativeArg::Exact => LatentDerivative::Exact,
-    };
+    options.latent_derivative = args.latent_derivative.into();
     options.timestamp = args.timestamp;
     options.max_len = args.max_len;
     options.min_attn = args.min_attn;

@@ -244,17 +244,11 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         times.model_seconds, times.statistics_seconds
     );
 
-    let mut table = stats.to_frame(args.min_total)?;
-    protscope::frame::write_table(&mut table, &args.out)?;
-    let mut layers = stats.layer_frame(args.min_total)?;
-    protscope::frame::write_table(&mut layers, &side_path(&args.out, "layers"))?;
-    let mut top = stats.top_heads_frame(args.min_total, args.top)?;
-    protscope::frame::write_table(&mut top, &side_path(&args.out, "top"))?;
+    let rows = stats.write_tables(&args.out, args.min_total, args.top)?;
     eprintln!(
-        "{} proteins, {} skipped; wrote {} rows to {} (+ .layers, .top)",
+        "{} proteins, {} skipped; wrote {rows} rows to {} (+ .layers, .top)",
         stats.proteins,
         skipped.len(),
-        table.height(),
         args.out.display()
     );
     if args.amino_acids {

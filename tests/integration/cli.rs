@@ -126,7 +126,7 @@ fn predict_and_embed() {
     let df = read_table(&out).unwrap();
     assert_eq!(
         columns(&df),
-        ["protein", "head", "class", "label", "logit", "prob"]
+        ["protein", "output", "class", "label", "logit", "prob"]
     );
     // species (6) + chain (2) + graft (2) rows per protein; mlm is per token and skipped.
     assert_eq!(df.height(), 2 * 10);
@@ -276,7 +276,7 @@ fn attribute_is_resumable_and_complete() {
         columns(&summary),
         [
             "protein",
-            "head",
+            "output",
             "target",
             "f_input",
             "f_baseline",
@@ -346,7 +346,8 @@ fn attribute_is_resumable_and_complete() {
     assert!(!ok && err.contains("--latent"), "{err}");
 
     // Summaries from before the max_delta/converged columns (fixed steps), and from before the
-    // latent_derivative column too (finite differences only), resume.
+    // latent_derivative column too (finite differences only), resume; both are from before 0.2,
+    // when the `output` column was called `head`.
     for dropped in [
         &["max_delta", "converged"][..],
         &["latent_derivative", "max_delta", "converged"],
@@ -357,6 +358,7 @@ fn attribute_is_resumable_and_complete() {
         for column in dropped {
             old_summary.drop_in_place(column).unwrap();
         }
+        old_summary.rename("output", "head".into()).unwrap();
         protscope::frame::write_table(&mut old_summary, &tmp.path().join("legacy.summary.parquet"))
             .unwrap();
         let (ok, _, err) = protscope(&attribute_args(model, &fasta, legacy.to_str().unwrap()));

@@ -3,7 +3,8 @@
 //! [`HeadStatistics`] and dropped, so memory holds one batch of maps at a time.
 
 use super::attention_maps;
-use super::heads::{HeadStatistics, ProteinProperty};
+use super::heads::{HeadStatistics, ProteinProperty, Weighting};
+use crate::annotation::antibody::{CdrSites, CDR_PROPERTIES};
 use crate::model::{EncodedSequence, ProteinModel};
 use crate::structure::DistanceMatrix;
 use crate::{Error, Result};
@@ -227,6 +228,51 @@ pub fn site_indicator(protein: &str, len: usize, sites: &[usize]) -> Result<Vec<
         out[s - 1] = true;
     }
     Ok(out)
+}
+
+/// Attention of every head to each of the [`CDR_PROPERTIES`] over `numbered` (shortest
+/// sequences batched together, so batches pad little); `on_protein` after each (progress).
+pub fn cdr_head_statistics(
+    model: &ProteinModel,
+    numbered: &[CdrSites],
+    weighting: Weighting,
+    batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<HeadStatistics> {
+    let names: Vec<String> = CDR_PROPERTIES.iter().map(|s| s.to_string()).collect();
+    let mut stats = HeadStatistics::new(model.num_layers(), model.num_heads(), weighting, names)?;
+    let mut sorted = numbered.to_vec();
+    sorted.sort_by_key(|(s, _)| s.len());
+    let inputs = sorted.into_iter().map(|(sequence, columns)| {
+        Ok(HeadInput {
+            sequence,
+            values: PropertyValues::Sites(columns),
+        })
+    });
+    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
+    Ok(stats)
+}
+
+/// Attention of every head to each amino acid over `seqs` (the `aa_to_X` properties, which
+/// [`HeadStatistics::amino_acid_correlations`] compares with BLOSUM62).
+pub fn amino_acid_head_statistics(
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    weighting: Weighting,
+    batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<HeadStatistics> {
+    let mut stats = HeadStatistics::amino_acids(model.num_layers(), model.num_heads(), weighting)?;
+    let mut sorted = seqs.to_vec();
+    sorted.sort_by_key(|s| s.len());
+    let inputs = sorted.into_iter().map(|sequence| {
+        Ok(HeadInput {
+            sequence,
+            values: PropertyValues::AminoAcids,
+        })
+    });
+    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
+    Ok(stats)
 }
 
 #[cfg(test)]

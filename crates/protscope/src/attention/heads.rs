@@ -367,6 +367,31 @@ impl HeadStatistics {
         out
     }
 
+    /// (layer, head), 0-based, of the head with the highest proportion for `property`, among
+    /// heads with at least `min_total` attention.
+    pub fn best_head(&self, property: &str, min_total: f64) -> Option<(usize, usize)> {
+        self.rows(min_total)
+            .into_iter()
+            .filter(|r| r.property == property && !r.excluded && r.proportion.is_finite())
+            .max_by(|a, b| a.proportion.total_cmp(&b.proportion))
+            .map(|r| (r.layer, r.head))
+    }
+
+    /// Writes the three tables of `protscope heads` and the demo: the statistics to `out`, the
+    /// per-layer profile beside it (`<stem>.layers.<ext>`) and the `top` heads per property
+    /// (`<stem>.top.<ext>`). Returns the number of rows written to `out`.
+    pub fn write_tables(&self, out: &std::path::Path, min_total: f64, top: usize) -> Result<usize> {
+        use crate::frame::{side_path, write_table};
+        let mut table = self.to_frame(min_total)?;
+        write_table(&mut table, out)?;
+        write_table(&mut self.layer_frame(min_total)?, &side_path(out, "layers"))?;
+        write_table(
+            &mut self.top_heads_frame(min_total, top)?,
+            &side_path(out, "top"),
+        )?;
+        Ok(table.height())
+    }
+
     /// Columns property, layer, head, n_edges, n_property_edges, proportion, background,
     /// excluded (n_edges < min_total).
     pub fn to_frame(&self, min_total: f64) -> Result<DataFrame> {

@@ -1,5 +1,6 @@
 //! Polars helpers: writing and reading tables by extension (`.parquet`, `.csv`), atomically.
 
+pub mod schema;
 pub mod shard;
 
 use crate::{Error, Result};
@@ -66,6 +67,21 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
         .sync_all()
         .map_err(|e| Error::io(path, e))?;
     publish(tmp, path)
+}
+
+/// The rows of `frames` one after the other (all with the same columns); `None` for no frames.
+pub fn stack_frames<'a>(
+    frames: impl IntoIterator<Item = &'a DataFrame>,
+) -> Result<Option<DataFrame>> {
+    let mut frames = frames.into_iter();
+    let Some(first) = frames.next() else {
+        return Ok(None);
+    };
+    let mut all = first.clone();
+    for frame in frames {
+        all.vstack_mut(frame)?;
+    }
+    Ok(Some(all))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename (figures,

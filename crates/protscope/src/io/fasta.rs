@@ -2,6 +2,7 @@
 //! UniProt-style headers (`sp|P12345|NAME_HUMAN ...`) also yield an accession.
 
 use crate::{Error, Result};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +92,47 @@ pub fn parse_fasta<R: std::io::BufRead>(reader: R, path: &Path) -> Result<Vec<Fa
     Ok(records)
 }
 
+/// Records spread evenly over the file (every k-th), so a small run still covers each source
+/// group (the file is ordered by source and species).
+pub fn spread_sample<T: Clone>(records: Vec<T>, limit: Option<usize>) -> Vec<T> {
+    match limit {
+        Some(k) if k > 0 && k < records.len() => {
+            let n = records.len();
+            (0..k).map(|i| records[i * n / k].clone()).collect()
+        }
+        _ => records,
+    }
+}
+
+/// `key=value` fields of a FASTA description (`species=Human chain=Heavy ...`).
+pub fn header_fields(description: &str) -> BTreeMap<String, String> {
+    description
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spread_sample_takes_evenly_spaced_records() {
+        let records: Vec<_> = (0..10)
+            .map(|i| FastaRecord {
+                id: format!("r{i}"),
+                description: String::new(),
+                sequence: "ACDE".into(),
+            })
+            .collect();
+        let ids: Vec<String> = spread_sample(records.clone(), Some(3))
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["r0", "r3", "r6"]);
+        assert_eq!(spread_sample(records.clone(), None).len(), 10);
+        assert_eq!(spread_sample(records, Some(50)).len(), 10);
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<FastaRecord>> {

@@ -2,7 +2,7 @@
 
 pub mod fasta;
 
-pub use fasta::{read_fasta, FastaRecord};
+pub use fasta::{header_fields, read_fasta, spread_sample, FastaRecord};
 
 use crate::{Error, Result};
 use std::io::{BufRead, BufReader, Read};

@@ -2,6 +2,7 @@
 //! per-residue or pooled hidden states.
 
 use std::borrow::Borrow;
+use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, D};
 use polars::prelude::*;
@@ -206,13 +207,9 @@ pub fn frame_in_batches<S: Borrow<EncodedSequence>>(
             .collect::<Result<_>>()?;
         parts.push(table(&refs)?);
     }
-    let Some(first) = parts.first() else {
+    let Some(frame) = crate::frame::stack_frames(&parts)? else {
         return Err(Error::invalid("no sequences to run"));
     };
-    let mut frame = first.clone();
-    for part in &parts[1..] {
-        frame.vstack_mut(part)?;
-    }
     let proteins = frame.column("protein")?.str()?.clone();
     let order: Vec<u32> = proteins
         .iter()
@@ -234,6 +231,44 @@ pub fn frame_in_batches<S: Borrow<EncodedSequence>>(
     Ok(frame.take(&index)?)
 }
 
+/// Most probable class of `output` per protein (from [`predictions_frame`])..
+pub fn predicted_classes(predictions: &DataFrame, output: &str) -> Result<HashMap<String, usize>> {
+    use crate::frame::columns::{floats, integers, texts};
+    let what = "predictions";
+    let protein = texts(predictions, what, "protein")?;
+    let outputs = texts(predictions, what, "output")?;
+    let class = integers(predictions, what, "class")?;
+    let prob = floats(predictions, what, "prob")?;
+    let mut best: HashMap<String, (usize, f64)> = HashMap::new();
+    for i in 0..predictions.height() {
+        if outputs[i] != output {
+            continue;
+        }
+        let e = best
+            .entry(protein[i].clone())
+            .or_insert((class[i] as usize, prob[i]));
+        if prob[i] > e.1 {
+            *e = (class[i] as usize, prob[i]);
+        }
+    }
+    Ok(best.into_iter().map(|(p, (c, _))| (p, c)).collect())
+}
+
+/// [`predictions_frame`] over `seqs` in batches of `batch_size`, one table; `on_batch` gets the
+/// number of sequences after each batch (progress).
+pub fn predictions_in_batches(
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    batch_size: usize,
+    mut on_batch: impl FnMut(usize),
+) -> Result<DataFrame> {
+    let mut parts = Vec::new();
+    for chunk in seqs.chunks(batch_size.max(1)) {
+        parts.push(predictions_frame(model, chunk)?);
+        on_batch(chunk.len());
+    }
+    crate::frame::stack_frames(&parts)?.ok_or_else(|| Error::invalid("no sequence to predict"))
+}
 #[cfg(test)]
 mod length_batch_tests {
     use super::length_batches;

@@ -36,7 +36,7 @@ mod test_support;
 
 pub use aa_blosum::{aa_blosum, AaBlosum, AaPair};
 pub use attention_map::{attention_map, AttentionMap};
-pub use draw::FONT_FAMILY;
+pub use draw::{capitalise, FONT_FAMILY};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
@@ -248,7 +248,7 @@ impl Figure {
                 ))
             }
         };
-        write_atomically(path, &bytes)
+        crate::frame::write_atomically(path, &bytes)
     }
 
     /// A caption for reports: what is drawn, how to read colours and marks, and which
@@ -390,31 +390,6 @@ fn encode_png(rgb: &[u8], w: u32, h: u32, dpi: f64) -> Result<Vec<u8>> {
             .map_err(|e| Error::Plot(format!("PNG end: {e}")))?;
     }
     Ok(out)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".protscope-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    // Temporary files are private; a figure is for reading.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }
 
 /// A small CSV table: the data behind a figure.

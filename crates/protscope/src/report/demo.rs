@@ -4,129 +4,30 @@
 //! report. Every table lands in the run folder, so `protscope report --from DIR` rebuilds the
 //! report, and every stage is a public library function the notebooks call too.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use polars::prelude::*;
 
 use super::provenance::{ModelProvenance, Provenance};
 use super::run_folder::{report_from_dir, FolderReport, ReportOptions, RUN_FILE};
 use super::ReportHints;
-use crate::annotation::antibody::{annotate_regions, AntibodyNumbering, RegionKind};
+use crate::annotation::antibody::{
+    annotate_regions, antibodies_frame, cdr_sites, has_cdr3, CdrSites, CDR_PROPERTIES,
+};
 use crate::annotation::{features_frame, Entry};
-use crate::attention::analysis::{accumulate_head_statistics, HeadInput, PropertyValues};
+use crate::attention::analysis::{amino_acid_head_statistics, cdr_head_statistics};
 use crate::attention::heads::{HeadStatistics, Weighting};
 use crate::attention::{attention_frame, attention_maps, AttentionFilter};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
 use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
-use crate::frame::{read_table, side_path, write_table};
-use crate::io::FastaRecord;
-use crate::model::outputs::predictions_frame;
+use crate::frame::{read_table, side_path, stack_frames, write_table};
+use crate::io::{header_fields, spread_sample, FastaRecord};
+use crate::model::outputs::{predicted_classes, predictions_in_batches};
 use crate::model::{EncodedSequence, ProteinModel};
-use crate::stats::{relevance_statistics, RelevanceStats};
+use crate::stats::relevance::cdr_relevance_statistics;
 use crate::{Error, Result};
-
-/// A sequence with its residue indicators of the [`CDR_PROPERTIES`] (see [`cdr_indicators`]).
-pub type CdrSites = (EncodedSequence, Vec<Vec<bool>>);
-
-/// The numbered antibodies among `seqs` (in their order) with their CDR indicators; sequences
-/// without an entry (IMGT numbering failed) are left out.
-pub fn cdr_sites(seqs: &[EncodedSequence], entries: &[Entry]) -> Vec<CdrSites> {
-    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.accession.as_str(), e)).collect();
-    seqs.iter()
-        .filter_map(|s| {
-            by_id
-                .get(s.id.as_str())
-                .map(|e| (s.clone(), cdr_indicators(e, s.residues.len() + s.truncated)))
-        })
-        .collect()
-}
-
-/// Attention of every head to each of the [`CDR_PROPERTIES`] over `numbered` (shortest
-/// sequences batched together, so batches pad little); `on_protein` after each (progress).
-pub fn cdr_head_statistics(
-    model: &ProteinModel,
-    numbered: &[CdrSites],
-    weighting: Weighting,
-    batch_size: usize,
-    on_protein: impl FnMut(&str),
-) -> Result<HeadStatistics> {
-    let names: Vec<String> = CDR_PROPERTIES.iter().map(|s| s.to_string()).collect();
-    let mut stats = HeadStatistics::new(model.num_layers(), model.num_heads(), weighting, names)?;
-    let mut sorted = numbered.to_vec();
-    sorted.sort_by_key(|(s, _)| s.len());
-    let inputs = sorted.into_iter().map(|(sequence, columns)| {
-        Ok(HeadInput {
-            sequence,
-            values: PropertyValues::Sites(columns),
-        })
-    });
-    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
-    Ok(stats)
-}
-
-/// Attention of every head to each amino acid over `seqs` (the `aa_to_X` properties, which
-/// [`HeadStatistics::amino_acid_correlations`] compares with BLOSUM62).
-pub fn amino_acid_head_statistics(
-    model: &ProteinModel,
-    seqs: &[EncodedSequence],
-    weighting: Weighting,
-    batch_size: usize,
-    on_protein: impl FnMut(&str),
-) -> Result<HeadStatistics> {
-    let mut stats = HeadStatistics::amino_acids(model.num_layers(), model.num_heads(), weighting)?;
-    let mut sorted = seqs.to_vec();
-    sorted.sort_by_key(|s| s.len());
-    let inputs = sorted.into_iter().map(|sequence| {
-        Ok(HeadInput {
-            sequence,
-            values: PropertyValues::AminoAcids,
-        })
-    });
-    accumulate_head_statistics(model, &mut stats, inputs, batch_size, on_protein)?;
-    Ok(stats)
-}
-
-/// Relevance statistics of an attribution table (see [`relevance_statistics`]) against each of
-/// the [`CDR_PROPERTIES`], over the antibodies of `numbered` that the table has; properties
-/// without any annotated residue are left out.
-pub fn cdr_relevance_statistics(
-    attributions: &DataFrame,
-    numbered: &[CdrSites],
-    alpha: f64,
-) -> Result<Vec<(String, RelevanceStats)>> {
-    let mut out = Vec::new();
-    for (k, property) in CDR_PROPERTIES.iter().enumerate() {
-        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
-        for (s, columns) in numbered {
-            let n = s.residues.len();
-            let p: Vec<usize> = (0..n).filter(|&i| columns[k][i]).map(|i| i + 1).collect();
-            if !p.is_empty() {
-                positions.insert(s.id.clone(), p);
-            }
-        }
-        if positions.is_empty() {
-            continue;
-        }
-        // A set: the table has a row per protein, level and position (≈ 750 k in the demo).
-        let keep: HashSet<&str> = positions.keys().map(String::as_str).collect();
-        let mask: BooleanChunked = attributions
-            .column("protein")?
-            .str()?
-            .iter()
-            .map(|p| p.is_some_and(|p| keep.contains(p)))
-            .collect();
-        let subset = attributions.filter(&mask)?;
-        out.push((
-            property.to_string(),
-            relevance_statistics(&subset, &positions, alpha)?,
-        ));
-    }
-    Ok(out)
-}
-
-/// CDR properties of the demo, in report order: each CDR and all CDRs together.
-pub const CDR_PROPERTIES: [&str; 4] = ["CDR1", "CDR2", "CDR3", "CDRs"];
 
 /// Settings of one demo run (the CLI's flags).
 #[derive(Debug, Clone)]
@@ -201,88 +102,124 @@ pub struct DemoOutcome {
     pub seconds_per_stage: Vec<(String, f64)>,
 }
 
-/// Records spread evenly over the file (every k-th), so a small run still covers each source
-/// group (the file is ordered by source and species).
-pub fn spread_sample<T: Clone>(records: Vec<T>, limit: Option<usize>) -> Vec<T> {
-    match limit {
-        Some(k) if k > 0 && k < records.len() => {
-            let n = records.len();
-            (0..k).map(|i| records[i * n / k].clone()).collect()
-        }
-        _ => records,
-    }
-}
-
-/// `key=value` fields of a FASTA description (`species=Human chain=Heavy ...`).
-pub fn header_fields(description: &str) -> BTreeMap<String, String> {
-    description
-        .split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Residue indicators of the CDR properties of one numbered antibody (length = sequence).
-pub fn cdr_indicators(entry: &Entry, len: usize) -> Vec<Vec<bool>> {
-    let mut columns = vec![vec![false; len]; CDR_PROPERTIES.len()];
-    for f in &entry.features {
-        let Some(d) = f.description.as_deref() else {
-            continue;
-        };
-        let Some(k) = cdr_number(d) else { continue };
-        let (Some(start), Some(end)) = (f.start.value, f.end.value) else {
-            continue;
-        };
-        for pos in start.max(1)..=end.min(len) {
-            columns[k - 1][pos - 1] = true;
-            columns[3][pos - 1] = true;
-        }
-    }
-    columns
-}
-
-/// 1, 2 or 3 for `CDR-H1` … `CDR-L3`.
-fn cdr_number(description: &str) -> Option<usize> {
-    let rest = description.strip_prefix("CDR-")?;
-    let digit = rest.chars().nth(1)?.to_digit(10)? as usize;
-    (1..=3).contains(&digit).then_some(digit)
-}
-
-/// Runs the whole demo into `options.out` and writes `report.html` there.
+/// Runs the whole demo into `options.out` and writes `report.html` there: a pipeline of
+/// stages, each a few library calls whose tables land in the run folder.
 pub fn run_antibody_demo(
     options: &DemoOptions,
     progress: &mut dyn DemoProgress,
 ) -> Result<DemoOutcome> {
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut times = Vec::new();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &str, times: &mut Vec<(String, f64)>| {
-        times.push((name.to_string(), clock.elapsed().as_secs_f64()));
-        clock = std::time::Instant::now();
+    let mut run = DemoRun {
+        options,
+        progress,
+        times: Vec::new(),
+        clock: Instant::now(),
     };
+    let (model, records, seqs) = load_stage(&mut run)?;
+    let predictions = predict_stage(&mut run, &model, &records, &seqs)?;
+    let (entries, skipped) = regions_stage(&mut run, &records)?;
+    let numbered = cdr_sites(&seqs, &entries);
+    let cdr_stats = attention_stage(&mut run, &model, &seqs, &numbered)?;
+    let (rows, ig_seqs) = attribution_stage(&mut run, &model, &seqs, &predictions)?;
+    relevance_stage(&mut run, &rows, &numbered)?;
+    // Featured antibodies come from those with attributions, so their residue tracks exist.
+    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.accession.as_str(), e)).collect();
+    let attributed: Vec<FastaRecord> = records
+        .iter()
+        .filter(|r| ig_seqs.iter().any(|s| s.id == r.id))
+        .cloned()
+        .collect();
+    let featured = featured_antibodies(&attributed, &by_id);
+    let attention_note = attention_maps_stage(&mut run, &model, &seqs, &featured, &cdr_stats)?;
+    let hints = ReportHints {
+        title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
+        overview: Some(overview_text(
+            &model,
+            &records,
+            entries.len(),
+            skipped,
+            ig_seqs.len(),
+        )),
+        tracks: featured,
+        attention_maps: attention_note,
+    };
+    let (report_path, report) = report_stage(&mut run, &records, ig_seqs.len(), &hints)?;
+    Ok(DemoOutcome {
+        report_path,
+        report,
+        antibodies: records.len(),
+        numbered: entries.len(),
+        seconds_per_stage: run.times,
+    })
+}
 
+/// A demo run in progress: its settings, where progress goes and the stage clock.
+struct DemoRun<'a> {
+    options: &'a DemoOptions,
+    progress: &'a mut dyn DemoProgress,
+    times: Vec<(String, f64)>,
+    clock: Instant,
+}
+
+impl DemoRun<'_> {
+    fn out(&self) -> &Path {
+        &self.options.out
+    }
+
+    /// Ends a stage: its message and its wall time.
+    fn finish(&mut self, name: &str, message: &str) {
+        self.progress.finish_stage(message);
+        self.times
+            .push((name.to_string(), self.clock.elapsed().as_secs_f64()));
+        self.clock = Instant::now();
+    }
+}
+
+/// The model, the antibodies (spread over the file when limited) and their encodings.
+fn load_stage(run: &mut DemoRun) -> Result<(ProteinModel, Vec<FastaRecord>, Vec<EncodedSequence>)> {
+    let options = run.options;
     let model = ProteinModel::load(&options.model_dir, &options.device)?;
     let records = spread_sample(crate::io::read_fasta(&options.fasta)?, options.limit);
     let seqs: Vec<EncodedSequence> = records
         .iter()
         .map(|r| model.encode_sequence(&r.id, &r.sequence, Some(options.max_len)))
         .collect::<Result<_>>()?;
-    lap("load", &mut times);
+    run.times
+        .push(("load".into(), run.clock.elapsed().as_secs_f64()));
+    run.clock = Instant::now();
+    Ok((model, records, seqs))
+}
 
-    // Predictions, and the labels the FASTA headers state.
-    progress.stage("predict", seqs.len());
-    let mut predictions = predict_in_batches(&model, &seqs, options.batch_size, progress)?;
-    write_table(&mut predictions, &out.join("predictions.csv"))?;
-    let mut labels = labels_frame(&records)?;
+/// Predictions of every output, and the labels the FASTA headers state.
+fn predict_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    records: &[FastaRecord],
+    seqs: &[EncodedSequence],
+) -> Result<DataFrame> {
+    run.progress.stage("predict", seqs.len());
+    let progress = &mut *run.progress;
+    let mut predictions = predictions_in_batches(model, seqs, run.options.batch_size, |n| {
+        (0..n).for_each(|_| progress.advance())
+    })?;
+    write_table(&mut predictions, &run.out().join("predictions.csv"))?;
+    let mut labels = labels_frame(records)?;
     if labels.height() > 0 {
-        write_table(&mut labels, &out.join("labels.csv"))?;
+        write_table(&mut labels, &run.out().join("labels.csv"))?;
     }
-    progress.finish_stage(&format!("predictions for {} antibodies", seqs.len()));
-    lap("predict", &mut times);
+    run.finish(
+        "predict",
+        &format!("predictions for {} antibodies", seqs.len()),
+    );
+    Ok(predictions)
+}
 
-    // IMGT regions.
-    progress.stage("IMGT regions", 0);
+/// IMGT numbering: the numbered antibodies' regions as feature entries, and how many could not
+/// be numbered.
+fn regions_stage(run: &mut DemoRun, records: &[FastaRecord]) -> Result<(Vec<Entry>, usize)> {
+    run.progress.stage("IMGT regions", 0);
+    let out = run.out().to_path_buf();
     let regions = annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
     write_table(
         &mut antibodies_frame(&regions.numbered)?,
@@ -296,53 +233,66 @@ pub fn run_antibody_demo(
         "reason" => skipped.iter().map(|s| s.reason.clone()).collect::<Vec<_>>(),
     )?;
     write_table(&mut skipped_frame, &out.join("regions.skipped.csv"))?;
-    progress.finish_stage(&format!(
-        "IMGT regions for {} antibodies ({} skipped)",
-        entries.len(),
-        skipped.len()
-    ));
-    lap("regions", &mut times);
-    let by_id: HashMap<&str, &Entry> = entries.iter().map(|e| (e.accession.as_str(), e)).collect();
+    run.finish(
+        "regions",
+        &format!(
+            "IMGT regions for {} antibodies ({} skipped)",
+            entries.len(),
+            skipped.len()
+        ),
+    );
+    Ok((entries, skipped.len()))
+}
 
-    // Attention to CDRs, then to amino acids.
-    let weighting = Weighting::Threshold(options.min_attn);
-    let numbered = cdr_sites(&seqs, &entries);
-    progress.stage("attention to CDRs", numbered.len());
-    let cdr_stats = cdr_head_statistics(&model, &numbered, weighting, options.batch_size, |_| {
+/// Which heads attend to each CDR, then to each amino acid (against BLOSUM62); returns the CDR
+/// statistics.
+fn attention_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    numbered: &[CdrSites],
+) -> Result<HeadStatistics> {
+    let (min_total, batch_size) = (run.options.min_total, run.options.batch_size);
+    let weighting = Weighting::Threshold(run.options.min_attn);
+    run.progress.stage("attention to CDRs", numbered.len());
+    let progress = &mut *run.progress;
+    let cdr_stats = cdr_head_statistics(model, numbered, weighting, batch_size, |_| {
         progress.advance()
     })?;
-    let heads_path = out.join("heads_regions.parquet");
-    write_table(&mut cdr_stats.to_frame(options.min_total)?, &heads_path)?;
-    write_table(
-        &mut cdr_stats.layer_frame(options.min_total)?,
-        &side_path(&heads_path, "layers"),
-    )?;
-    write_table(
-        &mut cdr_stats.top_heads_frame(options.min_total, 10)?,
-        &side_path(&heads_path, "top"),
-    )?;
-    progress.finish_stage(&format!(
-        "attention to CDRs over {} antibodies",
-        cdr_stats.proteins
-    ));
-    lap("attention to CDRs", &mut times);
+    cdr_stats.write_tables(&run.out().join("heads_regions.parquet"), min_total, 10)?;
+    run.finish(
+        "attention to CDRs",
+        &format!("attention to CDRs over {} antibodies", cdr_stats.proteins),
+    );
 
-    progress.stage("attention to amino acids", seqs.len());
+    run.progress.stage("attention to amino acids", seqs.len());
+    let progress = &mut *run.progress;
     let aa_stats =
-        amino_acid_head_statistics(&model, &seqs, weighting, options.batch_size, |_| {
-            progress.advance()
-        })?;
-    let aa_path = out.join("heads_amino_acids.parquet");
-    write_table(&mut aa_stats.to_frame(options.min_total)?, &aa_path)?;
-    let aa = aa_stats.amino_acid_correlations(options.min_total)?;
+        amino_acid_head_statistics(model, seqs, weighting, batch_size, |_| progress.advance())?;
+    let aa_path = run.out().join("heads_amino_acids.parquet");
+    write_table(&mut aa_stats.to_frame(min_total)?, &aa_path)?;
+    let aa = aa_stats.amino_acid_correlations(min_total)?;
     write_table(&mut aa.to_frame()?, &side_path(&aa_path, "aa_blosum"))?;
-    progress.finish_stage(&format!(
-        "amino-acid correlation with BLOSUM62: r = {:.3}",
-        aa.blosum_r
-    ));
-    lap("attention to amino acids", &mut times);
+    run.finish(
+        "attention to amino acids",
+        &format!(
+            "amino-acid correlation with BLOSUM62: r = {:.3}",
+            aa.blosum_r
+        ),
+    );
+    Ok(cdr_stats)
+}
 
-    // Integrated gradients of each antibody's predicted species, one job per predicted class.
+/// Integrated gradients of each antibody's predicted species (one resumable job per predicted
+/// class), embedding level and every head; returns the attribution rows and the antibodies
+/// attributed.
+fn attribution_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    predictions: &DataFrame,
+) -> Result<(DataFrame, Vec<EncodedSequence>)> {
+    let options = run.options;
     let ig = IgOptions {
         steps: options.steps,
         method: Quadrature::GaussLegendre,
@@ -352,16 +302,16 @@ pub fn run_antibody_demo(
         latent_derivative: options.latent_derivative,
         recompute_layers: false,
     };
-    let predicted = predicted_classes(&predictions, "species")?;
-    let ig_seqs = spread_sample(seqs.clone(), options.ig_limit);
+    let predicted = predicted_classes(predictions, "species")?;
+    let ig_seqs = spread_sample(seqs.to_vec(), options.ig_limit);
     let mut by_class: BTreeMap<usize, Vec<EncodedSequence>> = BTreeMap::new();
     for s in &ig_seqs {
         if let Some(&c) = predicted.get(&s.id) {
             by_class.entry(c).or_default().push(s.clone());
         }
     }
-    progress.stage("integrated gradients", ig_seqs.len());
-    let parts_dir = out.join("ig_by_target");
+    run.progress.stage("integrated gradients", ig_seqs.len());
+    let parts_dir = run.out().join("ig_by_target");
     let mut tables = Vec::new();
     for (class, group) in &by_class {
         let job = AttributionJob {
@@ -379,73 +329,88 @@ pub fn run_antibody_demo(
             auto_steps: None,
             memory_budget: None,
         };
-        run_attribution(&model, group, &job, |_| progress.advance())?;
+        let progress = &mut *run.progress;
+        run_attribution(model, group, &job, |_| progress.advance())?;
         tables.push(job.out.clone());
     }
-    let attribution_path = out.join("attribution_species.parquet");
+    let attribution_path = run.out().join("attribution_species.parquet");
     let (mut rows, mut summary) = concat_attributions(&tables, &ig_seqs)?;
     write_table(&mut rows, &attribution_path)?;
     write_table(&mut summary, &summary_path(&attribution_path))?;
-    progress.finish_stage(&format!(
-        "integrated gradients ({} steps, embedding + every head) for {} antibodies",
-        options.steps,
-        ig_seqs.len()
-    ));
-    lap("integrated gradients", &mut times);
+    run.finish(
+        "integrated gradients",
+        &format!(
+            "integrated gradients ({} steps, embedding + every head) for {} antibodies",
+            options.steps,
+            ig_seqs.len()
+        ),
+    );
+    Ok((rows, ig_seqs))
+}
 
-    // Relevance against each CDR property.
-    progress.stage("relevance statistics", CDR_PROPERTIES.len());
-    for (property, stats) in cdr_relevance_statistics(&rows, &numbered, options.alpha)? {
-        let path = out.join(format!("relevance_{property}.parquet"));
+/// Relevance statistics of the attributions against each CDR property.
+fn relevance_stage(run: &mut DemoRun, rows: &DataFrame, numbered: &[CdrSites]) -> Result<()> {
+    run.progress
+        .stage("relevance statistics", CDR_PROPERTIES.len());
+    for (property, stats) in cdr_relevance_statistics(rows, numbered, run.options.alpha)? {
+        let path = run.out().join(format!("relevance_{property}.parquet"));
         write_table(&mut stats.to_frame()?, &path)?;
         write_table(
             &mut stats.per_protein_frame()?,
             &side_path(&path, "per_protein"),
         )?;
-        progress.advance();
+        run.progress.advance();
     }
-    progress.finish_stage("relevance statistics against CDR1, CDR2, CDR3 and all CDRs");
-    lap("relevance statistics", &mut times);
+    run.finish(
+        "relevance statistics",
+        "relevance statistics against CDR1, CDR2, CDR3 and all CDRs",
+    );
+    Ok(())
+}
 
-    // Attention maps of the head that attends most to CDR3, for the featured antibodies.
-    // Featured antibodies come from those with attributions, so their residue tracks exist.
-    let attributed: Vec<FastaRecord> = records
-        .iter()
-        .filter(|r| ig_seqs.iter().any(|s| s.id == r.id))
-        .cloned()
-        .collect();
-    let featured = featured_antibodies(&attributed, &by_id);
-    let mut attention_note = None;
-    if let Some((layer, head)) = best_head(&cdr_stats, "CDR3", options.min_total) {
-        attention_note = Some(format!(
-            "Head {}-{} is the head with the largest share of attention on CDR3 residues; its maps \
-             for two of the antibodies shown above.",
-            layer + 1,
-            head + 1
-        ));
-        let filter = AttentionFilter {
-            layers: vec![layer],
-            heads: vec![head],
-            min_weight: None,
-        };
-        let chosen: Vec<&EncodedSequence> =
-            seqs.iter().filter(|s| featured.contains(&s.id)).collect();
-        let mut frames = Vec::new();
-        for s in chosen.iter().take(2) {
-            for maps in attention_maps(&model, &[*s])? {
-                frames.push(attention_frame(&maps, &filter)?);
-            }
-        }
-        if let Some(first) = frames.first() {
-            let mut all = first.clone();
-            for f in &frames[1..] {
-                all.vstack_mut(f)?;
-            }
-            write_table(&mut all, &out.join("attention_maps.parquet"))?;
+/// Attention maps of the head that attends most to CDR3, for two featured antibodies; returns
+/// the report's note on them (none when no head had enough attention).
+fn attention_maps_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    featured: &[String],
+    cdr_stats: &HeadStatistics,
+) -> Result<Option<String>> {
+    let Some((layer, head)) = cdr_stats.best_head("CDR3", run.options.min_total) else {
+        return Ok(None);
+    };
+    let filter = AttentionFilter {
+        layers: vec![layer],
+        heads: vec![head],
+        min_weight: None,
+    };
+    let mut frames = Vec::new();
+    for s in seqs.iter().filter(|s| featured.contains(&s.id)).take(2) {
+        for maps in attention_maps(model, &[s])? {
+            frames.push(attention_frame(&maps, &filter)?);
         }
     }
+    if let Some(mut all) = stack_frames(&frames)? {
+        write_table(&mut all, &run.out().join("attention_maps.parquet"))?;
+    }
+    Ok(Some(format!(
+        "Head {} is the head with the largest share of attention on CDR3 residues; its maps for \
+         two of the antibodies shown above.",
+        super::reading::head_label(layer as i64, head as i64)
+    )))
+}
 
-    // Provenance and the report.
+/// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
+/// from the run folder, as `protscope report --from` builds it.
+fn report_stage(
+    run: &mut DemoRun,
+    records: &[FastaRecord],
+    attributed: usize,
+    hints: &ReportHints,
+) -> Result<(PathBuf, FolderReport)> {
+    let options = run.options;
+    let out = run.out().to_path_buf();
     let mut provenance = Provenance::new(options.command_line.clone());
     provenance.model = Some(ModelProvenance::of(&options.model_dir)?);
     provenance.input(&options.fasta)?;
@@ -466,29 +431,17 @@ pub fn run_antibody_demo(
             "ig.latent_derivative",
             derivative_name(options.latent_derivative),
         )
-        .parameter("ig.antibodies", ig_seqs.len())
+        .parameter("ig.antibodies", attributed)
         .parameter("stats.alpha", options.alpha)
         .parameter("stats.correction", "Benjamini–Hochberg over heads")
         .parameter("antibodies", records.len());
-    let hints = ReportHints {
-        title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
-        overview: Some(overview_text(
-            &model,
-            &records,
-            entries.len(),
-            skipped.len(),
-            ig_seqs.len(),
-        )),
-        tracks: featured.clone(),
-        attention_maps: attention_note,
-    };
     if let Some(k) = options.limit {
         provenance.parameter("limit", k);
     }
     provenance.write(&out.join(RUN_FILE))?;
-    hints.write(out)?;
+    hints.write(&out)?;
     let report = report_from_dir(
-        out,
+        &out,
         &ReportOptions {
             timestamp: options.timestamp,
             ..Default::default()
@@ -496,55 +449,9 @@ pub fn run_antibody_demo(
     )?;
     let report_path = out.join("report.html");
     report.save(&report_path, &out.join("figures"))?;
-    lap("report", &mut times);
-    Ok(DemoOutcome {
-        report_path,
-        report,
-        antibodies: records.len(),
-        numbered: entries.len(),
-        seconds_per_stage: times,
-    })
-}
-
-/// One row per numbered antibody: chain type and the CDR sequences (empty where absent).
-pub fn antibodies_frame(numbered: &[AntibodyNumbering]) -> Result<DataFrame> {
-    let cdr = |kind: RegionKind| -> Vec<String> {
-        numbered
-            .iter()
-            .map(|n| n.region_sequence(kind).unwrap_or_default().to_string())
-            .collect()
-    };
-    Ok(df!(
-        "protein" => numbered.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
-        "chain" => numbered.iter().map(|n| n.chain.to_string()).collect::<Vec<_>>(),
-        "domain" => numbered.iter().map(|n| format!("{}–{}", n.domain_start, n.domain_end)).collect::<Vec<_>>(),
-        "cdr1" => cdr(RegionKind::Cdr1),
-        "cdr2" => cdr(RegionKind::Cdr2),
-        "cdr3" => cdr(RegionKind::Cdr3),
-    )?)
-}
-
-fn predict_in_batches(
-    model: &ProteinModel,
-    seqs: &[EncodedSequence],
-    batch_size: usize,
-    progress: &mut dyn DemoProgress,
-) -> Result<DataFrame> {
-    let mut all: Option<DataFrame> = None;
-    for chunk in seqs.chunks(batch_size.max(1)) {
-        let refs: Vec<&EncodedSequence> = chunk.iter().collect();
-        let df = predictions_frame(model, &refs)?;
-        match &mut all {
-            Some(a) => {
-                a.vstack_mut(&df)?;
-            }
-            None => all = Some(df),
-        }
-        for _ in chunk {
-            progress.advance();
-        }
-    }
-    all.ok_or_else(|| Error::invalid("no antibody to analyse"))
+    run.times
+        .push(("report".into(), run.clock.elapsed().as_secs_f64()));
+    Ok((report_path, report))
 }
 
 /// `protein, output, label` from `species=` / `chain=` header fields (AntiBERTy's class names).
@@ -563,52 +470,19 @@ fn labels_frame(records: &[FastaRecord]) -> Result<DataFrame> {
     Ok(df!("protein" => protein, "output" => output, "label" => label)?)
 }
 
-/// Most probable class of `output` per protein (from [`predictions_frame`]).
-pub fn predicted_classes(predictions: &DataFrame, output: &str) -> Result<HashMap<String, usize>> {
-    use crate::frame::columns::{floats, integers, texts};
-    let what = "predictions";
-    let protein = texts(predictions, what, "protein")?;
-    let outputs = texts(predictions, what, "output")?;
-    let class = integers(predictions, what, "class")?;
-    let prob = floats(predictions, what, "prob")?;
-    let mut best: HashMap<String, (usize, f64)> = HashMap::new();
-    for i in 0..predictions.height() {
-        if outputs[i] != output {
-            continue;
-        }
-        let e = best
-            .entry(protein[i].clone())
-            .or_insert((class[i] as usize, prob[i]));
-        if prob[i] > e.1 {
-            *e = (class[i] as usize, prob[i]);
-        }
-    }
-    Ok(best.into_iter().map(|(p, (c, _))| (p, c)).collect())
-}
-
 /// The per-class attribution tables joined, rows in input order.
 fn concat_attributions(
     tables: &[PathBuf],
     seqs: &[EncodedSequence],
 ) -> Result<(DataFrame, DataFrame)> {
-    let mut rows: Option<DataFrame> = None;
-    let mut summaries: Option<DataFrame> = None;
+    let mut rows = Vec::new();
+    let mut summaries = Vec::new();
     for t in tables {
-        let r = read_table(t)?;
-        let s = read_table(&summary_path(t))?;
-        match (&mut rows, &mut summaries) {
-            (Some(a), Some(b)) => {
-                a.vstack_mut(&r)?;
-                b.vstack_mut(&s)?;
-            }
-            _ => {
-                rows = Some(r);
-                summaries = Some(s);
-            }
-        }
+        rows.push(read_table(t)?);
+        summaries.push(read_table(&summary_path(t))?);
     }
-    let (rows, summaries) = rows
-        .zip(summaries)
+    let (rows, summaries) = stack_frames(&rows)?
+        .zip(stack_frames(&summaries)?)
         .ok_or_else(|| Error::invalid("no attribution was computed"))?;
     // Order by the input file so tables read like the FASTA.
     let order: HashMap<&str, u32> = seqs
@@ -661,26 +535,6 @@ fn featured_antibodies(records: &[FastaRecord], numbered: &HashMap<&str, &Entry>
         }
     }
     chosen
-}
-
-fn has_cdr3(entry: &Entry) -> bool {
-    entry.features.iter().any(|f| {
-        f.description
-            .as_deref()
-            .and_then(cdr_number)
-            .is_some_and(|k| k == 3)
-    })
-}
-
-/// (layer, head), 0-based, of the head with the highest proportion for `property`.
-/// Among heads with at least `min_total` attention.
-pub fn best_head(stats: &HeadStatistics, property: &str, min_total: f64) -> Option<(usize, usize)> {
-    stats
-        .rows(min_total)
-        .into_iter()
-        .filter(|r| r.property == property && !r.excluded && r.proportion.is_finite())
-        .max_by(|a, b| a.proportion.total_cmp(&b.proportion))
-        .map(|r| (r.layer, r.head))
 }
 
 fn overview_text(
@@ -738,7 +592,6 @@ fn derivative_name(rule: LatentDerivative) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::annotation::{Feature, Position};
 
     fn record(id: &str, description: &str) -> FastaRecord {
         FastaRecord {
@@ -746,36 +599,6 @@ mod tests {
             description: description.into(),
             sequence: "ACDE".into(),
         }
-    }
-
-    #[test]
-    fn spread_sample_takes_evenly_spaced_records() {
-        let records: Vec<_> = (0..10).map(|i| record(&format!("r{i}"), "")).collect();
-        let ids: Vec<String> = spread_sample(records.clone(), Some(3))
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(ids, ["r0", "r3", "r6"]);
-        assert_eq!(spread_sample(records.clone(), None).len(), 10);
-        assert_eq!(spread_sample(records, Some(50)).len(), 10);
-    }
-
-    #[test]
-    fn cdr_indicators_mark_each_cdr_and_their_union() {
-        let mut entry = Entry {
-            accession: "ab".into(),
-            ..Default::default()
-        };
-        for (d, s, e) in [("FR1", 1, 2), ("CDR-H1", 3, 4), ("CDR-L3", 6, 7)] {
-            let mut f = Feature::new("Region", Position::exact(s), Position::exact(e));
-            f.description = Some(d.into());
-            entry.features.push(f);
-        }
-        let c = cdr_indicators(&entry, 8);
-        assert_eq!(c[0], [false, false, true, true, false, false, false, false]);
-        assert!(c[1].iter().all(|&v| !v));
-        assert_eq!(c[2], [false, false, false, false, false, true, true, false]);
-        assert_eq!(c[3], [false, false, true, true, false, true, true, false]);
     }
 
     #[test]

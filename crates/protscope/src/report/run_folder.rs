@@ -393,7 +393,7 @@ impl<'a> Builder<'a> {
                 readings.push(format!(
                     "{} output: the predicted class matches the source's label for {correct} \
                      of {} proteins ({}%).",
-                    capitalised(h),
+                    plot::capitalise(h),
                     with_truth.len(),
                     reading::rounded(100.0 * correct as f64 / with_truth.len() as f64),
                 ));
@@ -420,7 +420,7 @@ impl<'a> Builder<'a> {
             self.report.table(
                 format!(
                     "{} output: proteins per known label (rows) and predicted class (columns).",
-                    capitalised(h)
+                    plot::capitalise(h)
                 ),
                 table,
                 &TableOptions {
@@ -629,8 +629,8 @@ impl<'a> Builder<'a> {
             }
             self.report.table(
                 format!(
-                    "Attention statistics per head ({}; layer and head 0-based, figures label \
-                     them 1-based).",
+                    "Attention statistics per head ({}; layer and head from 1, as in the \
+                     figures).",
                     table.stem
                 ),
                 &df.clone(),
@@ -928,13 +928,9 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        if let Some(first) = combined.first() {
-            let mut all = first.clone();
-            for df in &combined[1..] {
-                all.vstack_mut(df)?;
-            }
+        if let Some(all) = crate::frame::stack_frames(&combined)? {
             self.report.table(
-                "Relevance statistics per annotation and head (layer = head = −1: embedding level; 0-based layer and head).",
+                "Relevance statistics per annotation and head (layer and head from 1; emb.: the embedding level).",
                 &all,
                 &TableOptions::default(),
             )?;
@@ -1297,14 +1293,6 @@ fn features_within(df: &DataFrame, protein: &str, residues: usize) -> Result<Dat
         .collect();
     kept.with_column(Column::new("end".into(), end))?;
     Ok(kept)
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Counts of (known label, predicted class) over proteins with a known label.

@@ -13,6 +13,7 @@ use super::{
     benjamini_hochberg, bonferroni, mean, median, point_biserial_r, shapiro_wilk, ttest_1samp,
     wilcoxon_signed_rank, Alternative,
 };
+use crate::annotation::antibody::{CdrSites, CDR_PROPERTIES};
 use crate::{Error, Result};
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -525,6 +526,44 @@ fn ordered_relevance(key: &GroupKey<'_>, rows: &[(i64, f64)]) -> Result<(i64, Ve
         first,
         sorted.into_iter().map(|(_, relevance)| relevance).collect(),
     ))
+}
+
+/// Relevance statistics of an attribution table (see [`relevance_statistics`]) against each of
+/// the [`CDR_PROPERTIES`], over the antibodies of `numbered` that the table has; properties
+/// without any annotated residue are left out.
+pub fn cdr_relevance_statistics(
+    attributions: &DataFrame,
+    numbered: &[CdrSites],
+    alpha: f64,
+) -> Result<Vec<(String, RelevanceStats)>> {
+    let mut out = Vec::new();
+    for (k, property) in CDR_PROPERTIES.iter().enumerate() {
+        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
+        for (s, columns) in numbered {
+            let n = s.residues.len();
+            let p: Vec<usize> = (0..n).filter(|&i| columns[k][i]).map(|i| i + 1).collect();
+            if !p.is_empty() {
+                positions.insert(s.id.clone(), p);
+            }
+        }
+        if positions.is_empty() {
+            continue;
+        }
+        // A set: the table has a row per protein, level and position (≈ 750 k in the demo).
+        let keep: HashSet<&str> = positions.keys().map(String::as_str).collect();
+        let mask: BooleanChunked = attributions
+            .column("protein")?
+            .str()?
+            .iter()
+            .map(|p| p.is_some_and(|p| keep.contains(p)))
+            .collect();
+        let subset = attributions.filter(&mask)?;
+        out.push((
+            property.to_string(),
+            relevance_statistics(&subset, &positions, alpha)?,
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

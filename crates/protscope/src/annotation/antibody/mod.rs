@@ -21,7 +21,10 @@
 //! A sequence with two V domains (an scFv) gets the better-scoring one.
 
 mod align;
+pub mod cdr;
 mod profile;
+
+pub use cdr::{antibodies_frame, cdr_indicators, cdr_sites, has_cdr3, CdrSites, CDR_PROPERTIES};
 
 use super::{Entry, Feature, Position};
 use align::{Alignment, Cdr, Placed};
