@@ -110,19 +110,15 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &["predictions.decoder.bias", "predictions.bias"],
                 &[config.vocab_size],
             )?;
-            outputs.push(Output {
-                name: "mlm".into(),
-                level: OutputLevel::Token,
-                num_classes: config.vocab_size,
-                labels: Vec::new(),
-                multi_label: false,
-                module: OutputModule::MaskedLm {
+            outputs.push(Output::masked_lm(
+                config.vocab_size,
+                OutputModule::MaskedLm {
                     dense: w.linear("predictions.dense", h, e)?,
                     activation: activation(config)?,
                     norm: w.layer_norm("predictions.LayerNorm", e, config.layer_norm_eps)?,
                     decoder: Linear::new(decoder_weight, Some(bias)),
                 },
-            });
+            ));
         }
         "AlbertForSequenceClassification" => {
             if pooler.is_none() {

@@ -138,13 +138,9 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
             &["cls.predictions.decoder.bias", "cls.predictions.bias"],
             &[config.vocab_size],
         )?;
-        outputs.push(Output {
-            name: "mlm".into(),
-            level: OutputLevel::Token,
-            num_classes: config.vocab_size,
-            labels: Vec::new(),
-            multi_label: false,
-            module: OutputModule::MaskedLm {
+        outputs.push(Output::masked_lm(
+            config.vocab_size,
+            OutputModule::MaskedLm {
                 dense: w.linear("cls.predictions.transform.dense", h, h)?,
                 activation: act,
                 norm: w.layer_norm(
@@ -154,7 +150,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 )?,
                 decoder: Linear::new(decoder_weight, Some(bias)),
             },
-        });
+        ));
         Ok(())
     };
     let needs_pooler = |name: &str| -> Result<()> {

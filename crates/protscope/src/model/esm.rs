@@ -135,19 +135,15 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &[config.vocab_size, h],
             )?;
             let bias = w.get("lm_head.bias", &[config.vocab_size])?;
-            outputs.push(Output {
-                name: "mlm".into(),
-                level: OutputLevel::Token,
-                num_classes: config.vocab_size,
-                labels: Vec::new(),
-                multi_label: false,
-                module: OutputModule::MaskedLm {
+            outputs.push(Output::masked_lm(
+                config.vocab_size,
+                OutputModule::MaskedLm {
                     dense: w.linear("lm_head.dense", h, h)?,
                     activation: Activation::GeluErf,
                     norm: w.layer_norm("lm_head.layer_norm", h, config.layer_norm_eps)?,
                     decoder: Linear::new(decoder_weight, Some(bias)),
                 },
-            });
+            ));
         }
         "EsmForSequenceClassification" => {
             let classes = config.num_labels.unwrap_or(2);

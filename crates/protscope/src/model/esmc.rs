@@ -14,7 +14,7 @@ use super::config::ModelConfig;
 use super::encoder::{
     Activation, Encoder, EncoderConfig, EncoderLayer, FeedForward, NormPlacement, SelfAttention,
 };
-use super::output::{Output, OutputLevel, OutputModule};
+use super::output::{Output, OutputModule};
 use super::weights::{Linear, Weights};
 use super::{Backbone, EmbeddingModule};
 use crate::Result;
@@ -81,19 +81,15 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
 
     let mut outputs = Vec::new();
     if w.contains("sequence_head.0.weight") {
-        outputs.push(Output {
-            name: "mlm".into(),
-            level: OutputLevel::Token,
-            num_classes: config.vocab_size,
-            labels: Vec::new(),
-            multi_label: false,
-            module: OutputModule::MaskedLm {
+        outputs.push(Output::masked_lm(
+            config.vocab_size,
+            OutputModule::MaskedLm {
                 dense: linear_maybe_bias(w, "sequence_head.0", h, h)?,
                 activation: Activation::GeluErf,
                 norm: w.layer_norm("sequence_head.2", h, eps)?,
                 decoder: linear_maybe_bias(w, "sequence_head.3", h, config.vocab_size)?,
             },
-        });
+        ));
     }
     if let Some(head) = super::output::mean_pooled_classifier(config, w)? {
         outputs.push(head);

@@ -55,6 +55,18 @@ pub struct Output {
 }
 
 impl Output {
+    /// The masked-LM output `mlm`: one prediction per token over the `vocab_size` tokens.
+    pub(crate) fn masked_lm(vocab_size: usize, module: OutputModule) -> Output {
+        Output {
+            name: "mlm".into(),
+            level: OutputLevel::Token,
+            num_classes: vocab_size,
+            labels: Vec::new(),
+            multi_label: false,
+            module,
+        }
+    }
+
     /// Class index from an index or a label name.
     pub fn class_index(&self, target: &str) -> Result<usize> {
         let target = target.trim();

@@ -144,14 +144,10 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
                 &[config.vocab_size, h],
             )?;
             let bias = w.get("lm_loss.bias", &[config.vocab_size])?;
-            heads_out.push(Output {
-                name: "mlm".into(),
-                level: OutputLevel::Token,
-                num_classes: config.vocab_size,
-                labels: Vec::new(),
-                multi_label: false,
-                module: OutputModule::TokenLinear(Linear::new(weight, Some(bias))),
-            });
+            heads_out.push(Output::masked_lm(
+                config.vocab_size,
+                OutputModule::TokenLinear(Linear::new(weight, Some(bias))),
+            ));
         }
         "XLNetModel" | "" => {}
         other => {
