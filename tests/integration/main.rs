@@ -21,6 +21,7 @@ mod random_models;
 mod regions;
 mod relevance_cli;
 mod report;
+mod schema;
 mod shards;
 mod stats;
 mod structure_files;
