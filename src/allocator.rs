@@ -6,10 +6,10 @@
 //!
 //! ```no_run
 //! #[global_allocator]
-//! static GLOBAL: protscope::allocator::MiMalloc = protscope::allocator::MiMalloc;
+//! static GLOBAL: protscope_cli::allocator::MiMalloc = protscope_cli::allocator::MiMalloc;
 //!
 //! fn main() {
-//!     protscope::allocator::keep_freed_memory();
+//!     protscope_cli::allocator::keep_freed_memory();
 //! }
 //! ```
 
