@@ -44,76 +44,30 @@ pub enum TableKind {
 }
 
 impl TableKind {
-    /// Recognises a table by its column names.
+    /// Recognises a table by its columns ([`crate::frame::schema::recognise`]).
     pub fn of(frame: &DataFrame) -> TableKind {
-        let names: BTreeSet<&str> = frame
-            .get_column_names()
-            .iter()
-            .map(|c| c.as_str())
-            .collect();
-        let has = |cols: &[&str]| cols.iter().all(|c| names.contains(c));
-        if has(&["protein", "output", "class", "label", "logit", "prob"]) {
-            TableKind::Predictions
-        } else if has(&["aa1", "aa2", "r", "blosum62", "blosum_r"]) {
-            TableKind::AminoAcidBlosum
-        } else if has(&[
-            "property",
-            "rank",
-            "layer",
-            "head",
-            "proportion",
-            "enrichment",
-        ]) {
-            TableKind::TopHeads
-        } else if has(&["property", "layer", "heads_included", "property_share"]) {
-            TableKind::HeadLayers
-        } else if has(&[
-            "property",
-            "layer",
-            "head",
-            "n_edges",
-            "proportion",
-            "excluded",
-        ]) {
-            TableKind::Heads
-        } else if has(&["protein", "layer", "head", "position", "relevance"]) {
-            TableKind::Attribution
-        } else if has(&[
-            "protein",
-            "output",
-            "target",
-            "f_input",
-            "f_baseline",
-            "delta",
-        ]) {
-            TableKind::AttributionSummary
-        } else if has(&[
-            "layer",
-            "head",
-            "n_proteins",
-            "mean_r",
-            "t_p",
-            "significant",
-        ]) {
-            TableKind::RelevanceStats
-        } else if has(&["protein", "layer", "head", "r", "rra", "total_relevance"]) {
-            TableKind::RelevancePerProtein
-        } else if has(&["protein", "layer", "head", "from", "to", "weight"]) {
-            TableKind::AttentionEdges
-        } else if has(&["protein", "i", "j", "distance"]) {
-            TableKind::Contacts
-        } else if has(&["protein", "k", "drop_top", "drop_random"]) {
-            TableKind::Flip
-        } else if has(&["protein", "chain", "cdr1", "cdr2", "cdr3"]) {
-            TableKind::Antibodies
-        } else if has(&["accession", "type", "start", "end", "description"]) {
-            TableKind::Features
-        } else if names.len() == 3 && has(&["protein", "output", "label"]) {
-            TableKind::Labels
-        } else if names.len() == 2 && has(&["protein", "reason"]) {
-            TableKind::Skipped
-        } else {
-            TableKind::Other
+        let Some(found) = crate::frame::schema::recognise(frame) else {
+            return TableKind::Other;
+        };
+        match found.name {
+            "predictions" => TableKind::Predictions,
+            "amino_acid_blosum" => TableKind::AminoAcidBlosum,
+            "top_heads" => TableKind::TopHeads,
+            "head_layers" => TableKind::HeadLayers,
+            "heads" => TableKind::Heads,
+            "attribution" => TableKind::Attribution,
+            "attribution_summary" => TableKind::AttributionSummary,
+            "relevance_stats" => TableKind::RelevanceStats,
+            "relevance_per_protein" => TableKind::RelevancePerProtein,
+            "attention_edges" => TableKind::AttentionEdges,
+            "contacts" => TableKind::Contacts,
+            "flip" => TableKind::Flip,
+            "antibodies" => TableKind::Antibodies,
+            "features" => TableKind::Features,
+            "labels" => TableKind::Labels,
+            "skipped" => TableKind::Skipped,
+            // Tables the report has no section for.
+            _ => TableKind::Other,
         }
     }
 }
