@@ -5,7 +5,7 @@
 use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
-use crate::frame::columns;
+use crate::frame::{columns, schema};
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -32,7 +32,8 @@ pub struct AaBlosum {
 impl AaBlosum {
     /// Reads a `<stem>.aa_blosum` table (`aa1, aa2, r, blosum62`, optional `heads_used`).
     pub fn from_frame(df: &DataFrame) -> Result<AaBlosum> {
-        const TABLE: &str = "aa_blosum";
+        const TABLE: &str = schema::AMINO_ACID_BLOSUM.name;
+        schema::AMINO_ACID_BLOSUM.require_columns(df, TABLE, &["aa1", "aa2", "r", "blosum62"])?;
         let aa1 = columns::strings(df, TABLE, "aa1")?;
         let aa2 = columns::strings(df, TABLE, "aa2")?;
         let r = columns::floats(df, TABLE, "r")?;

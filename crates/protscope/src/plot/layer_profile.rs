@@ -4,7 +4,7 @@
 use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
-use crate::frame::columns;
+use crate::frame::{columns, schema};
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -51,7 +51,8 @@ impl LayerProfile {
         value_column: &str,
         properties: Option<&[&str]>,
     ) -> Result<LayerProfile> {
-        const TABLE: &str = "layers";
+        const TABLE: &str = schema::HEAD_LAYERS.name;
+        schema::HEAD_LAYERS.require_columns(df, TABLE, &["property", "layer", value_column])?;
         let props = columns::strings(df, TABLE, "property")?;
         let layers = columns::integers(df, TABLE, "layer")?;
         let values = columns::floats(df, TABLE, value_column)?;

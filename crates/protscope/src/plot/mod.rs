@@ -451,6 +451,67 @@ pub(crate) fn opt_num(v: Option<f64>) -> String {
 mod tests {
     use super::*;
 
+    /// Every reader of a library table names only columns its schema states: fed the
+    /// schema's empty table, a reader may find no rows, never a missing or unknown column.
+    #[test]
+    fn table_readers_read_only_their_schemas_columns() {
+        use crate::frame::schema;
+        use crate::model::Level;
+        let outcomes: Vec<(&str, crate::Result<()>)> = vec![
+            (
+                "AaBlosum",
+                AaBlosum::from_frame(&schema::AMINO_ACID_BLOSUM.empty_frame()).map(|_| ()),
+            ),
+            (
+                "TopHeads",
+                TopHeads::from_frame(&schema::TOP_HEADS.empty_frame(), "p").map(|_| ()),
+            ),
+            (
+                "LayerProfile",
+                LayerProfile::from_frame(
+                    &schema::HEAD_LAYERS.empty_frame(),
+                    "property_share",
+                    None,
+                )
+                .map(|_| ()),
+            ),
+            (
+                "ResidueTrack",
+                ResidueTrack::from_frames(
+                    &schema::ATTRIBUTION.empty_frame(),
+                    "P1",
+                    Level::Embedding,
+                    Some(&schema::FEATURES.empty_frame()),
+                )
+                .map(|_| ()),
+            ),
+        ];
+        for (reader, outcome) in outcomes {
+            if let Err(e) = outcome {
+                let text = e.to_string();
+                assert!(
+                    !matches!(e, crate::Error::MissingColumn { .. })
+                        && !text.contains("not a column of"),
+                    "{reader}: {text}"
+                );
+            }
+        }
+        // And the check itself refuses a column the schema does not state.
+        let frame = schema::TOP_HEADS.empty_frame();
+        let err = schema::TOP_HEADS
+            .require_columns(&frame, "t.csv", &["rank", "enrichment_ratio"])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`enrichment_ratio` is not a column"),
+            "{err}"
+        );
+        let err = schema::TOP_HEADS
+            .require_columns(&frame.drop("rank").unwrap(), "t.csv", &["rank"])
+            .unwrap_err();
+        assert!(matches!(err, crate::Error::MissingColumn { .. }), "{err}");
+    }
+
     #[test]
     fn csv_fields_are_quoted_only_when_needed() {
         let mut t = DataTable::new(&["label", "value"]);

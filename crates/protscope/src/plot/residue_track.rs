@@ -5,7 +5,7 @@
 use super::draw::{self, font, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
-use crate::frame::columns;
+use crate::frame::{columns, schema};
 use crate::model::Level;
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
@@ -80,7 +80,19 @@ impl ResidueTrack {
         level: Level,
         features: Option<&DataFrame>,
     ) -> Result<ResidueTrack> {
-        const TABLE: &str = "attribution";
+        const TABLE: &str = schema::ATTRIBUTION.name;
+        schema::ATTRIBUTION.require_columns(
+            attribution,
+            TABLE,
+            &[
+                "protein",
+                "layer",
+                "head",
+                "position",
+                "residue",
+                "relevance",
+            ],
+        )?;
         let (layer, head) = level.columns();
         let proteins = columns::strings(attribution, TABLE, "protein")?;
         let layers = columns::integers(attribution, TABLE, "layer")?;
@@ -243,7 +255,12 @@ impl ResidueTrack {
 }
 
 fn lanes_from_features(df: &DataFrame, protein: &str, n: usize) -> Result<Vec<AnnotationLane>> {
-    const TABLE: &str = "features";
+    const TABLE: &str = schema::FEATURES.name;
+    schema::FEATURES.require_columns(
+        df,
+        TABLE,
+        &["accession", "type", "start", "end", "description"],
+    )?;
     let accession = columns::strings(df, TABLE, "accession")?;
     let kind = columns::strings(df, TABLE, "type")?;
     let start = columns::optional_integers(df, TABLE, "start")?;

@@ -4,7 +4,7 @@
 use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
-use crate::frame::columns;
+use crate::frame::{columns, schema};
 use crate::{Error, Result};
 use plotters::prelude::DrawingBackend;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -48,7 +48,20 @@ impl TopHeads {
     /// Reads a `<stem>.top` table (`property, rank, layer, head, proportion, background,
     /// n_edges`), keeping `property`'s rows in rank order.
     pub fn from_frame(df: &DataFrame, property: &str) -> Result<TopHeads> {
-        const TABLE: &str = "top-heads";
+        const TABLE: &str = schema::TOP_HEADS.name;
+        schema::TOP_HEADS.require_columns(
+            df,
+            TABLE,
+            &[
+                "property",
+                "rank",
+                "layer",
+                "head",
+                "proportion",
+                "background",
+                "n_edges",
+            ],
+        )?;
         let props = columns::strings(df, TABLE, "property")?;
         let rank = columns::integers(df, TABLE, "rank")?;
         let layer = columns::integers(df, TABLE, "layer")?;
