@@ -137,3 +137,37 @@ pub fn protscope(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Checks every `.csv` and `.parquet` table directly under `dir` against the schema that
+/// recognises it (`frame::schema`): so each writer a test runs is held to its schema.
+/// Returns how many tables were checked.
+pub fn assert_tables_conform(dir: &Path) -> usize {
+    let mut checked = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let is_table = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("csv" | "parquet")
+        );
+        if !is_table {
+            continue;
+        }
+        let frame = protscope::frame::read_table(&path).unwrap();
+        let what = path.display().to_string();
+        let Some(schema) = protscope::frame::schema::recognise(&frame) else {
+            panic!(
+                "{what}: no schema recognises its columns {:?}",
+                frame.get_column_names()
+            );
+        };
+        if let Err(e) = schema.conforms(&frame, &what) {
+            panic!("{e}");
+        }
+        checked += 1;
+    }
+    checked
+}

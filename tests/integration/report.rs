@@ -66,6 +66,10 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let log = run_tiny_demo(&out);
+    assert!(
+        assert_tables_conform(&out) >= 8,
+        "the demo's tables follow their schemas"
+    );
     let report = out.join("report.html");
     assert!(
         log.contains(report.to_str().unwrap()),

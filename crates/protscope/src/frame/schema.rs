@@ -56,6 +56,21 @@ impl ColumnType {
         matches!(self, ColumnType::Float | ColumnType::Float32)
     }
 
+    /// Whether a column read back with `dtype` holds this type: integer and float widths may
+    /// change on a CSV round trip, and an all-empty CSV column reads back as text or null.
+    pub fn accepts(self, dtype: &DataType) -> bool {
+        if matches!(dtype, DataType::Null) {
+            return true;
+        }
+        match self {
+            ColumnType::Text => matches!(dtype, DataType::String),
+            ColumnType::Integer | ColumnType::UInt32 => dtype.is_integer(),
+            ColumnType::Float | ColumnType::Float32 => dtype.is_float() || dtype.is_integer(),
+            ColumnType::Boolean => matches!(dtype, DataType::Boolean),
+            ColumnType::Float32List => matches!(dtype, DataType::List(_) | DataType::String),
+        }
+    }
+
     /// The type as the docs name it: `integer (Int64)`, `text`, …
     pub fn describe(self) -> &'static str {
         match self {
@@ -172,6 +187,30 @@ impl TableSchema {
             .collect();
         let has_all = self.recognised_by.iter().all(|c| names.contains(c));
         has_all && (!self.exact || names.len() == self.recognised_by.len())
+    }
+
+    /// Checks a written table against this schema: every column that is not optional is
+    /// there, no column is outside the schema, and each column's type is the schema's (up to
+    /// the width changes of a CSV round trip, [`ColumnType::accepts`]).
+    pub fn conforms(&self, frame: &DataFrame, what: &str) -> Result<()> {
+        self.require(frame, what)?;
+        for (name, dtype) in frame.schema().iter() {
+            let Some(spec) = self.column(name) else {
+                return Err(Error::invalid(format!(
+                    "{what}: column `{name}` is not one of a `{}` table's ({})",
+                    self.name,
+                    self.column_names().join(", ")
+                )));
+            };
+            if !spec.kind.accepts(dtype) {
+                return Err(Error::invalid(format!(
+                    "{what}: column `{name}` is {dtype}, a `{}` table has it {}",
+                    self.name,
+                    spec.kind.describe()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks that `frame` has the columns `names`, a reader's subset of this table's columns.
