@@ -2,7 +2,7 @@
 //! (attention correlation r between amino-acid profiles, BLOSUM62 score) in the same order,
 //! and the scatter of their pairs with Pearson's r.
 
-use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
+use super::draw::{self, font, layout, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::{columns, schema};
@@ -222,7 +222,14 @@ fn matrix_panel<DB: DrawingBackend>(
             }
         }
     }
-    c.outline_rect(x0, y0, x0 + side, y0 + side, palette::INK, 0.75)?;
+    c.outline_rect(
+        x0,
+        y0,
+        x0 + side,
+        y0 + side,
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     let letters = Txt::new(font::SMALL);
     for (k, aa) in order.iter().enumerate() {
         let centre = (k as f64 + 0.5) * cell;
@@ -241,7 +248,7 @@ fn matrix_panel<DB: DrawingBackend>(
         )?;
     }
     // Horizontal colour bar.
-    let by0 = y0 + side + font::SMALL * 1.2 + 8.0;
+    let by0 = y0 + side + font::SMALL * layout::LINE + 8.0;
     let (bx0, bx1) = (x0 + side * 0.1, x0 + side * 0.9);
     let steps = ((bx1 - bx0).round() as usize).clamp(8, 256);
     let step_w = (bx1 - bx0) / steps as f64;
@@ -275,9 +282,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
 ) -> Result<()> {
     d.validate()?;
     let (order, r, b) = d.matrices();
-    let top = draw::title(c, title)? + font::LABEL * 1.3 + 2.0;
+    let top = draw::title(c, title)? + font::LABEL * layout::TITLE_LINE + 2.0;
     let letter_w = font::SMALL + 4.0;
-    let below = font::SMALL * 1.2 + 8.0 + 7.0 + 10.0 + font::SMALL * 1.2 + font::SMALL * 1.6;
+    let below = font::SMALL * layout::LINE
+        + 8.0
+        + 7.0
+        + 10.0
+        + font::SMALL * layout::LINE
+        + font::SMALL * 1.6;
     let scatter_min = 190.0;
     let gap = 22.0;
     let side = (h - top - MARGIN - below)

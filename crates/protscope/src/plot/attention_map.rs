@@ -1,7 +1,7 @@
 //! One head's T × T attention matrix (row = attending residue, column = attended residue) on a
 //! sequential scale, with an optional contact-map overlay.
 
-use super::draw::{self, font, Canvas, Key, Txt, MARGIN};
+use super::draw::{self, font, layout, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind};
 use crate::{Error, Result};
@@ -95,11 +95,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let top = draw::title(c, title)?;
     let tick = Txt::new(font::TICK);
     let colour_ticks = draw::nice_ticks(0.0, hi, 5);
-    let bar_w = 10.0;
+    let bar_w = layout::COLOUR_BAR_W;
     let colour_w = bar_w + draw::colour_bar_extra_width(c, &colour_ticks)?;
     let widest_pos = c.text_width(&t.to_string(), tick)?;
     let label_w = widest_pos.max(c.text_width("W", tick)?) + 6.0;
-    let x_title_h = font::LABEL * 1.3;
+    let x_title_h = font::LABEL * layout::TITLE_LINE;
     let legend_rows = m.contacts.is_some() as usize + m.weights.iter().any(|w| w.is_nan()) as usize;
     let legend_h = if legend_rows > 0 {
         font::TICK * 1.5 * legend_rows as f64 + 6.0
@@ -107,7 +107,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         0.0
     };
     let avail_w = w - 2.0 * MARGIN - x_title_h - label_w - 14.0 - colour_w;
-    let avail_h = h - top - MARGIN - font::TICK * 1.2 - 6.0 - x_title_h - legend_h;
+    let avail_h = h - top - MARGIN - font::TICK * layout::LINE - 6.0 - x_title_h - legend_h;
     let side = avail_w.min(avail_h);
     let cell = side / t as f64;
     if cell < 0.5 {
@@ -151,7 +151,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
             }
         }
     }
-    c.outline_rect(mx0, my0, mx1, my1, palette::INK, 0.75)?;
+    c.outline_rect(mx0, my0, mx1, my1, palette::INK, layout::AXIS_STROKE)?;
 
     // Letters when every one fits, else thinned 1-based positions.
     let letters = cell >= font::SMALL * 0.95;
@@ -197,7 +197,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     c.text(
         &format!("Attended {axis_name} (to)"),
         (mx0 + mx1) / 2.0,
-        my1 + font::TICK * 1.2 + 6.0,
+        my1 + font::TICK * layout::LINE + 6.0,
         Txt::new(font::LABEL).anchor(HPos::Center, VPos::Top),
     )?;
     c.text(

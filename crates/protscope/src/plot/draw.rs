@@ -45,6 +45,25 @@ pub mod font {
 /// Outer margin of every figure.
 pub const MARGIN: f64 = 8.0;
 
+/// The measures every figure shares, in logical pixels, so axes, ticks and labels look the
+/// same in every plot.
+pub mod layout {
+    /// Height of a line of text, as a multiple of its font size.
+    pub const LINE: f64 = 1.2;
+    /// Height of an axis or panel title line: a little looser than [`LINE`].
+    pub const TITLE_LINE: f64 = 1.3;
+    /// Length of a tick mark.
+    pub const TICK_LEN: f64 = 3.0;
+    /// Gap between an axis line and its tick labels.
+    pub const TICK_GAP: f64 = 5.0;
+    /// Stroke width of axes, outlines and tick marks.
+    pub const AXIS_STROKE: f64 = 0.75;
+    /// Width of a colour bar's colour strip.
+    pub const COLOUR_BAR_W: f64 = 10.0;
+    /// Gap between a figure's panels.
+    pub const PANEL_GAP: f64 = 12.0;
+}
+
 /// plotters' font "size" is 1.24 × the SVG `font-size` it writes; sizes here are the latter.
 const PLOTTERS_FONT_SIZE: f64 = 1.24;
 
@@ -262,7 +281,11 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     pub fn masked_cell(&self, x0: f64, y0: f64, x1: f64, y1: f64) -> Result<()> {
         self.fill_rect(x0, y0, x1, y1, palette::MASKED)?;
         let (w, h) = (x1 - x0, y1 - y0);
-        self.line(&[(x0, y1), (x1, y0)], palette::MASK_HATCH, 0.75)?;
+        self.line(
+            &[(x0, y1), (x1, y0)],
+            palette::MASK_HATCH,
+            layout::AXIS_STROKE,
+        )?;
         if w.min(h) >= 14.0 {
             self.line(
                 &[(x0, y0 + h / 2.0), (x0 + w / 2.0, y0)],
@@ -373,13 +396,17 @@ pub fn vertical_colour_bar<DB: DrawingBackend>(
         let top = y1 - (i + 1) as f64 * h;
         c.fill_rect(x0, top, x1, y1 - i as f64 * h, color(v))?;
     }
-    c.outline_rect(x0, y0, x1, y1, palette::INK, 0.75)?;
+    c.outline_rect(x0, y0, x1, y1, palette::INK, layout::AXIS_STROKE)?;
     let labels = tick_labels(ticks);
     let tick = Txt::new(font::TICK).anchor(HPos::Left, VPos::Center);
     for (v, text) in ticks.iter().zip(&labels) {
         let y = y1 - (v - lo) / (hi - lo) * (y1 - y0);
-        c.line(&[(x1, y), (x1 + 3.0, y)], palette::INK, 0.75)?;
-        c.text(text, x1 + 5.0, y, tick)?;
+        c.line(
+            &[(x1, y), (x1 + layout::TICK_LEN, y)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(text, x1 + layout::TICK_GAP, y, tick)?;
     }
     let label_x = x1 + 7.0 + c.max_text_width(&labels, tick)? + 3.0;
     let t = fitted(c, label, Txt::new(font::LABEL), (y1 - y0) + 40.0)?;
@@ -389,13 +416,13 @@ pub fn vertical_colour_bar<DB: DrawingBackend>(
         (y0 + y1) / 2.0,
         t.vertical().anchor(HPos::Center, VPos::Top),
     )?;
-    Ok(label_x + font::LABEL * 1.3)
+    Ok(label_x + font::LABEL * layout::TITLE_LINE)
 }
 
 /// Width a [`vertical_colour_bar`] needs right of its bar for these tick labels and a label.
 pub fn colour_bar_extra_width<DB: DrawingBackend>(c: &Canvas<DB>, ticks: &[f64]) -> Result<f64> {
     let tick = Txt::new(font::TICK);
-    Ok(7.0 + c.max_text_width(&tick_labels(ticks), tick)? + 3.0 + font::LABEL * 1.3)
+    Ok(7.0 + c.max_text_width(&tick_labels(ticks), tick)? + 3.0 + font::LABEL * layout::TITLE_LINE)
 }
 
 /// The figure title, top-left; returns the y where content may start.
@@ -406,7 +433,7 @@ pub fn title<DB: DrawingBackend>(c: &Canvas<DB>, text: &str) -> Result<f64> {
     let width = c.width_logical() - 2.0 * MARGIN;
     let t = fitted(c, text, Txt::new(font::TITLE).bold(), width)?;
     c.text(text, MARGIN, MARGIN, t)?;
-    Ok(MARGIN + font::TITLE * 1.2 + 8.0)
+    Ok(MARGIN + font::TITLE * layout::LINE + 8.0)
 }
 
 /// `t` with its font shrunk (down to 7 px, about 5 pt) until `text` fits in `max_width`
@@ -494,7 +521,10 @@ impl Axes {
 
 /// Width the left axis needs: rotated title plus the widest tick label.
 pub fn y_axis_width<DB: DrawingBackend>(c: &Canvas<DB>, labels: &[String]) -> Result<f64> {
-    Ok(font::LABEL * 1.3 + 2.0 + c.max_text_width(labels, Txt::new(font::TICK))? + 6.0)
+    Ok(font::LABEL * layout::TITLE_LINE
+        + 2.0
+        + c.max_text_width(labels, Txt::new(font::TICK))?
+        + 6.0)
 }
 
 /// Left axis: light horizontal grid lines, ticks, labels, rotated title at the figure margin.
@@ -508,11 +538,19 @@ pub fn y_axis<DB: DrawingBackend>(
     let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
     for (v, text) in ticks.iter().zip(tick_labels(ticks)) {
         let y = a.y(*v);
-        c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, 0.75)?;
-        c.line(&[(a.x0 - 3.0, y), (a.x0, y)], palette::INK, 0.75)?;
-        c.text(&text, a.x0 - 5.0, y, right)?;
+        c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, layout::AXIS_STROKE)?;
+        c.line(
+            &[(a.x0 - layout::TICK_LEN, y), (a.x0, y)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(&text, a.x0 - layout::TICK_GAP, y, right)?;
     }
-    c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    c.line(
+        &[(a.x0, a.y0), (a.x0, a.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     let t = fitted(c, title, Txt::new(font::LABEL), (a.y1 - a.y0) + 30.0)?;
     c.text(
         title,
@@ -533,22 +571,31 @@ pub fn x_axis<DB: DrawingBackend>(
     let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     for (v, text) in ticks.iter().zip(labels) {
         let x = a.x(*v);
-        c.line(&[(x, a.y1), (x, a.y1 + 3.0)], palette::INK, 0.75)?;
-        c.text(text, x, a.y1 + 5.0, below)?;
+        c.line(
+            &[(x, a.y1), (x, a.y1 + layout::TICK_LEN)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(text, x, a.y1 + layout::TICK_GAP, below)?;
     }
-    c.line(&[(a.x0, a.y1), (a.x1, a.y1)], palette::INK, 0.75)?;
-    let title_y = a.y1 + 5.0 + font::TICK * 1.2 + 3.0;
+    c.line(
+        &[(a.x0, a.y1), (a.x1, a.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
+    let title_y = a.y1 + layout::TICK_GAP + font::TICK * layout::LINE + 3.0;
     c.text(
         title,
         (a.x0 + a.x1) / 2.0,
         title_y,
         Txt::new(font::LABEL).anchor(HPos::Center, VPos::Top),
     )?;
-    Ok(title_y + font::LABEL * 1.3)
+    Ok(title_y + font::LABEL * layout::TITLE_LINE)
 }
 
 /// Height an [`x_axis`] takes below the plot rectangle.
-pub const X_AXIS_HEIGHT: f64 = 5.0 + font::TICK * 1.2 + 3.0 + font::LABEL * 1.3;
+pub const X_AXIS_HEIGHT: f64 =
+    layout::TICK_GAP + font::TICK * layout::LINE + 3.0 + font::LABEL * layout::TITLE_LINE;
 
 /// One legend entry's symbol.
 #[derive(Clone, Copy)]
@@ -585,7 +632,7 @@ pub fn legend<DB: DrawingBackend>(
     let h = legend_height(entries.len());
     let x0 = x1 - w;
     c.fill_rect(x0, y0, x1, y0 + h, palette::WHITE)?;
-    c.outline_rect(x0, y0, x1, y0 + h, palette::GRID, 0.75)?;
+    c.outline_rect(x0, y0, x1, y0 + h, palette::GRID, layout::AXIS_STROKE)?;
     for (i, (key, label)) in entries.iter().enumerate() {
         let y = y0 + 4.0 + row * (i as f64 + 0.5);
         let (kx0, kx1) = (x0 + 6.0, x0 + 6.0 + key_w);

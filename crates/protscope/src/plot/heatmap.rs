@@ -2,7 +2,7 @@
 //! masked heads hatched grey and, beside it, each layer's maximum as horizontal bars sharing the
 //! layer axis (the BERTology figure).
 
-use super::draw::{self, font, Canvas, Txt, MARGIN};
+use super::draw::{self, font, layout, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::columns;
@@ -273,26 +273,26 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     // Columns from the left: axis title, layer labels, grid, gap, maxima panel, gap, colour bar.
     let layer_labels: Vec<String> = (1..=grid.num_layers).map(|l| l.to_string()).collect();
-    let y_title_w = font::LABEL * 1.3;
+    let y_title_w = font::LABEL * layout::TITLE_LINE;
     let y_labels_w = c.max_text_width(&layer_labels, tick)? + 6.0;
     let gx0 = MARGIN + y_title_w + y_labels_w;
     let colour_ticks = draw::nice_ticks(lo, hi, 5);
-    let bar_w = 10.0;
+    let bar_w = layout::COLOUR_BAR_W;
     let colour_w = bar_w + draw::colour_bar_extra_width(c, &colour_ticks)?;
     let panel_w = (w * 0.17).clamp(60.0, 140.0);
-    let gap = 12.0;
+    let gap = layout::PANEL_GAP;
     // Wider between grid and panel: their bottom tick labels must not meet.
     let panel_gap = 20.0;
     let gx1 = w - MARGIN - colour_w - gap - panel_w - panel_gap;
 
     // Rows from the bottom: legend, axis title, head labels.
     let legend_h = if any_masked {
-        font::TICK * 1.2 + 8.0
+        font::TICK * layout::LINE + 8.0
     } else {
         0.0
     };
-    let x_labels_h = font::TICK * 1.2 + 6.0;
-    let x_title_h = font::LABEL * 1.3 + 2.0;
+    let x_labels_h = font::TICK * layout::LINE + 6.0;
+    let x_title_h = font::LABEL * layout::TITLE_LINE + 2.0;
     let gy0 = top + 4.0;
     let gy1 = h - MARGIN - legend_h - x_title_h - x_labels_h;
 
@@ -327,14 +327,18 @@ pub(crate) fn draw<DB: DrawingBackend>(
             }
         }
     }
-    c.outline_rect(gx0, gy0, gx1, gy1, palette::INK, 0.75)?;
+    c.outline_rect(gx0, gy0, gx1, gy1, palette::INK, layout::AXIS_STROKE)?;
 
     // Layer axis (1-based, layer 1 at the bottom).
     let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
-    for l in draw::thinned_labels(grid.num_layers, cell_h, font::TICK * 1.3) {
+    for l in draw::thinned_labels(grid.num_layers, cell_h, font::TICK * layout::TITLE_LINE) {
         let y = row_y(l - 1) + cell_h / 2.0;
-        c.line(&[(gx0 - 3.0, y), (gx0, y)], palette::INK, 0.75)?;
-        c.text(&l.to_string(), gx0 - 5.0, y, right)?;
+        c.line(
+            &[(gx0 - layout::TICK_LEN, y), (gx0, y)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(&l.to_string(), gx0 - layout::TICK_GAP, y, right)?;
     }
     c.text(
         "Layer",
@@ -348,8 +352,12 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     for hd in draw::thinned_labels(grid.num_heads, cell_w, widest_head + 6.0) {
         let x = gx0 + (hd as f64 - 0.5) * cell_w;
-        c.line(&[(x, gy1), (x, gy1 + 3.0)], palette::INK, 0.75)?;
-        c.text(&hd.to_string(), x, gy1 + 5.0, below)?;
+        c.line(
+            &[(x, gy1), (x, gy1 + layout::TICK_LEN)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(&hd.to_string(), x, gy1 + layout::TICK_GAP, below)?;
     }
     let x_title_y = gy1 + x_labels_h;
     c.text(
@@ -381,13 +389,21 @@ pub(crate) fn draw<DB: DrawingBackend>(
             c.fill_rect(a, y, b.max(a + 1.0), y + bar_h, palette::BAR)?;
         }
     }
-    c.line(&[(to_x(0.0), gy0), (to_x(0.0), gy1)], palette::INK, 0.75)?;
-    c.line(&[(px0, gy1), (px1, gy1)], palette::INK, 0.75)?;
+    c.line(
+        &[(to_x(0.0), gy0), (to_x(0.0), gy1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
+    c.line(&[(px0, gy1), (px1, gy1)], palette::INK, layout::AXIS_STROKE)?;
     let panel_ticks = draw::nice_ticks(p_lo, p_hi, 3);
     for (v, text) in panel_ticks.iter().zip(draw::tick_labels(&panel_ticks)) {
         let x = to_x(*v);
-        c.line(&[(x, gy1), (x, gy1 + 3.0)], palette::INK, 0.75)?;
-        c.text(&text, x, gy1 + 5.0, below)?;
+        c.line(
+            &[(x, gy1), (x, gy1 + layout::TICK_LEN)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(&text, x, gy1 + layout::TICK_GAP, below)?;
     }
     c.text(
         "Layer maximum",

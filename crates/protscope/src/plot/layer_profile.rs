@@ -1,7 +1,7 @@
 //! A statistic per layer (by default `property_share`: where in depth a property's attention
 //! sits), one line per property, each with its centre of gravity marked on the layer axis.
 
-use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
+use super::draw::{self, font, layout, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::{columns, schema};
@@ -223,7 +223,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
         ..a
     };
     draw::x_axis(c, &axis, &layer_ticks, &layer_labels, "Layer (1-based)")?;
-    c.line(&[(a.x0, a.y1), (a.x0, axis.y1)], palette::INK, 0.75)?;
+    c.line(
+        &[(a.x0, a.y1), (a.x0, axis.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
 
     for (i, s) in p.series.iter().enumerate() {
         let color = palette::categorical(i);

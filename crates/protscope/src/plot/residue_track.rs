@@ -2,7 +2,7 @@
 //! zero at the centre), optionally attention received, and one lane per annotation type, all on
 //! one position axis.
 
-use super::draw::{self, font, Canvas, Txt, MARGIN};
+use super::draw::{self, font, layout, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::{columns, schema};
@@ -51,10 +51,10 @@ const ATTENTION_H: f64 = 40.0;
 const ANNOTATION_H: f64 = 17.0;
 /// Lanes with labelled spans print the labels under the bars (spans are often narrower than
 /// their labels: an 8-residue CDR is ~35 px at page width).
-const LABELLED_H: f64 = ANNOTATION_H + font::SMALL * 1.2 + 2.0;
+const LABELLED_H: f64 = ANNOTATION_H + font::SMALL * layout::LINE + 2.0;
 const LANE_GAP: f64 = 6.0;
 /// The position-axis title under the lanes.
-const AXIS_TITLE_H: f64 = 6.0 + font::LABEL * 1.3;
+const AXIS_TITLE_H: f64 = 6.0 + font::LABEL * layout::TITLE_LINE;
 
 impl AnnotationLane {
     fn labelled(&self) -> bool {
@@ -231,7 +231,7 @@ impl ResidueTrack {
     }
 
     fn height(&self) -> f64 {
-        let title = MARGIN + font::TITLE * 1.2 + 8.0;
+        let title = MARGIN + font::TITLE * layout::LINE + 8.0;
         let attention = if self.attention_received.is_some() {
             ATTENTION_H + LANE_GAP
         } else {
@@ -354,14 +354,22 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .find(|&s| s as f64 * cell >= c.text_width(&n.to_string(), tick).unwrap_or(20.0) + 10.0)
         .unwrap_or(1000);
     let ruler_y = y + RULER_H - 4.0;
-    c.line(&[(x0, ruler_y), (x1, ruler_y)], palette::INK, 0.75)?;
+    c.line(
+        &[(x0, ruler_y), (x1, ruler_y)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     let mut marks: Vec<usize> = (step..=n).step_by(step).collect();
     if step > 1 && (step - 1) as f64 * cell >= 24.0 {
         marks.insert(0, 1);
     }
     for p in marks {
         let x = x_of(p as f64) + cell / 2.0;
-        c.line(&[(x, ruler_y - 4.0), (x, ruler_y)], palette::INK, 0.75)?;
+        c.line(
+            &[(x, ruler_y - 4.0), (x, ruler_y)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
         c.text(
             &p.to_string(),
             x,
@@ -414,7 +422,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
         }
     }
     c.line(&[(x0, zero), (x1, zero)], palette::MUTED, 0.5)?;
-    c.outline_rect(x0, y, x1, y + relevance_h, palette::GRID, 0.75)?;
+    c.outline_rect(
+        x0,
+        y,
+        x1,
+        y + relevance_h,
+        palette::GRID,
+        layout::AXIS_STROKE,
+    )?;
     let right = small.color(palette::MUTED).anchor(HPos::Left, VPos::Center);
     c.text(&scale_labels[0], x1 + 4.0, y + 4.0, right)?;
     c.text("0", x1 + 4.0, zero, right)?;
@@ -435,7 +450,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
                 c.fill_rect(bx0 + gap, top, bx1 - gap, y + ATTENTION_H, palette::BAR)?;
             }
         }
-        c.outline_rect(x0, y, x1, y + ATTENTION_H, palette::GRID, 0.75)?;
+        c.outline_rect(
+            x0,
+            y,
+            x1,
+            y + ATTENTION_H,
+            palette::GRID,
+            layout::AXIS_STROKE,
+        )?;
         c.text(&format!("{a_max:.2}"), x1 + 4.0, y + 4.0, right)?;
         c.text("0", x1 + 4.0, y + ATTENTION_H - 4.0, right)?;
         lane_label(c, "Attention received", y + ATTENTION_H / 2.0)?;
@@ -446,7 +468,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         // Lane colours skip blue (relevance/attention bars) and vermillion.
         let color = palette::categorical(2 + k % 6);
         let yc = y + ANNOTATION_H / 2.0;
-        c.line(&[(x0, yc), (x1, yc)], palette::GRID, 0.75)?;
+        c.line(&[(x0, yc), (x1, yc)], palette::GRID, layout::AXIS_STROKE)?;
         let mut spans: Vec<&Span> = lane.spans.iter().collect();
         spans.sort_by_key(|s| (s.start, s.end));
         // Right edge of the last label drawn: a label that would overlap it is left out (it
@@ -480,7 +502,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     // Shared position axis at the bottom.
     let axis_y = y - LANE_GAP + 2.0;
-    c.line(&[(x0, axis_y), (x1, axis_y)], palette::INK, 0.75)?;
+    c.line(
+        &[(x0, axis_y), (x1, axis_y)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     c.text(
         &format!("Residue position in {} (1-based)", t.protein),
         (x0 + x1) / 2.0,

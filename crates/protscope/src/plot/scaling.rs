@@ -495,18 +495,30 @@ fn log_y_axis<DB: DrawingBackend>(
                 let l = (m as f64 * 10f64.powi(k)).log10();
                 if l > a.y_range.0 && l < a.y_range.1 {
                     let y = a.y(l);
-                    c.line(&[(a.x0 - 2.0, y), (a.x0, y)], palette::INK, 0.75)?;
+                    c.line(
+                        &[(a.x0 - 2.0, y), (a.x0, y)],
+                        palette::INK,
+                        layout::AXIS_STROKE,
+                    )?;
                 }
             }
         }
     }
     for v in ticks {
         let y = a.y(v.log10());
-        c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, 0.75)?;
-        c.line(&[(a.x0 - 3.0, y), (a.x0, y)], palette::INK, 0.75)?;
-        c.text(&value_label(*v), a.x0 - 5.0, y, right)?;
+        c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, layout::AXIS_STROKE)?;
+        c.line(
+            &[(a.x0 - layout::TICK_LEN, y), (a.x0, y)],
+            palette::INK,
+            layout::AXIS_STROKE,
+        )?;
+        c.text(&value_label(*v), a.x0 - layout::TICK_GAP, y, right)?;
     }
-    c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    c.line(
+        &[(a.x0, a.y0), (a.x0, a.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     let t = draw::fitted(c, title, Txt::new(font::LABEL), (a.y1 - a.y0) + 20.0)?;
     c.text(
         title,
@@ -801,8 +813,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
     // Vertical layout: per row a header (the model), the failure strip, the plot, tick labels;
     // the axis title under the last row only.
     let n = models.len() as f64;
-    let header_h = font::LABEL * 1.3 + 4.0;
-    let ticks_h = 5.0 + font::TICK * 1.2 + 3.0;
+    let header_h = font::LABEL * layout::TITLE_LINE + 4.0;
+    let ticks_h = 5.0 + font::TICK * layout::LINE + 3.0;
     let x_title_h = draw::X_AXIS_HEIGHT - ticks_h;
     let row_gap = 10.0;
     let fixed = n * (header_h + ticks_h) + (n - 1.0) * row_gap + x_title_h + MARGIN;

@@ -1,7 +1,7 @@
 //! −log10 p per annotation type or test as horizontal bars, the significance threshold dashed,
 //! and n beside each bar.
 
-use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
+use super::draw::{self, font, layout, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::columns;
@@ -199,11 +199,19 @@ pub(crate) fn draw<DB: DrawingBackend>(
         y_range: (0.0, 1.0),
     };
     for v in &ticks {
-        c.line(&[(a.x(*v), a.y0), (a.x(*v), a.y1)], palette::GRID, 0.75)?;
+        c.line(
+            &[(a.x(*v), a.y0), (a.x(*v), a.y1)],
+            palette::GRID,
+            layout::AXIS_STROKE,
+        )?;
     }
     let labels_txt: Vec<String> = draw::tick_labels(&ticks);
     draw::x_axis(c, &a, &ticks, &labels_txt, &format!("−log10 {}", s.p_label))?;
-    c.line(&[(a.x0, a.y0), (a.x0, a.y1)], palette::INK, 0.75)?;
+    c.line(
+        &[(a.x0, a.y0), (a.x0, a.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     // The threshold goes under bars and labels, so n labels stay readable where they cross it.
     c.dashed(
         &[(a.x(threshold), a.y0), (a.x(threshold), a.y1)],

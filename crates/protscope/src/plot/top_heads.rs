@@ -1,7 +1,7 @@
 //! The top-k heads of one property: proportion of attention as bars labelled `L-H` (1-based),
 //! 95 % Wilson score intervals, and the background rate as a dashed line.
 
-use super::draw::{self, font, Axes, Canvas, Key, Txt, MARGIN};
+use super::draw::{self, font, layout, Axes, Canvas, Key, Txt, MARGIN};
 use super::palette;
 use super::{num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::{columns, schema};
@@ -183,9 +183,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let labels_h = if vertical_labels {
         widest + 6.0
     } else {
-        font::TICK * 1.2 + 6.0
+        font::TICK * layout::LINE + 6.0
     };
-    let y1 = h - MARGIN - labels_h - font::LABEL * 1.3 - 3.0;
+    let y1 = h - MARGIN - labels_h - font::LABEL * layout::TITLE_LINE - 3.0;
     // Headroom for the legend: the tallest interval ends below it.
     let legend_rows = 2 + top.background.is_some() as usize;
     let free = (y1 - y0) - draw::legend_height(legend_rows) - 6.0;
@@ -234,12 +234,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
             c.text(
                 &labels[i],
                 xm,
-                a.y1 + 5.0,
+                a.y1 + layout::TICK_GAP,
                 tick.anchor(HPos::Center, VPos::Top),
             )?;
         }
     }
-    c.line(&[(a.x0, a.y1), (a.x1, a.y1)], palette::INK, 0.75)?;
+    c.line(
+        &[(a.x0, a.y1), (a.x1, a.y1)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
     c.text(
         "Head (layer-head, 1-based)",
         (a.x0 + a.x1) / 2.0,
