@@ -268,7 +268,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
     };
     let top = draw::title(c, title)?;
     let tick = Txt::new(font::TICK);
-    let label = Txt::new(font::LABEL);
     let any_masked = grid.values.iter().any(Option::is_none);
 
     // Columns from the left: axis title, layer labels, grid, gap, maxima panel, gap, colour bar.
@@ -329,7 +328,56 @@ pub(crate) fn draw<DB: DrawingBackend>(
     }
     c.outline_rect(gx0, gy0, gx1, gy1, palette::INK, layout::AXIS_STROKE)?;
 
-    // Layer axis (1-based, layer 1 at the bottom).
+    let cells = GridBox {
+        x0: gx0,
+        y0: gy0,
+        x1: gx1,
+        y1: gy1,
+        cell_w,
+        cell_h,
+    };
+    let x_title_y = gy1 + x_labels_h;
+    grid_axes(c, grid, &cells, x_title_y)?;
+    let px0 = gx1 + panel_gap;
+    let px1 = px0 + panel_w;
+    layer_maxima_panel(c, grid, &cells, (px0, px1), x_title_y, (lo, hi))?;
+
+    // Colour bar, as tall as the grid.
+    let cx0 = px1 + gap;
+    draw::vertical_colour_bar(
+        c,
+        (cx0, gy0, cx0 + bar_w, gy1),
+        lo,
+        hi,
+        &colour,
+        &colour_ticks,
+        &colour_label(grid),
+    )?;
+
+    if any_masked {
+        mask_legend(c, &grid.mask_label, gx0, h - MARGIN - legend_h + 6.0)?;
+    }
+    Ok(cells)
+}
+
+/// Layer (left, 1-based, layer 1 at the bottom) and head (below, 1-based) axes of the grid.
+fn grid_axes<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    grid: &HeadGrid,
+    cells: &GridBox,
+    x_title_y: f64,
+) -> Result<()> {
+    let GridBox {
+        x0: gx0,
+        y0: gy0,
+        x1: gx1,
+        y1: gy1,
+        cell_w,
+        cell_h,
+    } = *cells;
+    let tick = Txt::new(font::TICK);
+    let label = Txt::new(font::LABEL);
+    let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
     let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
     for l in draw::thinned_labels(grid.num_layers, cell_h, font::TICK * layout::TITLE_LINE) {
         let y = row_y(l - 1) + cell_h / 2.0;
@@ -346,8 +394,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
         (gy0 + gy1) / 2.0,
         label.vertical().anchor(HPos::Center, VPos::Top),
     )?;
-
-    // Head axis (1-based).
     let widest_head = c.text_width(&grid.num_heads.to_string(), tick)?;
     let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     for hd in draw::thinned_labels(grid.num_heads, cell_w, widest_head + 6.0) {
@@ -359,27 +405,39 @@ pub(crate) fn draw<DB: DrawingBackend>(
         )?;
         c.text(&hd.to_string(), x, gy1 + layout::TICK_GAP, below)?;
     }
-    let x_title_y = gy1 + x_labels_h;
     c.text(
         "Head",
         (gx0 + gx1) / 2.0,
         x_title_y,
         label.anchor(HPos::Center, VPos::Top),
     )?;
+    Ok(())
+}
 
-    // Per-layer maximum, sharing the layer axis.
+/// Per-layer maximum beside the grid (between `px0` and `px1`), sharing its layer axis;
+/// `fallback` is the value range when no layer has a maximum.
+fn layer_maxima_panel<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    grid: &HeadGrid,
+    cells: &GridBox,
+    (px0, px1): (f64, f64),
+    x_title_y: f64,
+    fallback: (f64, f64),
+) -> Result<()> {
+    let (gy0, gy1, cell_h) = (cells.y0, cells.y1, cells.cell_h);
+    let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
+    let label = Txt::new(font::LABEL);
+    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     let maxima = grid.layer_maxima();
     // The panel spans zero and the maxima (not the colour range: a signed map's negative half
     // would be empty here).
-    let (m_lo, m_hi) = draw::finite_range(maxima.iter().flatten().copied()).unwrap_or((lo, hi));
+    let (m_lo, m_hi) = draw::finite_range(maxima.iter().flatten().copied()).unwrap_or(fallback);
     let (p_lo, p_hi) = (m_lo.min(0.0), m_hi.max(0.0));
     let (p_lo, p_hi) = if p_hi > p_lo {
         (p_lo, p_hi)
     } else {
         (0.0, 1.0)
     };
-    let px0 = gx1 + panel_gap;
-    let px1 = px0 + panel_w;
     let to_x = |v: f64| px0 + (v - p_lo) / (p_hi - p_lo) * (px1 - px0);
     let bar_h = (cell_h * 0.7).max(1.0);
     for (l, m) in maxima.iter().enumerate() {
@@ -411,39 +469,21 @@ pub(crate) fn draw<DB: DrawingBackend>(
         x_title_y,
         label.anchor(HPos::Center, VPos::Top),
     )?;
+    Ok(())
+}
 
-    // Colour bar, as tall as the grid.
-    let cx0 = px1 + gap;
-    draw::vertical_colour_bar(
-        c,
-        (cx0, gy0, cx0 + bar_w, gy1),
-        lo,
-        hi,
-        &colour,
-        &colour_ticks,
-        &colour_label(grid),
+/// The legend of masked cells: one swatch and its label, from (`x`, `y`).
+fn mask_legend<DB: DrawingBackend>(c: &Canvas<DB>, text: &str, x: f64, y: f64) -> Result<()> {
+    let s = font::TICK;
+    c.masked_cell(x, y, x + s, y + s)?;
+    c.outline_rect(x, y, x + s, y + s, palette::MUTED, 0.5)?;
+    c.text(
+        text,
+        x + s + 5.0,
+        y + s / 2.0,
+        Txt::new(font::TICK).anchor(HPos::Left, VPos::Center),
     )?;
-
-    if any_masked {
-        let ly = h - MARGIN - legend_h + 6.0;
-        let s = font::TICK;
-        c.masked_cell(gx0, ly, gx0 + s, ly + s)?;
-        c.outline_rect(gx0, ly, gx0 + s, ly + s, palette::MUTED, 0.5)?;
-        c.text(
-            &grid.mask_label,
-            gx0 + s + 5.0,
-            ly + s / 2.0,
-            tick.anchor(HPos::Left, VPos::Center),
-        )?;
-    }
-    Ok(GridBox {
-        x0: gx0,
-        y0: gy0,
-        x1: gx1,
-        y1: gy1,
-        cell_w,
-        cell_h,
-    })
+    Ok(())
 }
 
 pub(crate) fn data(grid: &HeadGrid) -> DataTable {
