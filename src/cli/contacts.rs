@@ -1,5 +1,7 @@
-//! `protscope contacts-eval`: predicted contacts scored against structures the way ESM scores
-//! them (see [`protscope::stats::contacts`]).
+//! `protscope contacts-fit`: a contact head fitted on structures for any model (see
+//! [`protscope::attention::contacts::fit_contact_head`]); `protscope contacts-eval`: predicted
+//! contacts scored against structures the way ESM scores them (see
+//! [`protscope::stats::contacts`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,10 +10,14 @@ use anyhow::Context;
 use clap::Args;
 
 use super::annot::AtomArg;
+use super::common::ModelArgs;
+use protscope::attention::attention_maps;
+use protscope::attention::contacts::{fit_contact_head, ContactFitOptions};
 use protscope::frame::{read_table, side_path, write_table};
 use protscope::stats::contacts::{
     evaluate_contacts, evaluation_frame, mean_frame, ContactEvaluation,
 };
+use protscope::stats::logistic::L1LogisticOptions;
 use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering, StructureFolder};
 
 #[derive(Args, Debug)]
@@ -175,6 +181,145 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
         args.out.display(),
         rows.len() / protscope::stats::contacts::CONTACT_RANGES.len(),
         mean_path.display()
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ContactsFitArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of PDB/mmCIF training structures: one protein per file (NAME.CHAIN / NAME_CHAIN
+    /// name the chain), its SEQRES sequence, else its observed residues.
+    #[arg(long)]
+    pub structures: PathBuf,
+    /// Chain for files whose name gives none (default: each file's first).
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Train on at most this many structures: the first in file-name order (Rao et al.: 20).
+    #[arg(long, default_value_t = 20)]
+    pub max_structures: usize,
+    /// Inverse strength of the L1 penalty, scikit-learn's C (Rao et al.: 0.15): smaller keeps
+    /// fewer heads.
+    #[arg(long, default_value_t = 0.15)]
+    pub l1: f64,
+    /// Train on residue pairs at least this far apart in sequence (Rao et al.: 6).
+    #[arg(long, default_value_t = 6)]
+    pub min_separation: usize,
+    /// Contact: distance below this many Å.
+    #[arg(long, default_value_t = 8.0)]
+    pub cutoff: f64,
+    /// Atom standing for a residue: cb (Cα for glycine) or ca.
+    #[arg(long, value_enum, default_value_t = AtomArg::Cb)]
+    pub contact_atom: AtomArg,
+    /// Truncate sequences to this many tokens, the special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// The fitted head (safetensors; pass it to `contacts-predict --contact-head`).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Header key of a contact head file: the SHA-256 of the weights it was fitted on.
+pub const MODEL_SHA256: &str = "model_sha256";
+
+/// SHA-256 of a model folder's weights files, joined (one per shard).
+pub fn model_sha256(folder: &std::path::Path) -> anyhow::Result<String> {
+    let model = protscope::report::ModelProvenance::of(folder)?;
+    Ok(model
+        .weights
+        .iter()
+        .map(|w| w.sha256.as_str())
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
+    if args.max_structures == 0 {
+        anyhow::bail!("--max-structures must be at least 1");
+    }
+    let model = args.model.load()?;
+    let folder = StructureFolder::open(&args.structures)?;
+    let mut chains = folder.chains(args.chain.as_deref())?;
+    if chains.is_empty() {
+        anyhow::bail!("{}: no PDB or mmCIF files", args.structures.display());
+    }
+    chains.truncate(args.max_structures);
+    let atom = match args.contact_atom {
+        AtomArg::Ca => ContactAtom::Alpha,
+        AtomArg::Cb => ContactAtom::Beta,
+    };
+    let bar = super::common::progress(chains.len(), "attention of the training structures");
+    let mut examples = Vec::with_capacity(chains.len());
+    for (id, path, chain) in &chains {
+        let sequence = chain.sequence();
+        let encoded = model.encode_sequence(id, &sequence, args.max_len)?;
+        let maps = attention_maps(&model, &[encoded])?.remove(0);
+        let mapping = chain
+            .map_to(Some(&sequence), Numbering::Align)
+            .with_context(|| format!("{}: chain residues", path.display()))?;
+        let full = DistanceMatrix::from_chain(chain, &mapping, atom).contact_targets(args.cutoff);
+        // --max-len may have cut the sequence: keep the targets of the residues the model saw.
+        let (len, n) = (mapping.sequence_len, maps.residues());
+        let targets: Vec<i8> = (0..n)
+            .flat_map(|i| full[i * len..i * len + n].iter().copied())
+            .collect();
+        examples.push((maps, targets));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let options = ContactFitOptions {
+        min_separation: args.min_separation,
+        regression: L1LogisticOptions {
+            c: args.l1,
+            ..Default::default()
+        },
+    };
+    let refs: Vec<(&protscope::attention::AttentionMaps, &[i8])> =
+        examples.iter().map(|(m, t)| (m, t.as_slice())).collect();
+    let fit = fit_contact_head(&refs, &options)?;
+    if !fit.regression.converged {
+        eprintln!(
+            "warning: the regression stopped after {} steps with optimality violated by {:.1e}",
+            fit.regression.iterations, fit.regression.violation
+        );
+    }
+    let kept = fit.regression.weights.iter().filter(|w| **w != 0.0).count();
+    let metadata: BTreeMap<String, String> = [
+        ("format", "protscope contact head 1".to_string()),
+        ("model", model.dir.display().to_string()),
+        (MODEL_SHA256, model_sha256(&model.dir)?),
+        ("c", args.l1.to_string()),
+        ("min_separation", args.min_separation.to_string()),
+        ("cutoff", args.cutoff.to_string()),
+        (
+            "contact_atom",
+            format!("{:?}", args.contact_atom).to_lowercase(),
+        ),
+        (
+            "structures",
+            chains
+                .iter()
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("pairs", fit.pairs.to_string()),
+        ("contacts", fit.contacts.to_string()),
+        ("iterations", fit.regression.iterations.to_string()),
+        ("nonzero_weights", kept.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    fit.head.write(&args.out, &metadata)?;
+    eprintln!(
+        "wrote {}: {kept} of {} heads kept, fitted on {} pairs ({} contacts) of {} structures",
+        args.out.display(),
+        fit.regression.weights.len(),
+        fit.pairs,
+        fit.contacts,
+        chains.len()
     );
     Ok(())
 }

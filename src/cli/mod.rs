@@ -48,10 +48,14 @@ pub enum Command {
     Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
-    /// Residue contacts predicted from attention by the model's contact head (ESM-2).
+    /// Residue contacts predicted from attention by a contact head: the model's own (ESM-2) or
+    /// one fitted with contacts-fit.
     ContactsPredict(model_cmds::ContactsPredictArgs),
     /// Predicted contacts scored against structures as ESM scores them (P@L by range).
     ContactsEval(contacts::ContactsEvalArgs),
+    /// Fit a contact head on structures for any model (Rao et al.'s L1 logistic regression over
+    /// every layer × head attention map).
+    ContactsFit(contacts::ContactsFitArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
     Heads(heads::HeadsArgs),
     /// Relevance statistics of an attribution table against residue annotations.
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts(args) => annot::run_contacts(args),
         Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
         Command::ContactsEval(args) => contacts::run_contacts_eval(args),
+        Command::ContactsFit(args) => contacts::run_contacts_fit(args),
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
@@ -118,7 +123,8 @@ fn report_peak_rss() {
 
 /// Library settings the command line sets with a flag of another name than the field's
 /// kebab-case (`AttentionOptions::min_weight` is `--min-attn`).
-const FIELD_FLAGS: &[(&str, &str)] = &[("min_weight", "min-attn"), ("pooling", "pool")];
+const FIELD_FLAGS: &[(&str, &str)] =
+    &[("c", "l1"), ("min_weight", "min-attn"), ("pooling", "pool")];
 
 /// Library fields that have a flag of the same name in kebab-case.
 const FIELDS_WITH_FLAGS: &[&str] = &[

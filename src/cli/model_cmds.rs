@@ -10,7 +10,7 @@ use super::common::{
     parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
     ShardArgs,
 };
-use protscope::attention::contacts::{contacts_frame, predict_contacts, require_contact_head};
+use protscope::attention::contacts::{contacts_frame, predict_contacts_with, require_contact_head};
 use protscope::attention::{
     attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
 };
@@ -21,6 +21,7 @@ use protscope::model::outputs::{
     embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_in_batches,
     predictions_frame, Pooling,
 };
+use protscope::model::ContactHead;
 use protscope::model::{EncodedSequence, ProteinModel};
 
 #[derive(Args, Debug)]
@@ -151,6 +152,9 @@ pub struct ContactsPredictArgs {
     /// With --structures: the chain to read (default: each file's first).
     #[arg(long, requires = "structures")]
     pub chain: Option<String>,
+    /// A contact head fitted with contacts-fit (default: the model's own, ESM-2's).
+    #[arg(long)]
+    pub contact_head: Option<PathBuf>,
     /// Truncate sequences to this many tokens, the special tokens included.
     #[arg(long)]
     pub max_len: Option<usize>,
@@ -168,7 +172,16 @@ pub struct ContactsPredictArgs {
 
 pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    require_contact_head(&model)?;
+    let head = match &args.contact_head {
+        Some(path) => fitted_contact_head(&model, path)?,
+        None => require_contact_head(&model)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; fit one with `protscope contacts-fit` and pass --contact-head"
+                )
+            })?
+            .clone(),
+    };
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
@@ -201,8 +214,40 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
         &out,
         "contacts",
         contacts_frame(&[])?,
-        |refs| Ok(contacts_frame(&predict_contacts(&model, refs)?)?),
+        |refs| {
+            Ok(contacts_frame(&predict_contacts_with(
+                &model, &head, refs,
+            )?)?)
+        },
     )
+}
+
+/// A head file from contacts-fit, refused for a model of another shape; a note when it was
+/// fitted on other weights.
+fn fitted_contact_head(model: &ProteinModel, path: &Path) -> anyhow::Result<ContactHead> {
+    let (head, metadata) = ContactHead::read(path)?;
+    let (layers, heads) = (model.num_layers(), model.num_heads());
+    if (head.num_layers(), head.num_heads()) != (layers, heads) {
+        anyhow::bail!(
+            "{}: a contact head for {} layers × {} heads (fitted on {}); this model has {layers} × \
+             {heads}: fit one for it with `protscope contacts-fit`",
+            path.display(),
+            head.num_layers(),
+            head.num_heads(),
+            metadata.get("model").map_or("an unrecorded model", String::as_str)
+        );
+    }
+    if let Some(fitted_on) = metadata.get(super::contacts::MODEL_SHA256) {
+        if *fitted_on != super::contacts::model_sha256(&model.dir)? {
+            eprintln!(
+                "note: {} was fitted on other weights of the same shape ({}); its predictions \
+                 may not carry over",
+                path.display(),
+                metadata.get("model").map_or("?", String::as_str)
+            );
+        }
+    }
+    Ok(head)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -295,3 +295,263 @@ fn contacts_eval_scores_an_oracle_above_its_reverse() {
         "{scores:?}"
     );
 }
+
+/// The L1 logistic regression `contacts-fit` uses equals scikit-learn's
+/// `LogisticRegression(penalty="l1", solver="saga")` (scripts/make_contact_fit_fixtures.py) at
+/// three penalty strengths: the same weights (1e-6), the same zero pattern, the same
+/// objective (1e-7 relative).
+#[test]
+fn l1_logistic_regression_matches_scikit_learn() {
+    use protscope::stats::logistic::{fit_l1_logistic, L1LogisticOptions};
+    let path = fixture_file("contacts", "l1_logistic_cases.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let f = json["num_features"].as_u64().unwrap() as usize;
+    let x: Vec<f32> = json["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let y: Vec<bool> = json["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_bool().unwrap())
+        .collect();
+    let mut worst = 0f64;
+    for case in json["cases"].as_array().unwrap() {
+        let c = case["c"].as_f64().unwrap();
+        let options = L1LogisticOptions {
+            c,
+            tolerance: 1e-10,
+            ..Default::default()
+        };
+        let fit = fit_l1_logistic(&x, f, &y, &options).unwrap();
+        assert!(fit.converged, "C {c}: violation {}", fit.violation);
+        let want: Vec<f64> = case["coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        for (j, (ours, theirs)) in fit.weights.iter().zip(&want).enumerate() {
+            let d = (ours - theirs).abs();
+            assert!(d <= 1e-6, "C {c}, weight {j}: {ours} vs {theirs}");
+            assert_eq!(
+                *ours == 0.0,
+                theirs.abs() < 1e-9,
+                "C {c}, weight {j} zero pattern: {ours} vs {theirs}"
+            );
+            worst = worst.max(d);
+        }
+        let intercept = case["intercept"].as_f64().unwrap();
+        assert!(
+            (fit.intercept - intercept).abs() <= 1e-4,
+            "C {c}: intercept {} vs {intercept}",
+            fit.intercept
+        );
+        let objective = case["objective"].as_f64().unwrap();
+        assert!(
+            fit.objective <= objective * (1.0 + 1e-7),
+            "C {c}: objective {} vs scikit-learn's {objective}",
+            fit.objective
+        );
+        eprintln!(
+            "C {c}: {} steps, objective {} vs {objective}",
+            fit.iterations, fit.objective
+        );
+    }
+    eprintln!("L1 logistic regression: max abs weight difference to scikit-learn {worst:.1e}");
+}
+
+/// A fitted head predicts, through `contact_map`, exactly the probabilities its regression
+/// gives the training rows (the features of both are the same layer × head maps, in the same
+/// order); unresolved pairs and pairs closer than the minimum separation are not trained on;
+/// the head survives a write and a read.
+#[test]
+fn fitted_contact_head_predicts_its_regressions_probabilities() {
+    use protscope::attention::attention_maps;
+    use protscope::attention::contacts::{
+        contact_map, contact_training_rows, fit_contact_head, ContactFitOptions,
+    };
+    use protscope::stats::logistic::L1LogisticOptions;
+    let model = load_fixture_model("bert_cls");
+    let seqs = [
+        model
+            .encode_sequence("a", "MKTAYIAKQRQISFVKSHFSRQLEERLG", None)
+            .unwrap(),
+        model
+            .encode_sequence("b", "QVQLKESGPGLVAPSQSLSITCTVSGFSLT", None)
+            .unwrap(),
+    ];
+    let maps = attention_maps(&model, &seqs).unwrap();
+    // Contacts on a fixed pattern; residue 3 unresolved.
+    let targets: Vec<Vec<i8>> = maps
+        .iter()
+        .map(|m| {
+            let n = m.residues();
+            (0..n * n)
+                .map(|k| {
+                    let (i, j) = (k / n, k % n);
+                    if i == 3 || j == 3 {
+                        -1
+                    } else {
+                        i8::from((i * 7 + j * 3) % 5 == 0 || (j * 7 + i * 3) % 5 == 0)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let examples: Vec<_> = maps
+        .iter()
+        .zip(&targets)
+        .map(|(m, t)| (m, t.as_slice()))
+        .collect();
+    let options = ContactFitOptions {
+        min_separation: 6,
+        regression: L1LogisticOptions {
+            c: 1.0,
+            ..Default::default()
+        },
+    };
+    let fit = fit_contact_head(&examples, &options).unwrap();
+    assert!(fit.regression.converged);
+    let width = model.num_layers() * model.num_heads();
+    let mut trained = 0;
+    for (m, t) in maps.iter().zip(&targets) {
+        let n = m.residues();
+        let (rows, labels) = contact_training_rows(m, t, 6).unwrap();
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (i + 6..n).map(move |j| (i, j)))
+            .filter(|&(i, j)| i != 3 && j != 3)
+            .collect();
+        assert_eq!(
+            labels.len(),
+            pairs.len(),
+            "{}: unresolved pairs left out",
+            m.protein
+        );
+        let predicted = contact_map(m, &fit.head).unwrap();
+        for (row, &(i, j)) in pairs.iter().enumerate() {
+            let want = fit
+                .regression
+                .probability(&rows[row * width..(row + 1) * width]);
+            let got = predicted.get(i, j) as f64;
+            assert!(
+                (got - want).abs() <= 1e-5,
+                "{} ({i}, {j}): {got} vs {want}",
+                m.protein
+            );
+        }
+        trained += labels.len();
+    }
+    assert_eq!(trained, fit.pairs);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("head.safetensors");
+    let metadata = [("model".to_string(), "bert_cls".to_string())].into();
+    fit.head.write(&path, &metadata).unwrap();
+    let (read, header) = protscope::model::ContactHead::read(&path).unwrap();
+    assert_eq!(read, fit.head);
+    assert_eq!(header["model"], "bert_cls");
+    assert_eq!(header["layers"], model.num_layers().to_string());
+}
+
+/// `contacts-fit` on a structure gives a model without a contact head one that
+/// `contacts-predict --contact-head` uses; a head of another shape, or a file that is not a
+/// head, is refused with what to do.
+#[test]
+fn contacts_fit_cli_fits_a_head_that_predict_uses_and_other_models_refuse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let structures = tmp.path().join("structures");
+    std::fs::create_dir(&structures).unwrap();
+    std::fs::copy(
+        fixture_file("structure", "2BEG_AB_trimmed.pdb"),
+        structures.join("2BEG_AB_trimmed.pdb"),
+    )
+    .unwrap();
+    let head = tmp.path().join("head.safetensors");
+    let model = model_fixture("bert_cls");
+    let (ok, err) = protscope(&[
+        "contacts-fit",
+        "--model",
+        model.to_str().unwrap(),
+        "--structures",
+        structures.to_str().unwrap(),
+        "--chain",
+        "A",
+        "--contact-atom",
+        "ca",
+        "--cutoff",
+        "10",
+        "--l1",
+        "1",
+        "--out",
+        head.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (fitted, header) = protscope::model::ContactHead::read(&head).unwrap();
+    let dims = load_fixture_model("bert_cls");
+    assert_eq!(
+        (fitted.num_layers(), fitted.num_heads()),
+        (dims.num_layers(), dims.num_heads())
+    );
+    assert_eq!(header["structures"].to_lowercase(), "2beg_ab_trimmed.a");
+    assert_eq!(header["model_sha256"].len(), 64);
+    let out = tmp.path().join("predicted.csv");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--structures",
+        structures.to_str().unwrap(),
+        "--chain",
+        "A",
+        "--contact-head",
+        head.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let predicted = protscope::frame::read_table(&out).unwrap();
+    assert!(predicted.height() > 0);
+
+    let fasta = tmp.path().join("in.fasta");
+    std::fs::write(&fasta, ">p\nMKTAYIAKQRQISFVK\n").unwrap();
+    let other = model_fixture("pub_esm2");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        other.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--contact-head",
+        head.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x.csv").to_str().unwrap(),
+    ]);
+    let esm = load_fixture_model("pub_esm2");
+    if (esm.num_layers(), esm.num_heads()) != (dims.num_layers(), dims.num_heads()) {
+        assert!(!ok);
+        assert!(
+            err.contains("head.safetensors") && err.contains("contacts-fit"),
+            "{err}"
+        );
+    } else {
+        assert!(ok && err.contains("fitted on other weights"), "{err}");
+    }
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--contact-head",
+        fasta.to_str().unwrap(),
+        "--out",
+        tmp.path().join("y.csv").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("not a contact head file"), "{err}");
+}

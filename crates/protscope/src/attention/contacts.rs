@@ -2,7 +2,9 @@
 //! `ContactPredictionHead` computes them: every layer × head map of the residues (special
 //! tokens dropped), symmetrised (A + Aᵀ) and APC-corrected (F − F·1 1ᵀF / 1ᵀF1, per map), is
 //! one feature of each residue pair; a logistic regression over the features
-//! ([`ContactHead`]) gives the contact probability.
+//! ([`ContactHead`]) gives the contact probability. ESM-2 checkpoints carry a fitted head;
+//! [`fit_contact_head`] fits one for any model on structures (Rao et al.'s L1-regularised
+//! logistic regression, [`crate::stats::logistic`]).
 
 use std::borrow::Borrow;
 
@@ -11,6 +13,7 @@ use polars::prelude::*;
 
 use super::{attention_maps, AttentionMaps};
 use crate::model::{ContactHead, EncodedSequence, ProteinModel};
+use crate::stats::logistic::{fit_l1_logistic, L1LogisticFit, L1LogisticOptions};
 use crate::{Error, Result};
 
 /// Contact probabilities of one protein: `probabilities[i · n + j]` for residues i, j
@@ -83,9 +86,9 @@ pub fn require_contact_head(model: &ProteinModel) -> Result<&ContactHead> {
     model.contact_head().ok_or_else(|| {
         Error::file(
             &model.dir,
-            "this model has no contact head (ESM-2 checkpoints carry one, \
-             `esm.contact_head.regression`); fitting one on structures for any model \
-             (contacts-fit) is not implemented yet",
+            "this model has no contact head of its own (ESM-2 checkpoints carry one, \
+             `esm.contact_head.regression`); fit one on structures (`fit_contact_head`, \
+             `protscope contacts-fit`) and pass it as the contact head",
         )
     })
 }
@@ -95,7 +98,15 @@ pub fn predict_contacts<S: Borrow<EncodedSequence>>(
     model: &ProteinModel,
     seqs: &[S],
 ) -> Result<Vec<ContactMap>> {
-    let head = require_contact_head(model)?;
+    predict_contacts_with(model, require_contact_head(model)?, seqs)
+}
+
+/// Contact maps of `seqs` from `head` (the model's own or a fitted one of the same shape).
+pub fn predict_contacts_with<S: Borrow<EncodedSequence>>(
+    model: &ProteinModel,
+    head: &ContactHead,
+    seqs: &[S],
+) -> Result<Vec<ContactMap>> {
     attention_maps(model, seqs)?
         .iter()
         .map(|maps| contact_map(maps, head))
@@ -131,4 +142,128 @@ pub fn contacts_frame(maps: &[ContactMap]) -> Result<DataFrame> {
         Column::new("probability".into(), probability),
     ];
     Ok(DataFrame::new(rows, columns)?)
+}
+
+/// What [`fit_contact_head`] trains on: residue pairs at least `min_separation` apart (Rao et
+/// al.: 6), with the regression's options.
+#[derive(Debug, Clone)]
+pub struct ContactFitOptions {
+    pub min_separation: usize,
+    pub regression: L1LogisticOptions,
+}
+
+impl Default for ContactFitOptions {
+    fn default() -> Self {
+        ContactFitOptions {
+            min_separation: 6,
+            regression: L1LogisticOptions::default(),
+        }
+    }
+}
+
+/// A fitted contact head and how the fit went.
+#[derive(Debug, Clone)]
+pub struct ContactHeadFit {
+    pub head: ContactHead,
+    pub regression: L1LogisticFit,
+    /// Residue pairs trained on, and how many of them are contacts.
+    pub pairs: usize,
+    pub contacts: usize,
+}
+
+/// One protein's training rows: the layers × heads features (row-major, layer-major like
+/// [`ContactHead`]'s weights) and labels of every pair i < j at least `min_separation` apart
+/// whose target is known. `targets` is the protein's n × n contact matrix (1 contact, 0 none,
+/// −1 unresolved; [`crate::structure::DistanceMatrix::contact_targets`]) over the residues the
+/// model saw.
+pub fn contact_training_rows(
+    maps: &AttentionMaps,
+    targets: &[i8],
+    min_separation: usize,
+) -> Result<(Vec<f32>, Vec<bool>)> {
+    let n = maps.residues();
+    if targets.len() != n * n {
+        return Err(Error::invalid(format!(
+            "{}: {} contact targets for {n} residues (needs {n} × {n})",
+            maps.protein,
+            targets.len()
+        )));
+    }
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (i + min_separation.max(1)..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| targets[i * n + j] >= 0)
+        .collect();
+    let width = maps.num_layers * maps.num_heads;
+    let mut features = vec![0f32; pairs.len() * width];
+    for layer in 0..maps.num_layers {
+        let layer_features: Vec<f32> =
+            layer_pair_features(maps, layer)?.flatten_all()?.to_vec1()?;
+        for head in 0..maps.num_heads {
+            let map = &layer_features[head * n * n..(head + 1) * n * n];
+            let column = layer * maps.num_heads + head;
+            for (row, &(i, j)) in pairs.iter().enumerate() {
+                features[row * width + column] = map[i * n + j];
+            }
+        }
+    }
+    let labels = pairs
+        .iter()
+        .map(|&(i, j)| targets[i * n + j] == 1)
+        .collect();
+    Ok((features, labels))
+}
+
+/// Fits a contact head (Rao et al. 2020) on proteins' attention maps and contact targets: an
+/// L1-regularised logistic regression over every layer × head feature, equal to
+/// scikit-learn's on the same rows.
+pub fn fit_contact_head(
+    examples: &[(&AttentionMaps, &[i8])],
+    options: &ContactFitOptions,
+) -> Result<ContactHeadFit> {
+    let Some((first, _)) = examples.first() else {
+        return Err(Error::invalid(
+            "fitting a contact head needs at least one protein",
+        ));
+    };
+    let (num_layers, num_heads) = (first.num_layers, first.num_heads);
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for (maps, targets) in examples {
+        if (maps.num_layers, maps.num_heads) != (num_layers, num_heads) {
+            return Err(Error::invalid(format!(
+                "{}: attention of {} layers × {} heads, the first protein's has {num_layers} × \
+                 {num_heads}",
+                maps.protein, maps.num_layers, maps.num_heads
+            )));
+        }
+        let (f, l) = contact_training_rows(maps, targets, options.min_separation)?;
+        features.extend(f);
+        labels.extend(l);
+    }
+    let contacts = labels.iter().filter(|&&l| l).count();
+    if contacts == 0 {
+        return Err(Error::invalid(format!(
+            "the {} training proteins have no contact {} or more residues apart",
+            examples.len(),
+            options.min_separation
+        )));
+    }
+    let regression = fit_l1_logistic(
+        &features,
+        num_layers * num_heads,
+        &labels,
+        &options.regression,
+    )?;
+    let head = ContactHead::new(
+        regression.weights.iter().map(|&w| w as f32).collect(),
+        regression.intercept as f32,
+        num_layers,
+        num_heads,
+    )?;
+    Ok(ContactHeadFit {
+        head,
+        regression,
+        pairs: labels.len(),
+        contacts,
+    })
 }

@@ -6,7 +6,16 @@ use candle_core::Tensor;
 use super::config::ModelConfig;
 use super::encoder::Activation;
 use super::weights::{LayerNorm, Linear, Weights};
-use crate::Result;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::{Error, Result};
+
+/// Tensor names of a contact head file.
+const CONTACT_HEAD_WEIGHT: &str = "regression.weight";
+const CONTACT_HEAD_BIAS: &str = "regression.bias";
 
 /// What an output predicts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,5 +246,77 @@ impl ContactHead {
 
     pub fn bias(&self) -> f32 {
         self.bias
+    }
+
+    /// Writes the head as a safetensors file (atomically): `regression.weight` (1, layers ·
+    /// heads; ESM's `contact_head.regression` layout, layer-major) and `regression.bias` (1),
+    /// with `metadata` and the head's `layers` and `heads` in its header.
+    pub fn write(&self, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
+        let mut info: HashMap<String, String> = metadata.clone().into_iter().collect();
+        info.insert("layers".into(), self.num_layers.to_string());
+        info.insert("heads".into(), self.num_heads.to_string());
+        let weight: Vec<u8> = self.weight.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let bias = self.bias.to_le_bytes();
+        let invalid = |e: safetensors::SafeTensorError| Error::file(path, e.to_string());
+        let tensors = vec![
+            (
+                CONTACT_HEAD_WEIGHT,
+                TensorView::new(Dtype::F32, vec![1, self.weight.len()], &weight)
+                    .map_err(invalid)?,
+            ),
+            (
+                CONTACT_HEAD_BIAS,
+                TensorView::new(Dtype::F32, vec![1], &bias).map_err(invalid)?,
+            ),
+        ];
+        let bytes = safetensors::serialize(tensors, Some(info))
+            .map_err(|e| Error::file(path, e.to_string()))?;
+        crate::frame::write_atomically(path, &bytes)
+    }
+
+    /// Reads a head written by [`Self::write`], with its header's metadata.
+    pub fn read(path: &Path) -> Result<(ContactHead, BTreeMap<String, String>)> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bad = |what: String| {
+            Error::file(
+                path,
+                format!("not a contact head file ({what}); write one with `contacts-fit`"),
+            )
+        };
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+        let metadata: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+        let floats = |name: &str| -> Result<Vec<f32>> {
+            let view = tensors
+                .tensor(name)
+                .map_err(|_| bad(format!("no tensor `{name}`")))?;
+            if view.dtype() != Dtype::F32 {
+                return Err(bad(format!("`{name}` is {:?}, not F32", view.dtype())));
+            }
+            Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        let weight = floats(CONTACT_HEAD_WEIGHT)?;
+        let bias = floats(CONTACT_HEAD_BIAS)?;
+        let count = |key: &str| -> Result<usize> {
+            metadata
+                .get(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(format!("no `{key}` count in its header")))
+        };
+        let (layers, heads) = (count("layers")?, count("heads")?);
+        let [bias] = bias[..] else {
+            return Err(bad(format!("{} bias values, not 1", bias.len())));
+        };
+        let head = ContactHead::new(weight, bias, layers, heads).map_err(|e| bad(e.to_string()))?;
+        Ok((head, metadata))
     }
 }

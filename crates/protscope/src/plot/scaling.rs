@@ -3,7 +3,7 @@
 //! one colour per task, and every run that did not finish (out of memory, timeout, refused,
 //! skipped) marked with a cross at the top of its panel at its length, so failures stay visible.
 
-use super::draw::{self, font, Axes, Canvas, Txt, MARGIN};
+use super::draw::{self, font, layout, Axes, Canvas, Txt, MARGIN};
 use super::palette;
 use super::{opt_num, DataTable, Figure, Kind, DOUBLE_COLUMN_PX};
 use crate::frame::columns;

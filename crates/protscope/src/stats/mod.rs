@@ -13,6 +13,7 @@
 pub mod annotated;
 pub mod contacts;
 mod correlation;
+pub mod logistic;
 mod multitest;
 pub mod relevance;
 mod shapiro;
