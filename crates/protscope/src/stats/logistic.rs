@@ -99,11 +99,9 @@ pub fn fit_l1_logistic(
     }
     let device = Device::Cpu;
     let xs = Tensor::from_slice(x, (n, num_features), &device)?.to_dtype(DType::F64)?;
-    let xt = xs.t()?.contiguous()?;
     let y: Vec<f64> = labels.iter().map(|&l| if l { 1.0 } else { 0.0 }).collect();
     let problem = Problem {
         xs,
-        xt,
         y: Tensor::from_vec(y, (n, 1), &device)?,
         n: n as f64,
         // The mean loss's penalty: C Σ loss + ‖w‖₁ = C n (mean loss + ‖w‖₁ / (C n)).
@@ -180,8 +178,6 @@ fn soft_threshold(v: f64, t: f64) -> f64 {
 struct Problem {
     /// (n, f) features.
     xs: Tensor,
-    /// (f, n), contiguous for the gradient's product.
-    xt: Tensor,
     /// (n, 1) labels, 0 or 1.
     y: Tensor,
     n: f64,
@@ -197,7 +193,7 @@ impl Problem {
     /// Gradient of the mean loss: Xᵀ(σ(Xw + b) − y) / n and its intercept part.
     fn gradient(&self, w: &[f64], b: f64) -> Result<(Vec<f64>, f64)> {
         let residual = (candle_nn::ops::sigmoid(&self.logits(w, b)?)? - &self.y)?;
-        let gw = (self.xt.matmul(&residual)? / self.n)?;
+        let gw = (self.xs.t()?.matmul(&residual)? / self.n)?;
         let gb = residual.sum_all()?.to_scalar::<f64>()? / self.n;
         Ok((gw.flatten_all()?.to_vec1()?, gb))
     }
