@@ -87,7 +87,7 @@ pub fn fit_l1_logistic(
     }
     if !(options.c > 0.0 && options.c.is_finite()) {
         return Err(Error::Setting {
-            field: "c".into(),
+            field: "c",
             value: options.c.to_string(),
             message: "the inverse penalty strength must be a positive number".into(),
         });
