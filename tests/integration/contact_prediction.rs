@@ -11,6 +11,16 @@ use crate::common::*;
 
 const TOL: f32 = 1e-5;
 
+/// A JSON array of numbers.
+fn numbers(value: &serde_json::Value) -> Vec<f64> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
 fn as_tensor(map: &ContactMap) -> Tensor {
     Tensor::from_vec(
         map.probabilities.clone(),
@@ -149,17 +159,13 @@ fn contact_precisions_match_esm_evaluation() {
     let mut worst = 0f64;
     for case in cases {
         let n = case["n"].as_u64().unwrap() as usize;
-        let predictions: Vec<f32> = case["predictions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
+        let predictions: Vec<f32> = numbers(&case["predictions"])
+            .into_iter()
+            .map(|v| v as f32)
             .collect();
-        let targets: Vec<i8> = case["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_i64().unwrap() as i8)
+        let targets: Vec<i8> = numbers(&case["targets"])
+            .into_iter()
+            .map(|v| v as i64 as i8)
             .collect();
         for (range, ours) in evaluate_contacts(&predictions, &targets, n).unwrap() {
             let want = &case["results"][range];
@@ -307,12 +313,7 @@ fn l1_logistic_regression_matches_scikit_learn() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let f = json["num_features"].as_u64().unwrap() as usize;
-    let x: Vec<f32> = json["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let x: Vec<f32> = numbers(&json["x"]).into_iter().map(|v| v as f32).collect();
     let y: Vec<bool> = json["y"]
         .as_array()
         .unwrap()
@@ -329,12 +330,7 @@ fn l1_logistic_regression_matches_scikit_learn() {
         };
         let fit = fit_l1_logistic(&x, f, &y, &options).unwrap();
         assert!(fit.converged, "C {c}: violation {}", fit.violation);
-        let want: Vec<f64> = case["coef"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+        let want: Vec<f64> = numbers(&case["coef"]);
         for (j, (ours, theirs)) in fit.weights.iter().zip(&want).enumerate() {
             let d = (ours - theirs).abs();
             assert!(d <= 1e-6, "C {c}, weight {j}: {ours} vs {theirs}");

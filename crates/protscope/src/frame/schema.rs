@@ -230,6 +230,11 @@ impl TableSchema {
             .copied()
             .filter(|n| frame.column(n).is_err())
             .collect();
+        self.missing_columns(what, &missing)
+    }
+
+    /// Ok when nothing is `missing`, else the error naming `what`, the columns and this table.
+    fn missing_columns(&self, what: &str, missing: &[&str]) -> Result<()> {
         if missing.is_empty() {
             return Ok(());
         }
@@ -253,18 +258,7 @@ impl TableSchema {
             .filter(|c| !c.optional && frame.column(c.name).is_err())
             .map(|c| c.name)
             .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(Error::MissingColumn {
-            table: what.to_string(),
-            column: missing.join("`, `"),
-            message: format!(
-                "a `{}` table has the columns {}",
-                self.name,
-                self.required_columns().join(", ")
-            ),
-        })
+        self.missing_columns(what, &missing)
     }
 }
 

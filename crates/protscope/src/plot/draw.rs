@@ -535,16 +535,10 @@ pub fn y_axis<DB: DrawingBackend>(
     title_x: f64,
     title: &str,
 ) -> Result<()> {
-    let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
     for (v, text) in ticks.iter().zip(tick_labels(ticks)) {
         let y = a.y(*v);
         c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, layout::AXIS_STROKE)?;
-        c.line(
-            &[(a.x0 - layout::TICK_LEN, y), (a.x0, y)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(&text, a.x0 - layout::TICK_GAP, y, right)?;
+        left_tick(c, a.x0, y, &text)?;
     }
     c.line(
         &[(a.x0, a.y0), (a.x0, a.y1)],
@@ -568,15 +562,9 @@ pub fn x_axis<DB: DrawingBackend>(
     labels: &[String],
     title: &str,
 ) -> Result<f64> {
-    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     for (v, text) in ticks.iter().zip(labels) {
         let x = a.x(*v);
-        c.line(
-            &[(x, a.y1), (x, a.y1 + layout::TICK_LEN)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(text, x, a.y1 + layout::TICK_GAP, below)?;
+        bottom_tick(c, x, a.y1, text)?;
     }
     c.line(
         &[(a.x0, a.y1), (a.x1, a.y1)],
@@ -591,6 +579,28 @@ pub fn x_axis<DB: DrawingBackend>(
         Txt::new(font::LABEL).anchor(HPos::Center, VPos::Top),
     )?;
     Ok(title_y + font::LABEL * layout::TITLE_LINE)
+}
+
+/// A tick mark left of an axis at `x` (height `y`) with its label right-aligned before it.
+pub fn left_tick<DB: DrawingBackend>(c: &Canvas<DB>, x: f64, y: f64, label: &str) -> Result<()> {
+    c.line(
+        &[(x - layout::TICK_LEN, y), (x, y)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
+    let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
+    c.text(label, x - layout::TICK_GAP, y, right)
+}
+
+/// A tick mark below an axis at `y` (position `x`) with its label centred under it.
+pub fn bottom_tick<DB: DrawingBackend>(c: &Canvas<DB>, x: f64, y: f64, label: &str) -> Result<()> {
+    c.line(
+        &[(x, y), (x, y + layout::TICK_LEN)],
+        palette::INK,
+        layout::AXIS_STROKE,
+    )?;
+    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
+    c.text(label, x, y + layout::TICK_GAP, below)
 }
 
 /// Height an [`x_axis`] takes below the plot rectangle.

@@ -378,15 +378,9 @@ fn grid_axes<DB: DrawingBackend>(
     let tick = Txt::new(font::TICK);
     let label = Txt::new(font::LABEL);
     let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
-    let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
     for l in draw::thinned_labels(grid.num_layers, cell_h, font::TICK * layout::TITLE_LINE) {
         let y = row_y(l - 1) + cell_h / 2.0;
-        c.line(
-            &[(gx0 - layout::TICK_LEN, y), (gx0, y)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(&l.to_string(), gx0 - layout::TICK_GAP, y, right)?;
+        draw::left_tick(c, gx0, y, &l.to_string())?;
     }
     c.text(
         "Layer",
@@ -395,15 +389,9 @@ fn grid_axes<DB: DrawingBackend>(
         label.vertical().anchor(HPos::Center, VPos::Top),
     )?;
     let widest_head = c.text_width(&grid.num_heads.to_string(), tick)?;
-    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     for hd in draw::thinned_labels(grid.num_heads, cell_w, widest_head + 6.0) {
         let x = gx0 + (hd as f64 - 0.5) * cell_w;
-        c.line(
-            &[(x, gy1), (x, gy1 + layout::TICK_LEN)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(&hd.to_string(), x, gy1 + layout::TICK_GAP, below)?;
+        draw::bottom_tick(c, x, gy1, &hd.to_string())?;
     }
     c.text(
         "Head",
@@ -427,7 +415,6 @@ fn layer_maxima_panel<DB: DrawingBackend>(
     let (gy0, gy1, cell_h) = (cells.y0, cells.y1, cells.cell_h);
     let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
     let label = Txt::new(font::LABEL);
-    let below = Txt::new(font::TICK).anchor(HPos::Center, VPos::Top);
     let maxima = grid.layer_maxima();
     // The panel spans zero and the maxima (not the colour range: a signed map's negative half
     // would be empty here).
@@ -456,12 +443,7 @@ fn layer_maxima_panel<DB: DrawingBackend>(
     let panel_ticks = draw::nice_ticks(p_lo, p_hi, 3);
     for (v, text) in panel_ticks.iter().zip(draw::tick_labels(&panel_ticks)) {
         let x = to_x(*v);
-        c.line(
-            &[(x, gy1), (x, gy1 + layout::TICK_LEN)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(&text, x, gy1 + layout::TICK_GAP, below)?;
+        draw::bottom_tick(c, x, gy1, &text)?;
     }
     c.text(
         "Layer maximum",

@@ -487,7 +487,6 @@ fn log_y_axis<DB: DrawingBackend>(
     title_x: f64,
     title: &str,
 ) -> Result<()> {
-    let right = Txt::new(font::TICK).anchor(HPos::Right, VPos::Center);
     if *minor {
         let (k0, k1) = (a.y_range.0.floor() as i32, a.y_range.1.ceil() as i32);
         for k in k0..=k1 {
@@ -507,12 +506,7 @@ fn log_y_axis<DB: DrawingBackend>(
     for v in ticks {
         let y = a.y(v.log10());
         c.line(&[(a.x0, y), (a.x1, y)], palette::GRID, layout::AXIS_STROKE)?;
-        c.line(
-            &[(a.x0 - layout::TICK_LEN, y), (a.x0, y)],
-            palette::INK,
-            layout::AXIS_STROKE,
-        )?;
-        c.text(&value_label(*v), a.x0 - layout::TICK_GAP, y, right)?;
+        draw::left_tick(c, a.x0, y, &value_label(*v))?;
     }
     c.line(
         &[(a.x0, a.y0), (a.x0, a.y1)],
