@@ -320,6 +320,40 @@ fn main() -> protscope::Result<()> {
         )?;
     }
 
+    // Predicted against true contacts: a hairpin's two strands and sequence neighbours, with
+    // probabilities falling off with distance from the true pattern.
+    {
+        let n: usize = 60;
+        let contact = |a: usize, b: usize| {
+            a.abs_diff(b) < 4 || (a + b == 58 && a.abs_diff(b) > 4 && a.abs_diff(b) < 40)
+        };
+        let predicted = (0..n * n)
+            .map(|k| {
+                let (a, b) = (k / n, k % n);
+                let off = (a + b).abs_diff(58_usize) as f32;
+                0.9 / (1.0 + off) + 0.3 / (1.0 + a.abs_diff(b) as f32)
+            })
+            .collect();
+        let targets = (0..n * n)
+            .map(|k| {
+                let (a, b) = (k / n, k % n);
+                if a == 12 || b == 12 {
+                    -1
+                } else {
+                    i8::from(contact(a, b))
+                }
+            })
+            .collect();
+        write(
+            &contact_map_plot(
+                "contact_map",
+                "Contacts: predicted (above) and true (below)",
+                &ContactMapPlot::new("hairpin", n, predicted, targets),
+            )?,
+            &dir,
+        )?;
+    }
+
     write(
         &significance_bars(
             "significance",

@@ -47,6 +47,13 @@ pub struct ContactsEvalArgs {
     /// p_at_l2, p_at_l5; beside it `<stem>.mean.<ext>` with the means per range.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also draw each of the first proteins' predicted (upper triangle) against true (lower
+    /// triangle) contacts, top L marked, as SVG and PNG into this folder.
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
+    /// With --figures: how many proteins to draw.
+    #[arg(long, default_value_t = 4, requires = "figures")]
+    pub max_figures: usize,
 }
 
 /// Each protein's n × n predictions (upper triangle filled, mirrored).
@@ -118,6 +125,10 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
         AtomArg::Cb => ContactAtom::Beta,
     };
     let mut rows = Vec::new();
+    let mut drawn = 0;
+    if let Some(dir) = &args.figures {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     for (protein, (n, matrix)) in &predictions {
         let (path, chain) = folder.find(protein).with_context(|| {
             format!(
@@ -153,6 +164,12 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
         let mapping = chain.map_to(Some(&sequence), Numbering::Align)?;
         let targets =
             DistanceMatrix::from_chain(&chain, &mapping, atom).contact_targets(args.cutoff);
+        if let Some(dir) = &args.figures {
+            if drawn < args.max_figures {
+                draw_contact_map(dir, protein, *n, matrix, &targets)?;
+                drawn += 1;
+            }
+        }
         match evaluate_contacts(matrix, &targets, *n) {
             Ok(ranges) => {
                 let length = protscope::stats::contacts::resolved_residues(&targets, *n);
@@ -182,6 +199,37 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
         rows.len() / protscope::stats::contacts::CONTACT_RANGES.len(),
         mean_path.display()
     );
+    Ok(())
+}
+
+/// Predicted against true contacts of one protein, as `contacts_<protein>.svg` and `.png`.
+fn draw_contact_map(
+    dir: &std::path::Path,
+    protein: &str,
+    n: usize,
+    predicted: &[f32],
+    targets: &[i8],
+) -> anyhow::Result<()> {
+    use protscope::plot::{contact_map_plot, ContactMapPlot};
+    let safe: String = protein
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let map = ContactMapPlot::new(protein, n, predicted.to_vec(), targets.to_vec());
+    let figure = contact_map_plot(
+        &format!("contacts_{safe}"),
+        &format!("Contacts of {protein}: predicted (above) and true (below)"),
+        &map,
+    )?;
+    for ext in ["svg", "png"] {
+        figure.save(&dir.join(format!("contacts_{safe}.{ext}")))?;
+    }
     Ok(())
 }
 

@@ -223,6 +223,7 @@ fn contacts_eval_scores_an_oracle_above_its_reverse() {
         let predictions = tmp.path().join(path);
         std::fs::write(&predictions, csv).unwrap();
         let out = tmp.path().join(format!("eval-{path}"));
+        let figures = tmp.path().join(format!("figures-{path}"));
         let (ok, err) = protscope(&[
             "contacts-eval",
             "--predictions",
@@ -233,8 +234,18 @@ fn contacts_eval_scores_an_oracle_above_its_reverse() {
             "ca",
             "--out",
             out.to_str().unwrap(),
+            "--figures",
+            figures.to_str().unwrap(),
         ]);
         assert!(ok, "{err}");
+        // The predicted-against-true map of the protein, in both formats.
+        for ext in ["svg", "png"] {
+            let drawn = std::fs::read_dir(&figures)
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == ext)
+                .count();
+            assert_eq!(drawn, 1, "{path}: one {ext} contact map");
+        }
         let df = CsvReadOptions::default()
             .try_into_reader_with_file_path(Some(out.clone()))
             .unwrap()

@@ -13,6 +13,7 @@
 //! | amino-acid attention correlation vs BLOSUM62 | [`AaBlosum`] | [`aa_blosum`] |
 //! | one protein's residue track | [`ResidueTrack`] | [`residue_track`] |
 //! | one head's attention map, contacts | [`AttentionMap`] | [`attention_map`] |
+//! | predicted against true contacts, top L marked | [`ContactMapPlot`] | [`contact_map_plot`] |
 //! | −log10 p bars | [`SignificanceBar`]s | [`significance_bars`] |
 //! | time and memory vs sequence length (benchmarks; feature `dev`) | `ScalingPlot` | `scaling_plot` |
 //!
@@ -21,6 +22,7 @@
 
 mod aa_blosum;
 mod attention_map;
+mod contact_map;
 mod draw;
 mod heatmap;
 mod layer_profile;
@@ -36,6 +38,7 @@ mod test_support;
 
 pub use aa_blosum::{aa_blosum, AaBlosum, AaPair};
 pub use attention_map::{attention_map, AttentionMap};
+pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
@@ -87,6 +90,7 @@ enum Kind {
     AaBlosum(AaBlosum),
     ResidueTrack(ResidueTrack),
     AttentionMap(AttentionMap),
+    ContactMap(ContactMapPlot),
     Significance(SignificanceBars),
     #[cfg(feature = "dev")]
     Scaling(ScalingPlot),
@@ -168,6 +172,7 @@ impl Figure {
             Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
             Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
             Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
+            Kind::ContactMap(x) => contact_map::draw(c, w, h, title, x),
             Kind::Significance(x) => significance::draw(c, w, h, title, x),
             #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::draw(c, w, h, title, x),
@@ -336,6 +341,7 @@ impl Figure {
                     String::new()
                 }
             ),
+            Kind::ContactMap(x) => contact_map::caption(x),
             Kind::Significance(s) => format!(
                 "−log10 {} for {} tests; dashed line: p = {}; blue bars p < {}, grey bars p ≥ {}; \
                  n beside each bar.",
@@ -359,6 +365,7 @@ impl Figure {
             Kind::AaBlosum(x) => aa_blosum::data(x),
             Kind::ResidueTrack(x) => residue_track::data(x),
             Kind::AttentionMap(x) => attention_map::data(x),
+            Kind::ContactMap(x) => contact_map::data(x),
             Kind::Significance(x) => significance::data(x),
             #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::data(x),
