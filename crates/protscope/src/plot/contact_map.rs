@@ -172,6 +172,20 @@ pub(crate) fn draw<DB: DrawingBackend>(
     )?;
     c.outline_rect(mx0, my0, mx1, my1, palette::INK, layout::AXIS_STROKE)?;
 
+    axes_and_keys(c, n, (mx0, my0, mx1, my1), widest, h - MARGIN - legend_h)
+}
+
+/// Residue axes on the left and below the map (`x0, y0, x1, y1`), the colour bar beside it and
+/// the legend at `legend_y`.
+fn axes_and_keys<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    n: usize,
+    (mx0, my0, mx1, my1): (f64, f64, f64, f64),
+    widest: f64,
+    legend_y: f64,
+) -> Result<()> {
+    let cell = (mx1 - mx0) / n as f64;
+    let colour_ticks = draw::nice_ticks(0.0, 1.0, 5);
     for p in draw::thinned_labels(n, cell, widest + 8.0) {
         let centre = (p as f64 - 0.5) * cell;
         draw::left_tick(c, mx0, my0 + centre, &p.to_string())?;
@@ -194,7 +208,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let cx0 = mx1 + layout::PANEL_GAP;
     draw::vertical_colour_bar(
         c,
-        (cx0, my0, cx0 + bar_w, my1),
+        (cx0, my0, cx0 + layout::COLOUR_BAR_W, my1),
         0.0,
         1.0,
         &|v: f64| palette::sequential(v),
@@ -212,7 +226,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         ),
         (Key::Masked, "unresolved residue".to_string()),
     ];
-    draw::legend(c, mx1, h - MARGIN - legend_h, &entries)
+    draw::legend(c, mx1, legend_y, &entries)
 }
 
 pub(crate) fn data(m: &ContactMapPlot) -> DataTable {
