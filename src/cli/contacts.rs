@@ -260,6 +260,10 @@ pub struct ContactsFitArgs {
     /// Atom standing for a residue: cb (Cα for glycine) or ca.
     #[arg(long, value_enum, default_value_t = AtomArg::Cb)]
     pub contact_atom: AtomArg,
+    /// Fit on these layers' heads only (0-based: `3`, `0,2`, `4-7`), e.g. one layer at a time to
+    /// see where in depth the model knows contacts. Default: every layer.
+    #[arg(long)]
+    pub layers: Option<String>,
     /// Truncate sequences to this many tokens, the special tokens included.
     #[arg(long)]
     pub max_len: Option<usize>,
@@ -316,7 +320,15 @@ pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let layers = match args.layers.as_deref() {
+        Some(text) => Some(super::common::to_usize_list(
+            &super::common::parse_index_list(text)?,
+            "--layers",
+        )?),
+        None => None,
+    };
     let options = ContactFitOptions {
+        layers: layers.clone(),
         min_separation: args.min_separation,
         regression: L1LogisticOptions {
             c: args.l1,
@@ -356,6 +368,17 @@ pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
         ("contacts", fit.contacts.to_string()),
         ("iterations", fit.regression.iterations.to_string()),
         ("nonzero_weights", kept.to_string()),
+        (
+            "fitted_layers",
+            match &layers {
+                Some(l) => l
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                None => "all".to_string(),
+            },
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

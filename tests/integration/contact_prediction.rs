@@ -417,6 +417,7 @@ fn fitted_contact_head_predicts_its_regressions_probabilities() {
         .collect();
     let options = ContactFitOptions {
         min_separation: 6,
+        layers: None,
         regression: L1LogisticOptions {
             c: 1.0,
             ..Default::default()
@@ -463,6 +464,33 @@ fn fitted_contact_head_predicts_its_regressions_probabilities() {
     assert_eq!(read, fit.head);
     assert_eq!(header["model"], "bert_cls");
     assert_eq!(header["layers"], model.num_layers().to_string());
+
+    // One layer's heads only: the other layers' weights are 0; a layer the model lacks is refused.
+    let one = fit_contact_head(
+        &examples,
+        &ContactFitOptions {
+            layers: Some(vec![1]),
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(one.regression.weights.len(), model.num_heads());
+    for layer in (0..model.num_layers()).filter(|&l| l != 1) {
+        assert!(one.head.layer_weights(layer).iter().all(|&w| w == 0.0));
+    }
+    let kept = one
+        .head
+        .layer_weights(1)
+        .iter()
+        .filter(|&&w| w != 0.0)
+        .count();
+    let fitted = one.regression.weights.iter().filter(|&&w| w != 0.0).count();
+    assert_eq!(kept, fitted);
+    let beyond = ContactFitOptions {
+        layers: Some(vec![model.num_layers()]),
+        ..options
+    };
+    assert!(fit_contact_head(&examples, &beyond).is_err());
 }
 
 /// `contacts-fit` on a structure gives a model without a contact head one that

@@ -150,6 +150,9 @@ pub fn contacts_frame(maps: &[ContactMap]) -> Result<DataFrame> {
 pub struct ContactFitOptions {
     pub min_separation: usize,
     pub regression: L1LogisticOptions,
+    /// Fit on these layers' heads only (0-based; the other weights are 0), e.g. one layer at a
+    /// time to see where in depth a model knows contacts. None: every layer.
+    pub layers: Option<Vec<usize>>,
 }
 
 impl Default for ContactFitOptions {
@@ -157,6 +160,7 @@ impl Default for ContactFitOptions {
         ContactFitOptions {
             min_separation: 6,
             regression: L1LogisticOptions::default(),
+            layers: None,
         }
     }
 }
@@ -165,6 +169,7 @@ impl Default for ContactFitOptions {
 #[derive(Debug, Clone)]
 pub struct ContactHeadFit {
     pub head: ContactHead,
+    /// The regression over the chosen layers' heads (all heads unless `layers` was set).
     pub regression: L1LogisticFit,
     /// Residue pairs trained on, and how many of them are contacts.
     pub pairs: usize,
@@ -248,18 +253,42 @@ pub fn fit_contact_head(
             options.min_separation
         )));
     }
-    let regression = fit_l1_logistic(
-        &features,
-        num_layers * num_heads,
-        &labels,
-        &options.regression,
-    )?;
-    let head = ContactHead::new(
-        regression.weights.iter().map(|&w| w as f32).collect(),
-        regression.intercept as f32,
-        num_layers,
-        num_heads,
-    )?;
+    let width = num_layers * num_heads;
+    let layers: Vec<usize> = match &options.layers {
+        None => (0..num_layers).collect(),
+        Some(list) => {
+            if let Some(bad) = list.iter().find(|&&l| l >= num_layers) {
+                return Err(Error::Setting {
+                    field: "layers",
+                    value: bad.to_string(),
+                    message: format!("the model has layers 0..{}", num_layers - 1),
+                });
+            }
+            let mut list = list.clone();
+            list.sort_unstable();
+            list.dedup();
+            list
+        }
+    };
+    // The features of the chosen layers' heads, and where each sits in the full head.
+    let columns: Vec<usize> = layers
+        .iter()
+        .flat_map(|&l| l * num_heads..(l + 1) * num_heads)
+        .collect();
+    let features: Vec<f32> = if columns.len() == width {
+        features
+    } else {
+        features
+            .chunks_exact(width)
+            .flat_map(|row| columns.iter().map(move |&c| row[c]))
+            .collect()
+    };
+    let regression = fit_l1_logistic(&features, columns.len(), &labels, &options.regression)?;
+    let mut weight = vec![0f32; width];
+    for (&c, &w) in columns.iter().zip(&regression.weights) {
+        weight[c] = w as f32;
+    }
+    let head = ContactHead::new(weight, regression.intercept as f32, num_layers, num_heads)?;
     Ok(ContactHeadFit {
         head,
         regression,
