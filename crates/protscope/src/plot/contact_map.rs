@@ -74,7 +74,10 @@ impl ContactMapPlot {
 
     /// Share of the top-L pairs that are contacts.
     pub fn top_l_precision(&self) -> f64 {
-        let top = self.top_pairs();
+        self.precision_of(&self.top_pairs())
+    }
+
+    fn precision_of(&self, top: &[(usize, usize)]) -> f64 {
         let n = self.residues;
         let hits = top
             .iter()
@@ -91,14 +94,15 @@ pub fn contact_map_plot(name: &str, title: &str, map: &ContactMapPlot) -> Result
 }
 
 pub(crate) fn caption(m: &ContactMapPlot) -> String {
+    let top = m.top_pairs();
     format!(
         "{}: predicted contact probability above the diagonal, the structure's contacts below it \
          (black; hatched: unresolved); pairs at least {} apart. Marked: the top L = {} \
          predictions, filled where they are contacts (precision {:.2}).",
         m.protein,
         m.min_separation,
-        m.top_pairs().len(),
-        m.top_l_precision()
+        top.len(),
+        m.precision_of(&top)
     )
 }
 

@@ -224,10 +224,17 @@ impl Problem {
     /// Lipschitz constant of the mean loss's gradient in (w, b): ‖[X 1]‖₂² / (4n), the largest
     /// eigenvalue of the Gram matrix found by power iteration (bounded above by its trace).
     fn lipschitz(&self) -> Result<f64> {
-        let n = self.xs.dim(0)?;
-        let ones = Tensor::ones((n, 1), DType::F64, self.xs.device())?;
-        let augmented = Tensor::cat(&[&self.xs, &ones], 1)?;
-        let gram = augmented.t()?.matmul(&augmented)?; // (f+1, f+1)
+        // [X 1]ᵀ[X 1] from its blocks (XᵀX, the column sums, n), without a copy of X.
+        let xtx = self.xs.t()?.matmul(&self.xs)?; // (f, f)
+        let sums = self.xs.sum_keepdim(0)?; // (1, f)
+        let corner = Tensor::full(self.n, (1, 1), self.xs.device())?;
+        let gram = Tensor::cat(
+            &[
+                Tensor::cat(&[&xtx, &sums.t()?], 1)?,
+                Tensor::cat(&[&sums, &corner], 1)?,
+            ],
+            0,
+        )?; // (f+1, f+1)
         let size = gram.dim(0)?;
         let mut v = Tensor::ones((size, 1), DType::F64, gram.device())?;
         let mut eigenvalue = 0.0;
