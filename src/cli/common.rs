@@ -158,14 +158,20 @@ impl ShardArgs {
 
 /// A progress bar on stderr for `total` proteins (hidden when there is only one).
 pub fn progress(total: usize, what: &str) -> ProgressBar {
+    progress_in(total, what, "proteins")
+}
+
+/// A progress bar on stderr for `total` things counted in `unit` (hidden when there is only
+/// one).
+pub fn progress_in(total: usize, what: &str, unit: &str) -> ProgressBar {
     if total <= 1 {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} proteins ({per_sec}, eta {eta})",
-        )
+        ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+        ))
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix(what.to_string());

@@ -11,8 +11,10 @@ use clap::Args;
 
 use super::annot::AtomArg;
 use super::common::ModelArgs;
-use protscope::attention::attention_maps;
-use protscope::attention::contacts::{fit_contact_head, ContactFitOptions};
+use protscope::attention::contacts::{
+    contact_example, contact_precision_by_layer, fit_contact_head, layer_precision_frame,
+    ContactExample, ContactFitOptions,
+};
 use protscope::frame::{read_table, side_path, write_table};
 use protscope::stats::contacts::{
     evaluate_contacts, evaluation_frame, mean_frame, ContactEvaluation,
@@ -23,7 +25,7 @@ use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering, Structu
 #[derive(Args, Debug)]
 pub struct ContactsEvalArgs {
     /// Predicted contacts: protein, i, j, probability (1-based, i < j), as contacts-predict
-    /// writes them.
+    /// writes them (or `score` instead of `probability`, from --method jacobian).
     #[arg(long)]
     pub predictions: PathBuf,
     /// Folder of PDB/mmCIF files: protein NAME's structure is NAME.pdb/.cif, or NAME.CHAIN /
@@ -56,10 +58,11 @@ pub struct ContactsEvalArgs {
     pub max_figures: usize,
 }
 
-/// Each protein's n × n predictions (upper triangle filled, mirrored).
+/// Each protein's n × n predictions (upper triangle filled, mirrored), and whether they are
+/// couplings (`score`) rather than probabilities.
 fn read_predictions(
     args: &ContactsEvalArgs,
-) -> anyhow::Result<BTreeMap<String, (usize, Vec<f32>)>> {
+) -> anyhow::Result<(BTreeMap<String, (usize, Vec<f32>)>, bool)> {
     let path = &args.predictions;
     let table = read_table(path)?;
     let column = |name: &str| {
@@ -74,7 +77,23 @@ fn read_predictions(
     let protein = protein.str()?;
     let i = column("i")?.cast(&polars::prelude::DataType::Int64)?;
     let j = column("j")?.cast(&polars::prelude::DataType::Int64)?;
-    let p = column("probability")?.cast(&polars::prelude::DataType::Float64)?;
+    // Probabilities from a contact head, or couplings (`score`) from the categorical Jacobian:
+    // only their order counts.
+    let value = if table.column("probability").is_ok() {
+        "probability"
+    } else {
+        "score"
+    };
+    let p = table
+        .column(value)
+        .with_context(|| {
+            format!(
+                "{}: no column `probability` or `score` (protein, i, j, probability as \
+                 contacts-predict writes it)",
+                path.display()
+            )
+        })?
+        .cast(&polars::prelude::DataType::Float64)?;
     let (i, j, p) = (i.i64()?, j.i64()?, p.f64()?);
     let mut pairs: BTreeMap<String, Vec<(usize, usize, f32)>> = BTreeMap::new();
     for row in 0..table.height() {
@@ -96,7 +115,7 @@ fn read_predictions(
             prob as f32,
         ));
     }
-    Ok(pairs
+    let maps = pairs
         .into_iter()
         .map(|(name, pairs)| {
             let n = pairs.iter().map(|p| p.1 + 1).max().unwrap_or(0);
@@ -107,11 +126,12 @@ fn read_predictions(
             }
             (name, (n, matrix))
         })
-        .collect())
+        .collect();
+    Ok((maps, value == "score"))
 }
 
 pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
-    let predictions = read_predictions(&args)?;
+    let (predictions, couplings) = read_predictions(&args)?;
     let folder = StructureFolder::open(&args.structures)?;
     let sequences: BTreeMap<String, String> = match &args.fasta {
         Some(fasta) => protscope::io::read_fasta(fasta)?
@@ -166,7 +186,7 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
             DistanceMatrix::from_chain(&chain, &mapping, atom).contact_targets(args.cutoff);
         if let Some(dir) = &args.figures {
             if drawn < args.max_figures {
-                draw_contact_map(dir, protein, *n, matrix, &targets)?;
+                draw_contact_map(dir, protein, *n, matrix, &targets, couplings)?;
                 drawn += 1;
             }
         }
@@ -209,6 +229,7 @@ fn draw_contact_map(
     n: usize,
     predicted: &[f32],
     targets: &[i8],
+    couplings: bool,
 ) -> anyhow::Result<()> {
     use protscope::plot::{contact_map_plot, ContactMapPlot};
     let safe: String = protein
@@ -221,7 +242,17 @@ fn draw_contact_map(
             }
         })
         .collect();
-    let map = ContactMapPlot::new(protein, n, predicted.to_vec(), targets.to_vec());
+    let map = if couplings {
+        ContactMapPlot::with_scores(
+            protein,
+            n,
+            predicted.to_vec(),
+            targets.to_vec(),
+            "coupling (categorical Jacobian)",
+        )
+    } else {
+        ContactMapPlot::new(protein, n, predicted.to_vec(), targets.to_vec())
+    };
     let figure = contact_map_plot(
         &format!("contacts_{safe}"),
         &format!("Contacts of {protein}: predicted (above) and true (below)"),
@@ -301,25 +332,14 @@ pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
         AtomArg::Ca => ContactAtom::Alpha,
         AtomArg::Cb => ContactAtom::Beta,
     };
-    let bar = super::common::progress(chains.len(), "attention of the training structures");
-    let mut examples = Vec::with_capacity(chains.len());
-    for (id, path, chain) in &chains {
-        let sequence = chain.sequence();
-        let encoded = model.encode_sequence(id, &sequence, args.max_len)?;
-        let maps = attention_maps(&model, &[encoded])?.remove(0);
-        let mapping = chain
-            .map_to(Some(&sequence), Numbering::Align)
-            .with_context(|| format!("{}: chain residues", path.display()))?;
-        let full = DistanceMatrix::from_chain(chain, &mapping, atom).contact_targets(args.cutoff);
-        // --max-len may have cut the sequence: keep the targets of the residues the model saw.
-        let (len, n) = (mapping.sequence_len, maps.residues());
-        let targets: Vec<i8> = (0..n)
-            .flat_map(|i| full[i * len..i * len + n].iter().copied())
-            .collect();
-        examples.push((maps, targets));
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let examples = contact_examples(
+        &model,
+        &chains,
+        atom,
+        args.cutoff,
+        args.max_len,
+        "attention of the training structures",
+    )?;
     let layers = match args.layers.as_deref() {
         Some(text) => Some(super::common::to_usize_list(
             &super::common::parse_index_list(text)?,
@@ -335,8 +355,10 @@ pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
-    let refs: Vec<(&protscope::attention::AttentionMaps, &[i8])> =
-        examples.iter().map(|(m, t)| (m, t.as_slice())).collect();
+    let refs: Vec<(&protscope::attention::AttentionMaps, &[i8])> = examples
+        .iter()
+        .map(|e| (&e.maps, e.targets.as_slice()))
+        .collect();
     let fit = fit_contact_head(&refs, &options)?;
     if !fit.regression.converged {
         eprintln!(
@@ -392,5 +414,142 @@ pub fn run_contacts_fit(args: ContactsFitArgs) -> anyhow::Result<()> {
         fit.contacts,
         chains.len()
     );
+    Ok(())
+}
+
+/// Attention maps and contact targets of structure chains, with a progress bar.
+fn contact_examples(
+    model: &protscope::model::ProteinModel,
+    chains: &[(String, PathBuf, protscope::structure::ChainResidues)],
+    atom: ContactAtom,
+    cutoff: f64,
+    max_len: Option<usize>,
+    what: &str,
+) -> anyhow::Result<Vec<ContactExample>> {
+    let bar = super::common::progress(chains.len(), what);
+    let mut examples = Vec::with_capacity(chains.len());
+    for (id, path, chain) in chains {
+        let example = contact_example(model, id, chain, atom, cutoff, max_len)
+            .with_context(|| format!("{}", path.display()))?;
+        examples.push(example);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(examples)
+}
+
+#[derive(Args, Debug)]
+pub struct ContactsLayersArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of PDB/mmCIF structures: one protein per file (NAME.CHAIN / NAME_CHAIN name the
+    /// chain). The first --train files in name order are fitted on, the rest scored.
+    #[arg(long)]
+    pub structures: PathBuf,
+    /// Chain for files whose name gives none (default: each file's first).
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Structures to fit on (the first in file-name order; Rao et al.: 20).
+    #[arg(long, default_value_t = 20)]
+    pub train: usize,
+    /// Score at most this many of the remaining structures (default: all).
+    #[arg(long)]
+    pub max_test: Option<usize>,
+    /// Inverse strength of the L1 penalty, scikit-learn's C (Rao et al.: 0.15).
+    #[arg(long, default_value_t = 0.15)]
+    pub l1: f64,
+    /// Contact: distance below this many Å.
+    #[arg(long, default_value_t = 8.0)]
+    pub cutoff: f64,
+    /// Atom standing for a residue: cb (Cα for glycine) or ca.
+    #[arg(long, value_enum, default_value_t = AtomArg::Cb)]
+    pub contact_atom: AtomArg,
+    /// Truncate sequences to this many tokens, the special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Output table: layer (0-based; empty for the head on every layer), nonzero_weights,
+    /// range, proteins, auc, p_at_l, p_at_l2, p_at_l5 (means over the scored structures).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also draw P@L per layer and range as SVG and PNG (FILE.svg, FILE.png).
+    #[arg(long)]
+    pub figure: Option<PathBuf>,
+}
+
+/// `protscope contacts-layers`: a contact head per layer (and one on all layers) fitted on some
+/// structures and scored on the others: where in depth the model knows contacts.
+pub fn run_contacts_layers(args: ContactsLayersArgs) -> anyhow::Result<()> {
+    if args.train == 0 {
+        anyhow::bail!("--train must be at least 1");
+    }
+    let model = args.model.load()?;
+    let folder = StructureFolder::open(&args.structures)?;
+    let mut chains = folder.chains(args.chain.as_deref())?;
+    if chains.len() <= args.train {
+        anyhow::bail!(
+            "{}: {} structures; --train {} leaves none to score: add structures or lower --train",
+            args.structures.display(),
+            chains.len(),
+            args.train
+        );
+    }
+    let mut test_chains = chains.split_off(args.train);
+    if let Some(max) = args.max_test {
+        test_chains.truncate(max.max(1));
+    }
+    let atom = match args.contact_atom {
+        AtomArg::Ca => ContactAtom::Alpha,
+        AtomArg::Cb => ContactAtom::Beta,
+    };
+    let train = contact_examples(
+        &model,
+        &chains,
+        atom,
+        args.cutoff,
+        args.max_len,
+        "attention of the training structures",
+    )?;
+    let test = contact_examples(
+        &model,
+        &test_chains,
+        atom,
+        args.cutoff,
+        args.max_len,
+        "attention of the test structures",
+    )?;
+    let options = ContactFitOptions {
+        regression: L1LogisticOptions {
+            c: args.l1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let bar = super::common::progress_in(model.num_layers() + 1, "fitting", "heads");
+    let rows = contact_precision_by_layer(&train, &test, &options, &mut |_| bar.inc(1))?;
+    bar.finish_and_clear();
+    let mut table = layer_precision_frame(&rows)?;
+    write_table(&mut table, &args.out)?;
+    eprintln!(
+        "wrote {}: heads fitted on {} structures, scored on {}",
+        args.out.display(),
+        train.len(),
+        test.len()
+    );
+    if let Some(figure) = &args.figure {
+        let model_name = model.dir.file_name().map_or_else(
+            || model.dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let profile = protscope::plot::LayerProfile::from_contact_layers(&table, "p_at_l")?;
+        let figure_value = protscope::plot::layer_profile(
+            "contacts_by_layer",
+            &format!("{model_name}: contact P@L of a head fitted on one layer's heads"),
+            &profile,
+        )?;
+        for ext in ["svg", "png"] {
+            figure_value.save(&figure.with_extension(ext))?;
+        }
+        eprintln!("wrote {}", figure.with_extension("svg").display());
+    }
     Ok(())
 }

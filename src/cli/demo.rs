@@ -32,7 +32,8 @@ pub struct DemoArgs {
     /// Integrated gradients for at most this many antibodies, spread evenly (0 = all).
     #[arg(long, default_value_t = 96)]
     pub ig_limit: usize,
-    /// A small, fast run (12 antibodies, 8 steps) that exercises every stage.
+    /// A small, fast run (12 antibodies, 8 steps, contact heads on 6 structures scored on 3)
+    /// that exercises every stage.
     #[arg(long)]
     pub quick: bool,
     /// How latent IG gets each head's dh/dα.
@@ -52,6 +53,13 @@ pub struct DemoArgs {
     pub max_len: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Antibody structures (heavy chain H) for the structure section: contact heads fitted on
+    /// the first --structure-train files, scored on the rest. An empty value skips the section.
+    #[arg(long, default_value = "data/structures/antibodies")]
+    pub structures: PathBuf,
+    /// Structures a contact head is fitted on (the first in name order; Rao et al.: 20).
+    #[arg(long, default_value_t = 20)]
+    pub structure_train: usize,
 }
 
 struct Bars {
@@ -93,9 +101,13 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut options = DemoOptions::new(args.out.clone(), model_dir, args.fasta.clone());
     options.device = protscope::device::parse_device(&args.device)?;
     options.ig_limit = (args.ig_limit > 0).then_some(args.ig_limit);
+    options.structures = (!args.structures.as_os_str().is_empty()).then(|| args.structures.clone());
+    options.structure_train = args.structure_train;
     if args.quick {
         options.limit = Some(12);
         options.steps = 8;
+        options.structure_train = args.structure_train.min(6);
+        options.structure_test = Some(3);
     }
     if let Some(steps) = args.steps {
         options.steps = steps;

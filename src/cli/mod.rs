@@ -48,14 +48,17 @@ pub enum Command {
     Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
-    /// Residue contacts predicted from attention by a contact head: the model's own (ESM-2) or
-    /// one fitted with contacts-fit.
+    /// Residue contacts predicted from attention by a contact head (the model's own, ESM-2's, or
+    /// one fitted with contacts-fit), or from a masked LM's categorical Jacobian.
     ContactsPredict(model_cmds::ContactsPredictArgs),
     /// Predicted contacts scored against structures as ESM scores them (P@L by range).
     ContactsEval(contacts::ContactsEvalArgs),
     /// Fit a contact head on structures for any model (Rao et al.'s L1 logistic regression over
     /// every layer × head attention map).
     ContactsFit(contacts::ContactsFitArgs),
+    /// Where in depth a model knows contacts: a contact head fitted on each layer's heads (and
+    /// one on all layers) on some structures, each scored on the others by esm's P@L.
+    ContactsLayers(contacts::ContactsLayersArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
     Heads(heads::HeadsArgs),
     /// Relevance statistics of an attribution table against residue annotations.
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
         Command::ContactsEval(args) => contacts::run_contacts_eval(args),
         Command::ContactsFit(args) => contacts::run_contacts_fit(args),
+        Command::ContactsLayers(args) => contacts::run_contacts_layers(args),
         Command::Heads(args) => heads::run_heads(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),

@@ -7,12 +7,15 @@ use polars::prelude::DataFrame;
 use clap::{Args, ValueEnum};
 
 use super::common::{
-    parse_index_list, print_written, progress, to_usize_list, InputArgs, MemoryArgs, ModelArgs,
-    ShardArgs,
+    parse_index_list, print_written, progress, progress_in, to_usize_list, InputArgs, MemoryArgs,
+    ModelArgs, ShardArgs,
 };
 use protscope::attention::contacts::{contacts_frame, predict_contacts_with, require_contact_head};
 use protscope::attention::{
     attention_frame_by_layer, attention_maps, empty_attention_frame, AttentionFilter,
+};
+use protscope::attribution::categorical_jacobian::{
+    couplings_frame, jacobian_contacts, AMINO_ACIDS,
 };
 use protscope::fetch::{default_cache_dir, fetch_antiberty};
 use protscope::frame::TableSink;
@@ -152,39 +155,59 @@ pub struct ContactsPredictArgs {
     /// With --structures: the chain to read (default: each file's first).
     #[arg(long, requires = "structures")]
     pub chain: Option<String>,
+    /// How contacts are predicted: `head`, a logistic regression over the attention maps (the
+    /// model's own, ESM-2's, or --contact-head); `jacobian`, the categorical Jacobian of a
+    /// masked language model (Zhang et al. 2024: no training, no structures; 20 · n forward
+    /// passes per protein), written as a `score` column instead of `probability`.
+    #[arg(long, value_enum, default_value_t = ContactMethod::Head)]
+    pub method: ContactMethod,
     /// A contact head fitted with contacts-fit (default: the model's own, ESM-2's).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "method")]
     pub contact_head: Option<PathBuf>,
     /// Truncate sequences to this many tokens, the special tokens included.
     #[arg(long)]
     pub max_len: Option<usize>,
-    /// Sequences per padded forward pass.
+    /// Sequences per padded forward pass (with --method jacobian: substituted sequences per
+    /// pass).
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
     #[command(flatten)]
     pub memory: MemoryArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
-    /// Output table: protein, i, j, probability for every residue pair i < j (1-based).
+    /// Output table: protein, i, j, probability (`score` with --method jacobian) for every
+    /// residue pair i < j (1-based).
     #[arg(long)]
     pub out: PathBuf,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContactMethod {
+    /// A logistic regression over every layer × head attention map.
+    Head,
+    /// The categorical Jacobian of the masked-LM output.
+    Jacobian,
+}
+
 pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
     let model = args.model.load()?;
-    let head = match &args.contact_head {
-        Some(path) => fitted_contact_head(&model, path)?,
-        None => require_contact_head(&model)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}; fit one with `protscope contacts-fit` and pass --contact-head"
-                )
-            })?
-            .clone(),
-    };
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
+    let head = match (args.method, &args.contact_head) {
+        (ContactMethod::Jacobian, _) => None,
+        (ContactMethod::Head, Some(path)) => Some(fitted_contact_head(&model, path)?),
+        (ContactMethod::Head, None) => Some(
+            require_contact_head(&model)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}; fit one with `protscope contacts-fit` and pass --contact-head, or \
+                         use --method jacobian (masked language models)"
+                    )
+                })?
+                .clone(),
+        ),
+    };
     let (shard, out) = args.shard.resolve(&args.out)?;
     let mut records: Vec<(String, String)> = match (&args.fasta, &args.structures) {
         (Some(fasta), _) => protscope::io::read_fasta(fasta)?
@@ -205,6 +228,9 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(id, sequence)| model.encode_sequence(id, sequence, args.max_len))
         .collect::<protscope::Result<Vec<_>>>()?;
+    let Some(head) = head else {
+        return write_jacobian_contacts(&model, &seqs, args.batch_size, &out);
+    };
     write_in_batches(
         &model,
         &seqs,
@@ -220,6 +246,30 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
             )?)?)
         },
     )
+}
+
+/// Couplings from the categorical Jacobian, one protein at a time (its 20 · n substituted
+/// sequences in passes of `batch_size`), streamed into the table.
+fn write_jacobian_contacts(
+    model: &ProteinModel,
+    seqs: &[EncodedSequence],
+    batch_size: usize,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mut sink = TableSink::create(out, &couplings_frame(&[])?)?;
+    let passes: usize = seqs
+        .iter()
+        .map(|s| s.residues.len() * AMINO_ACIDS.len())
+        .sum();
+    let bar = progress_in(passes, "jacobian", "substituted sequences");
+    for seq in seqs {
+        let map = jacobian_contacts(model, seq, batch_size, &mut |done| bar.inc(done as u64))?;
+        sink.write(&mut couplings_frame(&[map])?)?;
+    }
+    bar.finish_and_clear();
+    let rows = sink.finish()?;
+    print_written(out, rows);
+    Ok(())
 }
 
 /// A head file from contacts-fit, refused for a model of another shape; a note when it was

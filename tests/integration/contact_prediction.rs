@@ -590,3 +590,236 @@ fn contacts_fit_cli_fits_a_head_that_predict_uses_and_other_models_refuse() {
     assert!(!ok);
     assert!(err.contains("not a contact head file"), "{err}");
 }
+
+/// The categorical Jacobian's couplings equal the reference notebook's `get_contacts` on HF
+/// transformers logits (scripts/make_jacobian_fixtures.py), for ESM-2 and BERT, whatever the
+/// batch of substituted sequences; and its raw entries equal logits differences.
+#[test]
+fn categorical_jacobian_couplings_match_the_reference() {
+    use protscope::attribution::categorical_jacobian::{categorical_jacobian, AMINO_ACIDS};
+    let path = fixtures().join("contacts/jacobian_cases.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut worst = 0f64;
+    for case in json["cases"].as_array().unwrap() {
+        let name = case["model"].as_str().unwrap();
+        let model = ProteinModel::load(&model_fixture(name), &Device::Cpu).unwrap();
+        let sequence = case["sequence"].as_str().unwrap();
+        let seq = model.encode_sequence(name, sequence, None).unwrap();
+        let n = seq.residues.len();
+        for batch_size in [7, 64] {
+            let mut passes = 0;
+            let jacobian =
+                categorical_jacobian(&model, &seq, batch_size, &mut |k| passes += k).unwrap();
+            assert_eq!(passes, 20 * n);
+            for entry in case["jacobian_entries"].as_array().unwrap() {
+                let e = numbers(entry);
+                let (i, a, j, b) = (e[0] as usize, e[1] as usize, e[2] as usize, e[3] as usize);
+                let got = jacobian.values[((i * AMINO_ACIDS.len() + a) * n + j) * 20 + b] as f64;
+                assert!(
+                    (got - e[4]).abs() <= 1e-4 * e[4].abs().max(1.0),
+                    "{name} J[{i},{a},{j},{b}]: {got} vs {}",
+                    e[4]
+                );
+            }
+            let map = jacobian.couplings().unwrap();
+            let want: Vec<Vec<f64>> = case["couplings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(numbers)
+                .collect();
+            let scale = want
+                .iter()
+                .flatten()
+                .fold(0f64, |m, v| m.max(v.abs()))
+                .max(1e-12);
+            for i in 0..n {
+                for j in 0..n {
+                    let d = (map.get(i, j) as f64 - want[i][j]).abs() / scale;
+                    worst = worst.max(d);
+                    assert!(
+                        d <= 1e-4,
+                        "{name} ({i}, {j}): {} vs {}",
+                        map.get(i, j),
+                        want[i][j]
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("categorical Jacobian: largest difference to the reference {worst:.1e} of the largest coupling");
+}
+
+/// `contacts-predict --method jacobian` writes a `score` per pair, which `contacts-eval`
+/// ranks like probabilities; a model without a masked-LM output is refused by name.
+#[test]
+fn contacts_predict_jacobian_cli_writes_scores_and_refuses_classifiers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = model_fixture("pub_esm2");
+    let refs = reference_sequences(&dir);
+    let fasta = tmp.path().join("in.fasta");
+    std::fs::write(&fasta, format!(">{}\n{}\n", refs[0].id, refs[0].sequence)).unwrap();
+    let out = tmp.path().join("couplings.csv");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        dir.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--method",
+        "jacobian",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(out.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, ["protein", "i", "j", "score"]);
+    let n = refs[0].sequence.len();
+    assert_eq!(df.height(), n * (n - 1) / 2);
+    protscope::frame::schema::CONTACT_COUPLINGS
+        .conforms(&df, "couplings.csv")
+        .unwrap();
+
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model_fixture("bert_cls").to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--method",
+        "jacobian",
+        "--out",
+        tmp.path().join("none.csv").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("masked-language-model"), "{err}");
+}
+
+/// `contacts-layers` fits a head per layer and one on all layers on the first structures and
+/// scores the rest; its all-layer row equals contacts-fit → contacts-predict → contacts-eval on
+/// the same split, and its figure is drawn.
+#[test]
+fn contacts_layers_cli_matches_fit_predict_eval_and_draws_its_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = (tmp.path().join("train"), tmp.path().join("all"));
+    std::fs::create_dir(&train).unwrap();
+    std::fs::create_dir(&test).unwrap();
+    let source = fixture_file("structure", "2BEG_AB_trimmed.pdb");
+    // Three copies (each file's first chain): s1 is trained on (the first name), s2 and s3
+    // scored.
+    for name in ["s1", "s2", "s3"] {
+        std::fs::copy(&source, test.join(format!("{name}.pdb"))).unwrap();
+    }
+    std::fs::copy(&source, train.join("s1.pdb")).unwrap();
+    let scored = tmp.path().join("scored");
+    std::fs::create_dir(&scored).unwrap();
+    for name in ["s2", "s3"] {
+        std::fs::copy(&source, scored.join(format!("{name}.pdb"))).unwrap();
+    }
+    let model = model_fixture("bert_cls");
+    let common = ["--contact-atom", "ca", "--cutoff", "10", "--l1", "1"];
+    let out = tmp.path().join("layers.csv");
+    let figure = tmp.path().join("layers.svg");
+    let mut args = vec![
+        "contacts-layers",
+        "--model",
+        model.to_str().unwrap(),
+        "--structures",
+        test.to_str().unwrap(),
+        "--train",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--figure",
+        figure.to_str().unwrap(),
+    ];
+    args.extend(common);
+    let (ok, err) = protscope(&args);
+    assert!(ok, "{err}");
+    assert!(figure.exists() && figure.with_extension("png").exists());
+    let table = protscope::frame::read_table(&out).unwrap();
+    protscope::frame::schema::CONTACT_LAYERS
+        .conforms(&table, "layers.csv")
+        .unwrap();
+    let layers = load_fixture_model("bert_cls").num_layers();
+    assert_eq!(
+        table.height(),
+        (layers + 1) * 4,
+        "four ranges per fitted head"
+    );
+    let layer = table.column("layer").unwrap().i64().unwrap().clone();
+    let range = table.column("range").unwrap().str().unwrap().clone();
+    let p_at_l = table.column("p_at_l").unwrap().f64().unwrap().clone();
+    let proteins = table.column("proteins").unwrap().i64().unwrap().clone();
+    assert!((0..proteins.len()).all(|r| proteins.get(r) == Some(2)));
+
+    // The same split by hand.
+    let head = tmp.path().join("head.safetensors");
+    let mut args = vec![
+        "contacts-fit",
+        "--model",
+        model.to_str().unwrap(),
+        "--structures",
+        train.to_str().unwrap(),
+        "--out",
+        head.to_str().unwrap(),
+    ];
+    args.extend(common);
+    let (ok, err) = protscope(&args);
+    assert!(ok, "{err}");
+    let predicted = tmp.path().join("predicted.csv");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--structures",
+        scored.to_str().unwrap(),
+        "--contact-head",
+        head.to_str().unwrap(),
+        "--out",
+        predicted.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let evaluation = tmp.path().join("eval.csv");
+    let (ok, err) = protscope(&[
+        "contacts-eval",
+        "--predictions",
+        predicted.to_str().unwrap(),
+        "--structures",
+        scored.to_str().unwrap(),
+        "--contact-atom",
+        "ca",
+        "--cutoff",
+        "10",
+        "--out",
+        evaluation.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let means = protscope::frame::read_table(&tmp.path().join("eval.mean.csv")).unwrap();
+    let mean_range = means.column("range").unwrap().str().unwrap().clone();
+    let mean_p = means.column("p_at_l").unwrap().f64().unwrap().clone();
+    let mut compared = 0;
+    for r in 0..table.height() {
+        if layer.get(r).is_some() {
+            continue;
+        }
+        let name = range.get(r).unwrap();
+        let k = (0..means.height())
+            .find(|&k| mean_range.get(k) == Some(name))
+            .unwrap();
+        let (a, b) = (p_at_l.get(r).unwrap(), mean_p.get(k).unwrap());
+        assert!((a - b).abs() < 1e-6, "{name}: {a} vs {b}");
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
+}

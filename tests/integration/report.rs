@@ -88,6 +88,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
         ">Integrated gradients<",
         ">Relevance and annotations<",
         ">Attention maps<",
+        ">Structure<",
         ">Files<",
     ] {
         assert!(html.contains(section), "report lacks {section}");

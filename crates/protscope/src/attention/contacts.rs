@@ -296,3 +296,133 @@ pub fn fit_contact_head(
         contacts,
     })
 }
+
+/// One protein for fitting or scoring contacts from attention: its attention maps and the
+/// contact targets (1 contact, 0 none, −1 unresolved; row-major n × n) of the residues the
+/// model saw.
+#[derive(Debug, Clone)]
+pub struct ContactExample {
+    pub maps: AttentionMaps,
+    pub targets: Vec<i8>,
+}
+
+/// The attention maps of a structure's chain (its SEQRES sequence, else its observed residues,
+/// cut to `max_len` tokens) and its contact targets: `atom` distances below `cutoff` Å.
+pub fn contact_example(
+    model: &ProteinModel,
+    id: &str,
+    chain: &crate::structure::ChainResidues,
+    atom: crate::structure::ContactAtom,
+    cutoff: f64,
+    max_len: Option<usize>,
+) -> Result<ContactExample> {
+    use crate::structure::{DistanceMatrix, Numbering};
+    let sequence = chain.sequence();
+    let encoded = model.encode_sequence(id, &sequence, max_len)?;
+    let maps = attention_maps(model, &[encoded])?.remove(0);
+    let mapping = chain
+        .map_to(Some(&sequence), Numbering::Align)
+        .map_err(|e| Error::invalid(format!("{id}: chain residues: {e}")))?;
+    let full = DistanceMatrix::from_chain(chain, &mapping, atom).contact_targets(cutoff);
+    // A cut sequence keeps the targets of the residues the model saw.
+    let (len, n) = (mapping.sequence_len, maps.residues());
+    let targets = (0..n)
+        .flat_map(|i| full[i * len..i * len + n].iter().copied())
+        .collect();
+    Ok(ContactExample { maps, targets })
+}
+
+/// How well a contact head fitted on some layers' heads predicts held-out proteins.
+#[derive(Debug, Clone)]
+pub struct LayerContactPrecision {
+    /// The layer whose heads the head was fitted on (0-based); `None` for every layer.
+    pub layer: Option<usize>,
+    /// Heads with a non-zero weight after the L1 fit.
+    pub nonzero_weights: usize,
+    /// Each test protein's precisions in each of esm's ranges.
+    pub evaluations: Vec<crate::stats::contacts::ContactEvaluation>,
+}
+
+/// Where in depth a model knows contacts (BERTology's question, Rao et al.'s head): a contact
+/// head fitted on `train` for every layer on its own and one on all layers, each scored on
+/// `test` the way esm scores contact predictions. `options.layers` is ignored. `on_fit` is
+/// called after each of the `num_layers + 1` fits.
+pub fn contact_precision_by_layer(
+    train: &[ContactExample],
+    test: &[ContactExample],
+    options: &ContactFitOptions,
+    on_fit: &mut dyn FnMut(Option<usize>),
+) -> Result<Vec<LayerContactPrecision>> {
+    use crate::stats::contacts::{evaluate_contacts, ContactEvaluation};
+    let Some(first) = train.first() else {
+        return Err(Error::invalid(
+            "contact precision by layer needs at least one training protein",
+        ));
+    };
+    if test.is_empty() {
+        return Err(Error::invalid(
+            "contact precision by layer needs at least one test protein",
+        ));
+    }
+    let examples: Vec<(&AttentionMaps, &[i8])> = train
+        .iter()
+        .map(|e| (&e.maps, e.targets.as_slice()))
+        .collect();
+    let choices: Vec<Option<usize>> = (0..first.maps.num_layers)
+        .map(Some)
+        .chain(std::iter::once(None))
+        .collect();
+    let mut results = Vec::with_capacity(choices.len());
+    for layer in choices {
+        let fit = fit_contact_head(
+            &examples,
+            &ContactFitOptions {
+                layers: layer.map(|l| vec![l]),
+                ..options.clone()
+            },
+        )?;
+        let mut evaluations = Vec::new();
+        for example in test {
+            let map = contact_map(&example.maps, &fit.head)?;
+            let n = map.residues;
+            let length = crate::stats::contacts::resolved_residues(&example.targets, n);
+            for (range, precisions) in evaluate_contacts(&map.probabilities, &example.targets, n)
+                .map_err(|e| Error::invalid(format!("{}: {e}", map.protein)))?
+            {
+                evaluations.push(ContactEvaluation {
+                    protein: map.protein.clone(),
+                    range,
+                    length,
+                    precisions,
+                });
+            }
+        }
+        results.push(LayerContactPrecision {
+            layer,
+            nonzero_weights: fit.regression.weights.iter().filter(|w| **w != 0.0).count(),
+            evaluations,
+        });
+        on_fit(layer);
+    }
+    Ok(results)
+}
+
+/// Mean precisions per fitted layer and range: `layer` (0-based; null for the head on every
+/// layer), `nonzero_weights`, then the columns of [`crate::stats::contacts::mean_frame`].
+pub fn layer_precision_frame(rows: &[LayerContactPrecision]) -> Result<DataFrame> {
+    let mut frames = Vec::with_capacity(rows.len());
+    for row in rows {
+        let means = crate::stats::contacts::mean_frame(&row.evaluations)?;
+        let height = means.height();
+        let mut columns = vec![
+            Column::new("layer".into(), vec![row.layer.map(|l| l as i64); height]),
+            Column::new(
+                "nonzero_weights".into(),
+                vec![row.nonzero_weights as u32; height],
+            ),
+        ];
+        columns.extend(means.columns().iter().cloned());
+        frames.push(DataFrame::new(height, columns)?);
+    }
+    crate::frame::stack_frames(&frames)?.ok_or_else(|| Error::invalid("no layers to tabulate"))
+}

@@ -1,6 +1,8 @@
 //! Integrated gradients at the embedding layer and inside every attention head, from one pass
-//! over the α-nodes; results as typed values and Polars tables.
+//! over the α-nodes; results as typed values and Polars tables. Also the categorical Jacobian of
+//! a masked language model (residue couplings from substitutions).
 
+pub mod categorical_jacobian;
 pub mod flip;
 pub mod integrated_gradients;
 pub mod memory;

@@ -951,6 +951,72 @@ pub const CONTACT_PREDICTIONS: TableSchema = TableSchema {
     exact: false,
 };
 
+pub const CONTACT_COUPLINGS: TableSchema = TableSchema {
+    name: "contact_couplings",
+    written_by: "`protscope contacts-predict --method jacobian`; \
+                 `attribution::categorical_jacobian::couplings_frame`",
+    about: "One row per protein and residue pair i < j: the coupling from the masked language \
+            model's categorical Jacobian (Zhang et al. 2024), which ranks contacts.",
+    columns: &[
+        PROTEIN,
+        col("i", UInt32, "First residue, 1-based (i < j)."),
+        col("j", UInt32, "Second residue, 1-based."),
+        col(
+            "score",
+            Float32,
+            "APC-corrected, symmetrised Frobenius norm of the centred Jacobian block of i and j \
+             (larger: more likely a contact; not a probability).",
+        ),
+    ],
+    recognised_by: &["protein", "i", "j", "score"],
+    exact: false,
+};
+
+pub const CONTACT_LAYERS: TableSchema = TableSchema {
+    name: "contact_layers",
+    written_by: "`protscope contacts-layers`; `attention::contacts::layer_precision_frame`",
+    about: "One row per fitted contact head and separation range: a head fitted on one layer's \
+            heads (or on all layers) on training structures, scored on held-out ones as ESM \
+            scores contact predictions (means over the held-out structures).",
+    columns: &[
+        null(
+            "layer",
+            Integer,
+            "The layer whose heads the contact head was fitted on, 0-based; null for the head on \
+             every layer.",
+        ),
+        col(
+            "nonzero_weights",
+            UInt32,
+            "Attention heads with a non-zero weight after the L1 fit.",
+        ),
+        col(
+            "range",
+            Text,
+            "Separation range: `local`, `short`, `medium` or `long`.",
+        ),
+        col(
+            "proteins",
+            UInt32,
+            "Held-out structures scored in the range.",
+        ),
+        col("auc", Float, "Mean of ESM's AUC over the structures."),
+        col("p_at_l", Float, "Mean precision of the top L predictions."),
+        col(
+            "p_at_l2",
+            Float,
+            "Mean precision of the top L/2 predictions.",
+        ),
+        col(
+            "p_at_l5",
+            Float,
+            "Mean precision of the top L/5 predictions.",
+        ),
+    ],
+    recognised_by: &["layer", "nonzero_weights", "range", "p_at_l"],
+    exact: false,
+};
+
 pub const CONTACT_EVALUATION: TableSchema = TableSchema {
     name: "contact_evaluation",
     written_by: "`protscope contacts-eval` (`--out`); `stats::contacts::evaluation_frame`",
@@ -1095,6 +1161,8 @@ pub const ALL: &[&TableSchema] = &[
     &SKIPPED,
     &EMBEDDINGS,
     &CONTACT_PREDICTIONS,
+    &CONTACT_COUPLINGS,
+    &CONTACT_LAYERS,
     &CONTACT_EVALUATION,
     &CONTACT_EVALUATION_MEANS,
     &IMGT_POSITIONS,

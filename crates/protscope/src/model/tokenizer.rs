@@ -212,6 +212,13 @@ impl SequenceTokenizer {
         &self.source
     }
 
+    /// The token id one residue character is encoded as, or `None` if the model cannot read
+    /// it (the same rules as [`SequenceTokenizer::encode`]).
+    pub fn residue_token_id(&self, residue: char) -> Option<u32> {
+        let token = self.residue_token(residue.to_ascii_uppercase())?;
+        self.token_id(&token)
+    }
+
     /// Maps one residue character to its token text, or `None` if the model cannot read it.
     fn residue_token(&self, c: char) -> Option<String> {
         let s = c.to_string();

@@ -21,6 +21,10 @@ pub struct ContactMapPlot {
     /// Pairs closer than this in sequence are neither drawn nor ranked (esm's short range
     /// starts at 6).
     pub min_separation: usize,
+    /// What `predicted` holds, for the colour bar and caption ("contact probability").
+    pub value_name: String,
+    /// The values at the two ends of the colour scale ((0, 1) for probabilities).
+    pub value_range: (f64, f64),
 }
 
 impl ContactMapPlot {
@@ -31,7 +35,43 @@ impl ContactMapPlot {
             predicted,
             targets,
             min_separation: 6,
+            value_name: "contact probability".to_string(),
+            value_range: (0.0, 1.0),
         }
+    }
+
+    /// Scores that rank contacts but are not probabilities (e.g. categorical-Jacobian
+    /// couplings, named by `value_name`): the colour scale spans their range over the drawn
+    /// pairs.
+    pub fn with_scores(
+        protein: &str,
+        residues: usize,
+        scores: Vec<f32>,
+        targets: Vec<i8>,
+        value_name: &str,
+    ) -> Self {
+        let mut map = ContactMapPlot::new(protein, residues, scores, targets);
+        let n = residues;
+        let drawn = (0..n).flat_map(|i| (i + map.min_separation..n).map(move |j| i * n + j));
+        let (lo, hi) = drawn
+            .filter_map(|k| map.predicted.get(k).map(|&v| v as f64))
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        map.value_name = value_name.to_string();
+        map.value_range = if lo < hi {
+            (lo, hi)
+        } else {
+            (lo.min(0.0), lo.min(0.0) + 1.0)
+        };
+        map
+    }
+
+    /// Where `value` sits on the colour scale, 0 to 1.
+    fn scaled(&self, value: f64) -> f64 {
+        let (lo, hi) = self.value_range;
+        ((value - lo) / (hi - lo)).clamp(0.0, 1.0)
     }
 
     fn validate(&self) -> Result<()> {
@@ -96,10 +136,11 @@ pub fn contact_map_plot(name: &str, title: &str, map: &ContactMapPlot) -> Result
 pub(crate) fn caption(m: &ContactMapPlot) -> String {
     let top = m.top_pairs();
     format!(
-        "{}: predicted contact probability above the diagonal, the structure's contacts below it \
-         (black; hatched: unresolved); pairs at least {} apart. Marked: the top L = {} \
-         predictions, filled where they are contacts (precision {:.2}).",
+        "{}: predicted {} above the diagonal, the structure's contacts below it (black; \
+         hatched: unresolved); pairs at least {} apart. Marked: the top L = {} predictions, \
+         filled where they are contacts (precision {:.2}).",
         m.protein,
+        m.value_name,
         m.min_separation,
         top.len(),
         m.precision_of(&top)
@@ -117,7 +158,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let n = m.residues;
     let top = draw::title(c, title)?;
     let tick = Txt::new(font::TICK);
-    let colour_ticks = draw::nice_ticks(0.0, 1.0, 5);
+    let colour_ticks = draw::nice_ticks(m.value_range.0, m.value_range.1, 5);
     let bar_w = layout::COLOUR_BAR_W;
     let colour_w = bar_w + draw::colour_bar_extra_width(c, &colour_ticks)?;
     let widest = c.text_width(&n.to_string(), tick)?;
@@ -148,7 +189,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         for j in 0..n {
             let (x0, y0, x1, y1) = rect(i, j);
             if i < j && far(i, j) {
-                let p = m.predicted[i * n + j] as f64;
+                let p = m.scaled(m.predicted[i * n + j] as f64);
                 c.fill_rect(x0, y0, x1, y1, palette::sequential(p))?;
             } else if i > j && far(i, j) {
                 match m.targets[i * n + j] {
@@ -176,20 +217,22 @@ pub(crate) fn draw<DB: DrawingBackend>(
     )?;
     c.outline_rect(mx0, my0, mx1, my1, palette::INK, layout::AXIS_STROKE)?;
 
-    axes_and_keys(c, n, (mx0, my0, mx1, my1), widest, h - MARGIN - legend_h)
+    axes_and_keys(c, m, (mx0, my0, mx1, my1), widest, h - MARGIN - legend_h)
 }
 
 /// Residue axes on the left and below the map (`x0, y0, x1, y1`), the colour bar beside it and
 /// the legend at `legend_y`.
 fn axes_and_keys<DB: DrawingBackend>(
     c: &Canvas<DB>,
-    n: usize,
+    m: &ContactMapPlot,
     (mx0, my0, mx1, my1): (f64, f64, f64, f64),
     widest: f64,
     legend_y: f64,
 ) -> Result<()> {
+    let n = m.residues;
     let cell = (mx1 - mx0) / n as f64;
-    let colour_ticks = draw::nice_ticks(0.0, 1.0, 5);
+    let (lo, hi) = m.value_range;
+    let colour_ticks = draw::nice_ticks(lo, hi, 5);
     for p in draw::thinned_labels(n, cell, widest + 8.0) {
         let centre = (p as f64 - 0.5) * cell;
         draw::left_tick(c, mx0, my0 + centre, &p.to_string())?;
@@ -213,11 +256,11 @@ fn axes_and_keys<DB: DrawingBackend>(
     draw::vertical_colour_bar(
         c,
         (cx0, my0, cx0 + layout::COLOUR_BAR_W, my1),
-        0.0,
-        1.0,
-        &|v: f64| palette::sequential(v),
+        lo,
+        hi,
+        &|v: f64| palette::sequential(m.scaled(v)),
         &colour_ticks,
-        "Predicted contact probability",
+        &format!("Predicted {}", m.value_name),
     )?;
     let entries = vec![
         (

@@ -108,6 +108,60 @@ impl LayerProfile {
         Ok(profile)
     }
 
+    /// Reads a `contacts-layers` table: `metric` (`p_at_l`, `p_at_l2`, `p_at_l5` or `auc`) of
+    /// the head fitted on each layer, one line per separation range (local left out); the
+    /// all-layer head's value is given in the line's name.
+    pub fn from_contact_layers(df: &DataFrame, metric: &str) -> Result<LayerProfile> {
+        const TABLE: &str = schema::CONTACT_LAYERS.name;
+        schema::CONTACT_LAYERS.require_columns(df, TABLE, &["layer", "range", metric])?;
+        let layers = columns::optional_integers(df, TABLE, "layer")?;
+        let ranges = columns::strings(df, TABLE, "range")?;
+        let values = columns::floats(df, TABLE, metric)?;
+        let num_layers = layers.iter().flatten().max().map_or(0, |l| l + 1);
+        if !(1..10_000).contains(&num_layers) {
+            return Err(Error::invalid(format!(
+                "{TABLE} table has no per-layer rows (or layer {num_layers}, not a model's)"
+            )));
+        }
+        let mut series = Vec::new();
+        for range in ["short", "medium", "long"] {
+            let mut per_layer = vec![None; num_layers as usize];
+            let mut all_layers = None;
+            for i in 0..df.height() {
+                if ranges[i].as_deref() != Some(range) {
+                    continue;
+                }
+                let value = Some(values[i]).filter(|v| v.is_finite());
+                match layers[i] {
+                    Some(l) if l >= 0 => per_layer[l as usize] = value,
+                    Some(_) => {
+                        return Err(Error::invalid(format!(
+                            "{TABLE} table has a negative layer"
+                        )))
+                    }
+                    None => all_layers = value,
+                }
+            }
+            if per_layer.iter().all(Option::is_none) {
+                continue;
+            }
+            let name = match all_layers {
+                Some(v) => format!("{range} (all layers {v:.2})"),
+                None => range.to_string(),
+            };
+            series.push(LayerSeries {
+                property: name,
+                values: per_layer,
+            });
+        }
+        let profile = LayerProfile {
+            statistic: metric.replace("p_at_l", "P@L").replace('_', " "),
+            series,
+        };
+        profile.validate()?;
+        Ok(profile)
+    }
+
     fn num_layers(&self) -> usize {
         self.series
             .iter()

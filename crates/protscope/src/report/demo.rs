@@ -18,8 +18,12 @@ use crate::annotation::antibody::{
 };
 use crate::annotation::{features_frame, Entry};
 use crate::attention::analysis::{amino_acid_head_statistics, cdr_head_statistics};
+use crate::attention::contacts::{
+    contact_example, contact_map, contact_precision_by_layer, contacts_frame, fit_contact_head,
+    layer_precision_frame, ContactFitOptions,
+};
 use crate::attention::heads::{HeadStatistics, Weighting};
-use crate::attention::{attention_frame, attention_maps, AttentionFilter};
+use crate::attention::{attention_frame, attention_maps, AttentionFilter, AttentionMaps};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
 use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
 use crate::frame::{read_table, side_path, stack_frames, write_table};
@@ -27,6 +31,9 @@ use crate::io::{header_fields, spread_sample, FastaRecord};
 use crate::model::outputs::{predicted_classes, predictions_in_batches};
 use crate::model::{EncodedSequence, ProteinModel};
 use crate::stats::relevance::cdr_relevance_statistics;
+use crate::structure::{
+    self, ChainResidues, ContactAtom, ContactOptions, DistanceMatrix, Numbering, StructureFolder,
+};
 use crate::{Error, Result};
 
 /// Settings of one demo run (the CLI's flags).
@@ -53,6 +60,12 @@ pub struct DemoOptions {
     /// Record the date in the report.
     pub timestamp: bool,
     pub command_line: Vec<String>,
+    /// Antibody structures (chains H and L) for the structure section; None skips it.
+    pub structures: Option<PathBuf>,
+    /// Structures (the first in name order) a contact head is fitted on; the rest are scored.
+    pub structure_train: usize,
+    /// Score at most this many of the other structures (None = all).
+    pub structure_test: Option<usize>,
 }
 
 impl DemoOptions {
@@ -73,6 +86,9 @@ impl DemoOptions {
             latent_derivative: LatentDerivative::Exact,
             timestamp: false,
             command_line: Vec::new(),
+            structures: None,
+            structure_train: 20,
+            structure_test: None,
         }
     }
 }
@@ -132,6 +148,7 @@ pub fn run_antibody_demo(
         .collect();
     let featured = featured_antibodies(&attributed, &by_id);
     let attention_note = attention_maps_stage(&mut run, &model, &seqs, &featured, &cdr_stats)?;
+    let structure_chains = structure_stage(&mut run, &model)?;
     let hints = ReportHints {
         title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
         overview: Some(overview_text(
@@ -144,7 +161,8 @@ pub fn run_antibody_demo(
         tracks: featured,
         attention_maps: attention_note,
     };
-    let (report_path, report) = report_stage(&mut run, &records, ig_seqs.len(), &hints)?;
+    let (report_path, report) =
+        report_stage(&mut run, &records, ig_seqs.len(), structure_chains, &hints)?;
     Ok(DemoOutcome {
         report_path,
         report,
@@ -401,12 +419,113 @@ fn attention_maps_stage(
     )))
 }
 
+/// The heavy chain of each demo structure.
+const STRUCTURE_CHAIN: &str = "H";
+/// Contacts: Cβ (Cα for glycine) closer than this many Å.
+const CONTACT_CUTOFF: f64 = 8.0;
+
+/// What the attention knows about structure, on the antibody structures' heavy chains: a
+/// contact head per layer and one on all layers fitted on the first `structure_train` chains
+/// and scored on the rest (`contacts_by_layer.csv`), and the all-layer head's prediction for
+/// the first scored chain beside its true contacts (`contacts_predicted.csv`,
+/// `contacts_true.csv`). Returns the numbers of chains fitted on and scored.
+fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(usize, usize)>> {
+    let Some(dir) = run.options.structures.clone() else {
+        return Ok(None);
+    };
+    let folder = StructureFolder::open(&dir)?;
+    let mut chains = folder.chains(Some(STRUCTURE_CHAIN))?;
+    let train_count = run.options.structure_train;
+    if train_count == 0 || chains.len() <= train_count {
+        return Err(Error::file(
+            &dir,
+            format!(
+                "{} structures; fitting on {train_count} leaves none to score: add structures \
+                 or fit on fewer",
+                chains.len()
+            ),
+        ));
+    }
+    let mut test_chains = chains.split_off(train_count);
+    if let Some(max) = run.options.structure_test {
+        test_chains.truncate(max.max(1));
+    }
+    run.progress
+        .stage("attention on structures", chains.len() + test_chains.len());
+    let mut examples = |chains: &[(String, PathBuf, ChainResidues)]| -> Result<Vec<_>> {
+        let mut out = Vec::with_capacity(chains.len());
+        for (id, _, chain) in chains {
+            out.push(contact_example(
+                model,
+                id,
+                chain,
+                ContactAtom::Beta,
+                CONTACT_CUTOFF,
+                Some(run.options.max_len),
+            )?);
+            run.progress.advance();
+        }
+        Ok(out)
+    };
+    let train = examples(&chains)?;
+    let test = examples(&test_chains)?;
+    let options = ContactFitOptions::default();
+    let by_layer = contact_precision_by_layer(&train, &test, &options, &mut |_| {})?;
+    write_table(
+        &mut layer_precision_frame(&by_layer)?,
+        &run.out().join("contacts_by_layer.csv"),
+    )?;
+    // The all-layer head's prediction for the first scored chain, beside its true contacts.
+    let refs: Vec<(&AttentionMaps, &[i8])> = train
+        .iter()
+        .map(|e| (&e.maps, e.targets.as_slice()))
+        .collect();
+    let head = fit_contact_head(&refs, &options)?.head;
+    let shown = &test[0];
+    write_table(
+        &mut contacts_frame(&[contact_map(&shown.maps, &head)?])?,
+        &run.out().join("contacts_predicted.csv"),
+    )?;
+    let (id, _, chain) = &test_chains[0];
+    let mapping = chain.map_to(Some(&chain.sequence()), Numbering::Align)?;
+    let distances = DistanceMatrix::from_chain(chain, &mapping, ContactAtom::Beta);
+    let true_contacts = distances.contacts(&ContactOptions {
+        cutoff: CONTACT_CUTOFF,
+        min_separation: options.min_separation,
+        atom: ContactAtom::Beta,
+    });
+    write_table(
+        &mut structure::contacts_frame(id, &true_contacts)?,
+        &run.out().join("contacts_true.csv"),
+    )?;
+    let all_layers = by_layer.last().map_or(0.0, |l| {
+        let long: Vec<f64> = l
+            .evaluations
+            .iter()
+            .filter(|e| e.range == "long")
+            .map(|e| e.precisions.p_at_l)
+            .collect();
+        long.iter().sum::<f64>() / long.len().max(1) as f64
+    });
+    run.finish(
+        "structure",
+        &format!(
+            "contact heads fitted on {} heavy chains, scored on {} (long-range P@L {:.2})",
+            train.len(),
+            test.len(),
+            all_layers
+        ),
+    );
+    Ok(Some((train.len(), test.len())))
+}
+
 /// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
 /// from the run folder, as `protscope report --from` builds it.
 fn report_stage(
     run: &mut DemoRun,
     records: &[FastaRecord],
     attributed: usize,
+    structure_chains: Option<(usize, usize)>,
     hints: &ReportHints,
 ) -> Result<(PathBuf, FolderReport)> {
     let options = run.options;
@@ -437,6 +556,18 @@ fn report_stage(
         .parameter("antibodies", records.len());
     if let Some(k) = options.limit {
         provenance.parameter("limit", k);
+    }
+    if let (Some(dir), Some((train, test))) = (&options.structures, structure_chains) {
+        provenance
+            .parameter("contacts.structures", dir.display())
+            .parameter("contacts.chain", STRUCTURE_CHAIN)
+            .parameter("contacts.train", train)
+            .parameter("contacts.test", test)
+            .parameter("contacts.l1", ContactFitOptions::default().regression.c)
+            .parameter(
+                "contacts.cutoff",
+                format!("{CONTACT_CUTOFF} Å (Cβ, Cα for glycine)"),
+            );
     }
     provenance.write(&out.join(RUN_FILE))?;
     hints.write(&out)?;

@@ -13,6 +13,7 @@ mod flips;
 mod predictions;
 mod regions;
 mod relevance;
+mod structure;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ pub enum TableKind {
     RelevancePerProtein,
     AttentionEdges,
     Contacts,
+    /// `protein, i, j, probability`: contacts predicted from attention.
+    ContactPredictions,
+    /// Contact P@L of a head fitted on each layer (`contacts-layers`).
+    ContactLayers,
     Flip,
     Other,
 }
@@ -70,6 +75,8 @@ impl TableKind {
             "relevance_per_protein" => TableKind::RelevancePerProtein,
             "attention_edges" => TableKind::AttentionEdges,
             "contacts" => TableKind::Contacts,
+            "contact_predictions" => TableKind::ContactPredictions,
+            "contact_layers" => TableKind::ContactLayers,
             "flip" => TableKind::Flip,
             "antibodies" => TableKind::Antibodies,
             "features" => TableKind::Features,
@@ -219,6 +226,7 @@ pub fn report_from_dir(dir: &Path, options: &ReportOptions) -> Result<FolderRepo
     builder.attribution()?;
     builder.relevance()?;
     builder.attention_maps()?;
+    builder.structure()?;
     builder.flips()?;
     builder.files();
     let Builder {
