@@ -146,7 +146,7 @@ impl LayerProfile {
                 continue;
             }
             let name = match all_layers {
-                Some(v) => format!("{range} (all layers {v:.2})"),
+                Some(v) => format!("{range}: all layers {v:.2}"),
                 None => range.to_string(),
             };
             series.push(LayerSeries {

@@ -483,6 +483,11 @@ mod tests {
                 .map(|_| ()),
             ),
             (
+                "LayerProfile::from_contact_layers",
+                LayerProfile::from_contact_layers(&schema::CONTACT_LAYERS.empty_frame(), "p_at_l")
+                    .map(|_| ()),
+            ),
+            (
                 "ResidueTrack",
                 ResidueTrack::from_frames(
                     &schema::ATTRIBUTION.empty_frame(),
