@@ -177,13 +177,30 @@ pub fn run_probe(args: ProbeArgs) -> anyhow::Result<()> {
     finish(&args, &split, rows)
 }
 
+/// At most `limit` items spread evenly over `items` (`io::spread_sample` without `Clone`).
+fn spread<T>(items: Vec<T>, limit: Option<usize>) -> Vec<T> {
+    let n = items.len();
+    match limit {
+        Some(k) if k > 0 && k < n => {
+            let keep: std::collections::BTreeSet<usize> = (0..k).map(|i| i * n / k).collect();
+            items
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, t)| t)
+                .collect()
+        }
+        _ => items,
+    }
+}
+
 fn run_contacts(
     args: &ProbeArgs,
     dir: &std::path::Path,
     options: &ProbeOptions,
 ) -> anyhow::Result<()> {
     let folder = StructureFolder::open(dir)?;
-    let chains = protscope::io::spread_sample(folder.chains(args.chain.as_deref())?, args.max_proteins);
+    let chains = spread(folder.chains(args.chain.as_deref())?, args.max_proteins);
     if chains.is_empty() {
         bail!("{}: no PDB or mmCIF files", dir.display());
     }

@@ -15,7 +15,7 @@
 
 use std::borrow::Borrow;
 
-use super::{probe_layers, split_proteins, LayerExamples, ProbeOptions, ProbeRow, ProteinSplit};
+use super::{encoded, probe_layers, split_proteins, LayerExamples, ProbeOptions, ProbeRow, ProteinSplit};
 use crate::attention::attention_maps;
 use crate::attention::contacts::layer_pair_features;
 use crate::model::{EncodedSequence, ProteinModel};
@@ -38,7 +38,7 @@ pub fn probe_contacts<S: Borrow<EncodedSequence>>(
     let mut labels = Vec::with_capacity(examples.len());
     let mut pairs_of = Vec::with_capacity(examples.len());
     for (seq, targets) in examples {
-        let seq = seq.borrow();
+        let seq = encoded(seq);
         let n = seq.residues.len();
         if targets.len() != n * n {
             return Err(Error::sequence(
@@ -80,7 +80,7 @@ pub fn probe_contacts<S: Borrow<EncodedSequence>>(
     let score = |proteins: &[usize], probs: &[Vec<f64>]| -> Result<Vec<(String, f64)>> {
         let (mut at_l5, mut at_l) = (Vec::new(), Vec::new());
         for (&p, prob) in proteins.iter().zip(probs) {
-            let n = examples[p].0.borrow().residues.len();
+            let n = encoded(&examples[p].0).residues.len();
             let mut matrix = vec![0f32; n * n];
             for (&(i, j), row) in pairs_of[p].iter().zip(prob.chunks_exact(2)) {
                 matrix[i * n + j] = row[1] as f32;

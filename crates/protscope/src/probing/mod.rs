@@ -61,6 +61,11 @@ impl ResidueTask {
     }
 }
 
+/// The sequence behind any `Borrow<EncodedSequence>`.
+pub(crate) fn encoded<S: Borrow<EncodedSequence>>(s: &S) -> &EncodedSequence {
+    s.borrow()
+}
+
 fn precision_name(divisor: f64) -> String {
     format!("precision_at_l{divisor}")
 }
@@ -330,7 +335,10 @@ pub(crate) fn probe_layers(
                 .map(|s| s.1)
                 .unwrap_or(f64::NAN);
             // The first C of the grid wins ties; NaN never wins.
-            if best.as_ref().is_none_or(|b| value > b.0 || b.0.is_nan() && !value.is_nan()) {
+            if best
+                .as_ref()
+                .is_none_or(|b| value > b.0 || (b.0.is_nan() && !value.is_nan()))
+            {
                 best = Some((value, c, fit));
             }
         }
@@ -416,9 +424,9 @@ pub fn residue_features<S: Borrow<EncodedSequence>>(
     let layers = model.num_layers() + 1;
     let hidden = model.hidden_size();
     let mut features = vec![vec![Vec::new(); seqs.len()]; layers];
-    let lengths: Vec<usize> = seqs.iter().map(|s| s.borrow().len()).collect();
+    let lengths: Vec<usize> = seqs.iter().map(|s| encoded(s).len()).collect();
     for batch in crate::model::outputs::length_batches(&lengths, batch_size) {
-        let refs: Vec<&EncodedSequence> = batch.iter().map(|&i| seqs[i].borrow()).collect();
+        let refs: Vec<&EncodedSequence> = batch.iter().map(|&i| encoded(&seqs[i])).collect();
         let encoded = model.batch(&refs)?;
         let out = model.forward(
             &encoded,
@@ -477,7 +485,7 @@ pub fn probe_residues<S: Borrow<EncodedSequence>>(
     };
     // Scored residues: those the first task labels, among the residues the model saw.
     let mut scored = Vec::with_capacity(seqs.len());
-    for (i, s) in seqs.iter().map(Borrow::borrow).enumerate() {
+    for (i, s) in seqs.iter().map(encoded).enumerate() {
         let labels = first.labels.get(i).ok_or_else(|| {
             Error::invalid(format!(
                 "task {}: labels for {} proteins, {} sequences given",
@@ -565,7 +573,7 @@ pub fn probe_residues<S: Borrow<EncodedSequence>>(
             &examples,
             &split,
             options,
-            scorer.as_ref(),
+            &*scorer,
             |layer, c| on_progress(&format!("{}: layer {layer} fitted (C = {c})", task.name)),
         )?);
     }
