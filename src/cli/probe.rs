@@ -91,7 +91,12 @@ pub struct ProbeArgs {
     pub figure: Option<PathBuf>,
 }
 
-fn need<'a>(path: &'a Option<PathBuf>, flag: &str, task: &str, what: &str) -> anyhow::Result<&'a PathBuf> {
+fn need<'a>(
+    path: &'a Option<PathBuf>,
+    flag: &str,
+    task: &str,
+    what: &str,
+) -> anyhow::Result<&'a PathBuf> {
     path.as_ref()
         .with_context(|| format!("--task {task} needs {flag} ({what})"))
 }
@@ -146,7 +151,12 @@ pub fn run_probe(args: ProbeArgs) -> anyhow::Result<()> {
             (p, t.to_vec())
         }
         ProbeTaskArg::Contacts => {
-            let dir = need(&args.structures, "--structures", "contacts", "a folder of PDB/mmCIF files")?;
+            let dir = need(
+                &args.structures,
+                "--structures",
+                "contacts",
+                "a folder of PDB/mmCIF files",
+            )?;
             return run_contacts(&args, dir, &options);
         }
     };
@@ -265,7 +275,11 @@ fn finish(
         let centre = s
             .centre_of_gravity()
             .map_or("n/a".into(), |g| format!("{g:.2}"));
-        eprintln!("test {}: {} (centre of gravity {centre})", s.label, values.join(" "));
+        eprintln!(
+            "test {}: {} (centre of gravity {centre})",
+            s.label,
+            values.join(" ")
+        );
     }
     if let Some(path) = &args.figure {
         let stem = path
@@ -274,7 +288,13 @@ fn finish(
             .unwrap_or_else(|| "probing".into());
         let safe: String = stem
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let figure = probing_plot(&safe, "Probing per layer (test split)", &plot)?;
         figure.save(path)?;

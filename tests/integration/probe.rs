@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use crate::common::{assert_tables_conform, fixture_file, model_fixture, protscope, shared};
-use protscope::stats::classification::{accuracy, f1_one_vs_all, macro_f1, pooled_precision_at_fraction};
+use protscope::stats::classification::{
+    accuracy, f1_one_vs_all, macro_f1, pooled_precision_at_fraction,
+};
 use protscope::stats::classifier::{fit_l2_logistic, L2LogisticOptions, Standardizer};
 
 /// The L2 logistic regression equals scikit-learn's `StandardScaler` + `LogisticRegression(C)`
@@ -45,7 +47,10 @@ fn l2_logistic_regression_matches_scikit_learn() {
             assert!((ours - theirs).abs() < 1e-9, "mean {ours} vs {theirs}");
         }
         for (ours, theirs) in scaler.scale.iter().zip(floats(&case["scaler_scale"])) {
-            assert!((ours - theirs).abs() < 1e-9 * theirs, "scale {ours} vs {theirs}");
+            assert!(
+                (ours - theirs).abs() < 1e-9 * theirs,
+                "scale {ours} vs {theirs}"
+            );
         }
         scaler.transform_in_place(&mut train).unwrap();
         scaler.transform_in_place(&mut test).unwrap();
@@ -121,21 +126,31 @@ fn netsurfp(path: &Path, n: usize) {
     for _ in 0..n {
         let len = 20 + next(20);
         let seq: Vec<String> = (0..len).map(|_| aa[next(20)].to_string()).collect();
-        let ss8: Vec<char> = (0..len).map(|_| "HGIEBTSC".chars().nth(next(8)).unwrap()).collect();
+        let ss8: Vec<char> = (0..len)
+            .map(|_| "HGIEBTSC".chars().nth(next(8)).unwrap())
+            .collect();
         let ss3: Vec<String> = ss8
             .iter()
-            .map(|c| match c {
-                'H' | 'G' | 'I' => "H",
-                'E' | 'B' => "E",
-                _ => "C",
-            }.to_string())
+            .map(|c| {
+                match c {
+                    'H' | 'G' | 'I' => "H",
+                    'E' | 'B' => "E",
+                    _ => "C",
+                }
+                .to_string()
+            })
             .collect();
-        let mask: Vec<&str> = (0..len).map(|i| if i % 3 == 2 { "0.0" } else { "1.0" }).collect();
+        let mask: Vec<&str> = (0..len)
+            .map(|i| if i % 3 == 2 { "0.0" } else { "1.0" })
+            .collect();
         text.push_str(&format!(
             "{},{},{},{},{}\n",
             seq.join(" "),
             ss3.join(" "),
-            ss8.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "),
+            ss8.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
             vec!["0.0"; len].join(" "),
             mask.join(" ")
         ));
@@ -147,7 +162,12 @@ fn read(path: &Path) -> polars::prelude::DataFrame {
     protscope::frame::read_table(path).unwrap()
 }
 
-fn metric_rows(df: &polars::prelude::DataFrame, task: &str, split: &str, metric: &str) -> Vec<(i64, f64)> {
+fn metric_rows(
+    df: &polars::prelude::DataFrame,
+    task: &str,
+    split: &str,
+    metric: &str,
+) -> Vec<(i64, f64)> {
     let t = df.column("task").unwrap().str().unwrap().clone();
     let s = df.column("split").unwrap().str().unwrap().clone();
     let m = df.column("metric").unwrap().str().unwrap().clone();
@@ -174,33 +194,70 @@ fn probe_cli_runs_every_task_on_a_tiny_model() {
     let out = tmp.path().join("ss3.csv");
     let figure = tmp.path().join("ss3.svg");
     let (ok, err) = protscope(&[
-        "probe", "--model", model, "--task", "ss3", "--netsurfp", csv.to_str().unwrap(), "--seed",
-        "3", "--out", out.to_str().unwrap(), "--figure", figure.to_str().unwrap(),
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "ss3",
+        "--netsurfp",
+        csv.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--figure",
+        figure.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     assert!(err.contains("centre of gravity"), "{err}");
     let df = read(&out);
     let acc = metric_rows(&df, "ss3", "test", "accuracy");
-    assert_eq!(acc.iter().map(|r| r.0).collect::<Vec<_>>(), (0..=layers).collect::<Vec<_>>());
+    assert_eq!(
+        acc.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (0..=layers).collect::<Vec<_>>()
+    );
     assert!(acc.iter().all(|r| (0.0..=1.0).contains(&r.1)));
     for metric in ["f1_H", "f1_E", "f1_C", "macro_f1"] {
-        assert_eq!(metric_rows(&df, "ss3", "validation", metric).len(), layers as usize + 1);
+        assert_eq!(
+            metric_rows(&df, "ss3", "validation", metric).len(),
+            layers as usize + 1
+        );
     }
     // The grid picked a C per layer; every row says which.
     let c = df.column("c").unwrap().f64().unwrap().clone();
-    assert!(c.into_iter().all(|c| [0.001, 0.01, 0.1, 1.0].contains(&c.unwrap())));
+    assert!(c
+        .into_iter()
+        .all(|c| [0.001, 0.01, 0.1, 1.0].contains(&c.unwrap())));
     assert!(std::fs::read_to_string(&figure).unwrap().contains("<svg"));
 
     // ss8 with a fixed C.
     let out8 = tmp.path().join("ss8.parquet");
     let (ok, err) = protscope(&[
-        "probe", "--model", model, "--task", "ss8", "--netsurfp", csv.to_str().unwrap(), "--c",
-        "0.5", "--out", out8.to_str().unwrap(),
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "ss8",
+        "--netsurfp",
+        csv.to_str().unwrap(),
+        "--c",
+        "0.5",
+        "--out",
+        out8.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let df = read(&out8);
-    assert_eq!(metric_rows(&df, "ss8", "train", "f1_G").len(), layers as usize + 1);
-    assert!(df.column("c").unwrap().f64().unwrap().into_iter().all(|c| c == Some(0.5)));
+    assert_eq!(
+        metric_rows(&df, "ss8", "train", "f1_G").len(),
+        layers as usize + 1
+    );
+    assert!(df
+        .column("c")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_iter()
+        .all(|c| c == Some(0.5)));
 
     // Sites: provis' precision at L/20.
     let sites = tmp.path().join("sites.jsonl");
@@ -216,25 +273,53 @@ fn probe_cli_runs_every_task_on_a_tiny_model() {
     std::fs::write(&sites, lines).unwrap();
     let out_sites = tmp.path().join("sites.csv");
     let (ok, err) = protscope(&[
-        "probe", "--model", model, "--task", "sites", "--sites", sites.to_str().unwrap(), "--out",
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "sites",
+        "--sites",
+        sites.to_str().unwrap(),
+        "--out",
         out_sites.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let df = read(&out_sites);
-    assert_eq!(metric_rows(&df, "sites", "test", "precision_at_l20").len(), layers as usize + 1);
-    assert_eq!(metric_rows(&df, "sites", "test", "f1").len(), layers as usize + 1);
+    assert_eq!(
+        metric_rows(&df, "sites", "test", "precision_at_l20").len(),
+        layers as usize + 1
+    );
+    assert_eq!(
+        metric_rows(&df, "sites", "test", "f1").len(),
+        layers as usize + 1
+    );
 
     // Antibody regions: two tasks from one pass.
     let fasta = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/antibodies.fasta");
     let out_regions = tmp.path().join("regions.csv");
     let (ok, err) = protscope(&[
-        "probe", "--model", model, "--task", "regions", "--fasta", fasta.to_str().unwrap(),
-        "--c", "1", "--out", out_regions.to_str().unwrap(),
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "regions",
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--c",
+        "1",
+        "--out",
+        out_regions.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let df = read(&out_regions);
-    assert_eq!(metric_rows(&df, "regions_cdr", "test", "f1").len(), layers as usize + 1);
-    assert_eq!(metric_rows(&df, "regions_imgt", "test", "f1_CDR3").len(), layers as usize + 1);
+    assert_eq!(
+        metric_rows(&df, "regions_cdr", "test", "f1").len(),
+        layers as usize + 1
+    );
+    assert_eq!(
+        metric_rows(&df, "regions_imgt", "test", "f1_CDR3").len(),
+        layers as usize + 1
+    );
 
     // Contacts from attention, three copies of a fixture structure as three proteins.
     let structures = tmp.path().join("structures");
@@ -248,14 +333,31 @@ fn probe_cli_runs_every_task_on_a_tiny_model() {
     }
     let out_contacts = tmp.path().join("contacts.csv");
     let (ok, err) = protscope(&[
-        "probe", "--model", model, "--task", "contacts", "--structures",
-        structures.to_str().unwrap(), "--chain", "A", "--contact-atom", "ca", "--cutoff", "12",
-        "--c", "1", "--out", out_contacts.to_str().unwrap(),
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "contacts",
+        "--structures",
+        structures.to_str().unwrap(),
+        "--chain",
+        "A",
+        "--contact-atom",
+        "ca",
+        "--cutoff",
+        "12",
+        "--c",
+        "1",
+        "--out",
+        out_contacts.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let df = read(&out_contacts);
     let p = metric_rows(&df, "contacts", "test", "precision_at_l5");
-    assert_eq!(p.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=layers).collect::<Vec<_>>());
+    assert_eq!(
+        p.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=layers).collect::<Vec<_>>()
+    );
     assert!(assert_tables_conform(tmp.path()) >= 5);
 }
 
@@ -274,29 +376,85 @@ fn probe_cli_bad_inputs_are_clear_errors() {
         "input, dssp3, dssp8, disorder, cb513_mask\nM K V,C H,C G B,0 0 0,1 1 1\n",
     )
     .unwrap();
-    let (ok, err) = protscope(&["probe", "--model", model, "--task", "ss3", "--netsurfp", csv.to_str().unwrap(), "--out", out]);
+    let (ok, err) = protscope(&[
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "ss3",
+        "--netsurfp",
+        csv.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
     assert!(!ok);
-    assert!(err.contains("bad.csv") && err.contains("record 1") && err.contains("`dssp3` has 2 values for 3 residues"), "{err}");
+    assert!(
+        err.contains("bad.csv")
+            && err.contains("record 1")
+            && err.contains("`dssp3` has 2 values for 3 residues"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     // The task's input is missing.
     let (ok, err) = protscope(&["probe", "--model", model, "--task", "ss3", "--out", out]);
     assert!(!ok && err.contains("--task ss3 needs --netsurfp"), "{err}");
-    let (ok, err) = protscope(&["probe", "--model", model, "--task", "contacts", "--out", out]);
+    let (ok, err) = protscope(&[
+        "probe", "--model", model, "--task", "contacts", "--out", out,
+    ]);
     assert!(!ok && err.contains("--structures"), "{err}");
     // An unknown task.
     let (ok, err) = protscope(&["probe", "--model", model, "--task", "ss4", "--out", out]);
     assert!(!ok && err.contains("ss4") && err.contains("ss3"), "{err}");
     // A site beyond its sequence.
     let sites = tmp.path().join("sites.jsonl");
-    std::fs::write(&sites, "{\"id\": \"p\", \"sequence\": \"MKV\", \"sites\": [9]}\n").unwrap();
-    let (ok, err) = protscope(&["probe", "--model", model, "--task", "sites", "--sites", sites.to_str().unwrap(), "--out", out]);
-    assert!(!ok && err.contains("site 9") && err.contains("3 residues"), "{err}");
+    std::fs::write(
+        &sites,
+        "{\"id\": \"p\", \"sequence\": \"MKV\", \"sites\": [9]}\n",
+    )
+    .unwrap();
+    let (ok, err) = protscope(&[
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "sites",
+        "--sites",
+        sites.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
+    assert!(
+        !ok && err.contains("site 9") && err.contains("3 residues"),
+        "{err}"
+    );
     // Too few proteins to split.
     let two = tmp.path().join("two.csv");
     netsurfp(&two, 2);
-    let (ok, err) = protscope(&["probe", "--model", model, "--task", "ss3", "--netsurfp", two.to_str().unwrap(), "--out", out]);
+    let (ok, err) = protscope(&[
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "ss3",
+        "--netsurfp",
+        two.to_str().unwrap(),
+        "--out",
+        out,
+    ]);
     assert!(!ok && err.contains("at least 3 proteins"), "{err}");
-    let (ok, err) = protscope(&["probe", "--model", model, "--task", "ss3", "--netsurfp", csv.to_str().unwrap(), "--c", "0", "--out", out]);
+    let (ok, err) = protscope(&[
+        "probe",
+        "--model",
+        model,
+        "--task",
+        "ss3",
+        "--netsurfp",
+        csv.to_str().unwrap(),
+        "--c",
+        "0",
+        "--out",
+        out,
+    ]);
     assert!(!ok && err.contains("--c 0"), "{err}");
 }
 
@@ -306,9 +464,13 @@ fn netsurfp_test_sets_read() {
     let Some(dir) = shared("secondary_structure") else {
         return;
     };
-    let ts115 = protscope::annotation::secondary::read_netsurfp_csv(&dir.join("TS115_HHblits.csv")).unwrap();
+    let ts115 = protscope::annotation::secondary::read_netsurfp_csv(&dir.join("TS115_HHblits.csv"))
+        .unwrap();
     assert_eq!(ts115.len(), 115);
-    let cb513 = protscope::annotation::secondary::read_netsurfp_csv(&dir.join("CB513_HHblits.csv")).unwrap();
+    let cb513 = protscope::annotation::secondary::read_netsurfp_csv(&dir.join("CB513_HHblits.csv"))
+        .unwrap();
     assert_eq!(cb513.len(), 511);
-    assert!(cb513.iter().all(|p| p.ss3.len() == p.sequence.len() && p.evaluated.len() == p.sequence.len()));
+    assert!(cb513
+        .iter()
+        .all(|p| p.ss3.len() == p.sequence.len() && p.evaluated.len() == p.sequence.len()));
 }

@@ -188,7 +188,10 @@ mod tests {
         let e = parse_netsurfp_csv(short, Path::new("x.csv"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("x.csv") && e.contains("record 1") && e.contains("`dssp3` has 2"), "{e}");
+        assert!(
+            e.contains("x.csv") && e.contains("record 1") && e.contains("`dssp3` has 2"),
+            "{e}"
+        );
         let letter = "input, dssp3, dssp8, disorder, cb513_mask\nM,Q,C,0,1\n";
         let e = parse_netsurfp_csv(letter, Path::new("x.csv"))
             .unwrap_err()

@@ -211,12 +211,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let y0 = draw::title(c, title)?;
     let (y_lo, y_hi) = (lo.min(0.0), if hi > lo.min(0.0) { hi * 1.05 } else { 1.0 });
     let ticks = draw::nice_ticks(y_lo, y_hi, 5);
-    let gains: Vec<f64> = p
-        .series
-        .iter()
-        .flat_map(|s| s.gains())
-        .flatten()
-        .collect();
+    let gains: Vec<f64> = p.series.iter().flat_map(|s| s.gains()).flatten().collect();
     let (g_lo, g_hi) = draw::finite_range(gains.iter().copied()).unwrap_or((0.0, 0.0));
     let (g_lo, g_hi) = (g_lo.min(0.0), g_hi.max(0.0));
     let (g_lo, g_hi) = if g_hi > g_lo {
@@ -294,7 +289,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
         }
         for (k, v) in s.values.iter().enumerate() {
             if let Some(v) = v {
-                c.circle(a.x((s.first_layer + k) as f64), a.y(*v), 2.0, Some(color), None)?;
+                c.circle(
+                    a.x((s.first_layer + k) as f64),
+                    a.y(*v),
+                    2.0,
+                    Some(color),
+                    None,
+                )?;
             }
         }
         if let Some(g) = s.centre_of_gravity() {
@@ -321,11 +322,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         y_range: (g_lo, g_hi),
     };
     draw::y_axis(c, &b, &gain_ticks, MARGIN, "Gain")?;
-    c.line(
-        &[(b.x0, b.y(0.0)), (b.x1, b.y(0.0))],
-        palette::MUTED,
-        0.75,
-    )?;
+    c.line(&[(b.x0, b.y(0.0)), (b.x1, b.y(0.0))], palette::MUTED, 0.75)?;
     let slot = (b.x1 - b.x0) / (last - first + 1) as f64;
     let bar_w = (slot * 0.8 / p.series.len() as f64).max(1.0);
     for (i, s) in p.series.iter().enumerate() {
@@ -343,13 +340,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .map(|l| (first + l - 1) as f64)
         .collect();
     let layer_labels: Vec<String> = layer_ticks.iter().map(|l| format!("{l}")).collect();
-    draw::x_axis(
-        c,
-        &b,
-        &layer_ticks,
-        &layer_labels,
-        "Layer (0 = embeddings)",
-    )?;
+    draw::x_axis(c, &b, &layer_ticks, &layer_labels, "Layer (0 = embeddings)")?;
     draw::legend(c, w - MARGIN, a.y0, &entries)?;
     c.text(
         "▲ centre of gravity",
@@ -420,7 +411,12 @@ mod tests {
     fn draws_lines_markers_and_gain_bars() {
         let fig = probing_plot("probing", "Probing", &fixture()).unwrap();
         let el = render_checked(&fig);
-        assert_eq!(count_text(&el, "ss3 accuracy (centre 1.6)"), 1, "{:?}", texts(&el));
+        assert_eq!(
+            count_text(&el, "ss3 accuracy (centre 1.6)"),
+            1,
+            "{:?}",
+            texts(&el)
+        );
         assert_eq!(count_text(&el, "Layer (0 = embeddings)"), 1);
         assert_eq!(el.iter().filter(|e| e.tag == "circle").count(), 7);
         assert_eq!(el.iter().filter(|e| e.tag == "polygon").count(), 2);

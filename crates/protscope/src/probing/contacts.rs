@@ -15,7 +15,9 @@
 
 use std::borrow::Borrow;
 
-use super::{encoded, probe_layers, split_proteins, LayerExamples, ProbeOptions, ProbeRow, ProteinSplit};
+use super::{
+    encoded, probe_layers, split_proteins, LayerExamples, ProbeOptions, ProbeRow, ProteinSplit,
+};
 use crate::attention::attention_maps;
 use crate::attention::contacts::layer_pair_features;
 use crate::model::{EncodedSequence, ProteinModel};
@@ -55,7 +57,9 @@ pub fn probe_contacts<S: Borrow<EncodedSequence>>(
             .filter(|&(i, j)| targets[i * n + j] >= 0)
             .collect();
         for (layer, out) in features.iter_mut().enumerate() {
-            let f: Vec<f32> = layer_pair_features(&maps, layer)?.flatten_all()?.to_vec1()?;
+            let f: Vec<f32> = layer_pair_features(&maps, layer)?
+                .flatten_all()?
+                .to_vec1()?;
             let mut rows = Vec::with_capacity(pairs.len() * heads);
             for &(i, j) in &pairs {
                 rows.extend((0..heads).map(|h| f[h * n * n + i * n + j]));

@@ -32,8 +32,12 @@ use candle_core::{DType, Device};
 use polars::prelude::*;
 
 use crate::model::{Capture, EncodedSequence, ForwardOptions, ProteinModel};
-use crate::stats::classification::{accuracy, f1_one_vs_all, macro_f1, pooled_precision_at_fraction};
-use crate::stats::classifier::{argmax, fit_l2_logistic, L2LogisticFit, L2LogisticOptions, Standardizer};
+use crate::stats::classification::{
+    accuracy, f1_one_vs_all, macro_f1, pooled_precision_at_fraction,
+};
+use crate::stats::classifier::{
+    argmax, fit_l2_logistic, L2LogisticFit, L2LogisticOptions, Standardizer,
+};
 use crate::{Error, Result};
 
 /// A residue-level probing task: a class (or nothing, where not scored) per residue of each
@@ -378,7 +382,10 @@ fn residue_scorer<'a>(task: &'a ResidueTask, labels: &'a [Vec<u32>]) -> Box<Scor
         let mut out = vec![("accuracy".to_string(), accuracy(&truth, &predicted)?)];
         if k > 2 {
             for (c, name) in task.classes.iter().enumerate() {
-                out.push((format!("f1_{name}"), f1_one_vs_all(&truth, &predicted, c as u32)?));
+                out.push((
+                    format!("f1_{name}"),
+                    f1_one_vs_all(&truth, &predicted, c as u32)?,
+                ));
             }
             out.push(("macro_f1".into(), macro_f1(&truth, &predicted)?));
         } else {
@@ -525,7 +532,11 @@ pub fn probe_residues<S: Borrow<EncodedSequence>>(
                     first.name, task.name, s.id
                 )));
             }
-            if let Some(bad) = l.iter().flatten().find(|&&c| c as usize >= task.classes.len()) {
+            if let Some(bad) = l
+                .iter()
+                .flatten()
+                .find(|&&c| c as usize >= task.classes.len())
+            {
                 return Err(Error::sequence(
                     &s.id,
                     format!(
@@ -587,14 +598,20 @@ mod tests {
     #[test]
     fn splits_are_seeded_disjoint_and_complete() {
         let s = split_proteins(20, 7, 0.7, 0.15).unwrap();
-        assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (14, 3, 3));
+        assert_eq!(
+            (s.train.len(), s.validation.len(), s.test.len()),
+            (14, 3, 3)
+        );
         let mut all: Vec<usize> = s.named().iter().flat_map(|p| p.1.to_vec()).collect();
         all.sort_unstable();
         assert_eq!(all, (0..20).collect::<Vec<_>>());
         assert_eq!(s, split_proteins(20, 7, 0.7, 0.15).unwrap());
         assert_ne!(s, split_proteins(20, 8, 0.7, 0.15).unwrap());
         let tiny = split_proteins(3, 0, 0.7, 0.15).unwrap();
-        assert_eq!((tiny.train.len(), tiny.validation.len(), tiny.test.len()), (1, 1, 1));
+        assert_eq!(
+            (tiny.train.len(), tiny.validation.len(), tiny.test.len()),
+            (1, 1, 1)
+        );
         assert!(split_proteins(2, 0, 0.7, 0.15).is_err());
         assert!(split_proteins(10, 0, 0.9, 0.2).is_err());
     }

@@ -69,7 +69,10 @@ pub fn macro_f1(truth: &[u32], predicted: &[u32]) -> Result<f64> {
 /// top k kept; the kept labels of all proteins are pooled and the share of positives returned.
 /// L is the number of the protein's scored residues. NaN when no protein keeps any residue.
 /// Each item is one protein's (scores, labels).
-pub fn pooled_precision_at_fraction(proteins: &[(Vec<f64>, Vec<bool>)], divisor: f64) -> Result<f64> {
+pub fn pooled_precision_at_fraction(
+    proteins: &[(Vec<f64>, Vec<bool>)],
+    divisor: f64,
+) -> Result<f64> {
     let (mut kept, mut positives) = (0usize, 0usize);
     for (scores, labels) in proteins {
         if scores.len() != labels.len() {
@@ -80,7 +83,8 @@ pub fn pooled_precision_at_fraction(proteins: &[(Vec<f64>, Vec<bool>)], divisor:
             )));
         }
         let k = (scores.len() as f64 / divisor).round_ties_even() as usize;
-        let mut ranked: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
+        let mut ranked: Vec<(f64, bool)> =
+            scores.iter().copied().zip(labels.iter().copied()).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
         for &(_, label) in ranked.iter().take(k) {
             kept += 1;
@@ -117,7 +121,9 @@ mod tests {
     /// 14 residues at divisor 14/6 keep 6, 7 residues keep 3.
     #[test]
     fn pooled_precision_is_provis_example() {
-        let p1 = [0.8, 0.2, 1.0, 0.9, 0.1, 0.0, 1.0, 0.3, 0.7, 0.2, 1.0, 0.0, 0.0, 0.0];
+        let p1 = [
+            0.8, 0.2, 1.0, 0.9, 0.1, 0.0, 1.0, 0.3, 0.7, 0.2, 1.0, 0.0, 0.0, 0.0,
+        ];
         let l1 = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0];
         let p2 = [0.9, 0.1, 0.1, 0.8, 0.9, 0.0, 0.0];
         let l2 = [1, 0, 1, 0, 1, 0, 1];

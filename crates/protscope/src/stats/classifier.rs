@@ -132,7 +132,11 @@ impl L2LogisticFit {
         let n = x.len() / self.num_features;
         let device = Device::Cpu;
         let xs = Tensor::from_slice(x, (n, self.num_features), &device)?.to_dtype(DType::F64)?;
-        let w = Tensor::from_slice(self.weights.as_slice(), (self.rows(), self.num_features), &device)?;
+        let w = Tensor::from_slice(
+            self.weights.as_slice(),
+            (self.rows(), self.num_features),
+            &device,
+        )?;
         let b = Tensor::from_slice(self.intercepts.as_slice(), (1, self.rows()), &device)?;
         let z = xs.matmul(&w.t()?)?.broadcast_add(&b)?;
         let p = if self.rows() == 1 {
