@@ -225,9 +225,7 @@ fn probe_cli_runs_every_task_on_a_tiny_model() {
     }
     // The grid picked a C per layer; every row says which.
     let c = df.column("c").unwrap().f64().unwrap().clone();
-    assert!(c
-        .into_iter()
-        .all(|c| [0.001, 0.01, 0.1, 1.0].contains(&c.unwrap())));
+    assert!((0..c.len()).all(|i| [0.001, 0.01, 0.1, 1.0].contains(&c.get(i).unwrap())));
     assert!(std::fs::read_to_string(&figure).unwrap().contains("<svg"));
 
     // ss8 with a fixed C.
@@ -256,6 +254,7 @@ fn probe_cli_runs_every_task_on_a_tiny_model() {
         .unwrap()
         .f64()
         .unwrap()
+        .to_vec()
         .into_iter()
         .all(|c| c == Some(0.5)));
 
