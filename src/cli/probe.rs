@@ -76,9 +76,10 @@ pub struct ProbeArgs {
     /// of 0.001, 0.01, 0.1, 1 on the validation split.
     #[arg(long)]
     pub c: Option<f64>,
-    /// Truncate sequences to this many tokens, the special tokens included.
-    #[arg(long, default_value_t = 512)]
-    pub max_len: usize,
+    /// Truncate sequences to this many tokens, the special tokens included (default: 512, or
+    /// the model's limit where lower).
+    #[arg(long)]
+    pub max_len: Option<usize>,
     /// Sequences per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -161,15 +162,16 @@ pub fn run_probe(args: ProbeArgs) -> anyhow::Result<()> {
         }
     };
     let model = args.model.load()?;
+    let max_len = max_len(&args, &model);
     let seqs: Vec<EncodedSequence> = proteins
         .iter()
-        .map(|(id, seq)| model.encode_sequence(id, seq, Some(args.max_len)))
+        .map(|(id, seq)| model.encode_sequence(id, seq, Some(max_len)))
         .collect::<protscope::Result<_>>()?;
     let truncated = seqs.iter().filter(|s| s.truncated > 0).count();
     if truncated > 0 {
         eprintln!(
-            "note: {truncated} sequences cut to --max-len {}; their later residues are not scored",
-            args.max_len
+            "note: {truncated} sequences cut to --max-len {max_len}; their later residues are not \
+             scored"
         );
     }
     let scored: usize = seqs
@@ -185,6 +187,12 @@ pub fn run_probe(args: ProbeArgs) -> anyhow::Result<()> {
     );
     let (split, rows) = probe_residues(&model, &seqs, &tasks, &options, |m| eprintln!("{m}"))?;
     finish(&args, &split, rows)
+}
+
+/// `--max-len`, else 512 tokens or the model's limit where lower.
+fn max_len(args: &ProbeArgs, model: &protscope::model::ProteinModel) -> usize {
+    args.max_len
+        .unwrap_or(512.min(model.tokenizer.max_tokens()))
 }
 
 /// At most `limit` items spread evenly over `items` (`io::spread_sample` without `Clone`).
@@ -219,10 +227,11 @@ fn run_contacts(
         AtomArg::Cb => ContactAtom::Beta,
     };
     let model = args.model.load()?;
+    let max_len = max_len(args, &model);
     let mut examples = Vec::with_capacity(chains.len());
     for (id, path, chain) in &chains {
         let sequence = chain.sequence();
-        let encoded = model.encode_sequence(id, &sequence, Some(args.max_len))?;
+        let encoded = model.encode_sequence(id, &sequence, Some(max_len))?;
         let mapping = chain
             .map_to(Some(&sequence), Numbering::Align)
             .with_context(|| format!("{}: chain residues", path.display()))?;

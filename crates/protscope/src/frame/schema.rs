@@ -1114,7 +1114,16 @@ pub const PROBE: TableSchema = TableSchema {
              validation score for this task and layer.",
         ),
     ],
-    recognised_by: &["task", "layer", "split", "metric", "value", "n_examples"],
+    recognised_by: &[
+        "task",
+        "layer",
+        "split",
+        "metric",
+        "value",
+        "n_proteins",
+        "n_examples",
+        "c",
+    ],
     exact: true,
 };
 

@@ -301,7 +301,11 @@ pub fn fit_l2_logistic(
                 .map(|(t, d)| t + step * d)
                 .collect();
             let (v, g) = problem.evaluate(&trial)?;
-            if v.is_finite() && v <= value + 1e-4 * step * slope {
+            // Armijo; near the optimum, where the decrease is below the objective's rounding,
+            // a step that keeps the objective within rounding and shrinks the gradient.
+            let armijo = v <= value + 1e-4 * step * slope;
+            let flat = v <= value + 4.0 * f64::EPSILON * value.abs() && max_abs(&g) < gnorm;
+            if v.is_finite() && (armijo || flat) {
                 break Some((trial, v, g));
             }
             step *= 0.5;
