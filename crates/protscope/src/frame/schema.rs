@@ -1092,7 +1092,11 @@ pub const PROBE: TableSchema = TableSchema {
             "0 = embedding output, l = output of block l (contacts: the attention of block l, \
              from 1).",
         ),
-        col("split", Text, "`train`, `validation` or `test` (proteins split by `--seed`)."),
+        col(
+            "split",
+            Text,
+            "`train`, `validation` or `test` (proteins split by `--seed`).",
+        ),
         col(
             "metric",
             Text,

@@ -167,7 +167,7 @@ pub fn argmax(values: &[f64]) -> u32 {
 }
 
 fn check_shape(x: &[f32], num_features: usize, rows: Option<usize>) -> Result<()> {
-    if num_features == 0 || x.len() % num_features != 0 {
+    if num_features == 0 || !x.len().is_multiple_of(num_features) {
         return Err(Error::invalid(format!(
             "logistic regression: {} values are not rows × {num_features} features",
             x.len()
