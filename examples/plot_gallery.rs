@@ -160,6 +160,41 @@ fn main() -> protscope::Result<()> {
         &dir,
     )?;
 
+    // Probing: scores that rise and saturate at different depths (contacts from layer 1).
+    let probe_series = vec![
+        ProbeSeries {
+            label: "ss3 accuracy".into(),
+            first_layer: 0,
+            values: (0..9)
+                .map(|l| Some(0.55 + 0.2 * (1.0 - (-(l as f64) / 2.0).exp()) + 0.01 * rng.next()))
+                .collect(),
+        },
+        ProbeSeries {
+            label: "sites precision at l20".into(),
+            first_layer: 0,
+            values: (0..9)
+                .map(|l| Some(0.1 + 0.04 * l as f64 + 0.02 * rng.next()))
+                .collect(),
+        },
+        ProbeSeries {
+            label: "contacts precision at l5".into(),
+            first_layer: 1,
+            values: (1..9)
+                .map(|l| Some(0.1 + 0.25 * (-((l as f64 - 5.0) / 2.0).powi(2)).exp()))
+                .collect(),
+        },
+    ];
+    write(
+        &probing_plot(
+            "probing",
+            "Probing per layer (test split)",
+            &ProbingPlot {
+                series: probe_series,
+            },
+        )?,
+        &dir,
+    )?;
+
     // BLOSUM62-like scores with an attention correlation that partly follows them.
     let letters: Vec<char> = "ACDEFGHIKLMNPQRSTVWY".chars().collect();
     let mut pairs = Vec::new();

@@ -10,6 +10,7 @@ pub mod dev;
 pub mod heads;
 pub mod merge;
 pub mod model_cmds;
+pub mod probe;
 pub mod regions;
 pub mod relevance;
 pub mod report;
@@ -61,6 +62,9 @@ pub enum Command {
     ContactsLayers(contacts::ContactsLayersArgs),
     /// Which attention heads track a property: sites, UniProt features, contacts, amino acids.
     Heads(heads::HeadsArgs),
+    /// Per-layer linear probes (BERTology §5): secondary structure, binding sites, antibody
+    /// regions or contacts, one classifier per layer.
+    Probe(probe::ProbeArgs),
     /// Relevance statistics of an attribution table against residue annotations.
     RelevanceStats(relevance::RelevanceStatsArgs),
     /// Faithfulness check: flip the most relevant residues to PAD and watch the target logit.
@@ -104,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ContactsFit(args) => contacts::run_contacts_fit(args),
         Command::ContactsLayers(args) => contacts::run_contacts_layers(args),
         Command::Heads(args) => heads::run_heads(args),
+        Command::Probe(args) => probe::run_probe(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
         Command::Report(args) => report::run_report(args),
@@ -145,9 +150,11 @@ const FIELDS_WITH_FLAGS: &[&str] = &[
     "max_delta",
     "max_len",
     "max_positions",
+    "max_proteins",
     "max_steps",
     "memory_budget",
     "out",
+    "seed",
     "shard",
     "steps",
 ];

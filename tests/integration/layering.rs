@@ -14,6 +14,7 @@ const ROOMS: &[&[&str]] = &[
     &["plot"],
     &["attention"],
     &["attribution"],
+    &["probing"],
     &["report"],
     &["notebook"],
     &["dev", "prelude"],

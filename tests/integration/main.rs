@@ -17,6 +17,7 @@ mod layouts;
 mod model_parity;
 mod notebooks;
 mod op_paths;
+mod probe;
 mod random_models;
 mod regions;
 mod relevance_cli;

@@ -15,6 +15,7 @@
 //! - [`plot`]: figures (SVG and PNG from one drawing code);
 //! - [`attention`]: maps, head statistics (BERTology), contacts from attention;
 //! - [`attribution`]: integrated gradients at the embedding and inside every head, flipping;
+//! - [`probing`]: per-layer linear probes of hidden states and attention (BERTology §5);
 //! - [`report`], [`notebook`]: HTML reports and the demo's pipeline; values shown in evcxr.
 //!
 //! The `protscope` command line (the workspace's root package) is a thin layer over these.
@@ -33,6 +34,7 @@ pub mod model;
 pub mod notebook;
 pub mod plot;
 pub mod prelude;
+pub mod probing;
 pub mod report;
 pub mod stats;
 pub mod structure;

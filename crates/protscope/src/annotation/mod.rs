@@ -25,6 +25,7 @@ pub mod frame;
 pub mod gff;
 pub mod json;
 pub mod mask;
+pub mod secondary;
 pub mod sites;
 pub mod tsv;
 pub mod xml;

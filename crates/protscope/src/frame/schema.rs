@@ -1139,6 +1139,64 @@ pub const RESIDUE_MASKS: TableSchema = TableSchema {
     exact: false,
 };
 
+/// `protscope probe`: per-layer probing scores.
+pub const PROBE: TableSchema = TableSchema {
+    name: "probe",
+    written_by: "`protscope probe`; `probing::probe_frame`",
+    about: "One row per task, layer, split and metric: the score of a linear classifier \
+            (L2 logistic regression on standardised features) trained on that layer's features \
+            of the training proteins.",
+    columns: &[
+        col(
+            "task",
+            Text,
+            "`ss3`, `ss8`, `sites`, `regions_cdr`, `regions_imgt` or `contacts`.",
+        ),
+        col(
+            "layer",
+            Integer,
+            "0 = embedding output, l = output of block l (contacts: the attention of block l, \
+             from 1).",
+        ),
+        col(
+            "split",
+            Text,
+            "`train`, `validation` or `test` (proteins split by `--seed`).",
+        ),
+        col(
+            "metric",
+            Text,
+            "`accuracy`, `f1_<class>` and `macro_f1` (more than two classes), `f1` (of the \
+             positive class), `precision_at_l20` (sites: provis' pooled top L/20), \
+             `precision_at_l5` and `precision_at_l` (contacts: esm's per protein, averaged).",
+        ),
+        col("value", Float, "The score; NaN where undefined."),
+        col("n_proteins", Integer, "Proteins in the split."),
+        col(
+            "n_examples",
+            Integer,
+            "Residues (contacts: residue pairs) of the split scored.",
+        ),
+        col(
+            "c",
+            Float,
+            "The classifier's C (inverse L2 strength): `--c`, or the grid value with the best \
+             validation score for this task and layer.",
+        ),
+    ],
+    recognised_by: &[
+        "task",
+        "layer",
+        "split",
+        "metric",
+        "value",
+        "n_proteins",
+        "n_examples",
+        "c",
+    ],
+    exact: true,
+};
+
 /// Every table, in recognition order: the tables the run-folder report recognises (as its
 /// `TableKind::of` tries them, more specific first), then the others. [`recognise`] takes the
 /// first that matches.
@@ -1167,6 +1225,7 @@ pub const ALL: &[&TableSchema] = &[
     &CONTACT_EVALUATION_MEANS,
     &IMGT_POSITIONS,
     &RESIDUE_MASKS,
+    &PROBE,
 ];
 
 /// The table `frame` is, by its columns: the first of [`ALL`] it matches.

@@ -27,6 +27,7 @@ mod draw;
 mod heatmap;
 mod layer_profile;
 pub mod palette;
+mod probing;
 mod residue_track;
 #[cfg(feature = "dev")]
 mod scaling;
@@ -42,6 +43,7 @@ pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
+pub use probing::{probing_plot, ProbeSeries, ProbingPlot};
 pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
 #[cfg(feature = "dev")]
 pub use scaling::{scaling_plot, RunStatus, ScalingPlot, ScalingRun};
@@ -92,6 +94,7 @@ enum Kind {
     AttentionMap(AttentionMap),
     ContactMap(ContactMapPlot),
     Significance(SignificanceBars),
+    Probing(ProbingPlot),
     #[cfg(feature = "dev")]
     Scaling(ScalingPlot),
 }
@@ -174,6 +177,7 @@ impl Figure {
             Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
             Kind::ContactMap(x) => contact_map::draw(c, w, h, title, x),
             Kind::Significance(x) => significance::draw(c, w, h, title, x),
+            Kind::Probing(x) => probing::draw(c, w, h, title, x),
             #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::draw(c, w, h, title, x),
         }
@@ -342,6 +346,7 @@ impl Figure {
                 }
             ),
             Kind::ContactMap(x) => contact_map::caption(x),
+            Kind::Probing(x) => probing::caption(x),
             Kind::Significance(s) => format!(
                 "−log10 {} for {} tests; dashed line: p = {}; blue bars p < {}, grey bars p ≥ {}; \
                  n beside each bar.",
@@ -367,6 +372,7 @@ impl Figure {
             Kind::AttentionMap(x) => attention_map::data(x),
             Kind::ContactMap(x) => contact_map::data(x),
             Kind::Significance(x) => significance::data(x),
+            Kind::Probing(x) => probing::data(x),
             #[cfg(feature = "dev")]
             Kind::Scaling(x) => scaling::data(x),
         };

@@ -11,6 +11,8 @@
 //! input lengths are an [`Error::Invalid`](crate::Error::Invalid), never a panic.
 
 pub mod annotated;
+pub mod classification;
+pub mod classifier;
 pub mod contacts;
 mod correlation;
 pub mod logistic;
