@@ -14,6 +14,7 @@ use protscope::annotation::{
 use protscope::attention::analysis::{
     accumulate_head_statistics_within, site_indicator, ContactMap, HeadInput, PropertyValues,
 };
+use protscope::annotation::secondary::{attention_indicators, read_netsurfp_csv, ATTENTION_PROPERTIES};
 use protscope::attention::heads::{HeadStatistics, Weighting};
 use protscope::io::read_fasta;
 use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering};
@@ -38,7 +39,7 @@ pub enum ContactAtomArg {
 #[command(group(
     ArgGroup::new("property_source")
         .required(true)
-        .args(["sites", "uniprot", "structures", "amino_acids"])
+        .args(["sites", "uniprot", "structures", "amino_acids", "secondary_structure"])
 ))]
 pub struct HeadsArgs {
     #[command(flatten)]
@@ -74,6 +75,16 @@ pub struct HeadsArgs {
     pub min_separation: usize,
     #[arg(long, value_enum, default_value = "ca")]
     pub contact_atom: ContactAtomArg,
+    /// Secondary structure (BERTology): f(i, j) = residue j is in a helix (DSSP H, G, I), a
+    /// strand (E, B) or a turn/bend (T, S); properties helix, strand, turn_bend. PATH is a
+    /// NetSurfP-2.0 CSV (CB513, TS115: the 8-state labels; proteins `<stem>_<line>`) or a
+    /// folder of PDB/mmCIF files (DSSP of each file's first protein chain, or --chain, on its
+    /// SEQRES sequence).
+    #[arg(long, value_name = "PATH")]
+    pub secondary_structure: Option<PathBuf>,
+    /// Chain of the --secondary-structure structures (default: each file's first protein chain).
+    #[arg(long, requires = "secondary_structure")]
+    pub chain: Option<String>,
     /// f(i, j) = [amino acid of j is X] for the 20 amino acids (properties aa_to_X); also writes
     /// the amino-acid correlation / BLOSUM62 analysis.
     #[arg(long)]
@@ -149,6 +160,11 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         )
     } else if !args.uniprot.is_empty() {
         uniprot_candidates(&args, fasta.as_deref(), &mut skipped)?
+    } else if let Some(path) = &args.secondary_structure {
+        (
+            ATTENTION_PROPERTIES.iter().map(|p| p.to_string()).collect(),
+            secondary_structure_candidates(path, args.chain.as_deref(), fasta.as_deref(), &mut skipped)?,
+        )
     } else if let Some(dir) = &args.structures {
         (
             vec!["contact".to_string()],
@@ -261,6 +277,63 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Proteins with secondary-structure indicators per residue, from a NetSurfP-2.0 CSV or from
+/// DSSP on a folder of structures; with --fasta, only the records named there (sequences must
+/// match).
+fn secondary_structure_candidates(
+    path: &Path,
+    chain: Option<&str>,
+    fasta: Option<&[protscope::io::FastaRecord]>,
+    skipped: &mut Vec<String>,
+) -> anyhow::Result<Vec<Candidate>> {
+    let labelled: Vec<(String, String, Vec<Option<char>>)> = if path.is_dir() {
+        dssp_states(path, chain, skipped)?
+    } else {
+        read_netsurfp_csv(path)?
+            .into_iter()
+            .map(|p| {
+                let states = p
+                    .ss8
+                    .iter()
+                    .map(|&c| protscope::annotation::secondary::SS8_CLASSES.get(c as usize).copied())
+                    .collect();
+                (p.id, p.sequence, states)
+            })
+            .collect()
+    };
+    let wanted: Option<HashMap<&str, &str>> =
+        fasta.map(|records| records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())).collect());
+    let mut candidates = Vec::new();
+    for (id, sequence, states) in labelled {
+        if let Some(wanted) = &wanted {
+            match wanted.get(id.as_str()) {
+                None => continue,
+                Some(s) if !s.eq_ignore_ascii_case(&sequence) => {
+                    skipped.push(format!(
+                        "{id}: the FASTA sequence differs from the one in {}",
+                        path.display()
+                    ));
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        candidates.push(Candidate {
+            id,
+            sequence,
+            source: Source::Sites(attention_indicators(&states)),
+        });
+    }
+    if candidates.is_empty() {
+        bail!(
+            "{}: no protein with secondary structure{}",
+            path.display(),
+            if fasta.is_some() { " among the --fasta records" } else { "" }
+        );
+    }
+    Ok(candidates)
 }
 
 fn site_candidates(
@@ -443,4 +516,36 @@ fn structure_contacts(
         cutoff,
         min_separation,
     ))
+}
+
+/// DSSP 8-state letters on the SEQRES sequence of each structure file's chain.
+fn dssp_states(
+    dir: &Path,
+    chain: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> anyhow::Result<Vec<(String, String, Vec<Option<char>>)>> {
+    let folder = structure::StructureFolder::open(dir)?;
+    let mut out = Vec::new();
+    for (stem, path) in folder.files() {
+        let result = (|| -> protscope::Result<(String, String, Vec<Option<char>>)> {
+            let parsed = structure::read_structure(path)?;
+            let residues = structure::dssp::assign_secondary_structure(&parsed, chain)?;
+            let chain_residues = parsed.chain(chain, Some(0))?;
+            let sequence = chain_residues.sequence();
+            let positions =
+                structure::dssp::sequence_positions(&residues, &chain_residues, Some(&sequence))?;
+            let mut states = vec![None; sequence.chars().count()];
+            for (r, p) in residues.iter().zip(positions) {
+                if let Some(p) = p {
+                    states[p - 1] = Some(r.dssp8.letter());
+                }
+            }
+            Ok((format!("{stem}.{}", chain_residues.chain), sequence, states))
+        })();
+        match result {
+            Ok(row) => out.push(row),
+            Err(e) => skipped.push(format!("{}: {e}", path.display())),
+        }
+    }
+    Ok(out)
 }

@@ -205,3 +205,51 @@ mod tests {
         assert!(parse_netsurfp_csv("", Path::new("x.csv")).is_err());
     }
 }
+
+/// The secondary-structure properties BERTology reports attention to (provis' `ss4` classes
+/// without its blank one): helix (DSSP H, G, I), strand (E, B) and turn/bend (T, S).
+pub const ATTENTION_PROPERTIES: [&str; 3] = ["helix", "strand", "turn_bend"];
+
+/// Index into [`ATTENTION_PROPERTIES`] of an 8-state DSSP letter; None for coil (`C`, blank
+/// or `-`), polyproline (`P`) and unknown letters.
+pub fn attention_property(dssp8: char) -> Option<usize> {
+    match dssp8 {
+        'H' | 'G' | 'I' => Some(0),
+        'E' | 'B' => Some(1),
+        'T' | 'S' => Some(2),
+        _ => None,
+    }
+}
+
+/// Per property of [`ATTENTION_PROPERTIES`], per residue: whether the residue's 8-state letter
+/// is of that class (a residue without a state is in none).
+pub fn attention_indicators(states: &[Option<char>]) -> Vec<Vec<bool>> {
+    (0..ATTENTION_PROPERTIES.len())
+        .map(|class| {
+            states
+                .iter()
+                .map(|s| s.and_then(attention_property) == Some(class))
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod attention_property_tests {
+    use super::*;
+
+    #[test]
+    fn dssp_letters_map_to_provis_classes() {
+        let states = [Some('H'), Some('G'), Some('E'), Some('B'), Some('T'), Some('S')];
+        let more = [Some('C'), Some('P'), None, Some('I')];
+        let all: Vec<Option<char>> = states.iter().chain(&more).copied().collect();
+        let indicators = attention_indicators(&all);
+        assert_eq!(indicators.len(), 3);
+        let helix: Vec<usize> = (0..all.len()).filter(|&i| indicators[0][i]).collect();
+        let strand: Vec<usize> = (0..all.len()).filter(|&i| indicators[1][i]).collect();
+        let turn: Vec<usize> = (0..all.len()).filter(|&i| indicators[2][i]).collect();
+        assert_eq!(helix, [0, 1, 9]);
+        assert_eq!(strand, [2, 3]);
+        assert_eq!(turn, [4, 5]);
+    }
+}

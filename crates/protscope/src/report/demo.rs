@@ -30,6 +30,9 @@ use crate::frame::{read_table, side_path, stack_frames, write_table};
 use crate::io::{header_fields, spread_sample, FastaRecord};
 use crate::model::outputs::{predicted_classes, predictions_in_batches};
 use crate::model::{EncodedSequence, ProteinModel};
+use crate::probing::contacts::probe_contacts;
+use crate::probing::tasks::region_tasks;
+use crate::probing::{probe_frame, probe_residues, ProbeOptions};
 use crate::stats::relevance::cdr_relevance_statistics;
 use crate::structure::{
     self, ChainResidues, ContactAtom, ContactOptions, DistanceMatrix, Numbering, StructureFolder,
@@ -149,6 +152,7 @@ pub fn run_antibody_demo(
     let featured = featured_antibodies(&attributed, &by_id);
     let attention_note = attention_maps_stage(&mut run, &model, &seqs, &featured, &cdr_stats)?;
     let structure_chains = structure_stage(&mut run, &model)?;
+    probing_stage(&mut run, &model, &records)?;
     let hints = ReportHints {
         title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
         overview: Some(overview_text(
@@ -519,6 +523,70 @@ fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(us
     Ok(Some((train.len(), test.len())))
 }
 
+/// The C of the demo's probes (fixed, to keep the demo's time bounded; `protscope probe` picks
+/// it on a validation split).
+const PROBE_C: f64 = 0.1;
+
+/// Where in depth AntiBERTy makes regions and contacts linearly readable (BERTology's probing):
+/// linear probes per layer for CDR against framework and the seven IMGT regions on the
+/// antibodies, and for contacts on the structures' heavy chains, into `probing.csv`.
+fn probing_stage(run: &mut DemoRun, model: &ProteinModel, records: &[FastaRecord]) -> Result<()> {
+    let options = ProbeOptions {
+        c: Some(PROBE_C),
+        batch_size: run.options.batch_size,
+        ..Default::default()
+    };
+    run.progress.stage("probing", 0);
+    let regions = annotate_regions(records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())));
+    let mut rows = Vec::new();
+    if regions.numbered.len() >= 3 {
+        let (proteins, tasks) = region_tasks(&regions.numbered);
+        let seqs = proteins
+            .iter()
+            .map(|(id, seq)| model.encode_sequence(id, seq, Some(run.options.max_len)))
+            .collect::<Result<Vec<_>>>()?;
+        rows.extend(probe_residues(model, &seqs, &tasks, &options, |_| {})?.1);
+    }
+    if let Some(dir) = &run.options.structures {
+        let folder = StructureFolder::open(dir)?;
+        let mut chains = folder.chains(Some(STRUCTURE_CHAIN))?;
+        chains.truncate(
+            run.options.structure_train + run.options.structure_test.unwrap_or(chains.len()),
+        );
+        let mut examples = Vec::with_capacity(chains.len());
+        for (id, _, chain) in &chains {
+            let seq = model.encode_sequence(id, &chain.sequence(), Some(run.options.max_len))?;
+            let targets = chain_contact_targets(chain, seq.residues.len())?;
+            examples.push((seq, targets));
+        }
+        if examples.len() >= 3 {
+            rows.extend(probe_contacts(model, &examples, 6, &options, |_| {})?.1);
+        }
+    }
+    if rows.is_empty() {
+        run.finish("probing", "nothing to probe");
+        return Ok(());
+    }
+    write_table(&mut probe_frame(&rows)?, &run.out().join("probing.csv"))?;
+    run.finish(
+        "probing",
+        &format!("linear probes per layer: {} scores", rows.len()),
+    );
+    Ok(())
+}
+
+/// Cβ contact targets (1, 0, −1 unresolved) of a chain over the first `n` residues of its
+/// sequence.
+fn chain_contact_targets(chain: &ChainResidues, n: usize) -> Result<Vec<i8>> {
+    let mapping = chain.map_to(Some(&chain.sequence()), Numbering::Align)?;
+    let full = DistanceMatrix::from_chain(chain, &mapping, ContactAtom::Beta)
+        .contact_targets(CONTACT_CUTOFF);
+    let len = mapping.sequence_len;
+    Ok((0..n)
+        .flat_map(|i| full[i * len..i * len + n].iter().copied())
+        .collect())
+}
+
 /// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
 /// from the run folder, as `protscope report --from` builds it.
 fn report_stage(
@@ -569,6 +637,9 @@ fn report_stage(
                 format!("{CONTACT_CUTOFF} Å (Cβ, Cα for glycine)"),
             );
     }
+    provenance
+        .parameter("probing.c", PROBE_C)
+        .parameter("probing.split", "proteins 70 / 15 / 15 %, seed 0");
     provenance.write(&out.join(RUN_FILE))?;
     hints.write(&out)?;
     let report = report_from_dir(

@@ -53,6 +53,8 @@ pub enum TableKind {
     ContactPredictions,
     /// Contact P@L of a head fitted on each layer (`contacts-layers`).
     ContactLayers,
+    /// Scores of linear probes per layer (`probe`).
+    Probe,
     Flip,
     Other,
 }
@@ -77,6 +79,7 @@ impl TableKind {
             "contacts" => TableKind::Contacts,
             "contact_predictions" => TableKind::ContactPredictions,
             "contact_layers" => TableKind::ContactLayers,
+            "probe" => TableKind::Probe,
             "flip" => TableKind::Flip,
             "antibodies" => TableKind::Antibodies,
             "features" => TableKind::Features,

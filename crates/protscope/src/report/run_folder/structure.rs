@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::{file_safe, Builder, RunTable, TableKind};
 use crate::frame::columns::{floats, integers, optional_integers, texts};
-use crate::plot::{self, ContactMapPlot, LayerProfile};
+use crate::plot::{self, ContactMapPlot, LayerProfile, ProbingPlot};
 use crate::report::{reading, TableOptions};
 use crate::Result;
 
@@ -14,7 +14,8 @@ impl Builder<'_> {
     pub(super) fn structure(&mut self) -> Result<()> {
         let layer_tables: Vec<&RunTable> = self.of_kind(TableKind::ContactLayers).collect();
         let predictions: Vec<&RunTable> = self.of_kind(TableKind::ContactPredictions).collect();
-        if layer_tables.is_empty() && predictions.is_empty() {
+        let probes: Vec<&RunTable> = self.of_kind(TableKind::Probe).collect();
+        if layer_tables.is_empty() && predictions.is_empty() && probes.is_empty() {
             return Ok(());
         }
         self.report.section("Structure");
@@ -25,6 +26,61 @@ impl Builder<'_> {
         if let Some(prediction) = predictions.first() {
             self.contact_map(prediction)?;
         }
+        let probe_params = self.params_text(&["probing"]);
+        for table in probes {
+            self.probing(table, &probe_params)?;
+        }
+        Ok(())
+    }
+
+    /// Test scores of linear probes per layer: a reading, the figure and the table.
+    fn probing(&mut self, table: &RunTable, params: &str) -> Result<()> {
+        let plot = ProbingPlot::from_frame(&table.frame, "test", None)?;
+        self.report
+            .subsection("Where in depth the model makes properties linearly readable");
+        let findings: Vec<String> = plot
+            .series
+            .iter()
+            .filter_map(|s| {
+                let (best, value) = s
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.map(|v| (s.first_layer + i, v)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))?;
+                Some(format!(
+                    "{} peaks at layer {best} ({}){}",
+                    s.label.replace('_', " "),
+                    reading::rounded(value),
+                    s.centre_of_gravity()
+                        .map_or(String::new(), |c| format!(", centre of gravity {c:.1}"))
+                ))
+            })
+            .collect();
+        self.report.paragraph(format!(
+            "A linear classifier per layer (logistic regression on standardised features; layer 0 \
+             is the embedding output), scored on held-out proteins: {}.",
+            findings.join("; ")
+        ));
+        let figure = plot::probing_plot(
+            &format!("probing_{}", file_safe(&table.stem)),
+            "Probing per layer (test split)",
+            &plot,
+        )?;
+        self.add_figure(
+            figure,
+            format!(
+                "Test score of a linear probe trained on each layer's features (residue tasks: \
+                 hidden states, layer 0 the embeddings; contacts: that layer's attention maps, \
+                 symmetrised and APC-corrected), with each line's centre of gravity; bars: the \
+                 gain from the layer before.{params}"
+            ),
+        )?;
+        self.report.table(
+            "Probe scores per task, layer, split and metric.",
+            &table.frame,
+            &TableOptions::default(),
+        )?;
         Ok(())
     }
 
