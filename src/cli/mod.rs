@@ -13,6 +13,7 @@ pub mod model_cmds;
 pub mod regions;
 pub mod relevance;
 pub mod report;
+pub mod secondary_structure;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ pub enum Command {
     Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
+    /// DSSP secondary structure (8 and 3 states) of one chain of a PDB/mmCIF structure, placed
+    /// on the chain's sequence positions.
+    SecondaryStructure(secondary_structure::SecondaryStructureArgs),
     /// Residue contacts predicted from attention by a contact head: the model's own (ESM-2) or
     /// one fitted with contacts-fit.
     ContactsPredict(model_cmds::ContactsPredictArgs),
@@ -96,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Features(args) => annot::run_features(args),
         Command::Regions(args) => regions::run_regions(args),
         Command::Contacts(args) => annot::run_contacts(args),
+        Command::SecondaryStructure(args) => secondary_structure::run_secondary_structure(args),
         Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
         Command::ContactsEval(args) => contacts::run_contacts_eval(args),
         Command::ContactsFit(args) => contacts::run_contacts_fit(args),
