@@ -376,8 +376,16 @@ impl Structure {
         };
         let mut out = Vec::new();
         for chain in model.chains() {
+            // File order, by the residues' first atoms: pdbtbx sorts a chain by number and
+            // insertion code when it fills in SEQRES residues, which reverses runs such as
+            // IMGT's 112B, 112A, 112 and would break the chain there.
+            let mut in_file_order: Vec<(usize, &pdbtbx::Residue)> = chain
+                .residues()
+                .filter_map(|r| Some((r.atoms().map(pdbtbx::Atom::serial_number).min()?, r)))
+                .collect();
+            in_file_order.sort_by_key(|(serial, _)| *serial);
             let mut residues: Vec<(BackboneResidue, bool)> = Vec::new();
-            for residue in chain.residues() {
+            for (_, residue) in in_file_order {
                 if let Some(found) = backbone_residue(chain.id(), residue) {
                     residues.push(found);
                 }
