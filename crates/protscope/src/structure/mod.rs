@@ -368,8 +368,9 @@ impl Structure {
     /// Residues with a complete backbone (N, Cα, C, O) of every chain of the first model, chains
     /// and residues in file order. Polymer residues only: ATOM records, and HETATM residues
     /// (modified residues such as MSE) where they are peptide-bonded to a neighbour, so a free
-    /// amino acid ligand is left out. Where backbone atoms have alternate locations, the one
-    /// with the highest occupancy counts, the first of equals.
+    /// amino acid ligand is left out. Where backbone atoms have alternate locations, the last in
+    /// the file counts, whatever the occupancies: mkdssp 4.2 reads every location and keeps the
+    /// last, and taking the highest occupancy instead changed 16 of 55,363 residues' states.
     pub fn backbone(&self) -> Vec<BackboneResidue> {
         let Some(model) = self.pdb.model(0) else {
             return Vec::new();
@@ -414,17 +415,14 @@ fn backbone_residue(chain: &str, residue: &pdbtbx::Residue) -> Option<(BackboneR
     let mut hetero = false;
     let mut atom = |atom_name: &str| {
         // Conformers of another residue name (microheterogeneity) are other residues.
-        let best = residue
+        let last = residue
             .conformers()
             .filter(|c| c.name() == name)
             .flat_map(|c| c.atoms())
             .filter(|a| a.name() == atom_name)
-            .fold(None::<&pdbtbx::Atom>, |best, a| match best {
-                Some(b) if b.occupancy() >= a.occupancy() => Some(b),
-                _ => Some(a),
-            })?;
-        hetero |= best.hetero();
-        let (x, y, z) = best.pos();
+            .last()?;
+        hetero |= last.hetero();
+        let (x, y, z) = last.pos();
         Some([x, y, z])
     };
     let (n, ca, c, o) = (atom("N")?, atom("CA")?, atom("C")?, atom("O")?);
