@@ -90,7 +90,10 @@ fn compare(path: &Path, reference: &Reference) -> (Agreement, Vec<String>) {
     for (key, &expected) in reference {
         let Some(&found) = ours.get(key) else {
             agreement.unassigned += 1;
-            differences.push(format!("{key:?}: mkdssp {}, not assigned", expected.letter()));
+            differences.push(format!(
+                "{key:?}: mkdssp {}, not assigned",
+                expected.letter()
+            ));
             continue;
         };
         agreement.same8 += usize::from(found == expected);
@@ -130,10 +133,11 @@ fn shared_structures_agree_with_mkdssp() {
         return;
     };
     let reference = read_reference(&common::fixture_file("dssp", "mkdssp_shared.tsv.gz"));
-    let mut sets: BTreeMap<&str, (Agreement, usize)> = BTreeMap::new();
+    let mut sets: BTreeMap<&str, (Agreement, usize, f64)> = BTreeMap::new();
     let mut differences = Vec::new();
     let started = Instant::now();
     for (file, residues) in &reference {
+        let file_started = Instant::now();
         let set = match file.split_once('/') {
             Some(("antibodies", _)) => "antibodies",
             Some(("monomers", _)) => "monomers",
@@ -144,11 +148,15 @@ fn shared_structures_agree_with_mkdssp() {
         let entry = sets.entry(set).or_default();
         entry.0.add(agreement);
         entry.1 += 1;
+        entry.2 += file_started.elapsed().as_secs_f64();
     }
     let elapsed = started.elapsed();
     let mut total = Agreement::default();
-    for (set, (agreement, files)) in &sets {
-        eprintln!("{set} ({files} files): {}", agreement.line());
+    for (set, (agreement, files, seconds)) in &sets {
+        eprintln!(
+            "{set} ({files} files, {seconds:.2} s to read and assign): {}",
+            agreement.line()
+        );
         total.add(*agreement);
     }
     eprintln!(
@@ -213,7 +221,13 @@ fn secondary_structure_command_writes_the_table_and_names_bad_input() {
     };
     assert_eq!(integers("position"), integers("auth_seq"));
     let reference = read_reference(&common::fixture_file("dssp", "1cbs.tsv"));
-    let expected: String = reference.values().next().unwrap().values().map(|s| s.letter()).collect();
+    let expected: String = reference
+        .values()
+        .next()
+        .unwrap()
+        .values()
+        .map(|s| s.letter())
+        .collect();
     let found: String = table
         .column("dssp8")
         .unwrap()
@@ -233,7 +247,10 @@ fn secondary_structure_command_writes_the_table_and_names_bad_input() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(!ok && stderr.contains("1cbs.cif.gz") && stderr.contains("`Q`"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("1cbs.cif.gz") && stderr.contains("`Q`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--chain"), "{stderr}");
     let garbage = dir.path().join("garbage.pdb");
     std::fs::write(&garbage, "this is not a structure\n").unwrap();
@@ -268,5 +285,8 @@ fn secondary_structure_command_writes_the_table_and_names_bad_input() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(!ok && stderr.contains("ca_only.pdb") && stderr.contains("backbone"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("ca_only.pdb") && stderr.contains("backbone"),
+        "{stderr}"
+    );
 }

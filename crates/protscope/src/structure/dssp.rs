@@ -200,7 +200,12 @@ fn cosine(p1: Point, p2: Point, p3: Point, p4: Point) -> f32 {
 /// E = 0.084 · 332 · (1/r_ON + 1/r_CH − 1/r_OH − 1/r_CN), rounded to 0.001 and floored at
 /// [`MIN_HBOND_ENERGY`] as mkdssp does. Atoms closer than 0.5 Å give the floor.
 pub fn hbond_energy(n: [f32; 3], h: [f32; 3], c: [f32; 3], o: [f32; 3]) -> f64 {
-    let (ho, hc, nc, no) = (distance(h, o), distance(h, c), distance(n, c), distance(n, o));
+    let (ho, hc, nc, no) = (
+        distance(h, o),
+        distance(h, c),
+        distance(n, c),
+        distance(n, o),
+    );
     let energy = if [ho, hc, nc, no].iter().any(|&d| d < MIN_ATOM_DISTANCE) {
         MIN_HBOND_ENERGY
     } else {
@@ -286,15 +291,14 @@ impl Assignment {
             let mut h = n;
             let proline = r.name == "PRO";
             if let Some(previous) = residues.last() {
-                if backbone[k - 1].chain != r.chain {
-                    chain += 1;
-                }
-                if distance(previous.c, n) > MAX_PEPTIDE_BOND {
-                    number += 1;
-                }
-                // H lies 1 Å from N opposite the previous C=O. mkdssp places it from the
-                // previous residue in its list even across a chain break, so this does too.
-                if !proline {
+                let new_chain = backbone[k - 1].chain != r.chain;
+                let broken = distance(previous.c, n) > MAX_PEPTIDE_BOND;
+                chain += usize::from(new_chain);
+                number += usize::from(broken);
+                // H lies 1 Å from N opposite the previous C=O; none after a break. (mkdssp 4.2
+                // places one there too, from the residue before the break, pointing anywhere;
+                // on the 189 reference files either way gives the same states.)
+                if !proline && !new_chain && !broken {
                     let length = distance(previous.c, previous.o);
                     for (axis, coordinate) in h.iter_mut().enumerate() {
                         *coordinate += (previous.c[axis] - previous.o[axis]) / length;
@@ -507,7 +511,8 @@ impl Assignment {
                 };
             }
         }
-        let starts = |i: usize, kind: usize| flags[i][kind].is_start() && flags[i - 1][kind].is_start();
+        let starts =
+            |i: usize, kind: usize| flags[i][kind].is_start() && flags[i - 1][kind].is_start();
         // H first (over E and B), then G and I where the residues are still free; π-helices
         // take α-helix residues (DSSP ≥ 2.2 prefers them).
         for i in 1..n.saturating_sub(4) {
@@ -531,10 +536,9 @@ impl Assignment {
             if self.states[i] != Dssp8::Coil {
                 continue;
             }
-            let turn = [3, 4, 5]
-                .into_iter()
-                .enumerate()
-                .any(|(kind, stride)| (1..stride.min(i + 1)).any(|k| flags[i - k][kind].is_start()));
+            let turn = [3, 4, 5].into_iter().enumerate().any(|(kind, stride)| {
+                (1..stride.min(i + 1)).any(|k| flags[i - k][kind].is_start())
+            });
             if turn {
                 self.states[i] = Dssp8::Turn;
             } else if self.bend(i) {
@@ -682,11 +686,7 @@ pub fn sequence_positions(
     }
     Ok(residues
         .iter()
-        .map(|r| {
-            by_id
-                .get(&(r.number, r.insertion_code.as_deref()))
-                .copied()
-        })
+        .map(|r| by_id.get(&(r.number, r.insertion_code.as_deref())).copied())
         .collect())
 }
 
@@ -767,7 +767,14 @@ mod tests {
     }
 
     /// Places `d` from `a`, `b`, `c`: bond length |cd|, angle b-c-d and torsion a-b-c-d (NeRF).
-    fn place(a: [f64; 3], b: [f64; 3], c: [f64; 3], bond: f64, angle: f64, torsion: f64) -> [f64; 3] {
+    fn place(
+        a: [f64; 3],
+        b: [f64; 3],
+        c: [f64; 3],
+        bond: f64,
+        angle: f64,
+        torsion: f64,
+    ) -> [f64; 3] {
         let sub = |p: [f64; 3], q: [f64; 3]| [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
         let cross = |p: [f64; 3], q: [f64; 3]| {
             [

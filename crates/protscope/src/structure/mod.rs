@@ -12,9 +12,7 @@ pub mod dssp;
 mod reference;
 
 pub use contacts::{contacts_frame, Contact, ContactAtom, ContactOptions, DistanceMatrix};
-pub use dssp::{
-    assign_secondary_structure, secondary_structure_frame, Dssp3, Dssp8, DsspResidue,
-};
+pub use dssp::{assign_secondary_structure, secondary_structure_frame, Dssp3, Dssp8, DsspResidue};
 
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -391,14 +389,15 @@ impl Structure {
                     residues.push(found);
                 }
             }
-            let bonded = |a: &BackboneResidue, b: &BackboneResidue| {
-                distance(&a.c, &b.n) <= MAX_PEPTIDE_BOND
-            };
+            let bonded =
+                |a: &BackboneResidue, b: &BackboneResidue| distance(&a.c, &b.n) <= MAX_PEPTIDE_BOND;
             for k in 0..residues.len() {
                 let (residue, hetero) = &residues[k];
                 let polymer = !hetero
                     || (k > 0 && bonded(&residues[k - 1].0, residue))
-                    || residues.get(k + 1).is_some_and(|(next, _)| bonded(residue, next));
+                    || residues
+                        .get(k + 1)
+                        .is_some_and(|(next, _)| bonded(residue, next));
                 if polymer {
                     out.push(residue.clone());
                 }
