@@ -1,5 +1,6 @@
 //! Protein structures (PDB and mmCIF, via pdbtbx): choose a chain and model, map its residues
-//! onto a sequence, and compute distance matrices and contact maps.
+//! onto a sequence, and compute distance matrices, contact maps and DSSP secondary structure
+//! ([`dssp`]).
 //!
 //! Residues are the polymer residues of the chain that have a Cα plus N or C (so ions named
 //! CA, waters and ligands are left out; modified residues such as MSE stay in). Positions in
