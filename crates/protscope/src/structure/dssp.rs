@@ -626,8 +626,12 @@ pub fn assign_model(structure: &Structure) -> Result<Vec<DsspResidue>> {
              secondary structure; Cα-only models and nucleic acids are not supported",
         ));
     }
+    Ok(with_states(backbone))
+}
+
+fn with_states(backbone: Vec<BackboneResidue>) -> Vec<DsspResidue> {
     let states = assign_backbone(&backbone);
-    Ok(backbone
+    backbone
         .into_iter()
         .zip(states)
         .map(|(r, dssp8)| DsspResidue {
@@ -638,7 +642,7 @@ pub fn assign_model(structure: &Structure) -> Result<Vec<DsspResidue>> {
             code: r.code,
             dssp8,
         })
-        .collect())
+        .collect()
 }
 
 /// DSSP secondary structure of one chain (the first protein chain when `chain` is None) of the
@@ -650,20 +654,20 @@ pub fn assign_secondary_structure(
 ) -> Result<Vec<DsspResidue>> {
     // Names a missing chain with the chains there are, and picks the default chain.
     let id = structure.chain(chain, Some(0))?.chain;
-    let residues: Vec<DsspResidue> = assign_model(structure)?
-        .into_iter()
-        .filter(|r| r.chain == id)
-        .collect();
-    if residues.is_empty() {
+    let backbone = structure.backbone();
+    if !backbone.iter().any(|r| r.chain == id) {
         return Err(Error::file(
             structure.path(),
             format!(
                 "chain `{id}` has no residue with a complete backbone (N, CA, C and O atoms), \
-                 so DSSP cannot assign it; choose another `chain`"
+                 so DSSP cannot assign it (a Cα-only model?); choose another `chain`"
             ),
         ));
     }
-    Ok(residues)
+    Ok(with_states(backbone)
+        .into_iter()
+        .filter(|r| r.chain == id)
+        .collect())
 }
 
 /// The 1-based position of each assigned residue in the chain's sequence (`sequence`, else

@@ -419,8 +419,7 @@ fn backbone_residue(chain: &str, residue: &pdbtbx::Residue) -> Option<(BackboneR
             .conformers()
             .filter(|c| c.name() == name)
             .flat_map(|c| c.atoms())
-            .filter(|a| a.name() == atom_name)
-            .last()?;
+            .rfind(|a| a.name() == atom_name)?;
         hetero |= last.hetero();
         let (x, y, z) = last.pos();
         Some([x, y, z])
