@@ -13,7 +13,10 @@ pub mod dssp;
 mod reference;
 
 pub use contacts::{contacts_frame, Contact, ContactAtom, ContactOptions, DistanceMatrix};
-pub use dssp::{assign_secondary_structure, secondary_structure_frame, Dssp3, Dssp8, DsspResidue};
+pub use dssp::{
+    assign_secondary_structure, secondary_structure_frame, sequence_positions, Dssp3, Dssp8,
+    DsspResidue,
+};
 
 use crate::{Error, Result};
 use std::collections::HashMap;
