@@ -14,6 +14,7 @@ pub mod probe;
 pub mod regions;
 pub mod relevance;
 pub mod report;
+pub mod secondary_structure;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ pub enum Command {
     Regions(regions::RegionsArgs),
     /// Contact map of one chain of a PDB/mmCIF structure.
     Contacts(annot::ContactsArgs),
+    /// DSSP secondary structure (8 and 3 states) of one chain of a PDB/mmCIF structure, placed
+    /// on the chain's sequence positions.
+    SecondaryStructure(secondary_structure::SecondaryStructureArgs),
     /// Residue contacts predicted from attention by a contact head (the model's own, ESM-2's, or
     /// one fitted with contacts-fit), or from a masked LM's categorical Jacobian.
     ContactsPredict(model_cmds::ContactsPredictArgs),
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Features(args) => annot::run_features(args),
         Command::Regions(args) => regions::run_regions(args),
         Command::Contacts(args) => annot::run_contacts(args),
+        Command::SecondaryStructure(args) => secondary_structure::run_secondary_structure(args),
         Command::ContactsPredict(args) => model_cmds::run_contacts_predict(args),
         Command::ContactsEval(args) => contacts::run_contacts_eval(args),
         Command::ContactsFit(args) => contacts::run_contacts_fit(args),

@@ -9,6 +9,7 @@ mod bad_inputs;
 mod cli;
 mod cli_docs;
 mod contact_prediction;
+mod dssp;
 mod heads;
 mod ig_auto;
 mod ig_parity;

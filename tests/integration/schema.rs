@@ -17,7 +17,7 @@ fn names_and_types(df: &DataFrame) -> Vec<(String, DataType)> {
 
 #[test]
 fn writers_produce_the_schemas_columns_and_types() {
-    let cases: [(&TableSchema, DataFrame); 5] = [
+    let cases: [(&TableSchema, DataFrame); 6] = [
         (
             &schema::PREDICTIONS,
             protscope::model::outputs::empty_predictions_frame(),
@@ -37,6 +37,10 @@ fn writers_produce_the_schemas_columns_and_types() {
         (
             &schema::ATTRIBUTION_SUMMARY,
             protscope::attribution::tables::empty_summary_frame(),
+        ),
+        (
+            &schema::SECONDARY_STRUCTURE,
+            protscope::structure::secondary_structure_frame("p", &[], &[]).unwrap(),
         ),
     ];
     for (schema, written) in cases {

@@ -765,6 +765,47 @@ pub const CONTACTS: TableSchema = TableSchema {
     exact: false,
 };
 
+pub const SECONDARY_STRUCTURE: TableSchema = TableSchema {
+    name: "secondary_structure",
+    written_by: "`protscope secondary-structure`; `structure::secondary_structure_frame`",
+    about: "One row per residue of a structure's chain that DSSP assigns (those with N, Cα, C \
+            and O), in chain order: its DSSP state as mkdssp 4.2 assigns it, in 8 and 3 states.",
+    columns: &[
+        col(
+            "protein",
+            Text,
+            "`--protein`, or the structure file's stem and the chain (`1cbs.A`).",
+        ),
+        null(
+            "position",
+            UInt32,
+            "1-based position in the chain's sequence (SEQRES where the file has it, else the \
+             observed residues), as `contacts` numbers it; null for a residue the alignment \
+             leaves unplaced.",
+        ),
+        col("auth_seq", Integer, "Author residue number."),
+        null("icode", Text, "Insertion code; null when none."),
+        col(
+            "residue",
+            Text,
+            "One-letter residue (`X` when not a standard amino acid or known modification).",
+        ),
+        col(
+            "dssp8",
+            Text,
+            "DSSP state: H α-helix, G 3₁₀-helix, I π-helix, E strand, B isolated bridge, T \
+             turn, S bend, P polyproline II, C coil (mkdssp's blank).",
+        ),
+        col(
+            "dssp3",
+            Text,
+            "Three states: H (H, G, I), E (E, B), C (everything else, P, T and S included).",
+        ),
+    ],
+    recognised_by: &["protein", "position", "auth_seq", "dssp8", "dssp3"],
+    exact: false,
+};
+
 pub const FLIP: TableSchema = TableSchema {
     name: "flip",
     written_by: "`protscope flip`; `attribution::flip::flip_frame`",
@@ -1212,6 +1253,7 @@ pub const ALL: &[&TableSchema] = &[
     &RELEVANCE_PER_PROTEIN,
     &ATTENTION_EDGES,
     &CONTACTS,
+    &SECONDARY_STRUCTURE,
     &FLIP,
     &ANTIBODIES,
     &FEATURES,
