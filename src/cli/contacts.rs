@@ -58,11 +58,12 @@ pub struct ContactsEvalArgs {
     pub max_figures: usize,
 }
 
+/// Each protein's residue count and n × n predictions (upper triangle filled, mirrored).
+type PredictionMaps = BTreeMap<String, (usize, Vec<f32>)>;
+
 /// Each protein's n × n predictions (upper triangle filled, mirrored), and whether they are
 /// couplings (`score`) rather than probabilities.
-fn read_predictions(
-    args: &ContactsEvalArgs,
-) -> anyhow::Result<(BTreeMap<String, (usize, Vec<f32>)>, bool)> {
+fn read_predictions(args: &ContactsEvalArgs) -> anyhow::Result<(PredictionMaps, bool)> {
     let path = &args.predictions;
     let table = read_table(path)?;
     let column = |name: &str| {

@@ -8,13 +8,15 @@ use anyhow::{bail, Context};
 use clap::{ArgGroup, Args, ValueEnum};
 
 use super::common::{progress, ModelArgs};
+use protscope::annotation::secondary::{
+    attention_indicators, read_netsurfp_csv, ATTENTION_PROPERTIES,
+};
 use protscope::annotation::{
     read_entries, read_sites, residue_mask, FeatureSelection, MaskOptions,
 };
 use protscope::attention::analysis::{
     accumulate_head_statistics_within, site_indicator, ContactMap, HeadInput, PropertyValues,
 };
-use protscope::annotation::secondary::{attention_indicators, read_netsurfp_csv, ATTENTION_PROPERTIES};
 use protscope::attention::heads::{HeadStatistics, Weighting};
 use protscope::io::read_fasta;
 use protscope::structure::{self, ContactAtom, DistanceMatrix, Numbering};
@@ -163,7 +165,12 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
     } else if let Some(path) = &args.secondary_structure {
         (
             ATTENTION_PROPERTIES.iter().map(|p| p.to_string()).collect(),
-            secondary_structure_candidates(path, args.chain.as_deref(), fasta.as_deref(), &mut skipped)?,
+            secondary_structure_candidates(
+                path,
+                args.chain.as_deref(),
+                fasta.as_deref(),
+                &mut skipped,
+            )?,
         )
     } else if let Some(dir) = &args.structures {
         (
@@ -288,7 +295,7 @@ fn secondary_structure_candidates(
     fasta: Option<&[protscope::io::FastaRecord]>,
     skipped: &mut Vec<String>,
 ) -> anyhow::Result<Vec<Candidate>> {
-    let labelled: Vec<(String, String, Vec<Option<char>>)> = if path.is_dir() {
+    let labelled: Vec<LabelledProtein> = if path.is_dir() {
         dssp_states(path, chain, skipped)?
     } else {
         read_netsurfp_csv(path)?
@@ -297,14 +304,22 @@ fn secondary_structure_candidates(
                 let states = p
                     .ss8
                     .iter()
-                    .map(|&c| protscope::annotation::secondary::SS8_CLASSES.get(c as usize).copied())
+                    .map(|&c| {
+                        protscope::annotation::secondary::SS8_CLASSES
+                            .get(c as usize)
+                            .copied()
+                    })
                     .collect();
                 (p.id, p.sequence, states)
             })
             .collect()
     };
-    let wanted: Option<HashMap<&str, &str>> =
-        fasta.map(|records| records.iter().map(|r| (r.id.as_str(), r.sequence.as_str())).collect());
+    let wanted: Option<HashMap<&str, &str>> = fasta.map(|records| {
+        records
+            .iter()
+            .map(|r| (r.id.as_str(), r.sequence.as_str()))
+            .collect()
+    });
     let mut candidates = Vec::new();
     for (id, sequence, states) in labelled {
         if let Some(wanted) = &wanted {
@@ -330,7 +345,11 @@ fn secondary_structure_candidates(
         bail!(
             "{}: no protein with secondary structure{}",
             path.display(),
-            if fasta.is_some() { " among the --fasta records" } else { "" }
+            if fasta.is_some() {
+                " among the --fasta records"
+            } else {
+                ""
+            }
         );
     }
     Ok(candidates)
@@ -518,16 +537,20 @@ fn structure_contacts(
     ))
 }
 
+/// A protein's id, sequence and 8-state secondary-structure letter per residue (None where
+/// unknown).
+type LabelledProtein = (String, String, Vec<Option<char>>);
+
 /// DSSP 8-state letters on the SEQRES sequence of each structure file's chain.
 fn dssp_states(
     dir: &Path,
     chain: Option<&str>,
     skipped: &mut Vec<String>,
-) -> anyhow::Result<Vec<(String, String, Vec<Option<char>>)>> {
+) -> anyhow::Result<Vec<LabelledProtein>> {
     let folder = structure::StructureFolder::open(dir)?;
     let mut out = Vec::new();
     for (stem, path) in folder.files() {
-        let result = (|| -> protscope::Result<(String, String, Vec<Option<char>>)> {
+        let result = (|| -> protscope::Result<LabelledProtein> {
             let parsed = structure::read_structure(path)?;
             let residues = structure::dssp::assign_secondary_structure(&parsed, chain)?;
             let chain_residues = parsed.chain(chain, Some(0))?;

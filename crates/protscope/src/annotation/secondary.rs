@@ -240,7 +240,14 @@ mod attention_property_tests {
 
     #[test]
     fn dssp_letters_map_to_provis_classes() {
-        let states = [Some('H'), Some('G'), Some('E'), Some('B'), Some('T'), Some('S')];
+        let states = [
+            Some('H'),
+            Some('G'),
+            Some('E'),
+            Some('B'),
+            Some('T'),
+            Some('S'),
+        ];
         let more = [Some('C'), Some('P'), None, Some('I')];
         let all: Vec<Option<char>> = states.iter().chain(&more).copied().collect();
         let indicators = attention_indicators(&all);

@@ -113,7 +113,12 @@ pub fn categorical_jacobian(
     let residues = seq.residue_tokens();
     let n = residues.len();
     let a = AMINO_ACIDS.len();
-    let wild_type = residue_logits(model, &[seq.ids.clone()], residues.clone(), &amino_acids)?;
+    let wild_type = residue_logits(
+        model,
+        std::slice::from_ref(&seq.ids),
+        residues.clone(),
+        &amino_acids,
+    )?;
 
     // Substituted sequences in (residue, amino acid) order, so the logits of consecutive
     // passes land contiguously in `values`.
