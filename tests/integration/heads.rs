@@ -562,3 +562,134 @@ fn cli_uniprot_types_are_properties_with_mask_backgrounds() {
     }
     assert_eq!(df.height(), 2 * lh);
 }
+
+/// `--secondary-structure` with NetSurfP labels counts exactly what `--sites` counts when each
+/// class's residues are given as sites (helix: H G I; strand: E B; turn/bend: T S), and on a
+/// structure folder it runs DSSP (2BEG, an amyloid fibril: strands, no helix).
+#[test]
+fn cli_secondary_structure_equals_sites_of_each_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sequences = [
+        "MKTAYIAKQRQISFVKSHFSRQLEERLG",
+        "GSHMASMTGGQQMGRGSLEDGRKLSDYV",
+    ];
+    let states = [
+        "CHHHHGGGCEEEEBCTTSSCCHHHHIIC",
+        "CEEEECCTTCHHHHHHHSSCCEEEECCC",
+    ];
+    let spaced = |s: &str| s.chars().map(String::from).collect::<Vec<_>>().join(" ");
+    let mut csv = String::from("input, dssp3, dssp8, disorder, cb513_mask\n");
+    for (seq, ss) in sequences.iter().zip(states) {
+        let ss3: String = ss
+            .chars()
+            .map(|c| match c {
+                'H' | 'G' | 'I' => 'H',
+                'E' | 'B' => 'E',
+                _ => 'C',
+            })
+            .collect();
+        let ones = vec!["1.0"; seq.len()].join(" ");
+        csv.push_str(&format!(
+            "{},{},{},{ones},{ones}\n",
+            spaced(seq),
+            spaced(&ss3),
+            spaced(ss)
+        ));
+    }
+    let labels = tmp.path().join("TINY.csv");
+    std::fs::write(&labels, csv).unwrap();
+    let by_class = run_heads(
+        tmp.path(),
+        &[
+            "--secondary-structure",
+            labels.to_str().unwrap(),
+            "--min-attn",
+            "0.12",
+        ],
+        "ss.csv",
+    );
+    let mut properties = str_column(&by_class, "property");
+    properties.dedup();
+    assert_eq!(properties, ["helix", "strand", "turn_bend"]);
+    for (class, letters) in [("helix", "HGI"), ("strand", "EB"), ("turn_bend", "TS")] {
+        let mut jsonl = String::new();
+        for (r, (seq, ss)) in sequences.iter().zip(states).enumerate() {
+            let sites: Vec<usize> = ss
+                .chars()
+                .enumerate()
+                .filter(|(_, c)| letters.contains(*c))
+                .map(|(i, _)| i + 1)
+                .collect();
+            jsonl.push_str(&format!(
+                "{{\"id\": \"TINY_{}\", \"sequence\": \"{seq}\", \"sites\": {sites:?}}}\n",
+                r + 1
+            ));
+        }
+        let sites = tmp.path().join(format!("{class}.jsonl"));
+        std::fs::write(&sites, jsonl).unwrap();
+        let expected = run_heads(
+            tmp.path(),
+            &[
+                "--sites",
+                sites.to_str().unwrap(),
+                "--property",
+                class,
+                "--min-attn",
+                "0.12",
+            ],
+            &format!("{class}.csv"),
+        );
+        let ours = by_class
+            .filter(
+                &by_class
+                    .column("property")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .equal(class),
+            )
+            .unwrap();
+        for column in ["n_edges", "n_property_edges", "proportion", "background"] {
+            assert!(
+                ours.column(column)
+                    .unwrap()
+                    .as_materialized_series()
+                    .equals(expected.column(column).unwrap().as_materialized_series()),
+                "{class}: column {column} differs from --sites"
+            );
+        }
+    }
+
+    let structures = tmp.path().join("structures");
+    std::fs::create_dir(&structures).unwrap();
+    std::fs::copy(
+        fixture_file("structure", "2BEG_AB_trimmed.pdb"),
+        structures.join("2beg.pdb"),
+    )
+    .unwrap();
+    let dssp = run_heads(
+        tmp.path(),
+        &[
+            "--secondary-structure",
+            structures.to_str().unwrap(),
+            "--chain",
+            "B",
+        ],
+        "dssp.csv",
+    );
+    let property_edges = |name: &str| -> f64 {
+        let rows = dssp
+            .filter(&dssp.column("property").unwrap().str().unwrap().equal(name))
+            .unwrap();
+        rows.column("n_property_edges")
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .sum()
+            .unwrap_or(0.0)
+    };
+    assert!(property_edges("strand") > 0.0, "2BEG chain B has strands");
+    assert_eq!(property_edges("helix"), 0.0, "and no helix");
+}

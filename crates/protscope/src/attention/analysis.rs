@@ -239,9 +239,30 @@ pub fn cdr_head_statistics(
     batch_size: usize,
     on_protein: impl FnMut(&str),
 ) -> Result<HeadStatistics> {
-    let names: Vec<String> = CDR_PROPERTIES.iter().map(|s| s.to_string()).collect();
+    site_head_statistics(
+        model,
+        &CDR_PROPERTIES,
+        numbered,
+        weighting,
+        batch_size,
+        on_protein,
+    )
+}
+
+/// Attention of every head to residue sets: `proteins` pairs each encoded sequence with one
+/// residue indicator per name of `properties` (e.g. secondary structure's helix, strand and
+/// turn/bend, [`crate::annotation::secondary::attention_indicators`]).
+pub fn site_head_statistics(
+    model: &ProteinModel,
+    properties: &[&str],
+    proteins: &[(EncodedSequence, Vec<Vec<bool>>)],
+    weighting: Weighting,
+    batch_size: usize,
+    on_protein: impl FnMut(&str),
+) -> Result<HeadStatistics> {
+    let names: Vec<String> = properties.iter().map(|s| s.to_string()).collect();
     let mut stats = HeadStatistics::new(model.num_layers(), model.num_heads(), weighting, names)?;
-    let mut sorted = numbered.to_vec();
+    let mut sorted = proteins.to_vec();
     sorted.sort_by_key(|(s, _)| s.len());
     let inputs = sorted.into_iter().map(|(sequence, columns)| {
         Ok(HeadInput {

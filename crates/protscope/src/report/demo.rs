@@ -16,8 +16,11 @@ use super::ReportHints;
 use crate::annotation::antibody::{
     annotate_regions, antibodies_frame, cdr_sites, has_cdr3, CdrSites, CDR_PROPERTIES,
 };
+use crate::annotation::secondary::{attention_indicators, ATTENTION_PROPERTIES};
 use crate::annotation::{features_frame, Entry};
-use crate::attention::analysis::{amino_acid_head_statistics, cdr_head_statistics};
+use crate::attention::analysis::{
+    amino_acid_head_statistics, cdr_head_statistics, site_head_statistics,
+};
 use crate::attention::contacts::{
     contact_example, contact_map, contact_precision_by_layer, contacts_frame, fit_contact_head,
     layer_precision_frame, ContactFitOptions,
@@ -34,6 +37,9 @@ use crate::probing::contacts::probe_contacts;
 use crate::probing::tasks::region_tasks;
 use crate::probing::{probe_frame, probe_residues, ProbeOptions};
 use crate::stats::relevance::cdr_relevance_statistics;
+use crate::structure::dssp::{
+    assign_secondary_structure, secondary_structure_frame, sequence_positions,
+};
 use crate::structure::{
     self, ChainResidues, ContactAtom, ContactOptions, DistanceMatrix, Numbering, StructureFolder,
 };
@@ -502,6 +508,7 @@ fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(us
         &mut structure::contacts_frame(id, &true_contacts)?,
         &run.out().join("contacts_true.csv"),
     )?;
+    secondary_structure_step(run, model, &chains, &test_chains)?;
     let all_layers = by_layer.last().map_or(0.0, |l| {
         let long: Vec<f64> = l
             .evaluations
@@ -521,6 +528,51 @@ fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(us
         ),
     );
     Ok(Some((train.len(), test.len())))
+}
+
+/// DSSP of the structures' heavy chains (`secondary_structure.csv`) and which heads attend to
+/// helices, strands and turns/bends (`heads_secondary_structure.parquet`, BERTology's
+/// secondary-structure analysis).
+fn secondary_structure_step(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    train: &[(String, PathBuf, ChainResidues)],
+    test: &[(String, PathBuf, ChainResidues)],
+) -> Result<()> {
+    let mut frames = Vec::new();
+    let mut proteins = Vec::new();
+    for (id, path, chain) in train.iter().chain(test) {
+        let parsed = structure::read_structure(path)?;
+        let residues = assign_secondary_structure(&parsed, Some(STRUCTURE_CHAIN))?;
+        let sequence = chain.sequence();
+        let positions = sequence_positions(&residues, chain, Some(&sequence))?;
+        frames.push(secondary_structure_frame(id, &residues, &positions)?);
+        let mut states = vec![None; sequence.chars().count()];
+        for (r, p) in residues.iter().zip(&positions) {
+            if let Some(p) = p {
+                states[p - 1] = Some(r.dssp8.letter());
+            }
+        }
+        let seq = model.encode_sequence(id, &sequence, Some(run.options.max_len))?;
+        proteins.push((seq, attention_indicators(&states)));
+    }
+    if let Some(mut all) = stack_frames(&frames)? {
+        write_table(&mut all, &run.out().join("secondary_structure.csv"))?;
+    }
+    let stats = site_head_statistics(
+        model,
+        &ATTENTION_PROPERTIES,
+        &proteins,
+        Weighting::Threshold(run.options.min_attn),
+        run.options.batch_size,
+        |_| {},
+    )?;
+    stats.write_tables(
+        &run.out().join("heads_secondary_structure.parquet"),
+        run.options.min_total,
+        10,
+    )?;
+    Ok(())
 }
 
 /// The C of the demo's probes (fixed, to keep the demo's time bounded; `protscope probe` picks
