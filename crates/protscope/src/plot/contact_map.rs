@@ -41,8 +41,8 @@ impl ContactMapPlot {
     }
 
     /// Scores that rank contacts but are not probabilities (e.g. categorical-Jacobian
-    /// couplings, named by `value_name`): the colour scale spans their range over the drawn
-    /// pairs.
+    /// couplings, named by `value_name`): the colour scale spans the 1st to the 99th percentile
+    /// of the drawn pairs (a few very large couplings would otherwise darken the rest).
     pub fn with_scores(
         protein: &str,
         residues: usize,
@@ -52,18 +52,18 @@ impl ContactMapPlot {
     ) -> Self {
         let mut map = ContactMapPlot::new(protein, residues, scores, targets);
         let n = residues;
-        let drawn = (0..n).flat_map(|i| (i + map.min_separation..n).map(move |j| i * n + j));
-        let (lo, hi) = drawn
+        let mut drawn: Vec<f64> = (0..n)
+            .flat_map(|i| (i + map.min_separation..n).map(move |j| i * n + j))
             .filter_map(|k| map.predicted.get(k).map(|&v| v as f64))
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
+            .collect();
+        drawn.sort_by(f64::total_cmp);
+        let quantile = |q: f64| drawn[((drawn.len() - 1) as f64 * q).round() as usize];
         map.value_name = value_name.to_string();
-        map.value_range = if lo < hi {
-            (lo, hi)
-        } else {
-            (lo.min(0.0), lo.min(0.0) + 1.0)
+        map.value_range = match drawn.len() {
+            0 => (0.0, 1.0),
+            _ if quantile(0.01) < quantile(0.99) => (quantile(0.01), quantile(0.99)),
+            _ => (drawn[0], drawn[0] + 1.0),
         };
         map
     }
@@ -298,6 +298,22 @@ pub(crate) fn data(m: &ContactMapPlot) -> DataTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn couplings_colour_between_their_percentiles() {
+        let n = 40;
+        // Scores 0..1 by pair, plus one huge outlier that must not stretch the scale.
+        let mut scores: Vec<f32> = (0..n * n).map(|k| (k % 97) as f32 / 97.0).collect();
+        scores[3 * n + 30] = 1000.0;
+        let map = ContactMapPlot::with_scores("p", n, scores, vec![0; n * n], "coupling");
+        let (lo, hi) = map.value_range;
+        assert!(lo >= 0.0 && lo < 0.05, "{lo}");
+        assert!(hi > 0.9 && hi <= 1.0, "{hi}");
+        assert_eq!(map.scaled(1000.0), 1.0);
+        assert_eq!(map.scaled(-5.0), 0.0);
+        let figure = contact_map_plot("c", "couplings", &map).unwrap();
+        assert!(figure.caption().contains("predicted coupling"));
+    }
 
     fn example(n: usize) -> ContactMapPlot {
         let mut predicted = vec![0f32; n * n];
