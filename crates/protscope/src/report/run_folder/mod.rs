@@ -55,6 +55,8 @@ pub enum TableKind {
     ContactLayers,
     /// Scores of linear probes per layer (`probe`).
     Probe,
+    /// DSSP states per residue (`secondary-structure`).
+    SecondaryStructure,
     Flip,
     Other,
 }
@@ -80,6 +82,7 @@ impl TableKind {
             "contact_predictions" => TableKind::ContactPredictions,
             "contact_layers" => TableKind::ContactLayers,
             "probe" => TableKind::Probe,
+            "secondary_structure" => TableKind::SecondaryStructure,
             "flip" => TableKind::Flip,
             "antibodies" => TableKind::Antibodies,
             "features" => TableKind::Features,

@@ -15,10 +15,18 @@ impl Builder<'_> {
         let layer_tables: Vec<&RunTable> = self.of_kind(TableKind::ContactLayers).collect();
         let predictions: Vec<&RunTable> = self.of_kind(TableKind::ContactPredictions).collect();
         let probes: Vec<&RunTable> = self.of_kind(TableKind::Probe).collect();
-        if layer_tables.is_empty() && predictions.is_empty() && probes.is_empty() {
+        let secondary: Vec<&RunTable> = self.of_kind(TableKind::SecondaryStructure).collect();
+        if layer_tables.is_empty()
+            && predictions.is_empty()
+            && probes.is_empty()
+            && secondary.is_empty()
+        {
             return Ok(());
         }
         self.report.section("Structure");
+        for table in secondary {
+            self.secondary_structure(table)?;
+        }
         let params = self.params_text(&["contacts"]);
         for table in layer_tables {
             self.contact_layers(table, &params)?;
@@ -30,6 +38,46 @@ impl Builder<'_> {
         for table in probes {
             self.probing(table, &probe_params)?;
         }
+        Ok(())
+    }
+
+    /// The composition of the DSSP states and the table.
+    fn secondary_structure(&mut self, table: &RunTable) -> Result<()> {
+        let what = table.path.display().to_string();
+        let states = texts(&table.frame, &what, "dssp8")?;
+        let proteins: HashSet<String> = texts(&table.frame, &what, "protein")?.into_iter().collect();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for s in &states {
+            *counts.entry(s.clone()).or_default() += 1;
+        }
+        let total = states.len().max(1) as f64;
+        let share = |letters: &str| -> String {
+            let n: usize = counts
+                .iter()
+                .filter(|(k, _)| letters.contains(k.as_str()))
+                .map(|(_, n)| n)
+                .sum();
+            format!("{:.0} %", 100.0 * n as f64 / total)
+        };
+        self.report
+            .subsection("Secondary structure from coordinates");
+        self.report.paragraph(format!(
+            "DSSP (Kabsch & Sander; as mkdssp 4.2 assigns it) on {} chains, {} residues: strand \
+             (E, B) {}, helix (H, G, I) {}, turn or bend (T, S) {}, polyproline {}, coil {}. The \
+             Attention section shows which heads attend to each class (helix, strand, turn_bend).",
+            proteins.len(),
+            states.len(),
+            share("EB"),
+            share("HGI"),
+            share("TS"),
+            share("P"),
+            share("C")
+        ));
+        self.report.table(
+            "DSSP states per residue (8 and 3 states), placed on each chain's sequence positions.",
+            &table.frame,
+            &TableOptions::default(),
+        )?;
         Ok(())
     }
 
@@ -77,9 +125,13 @@ impl Builder<'_> {
             ),
         )?;
         self.report.table(
-            "Probe scores per task, layer, split and metric.",
+            "Probe scores per task, layer, split and metric (layer 0: the embedding output; layer \
+             l: the output of block l, as in the figure).",
             &table.frame,
-            &TableOptions::default(),
+            &TableOptions {
+                count_from_one: false,
+                ..Default::default()
+            },
         )?;
         Ok(())
     }
