@@ -115,23 +115,36 @@ pub fn predict_contacts_with<S: Borrow<EncodedSequence>>(
 
 /// `protein, i, j, probability` for every residue pair i < j (1-based positions).
 pub fn contacts_frame(maps: &[ContactMap]) -> Result<DataFrame> {
-    let rows: usize = maps
+    let pairs: Vec<(&str, usize, &[f32])> = maps
         .iter()
-        .map(|m| m.residues * m.residues.saturating_sub(1) / 2)
-        .sum();
+        .map(|m| (m.protein.as_str(), m.residues, m.probabilities.as_slice()))
+        .collect();
+    residue_pair_frame(&pairs, "probability")
+}
+
+/// `protein, i, j, <value>` for every residue pair i < j (1-based positions) of row-major n × n
+/// maps given as (protein, n, values).
+pub fn residue_pair_frame(maps: &[(&str, usize, &[f32])], value: &str) -> Result<DataFrame> {
+    let rows: usize = maps.iter().map(|m| m.1 * m.1.saturating_sub(1) / 2).sum();
     let mut protein = Vec::with_capacity(rows);
-    let (mut is, mut js, mut probability) = (
+    let (mut is, mut js, mut values) = (
         Vec::with_capacity(rows),
         Vec::with_capacity(rows),
         Vec::with_capacity(rows),
     );
-    for map in maps {
-        for i in 0..map.residues {
-            for j in i + 1..map.residues {
-                protein.push(map.protein.as_str());
+    for &(name, n, map) in maps {
+        if map.len() != n * n {
+            return Err(Error::invalid(format!(
+                "{name}: {} values for {n} residues (needs {n} × {n})",
+                map.len()
+            )));
+        }
+        for i in 0..n {
+            for j in i + 1..n {
+                protein.push(name);
                 is.push(i as u32 + 1);
                 js.push(j as u32 + 1);
-                probability.push(map.get(i, j));
+                values.push(map[i * n + j]);
             }
         }
     }
@@ -139,7 +152,7 @@ pub fn contacts_frame(maps: &[ContactMap]) -> Result<DataFrame> {
         Column::new("protein".into(), protein),
         Column::new("i".into(), is),
         Column::new("j".into(), js),
-        Column::new("probability".into(), probability),
+        Column::new(value.into(), values),
     ];
     Ok(DataFrame::new(rows, columns)?)
 }

@@ -11,7 +11,9 @@
 //! diagonal zeroed, APC (F − F·1 1ᵀF / 1ᵀF1), diagonal zeroed, then (C + Cᵀ)/2.
 
 use candle_core::{DType, Device, Tensor};
-use polars::prelude::*;
+use polars::prelude::DataFrame;
+
+use crate::attention::contacts::residue_pair_frame;
 
 use crate::model::{EncodedSequence, ForwardOptions, ProteinModel};
 use crate::{Error, Result};
@@ -216,33 +218,11 @@ pub fn jacobian_contacts(
 
 /// `protein, i, j, score` for every residue pair i < j (1-based positions).
 pub fn couplings_frame(maps: &[CouplingMap]) -> Result<DataFrame> {
-    let rows: usize = maps
+    let pairs: Vec<(&str, usize, &[f32])> = maps
         .iter()
-        .map(|m| m.residues * m.residues.saturating_sub(1) / 2)
-        .sum();
-    let mut protein = Vec::with_capacity(rows);
-    let (mut is, mut js, mut score) = (
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-    );
-    for map in maps {
-        for i in 0..map.residues {
-            for j in i + 1..map.residues {
-                protein.push(map.protein.as_str());
-                is.push(i as u32 + 1);
-                js.push(j as u32 + 1);
-                score.push(map.get(i, j));
-            }
-        }
-    }
-    let columns = vec![
-        Column::new("protein".into(), protein),
-        Column::new("i".into(), is),
-        Column::new("j".into(), js),
-        Column::new("score".into(), score),
-    ];
-    Ok(DataFrame::new(rows, columns)?)
+        .map(|m| (m.protein.as_str(), m.residues, m.scores.as_slice()))
+        .collect();
+    residue_pair_frame(&pairs, "score")
 }
 
 #[cfg(test)]

@@ -45,7 +45,8 @@ impl Builder<'_> {
     fn secondary_structure(&mut self, table: &RunTable) -> Result<()> {
         let what = table.path.display().to_string();
         let states = texts(&table.frame, &what, "dssp8")?;
-        let proteins: HashSet<String> = texts(&table.frame, &what, "protein")?.into_iter().collect();
+        let proteins: HashSet<String> =
+            texts(&table.frame, &what, "protein")?.into_iter().collect();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for s in &states {
             *counts.entry(s.clone()).or_default() += 1;
