@@ -307,7 +307,7 @@ mod tests {
         scores[3 * n + 30] = 1000.0;
         let map = ContactMapPlot::with_scores("p", n, scores, vec![0; n * n], "coupling");
         let (lo, hi) = map.value_range;
-        assert!(lo >= 0.0 && lo < 0.05, "{lo}");
+        assert!((0.0..0.05).contains(&lo), "{lo}");
         assert!(hi > 0.9 && hi <= 1.0, "{hi}");
         assert_eq!(map.scaled(1000.0), 1.0);
         assert_eq!(map.scaled(-5.0), 0.0);
