@@ -183,6 +183,11 @@ pub fn run_contacts_eval(args: ContactsEvalArgs) -> anyhow::Result<()> {
         }
         let sequence: String = sequence.chars().take(*n).collect();
         let mapping = chain.map_to(Some(&sequence), Numbering::Align)?;
+        mapping.require_same_protein(&format!(
+            "{protein} ({}, chain {})",
+            path.display(),
+            chain.chain
+        ))?;
         let targets =
             DistanceMatrix::from_chain(&chain, &mapping, atom).contact_targets(args.cutoff);
         if let Some(dir) = &args.figures {

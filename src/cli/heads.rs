@@ -522,6 +522,7 @@ fn structure_contacts(
     let s = structure::read_structure(path)?;
     let chain = s.chain(chain, Some(0))?;
     let mapping = chain.map_to(Some(sequence), Numbering::Align)?;
+    mapping.require_same_protein(&format!("{} chain {}", path.display(), chain.chain))?;
     if mapping.mismatches > 0 {
         eprintln!(
             "note: {}: {} structure residue(s) differ from the sequence",

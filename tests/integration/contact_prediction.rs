@@ -823,3 +823,47 @@ fn contacts_layers_cli_matches_fit_predict_eval_and_draws_its_figure() {
     }
     assert_eq!(compared, 4);
 }
+
+/// A sequence that is not the structure's chain is refused by `contacts-eval` (the alignment
+/// would otherwise place the chain's residues somewhere and score nonsense).
+#[test]
+fn contacts_eval_refuses_a_sequence_of_another_protein() {
+    let tmp = tempfile::tempdir().unwrap();
+    let structures = tmp.path().join("s");
+    std::fs::create_dir(&structures).unwrap();
+    std::fs::copy(
+        fixture_file("structure", "2BEG_AB_trimmed.pdb"),
+        structures.join("2beg.pdb"),
+    )
+    .unwrap();
+    let fasta = tmp.path().join("in.fasta");
+    // Not amyloid-β 17-42 (2BEG): another protein of about the same length.
+    std::fs::write(&fasta, ">2beg.A\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n").unwrap();
+    let predictions = tmp.path().join("p.csv");
+    let (ok, err) = protscope(&[
+        "contacts-predict",
+        "--model",
+        model_fixture("pub_esm2").to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--out",
+        predictions.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, err) = protscope(&[
+        "contacts-eval",
+        "--predictions",
+        predictions.to_str().unwrap(),
+        "--structures",
+        structures.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--out",
+        tmp.path().join("e.csv").to_str().unwrap(),
+    ]);
+    assert!(!ok, "scored a foreign sequence");
+    assert!(
+        err.contains("do not match the sequence") && err.contains("2beg.pdb"),
+        "{err}"
+    );
+}

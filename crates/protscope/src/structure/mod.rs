@@ -478,6 +478,25 @@ fn amino_acid_residues(chain: &pdbtbx::Chain) -> Vec<StructureResidue> {
     out
 }
 
+impl ResidueMapping {
+    /// Refuses a mapping whose structure is evidently another protein than the sequence: more
+    /// than a tenth of the placed residues (and more than 2) differ in identity. A few
+    /// differences (point mutants, engineered residues) pass. `what` names the structure and
+    /// chain in the error.
+    pub fn require_same_protein(&self, what: &str) -> Result<()> {
+        let placed = self.positions.iter().flatten().count();
+        if placed == 0 || (self.mismatches > 2 && self.mismatches * 10 > placed) {
+            return Err(Error::invalid(format!(
+                "{what}: the structure's residues do not match the sequence ({} of {placed} \
+                 placed residues differ); give the sequence of this chain (the FASTA the \
+                 predictions were made from) or the right chain",
+                self.mismatches
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// How structure residues are placed on sequence positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Numbering {
