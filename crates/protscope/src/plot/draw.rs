@@ -473,6 +473,18 @@ pub fn finite_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)>
         })
 }
 
+/// The range of per-layer series values (None: an undefined layer), refusing NaN or infinite
+/// values and series with no value at all; `what` names the figure in the errors.
+pub fn series_range(values: &[&[Option<f64>]], what: &str) -> Result<(f64, f64)> {
+    let defined = || values.iter().flat_map(|s| s.iter().flatten().copied());
+    if defined().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(format!(
+            "{what} has a NaN or infinite value: use None for undefined layers"
+        )));
+    }
+    finite_range(defined()).ok_or_else(|| Error::invalid(format!("{what} has no defined value")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

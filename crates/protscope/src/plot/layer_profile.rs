@@ -188,23 +188,8 @@ impl LayerProfile {
                 s.values.len()
             )));
         }
-        if self
-            .series
-            .iter()
-            .flat_map(|s| &s.values)
-            .flatten()
-            .any(|v| !v.is_finite())
-        {
-            return Err(Error::invalid(
-                "layer profile has a NaN or infinite value: use None for undefined layers",
-            ));
-        }
-        draw::finite_range(
-            self.series
-                .iter()
-                .flat_map(|s| s.values.iter().flatten().copied()),
-        )
-        .ok_or_else(|| Error::invalid("layer profile has no defined value"))
+        let values: Vec<&[Option<f64>]> = self.series.iter().map(|s| s.values.as_slice()).collect();
+        draw::series_range(&values, "layer profile")
     }
 }
 

@@ -158,23 +158,8 @@ impl ProbingPlot {
                 self.series.len()
             )));
         }
-        if self
-            .series
-            .iter()
-            .flat_map(|s| &s.values)
-            .flatten()
-            .any(|v| !v.is_finite())
-        {
-            return Err(Error::invalid(
-                "probing plot has a NaN or infinite score: use None for undefined layers",
-            ));
-        }
-        draw::finite_range(
-            self.series
-                .iter()
-                .flat_map(|s| s.values.iter().flatten().copied()),
-        )
-        .ok_or_else(|| Error::invalid("probing plot has no defined score"))
+        let values: Vec<&[Option<f64>]> = self.series.iter().map(|s| s.values.as_slice()).collect();
+        draw::series_range(&values, "probing plot")
     }
 }
 
