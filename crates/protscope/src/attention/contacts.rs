@@ -352,6 +352,8 @@ pub struct LayerContactPrecision {
     pub layer: Option<usize>,
     /// Heads with a non-zero weight after the L1 fit.
     pub nonzero_weights: usize,
+    /// The fitted contact head (zero weights outside `layer`).
+    pub head: ContactHead,
     /// Each test protein's precisions in each of esm's ranges.
     pub evaluations: Vec<crate::stats::contacts::ContactEvaluation>,
 }
@@ -414,6 +416,7 @@ pub fn contact_precision_by_layer(
             layer,
             nonzero_weights: fit.regression.weights.iter().filter(|w| **w != 0.0).count(),
             evaluations,
+            head: fit.head,
         });
         on_fit(layer);
     }

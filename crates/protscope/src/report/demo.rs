@@ -22,11 +22,11 @@ use crate::attention::analysis::{
     amino_acid_head_statistics, cdr_head_statistics, site_head_statistics,
 };
 use crate::attention::contacts::{
-    contact_example, contact_map, contact_precision_by_layer, contacts_frame, fit_contact_head,
+    contact_example, contact_map, contact_precision_by_layer, contacts_frame,
     layer_precision_frame, ContactFitOptions,
 };
 use crate::attention::heads::{HeadStatistics, Weighting};
-use crate::attention::{attention_frame, attention_maps, AttentionFilter, AttentionMaps};
+use crate::attention::{attention_frame, attention_maps, AttentionFilter};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
 use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
 use crate::frame::{read_table, side_path, stack_frames, write_table};
@@ -486,11 +486,11 @@ fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(us
         &run.out().join("contacts_by_layer.csv"),
     )?;
     // The all-layer head's prediction for the first scored chain, beside its true contacts.
-    let refs: Vec<(&AttentionMaps, &[i8])> = train
-        .iter()
-        .map(|e| (&e.maps, e.targets.as_slice()))
-        .collect();
-    let head = fit_contact_head(&refs, &options)?.head;
+    let head = by_layer
+        .last()
+        .filter(|all| all.layer.is_none())
+        .map(|all| all.head.clone())
+        .ok_or_else(|| Error::invalid("contact precision by layer gave no all-layer head"))?;
     let shown = &test[0];
     write_table(
         &mut contacts_frame(&[contact_map(&shown.maps, &head)?])?,
