@@ -21,15 +21,21 @@ impl LayerSeries {
     /// Σ layer · value / Σ value over defined layers, 1-based; None when the sum is not
     /// positive (a centre of gravity needs non-negative weights with some mass).
     pub fn centre_of_gravity(&self) -> Option<f64> {
-        let (mut weighted, mut total) = (0.0, 0.0);
-        for (l, v) in self.values.iter().enumerate() {
-            if let Some(v) = v {
-                weighted += (l + 1) as f64 * v;
-                total += v;
-            }
-        }
-        (total > 0.0).then(|| weighted / total)
+        centre_of_gravity(&self.values, 1)
     }
+}
+
+/// Σ layer · value / Σ value over the defined values, the first value being layer
+/// `first_layer`; None when the sum is not positive.
+pub(crate) fn centre_of_gravity(values: &[Option<f64>], first_layer: usize) -> Option<f64> {
+    let (mut weighted, mut total) = (0.0, 0.0);
+    for (i, v) in values.iter().enumerate() {
+        if let Some(v) = v {
+            weighted += (first_layer + i) as f64 * v;
+            total += v;
+        }
+    }
+    (total > 0.0).then(|| weighted / total)
 }
 
 /// Several properties' per-layer profiles of one statistic.

@@ -25,14 +25,7 @@ impl ProbeSeries {
     /// Σ layer · score / Σ score over the defined layers (layer numbers as in the table); None
     /// when the scores do not sum to a positive number.
     pub fn centre_of_gravity(&self) -> Option<f64> {
-        let (mut weighted, mut total) = (0.0, 0.0);
-        for (i, v) in self.values.iter().enumerate() {
-            if let Some(v) = v {
-                weighted += (self.first_layer + i) as f64 * v;
-                total += v;
-            }
-        }
-        (total > 0.0).then(|| weighted / total)
+        super::layer_profile::centre_of_gravity(&self.values, self.first_layer)
     }
 
     /// s_l − s_{l−1} for each layer after the first (None where either is undefined).

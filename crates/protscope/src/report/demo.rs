@@ -157,8 +157,12 @@ pub fn run_antibody_demo(
         .collect();
     let featured = featured_antibodies(&attributed, &by_id);
     let attention_note = attention_maps_stage(&mut run, &model, &seqs, &featured, &cdr_stats)?;
-    let structure_chains = structure_stage(&mut run, &model)?;
-    probing_stage(&mut run, &model, &records)?;
+    let structure = structure_stage(&mut run, &model)?;
+    let contact_examples = structure
+        .as_ref()
+        .map_or(&[][..], |s| s.contacts.as_slice());
+    probing_stage(&mut run, &model, &records, contact_examples)?;
+    let structure_chains = structure.as_ref().map(|s| (s.train, s.test));
     let hints = ReportHints {
         title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
         overview: Some(overview_text(
@@ -439,7 +443,15 @@ const CONTACT_CUTOFF: f64 = 8.0;
 /// and scored on the rest (`contacts_by_layer.csv`), and the all-layer head's prediction for
 /// the first scored chain beside its true contacts (`contacts_predicted.csv`,
 /// `contacts_true.csv`). Returns the numbers of chains fitted on and scored.
-fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(usize, usize)>> {
+/// The chains the structure stage fitted on and scored, and each chain's encoded sequence with
+/// its contact targets (the probing stage's contact examples).
+struct StructureChains {
+    train: usize,
+    test: usize,
+    contacts: Vec<(EncodedSequence, Vec<i8>)>,
+}
+
+fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<StructureChains>> {
     let Some(dir) = run.options.structures.clone() else {
         return Ok(None);
     };
@@ -527,7 +539,20 @@ fn structure_stage(run: &mut DemoRun, model: &ProteinModel) -> Result<Option<(us
             all_layers
         ),
     );
-    Ok(Some((train.len(), test.len())))
+    let contacts = chains
+        .iter()
+        .chain(&test_chains)
+        .zip(train.iter().chain(&test))
+        .map(|((id, _, chain), example)| {
+            let seq = model.encode_sequence(id, &chain.sequence(), Some(run.options.max_len))?;
+            Ok((seq, example.targets.clone()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(StructureChains {
+        train: train.len(),
+        test: test.len(),
+        contacts,
+    }))
 }
 
 /// DSSP of the structures' heavy chains (`secondary_structure.csv`) and which heads attend to
@@ -581,8 +606,14 @@ const PROBE_C: f64 = 0.1;
 
 /// Where in depth AntiBERTy makes regions and contacts linearly readable (BERTology's probing):
 /// linear probes per layer for CDR against framework and the seven IMGT regions on the
-/// antibodies, and for contacts on the structures' heavy chains, into `probing.csv`.
-fn probing_stage(run: &mut DemoRun, model: &ProteinModel, records: &[FastaRecord]) -> Result<()> {
+/// antibodies, and for contacts on the structures' heavy chains (`contact_examples`, from the
+/// structure stage), into `probing.csv`.
+fn probing_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    records: &[FastaRecord],
+    contact_examples: &[(EncodedSequence, Vec<i8>)],
+) -> Result<()> {
     let options = ProbeOptions {
         c: Some(PROBE_C),
         batch_size: run.options.batch_size,
@@ -599,21 +630,8 @@ fn probing_stage(run: &mut DemoRun, model: &ProteinModel, records: &[FastaRecord
             .collect::<Result<Vec<_>>>()?;
         rows.extend(probe_residues(model, &seqs, &tasks, &options, |_| {})?.1);
     }
-    if let Some(dir) = &run.options.structures {
-        let folder = StructureFolder::open(dir)?;
-        let mut chains = folder.chains(Some(STRUCTURE_CHAIN))?;
-        chains.truncate(
-            run.options.structure_train + run.options.structure_test.unwrap_or(chains.len()),
-        );
-        let mut examples = Vec::with_capacity(chains.len());
-        for (id, _, chain) in &chains {
-            let seq = model.encode_sequence(id, &chain.sequence(), Some(run.options.max_len))?;
-            let targets = chain_contact_targets(chain, seq.residues.len())?;
-            examples.push((seq, targets));
-        }
-        if examples.len() >= 3 {
-            rows.extend(probe_contacts(model, &examples, 6, &options, |_| {})?.1);
-        }
+    if contact_examples.len() >= 3 {
+        rows.extend(probe_contacts(model, contact_examples, 6, &options, |_| {})?.1);
     }
     if rows.is_empty() {
         run.finish("probing", "nothing to probe");
@@ -625,18 +643,6 @@ fn probing_stage(run: &mut DemoRun, model: &ProteinModel, records: &[FastaRecord
         &format!("linear probes per layer: {} scores", rows.len()),
     );
     Ok(())
-}
-
-/// Cβ contact targets (1, 0, −1 unresolved) of a chain over the first `n` residues of its
-/// sequence.
-fn chain_contact_targets(chain: &ChainResidues, n: usize) -> Result<Vec<i8>> {
-    let mapping = chain.map_to(Some(&chain.sequence()), Numbering::Align)?;
-    let full = DistanceMatrix::from_chain(chain, &mapping, ContactAtom::Beta)
-        .contact_targets(CONTACT_CUTOFF);
-    let len = mapping.sequence_len;
-    Ok((0..n)
-        .flat_map(|i| full[i * len..i * len + n].iter().copied())
-        .collect())
 }
 
 /// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
