@@ -157,7 +157,9 @@ def capture_contexts(model, layers):
     output projections (ALBERT, T5, ESM C have no module whose output is the context): their
     input is the context. A module used by several layers (ALBERT) records once per use."""
     store = []
-    if layers and isinstance(layers[0], nn.Identity):  # XLNet's context probes
+    if layers and type(layers[0]).__name__ == "Conv1D":  # GPT-2's c_proj: its input is the context
+        hooks = [m.register_forward_pre_hook(lambda m, i: store.append(i[0].detach())) for m in layers]
+    elif layers and isinstance(layers[0], nn.Identity):  # XLNet's context probes
         hooks = [m.register_forward_hook(lambda m, i, o: store.append(o.detach())) for m in dict.fromkeys(layers)]
     elif layers and isinstance(layers[0], nn.Linear):
         hooks = [m.register_forward_pre_hook(lambda m, i: store.append(i[0].detach())) for m in dict.fromkeys(layers)]
@@ -718,6 +720,99 @@ def build_xlnet(seed):
     )
 
 
+# Sapiens' fairseq dictionary order: <s> <pad> </s> <unk>, the residues of dict.txt, <mask>.
+ROBERTA_VOCAB = ["<s>", "<pad>", "</s>", "<unk>"] + list("ACDEFGHIKLMNPQRSTVWY") + ["<mask>"]
+# IgLM's vocab.txt: BERT specials, residues, species and chain tokens.
+IGLM_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("ACDEFGHIKLMNPQRSTVWY") + [
+    "[CAMEL]", "[HUMAN]", "[MOUSE]", "[RABBIT]", "[RAT]", "[RHESUS]", "[HEAVY]", "[LIGHT]"]
+IGLM_PREFIX = ["[HEAVY]", "[HUMAN]"]
+
+
+def build_roberta(name, arch, seed):
+    """RoBERTa with Sapiens' vocabulary and fairseq layout: positions start at padding_idx + 1
+    (max_position_embeddings = 64 + 2), one token type; ids as fairseq encodes `<s> residues </s>`."""
+    from transformers import RobertaConfig
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", name)
+    os.makedirs(folder, exist_ok=True)
+    labels = ["human", "non-human"]
+    config = RobertaConfig(
+        vocab_size=len(ROBERTA_VOCAB), type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        layer_norm_eps=1e-5, num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
+        label2id={l: i for i, l in enumerate(labels)}, **dict(TINY, max_position_embeddings=66),
+    )
+    model = arch(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    model.save_pretrained(folder)
+    write_vocab(folder, ROBERTA_VOCAB)
+    head = {"classifier": "logits"} if arch.__name__.endswith("Classification") else {"mlm": "logits"}
+    tensors, records = {}, []
+    for idx, (sid, seq) in enumerate(SEQUENCES["antiberty"]):
+        seq = seq.replace("X", "A")
+        ids = [0] + [ROBERTA_VOCAB.index(c) for c in seq] + [2]
+        store, hooks = capture_contexts(model, model.roberta.encoder.layer)
+        with torch.no_grad():
+            out = DictOut(model)(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                 output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out["attentions"]]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out["hidden_states"]]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        for hname, attr in head.items():
+            tensors[f"{key}.logits.{hname}"] = out[attr][0].detach().contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(folder, tensors, records, f"{arch.__name__} (Sapiens vocabulary, positions from padding_idx + 1)")
+
+
+def build_gpt2(seed):
+    """GPT2LMHeadModel with IgLM's vocabulary (d 16, 4 heads, 2 layers, gelu_new, tied LM head);
+    sequences read as IgLM scores them: `[HEAVY] [HUMAN] residues [SEP]`. Contexts are the inputs
+    of each block's attn.c_proj."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    folder = os.path.join(FIXTURES, "models", "gpt2_lm")
+    os.makedirs(folder, exist_ok=True)
+    config = GPT2Config(
+        vocab_size=len(IGLM_VOCAB), n_embd=16, n_layer=2, n_head=4, n_inner=32, n_positions=64,
+        activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        initializer_range=0.3, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+    )
+    model = GPT2LMHeadModel(config)
+    randomize_norms(model, torch.Generator().manual_seed(seed))
+    model.eval()
+    model.save_pretrained(folder)
+    write_vocab(folder, IGLM_VOCAB)
+    tensors, records = {}, []
+    for idx, (sid, seq) in enumerate(SEQUENCES["antiberty"]):
+        seq = seq.replace("X", "A")
+        ids = [IGLM_VOCAB.index(t) for t in IGLM_PREFIX + list(seq) + ["[SEP]"]]
+        store, hooks = capture_contexts(model, [block.attn.c_proj for block in model.transformer.h])
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                        output_attentions=True, output_hidden_states=True)
+        for h in hooks:
+            h.remove()
+        key = f"s{idx}"
+        tensors[f"{key}.attentions"] = torch.stack([a[0] for a in out.attentions]).contiguous()
+        tensors[f"{key}.hidden_states"] = torch.stack([h[0] for h in out.hidden_states]).contiguous()
+        tensors[f"{key}.contexts"] = torch.stack([c[0] for c in store]).contiguous()
+        tensors[f"{key}.logits.lm"] = out.logits[0].contiguous()
+        records.append({"id": sid, "sequence": seq, "input_ids": ids})
+    save_reference(folder, tensors, records,
+                   "GPT2LMHeadModel (IgLM vocabulary, d 16, 4 heads, 2 layers, gelu_new, tied LM head); "
+                   "ids = [HEAVY] [HUMAN] residues [SEP]")
+    with open(os.path.join(folder, "reference.json")) as f:
+        ref = json.load(f)
+    ref["prefix"] = " ".join(IGLM_PREFIX)
+    with open(os.path.join(folder, "reference.json"), "w") as f:
+        json.dump(ref, f, indent=1)
+
+
 BUILDERS = {
     "bert_cls": lambda: build_bert_classifier("bert_cls", multi_label=False, safetensors=True, seed=1),
     "bert_multilabel": lambda: build_bert_classifier("bert_multilabel", multi_label=True, safetensors=False, seed=2),
@@ -731,6 +826,9 @@ BUILDERS = {
     "t5_gated": lambda: build_t5("t5_gated", "gated-gelu", tokenizer_json=False, seed=10),
     "t5_relu": lambda: build_t5("t5_relu", "relu", tokenizer_json=True, seed=11),
     "xlnet_cls": lambda: build_xlnet(seed=12),
+    "roberta_mlm": lambda: build_roberta("roberta_mlm", __import__("transformers").RobertaForMaskedLM, seed=13),
+    "roberta_cls": lambda: build_roberta("roberta_cls", __import__("transformers").RobertaForSequenceClassification, seed=14),
+    "gpt2_lm": lambda: build_gpt2(seed=15),
 }
 
 

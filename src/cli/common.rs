@@ -22,6 +22,11 @@ pub struct ModelArgs {
     /// `tokenizer` with the segment ids HF's tokenizer returns (`<cls>` in segment 2).
     #[arg(long, value_enum)]
     pub segment_ids: Option<SegmentIdsArg>,
+    /// Tokens placed before every sequence's residues, space-separated vocabulary tokens: a
+    /// causal model's conditioning, e.g. "[HEAVY] [HUMAN]" for IgLM. Tables leave them out;
+    /// positions stay 1-based residues.
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -64,6 +69,9 @@ impl ModelArgs {
                 model.set_segment_ids(SegmentIds::None)?
             }
             _ => {}
+        }
+        if let Some(prefix) = &self.prefix {
+            model.set_prefix(prefix)?;
         }
         Ok(model)
     }

@@ -42,8 +42,12 @@ pub enum Command {
     Attribute(attribute::AttributeArgs),
     /// The README's main job: AntiBERTy on 171 real antibodies, ending in an HTML report.
     Demo(demo::DemoArgs),
-    /// Download and prepare a model folder (AntiBERTy, from its PyPI wheel).
+    /// Download and prepare model folders from PyPI wheels: AntiBERTy, Sapiens (two RoBERTa
+    /// folders) or IgLM (two GPT-2 folders; licence accepted with --accept-licence).
     Fetch(model_cmds::FetchArgs),
+    /// Log-likelihood of each sequence under a language model: causal (decoders such as IgLM)
+    /// or pseudo-log-likelihood (masked LMs such as Sapiens, AntiBERTy).
+    Score(model_cmds::ScoreArgs),
     /// Print or write UniProt features (or per-residue masks with --residues).
     Features(annot::FeaturesArgs),
     /// IMGT framework/CDR regions of antibody variable domains (FASTA in, feature table out).
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(a) => model_cmds::run_embed(a),
         Command::Attribute(a) => attribute::run_attribute(a),
         Command::Fetch(a) => model_cmds::run_fetch(a),
+        Command::Score(a) => model_cmds::run_score(a),
         Command::Demo(a) => demo::run_demo(a),
         Command::Features(args) => annot::run_features(args),
         Command::Regions(args) => regions::run_regions(args),

@@ -1,4 +1,4 @@
-//! `attention`, `predict`, `embed`, `fetch`.
+//! `attention`, `predict`, `embed`, `fetch`, `score`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +17,17 @@ use protscope::attention::{
 use protscope::attribution::categorical_jacobian::{
     couplings_frame, jacobian_contacts, AMINO_ACIDS,
 };
-use protscope::fetch::{default_cache_dir, fetch_antiberty};
-use protscope::frame::TableSink;
+use protscope::fetch::{
+    default_cache_dir, fetch_antiberty, fetch_iglm, fetch_sapiens, IGLM_LICENCE,
+};
+use protscope::frame::{write_table, TableSink};
 use protscope::model::memory::{forward_batches, forward_batches_in_input_order};
 use protscope::model::outputs::{
     embeddings_frame, empty_embeddings_frame, empty_predictions_frame, frame_in_batches,
     predictions_frame, Pooling,
+};
+use protscope::model::scoring::{
+    residue_scores_frame, score_sequences, scores_frame, ScoreMethod, ScoreOptions,
 };
 use protscope::model::ContactHead;
 use protscope::model::{EncodedSequence, ProteinModel};
@@ -359,27 +364,55 @@ pub fn run_embed(args: EmbedArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FetchModel {
+    /// AntiBERTy (antiberty==0.1.3, MIT): DIR/antiberty.
     Antiberty,
+    /// Sapiens (sapiens==1.0.5, MIT): its fairseq RoBERTa checkpoints as HF folders
+    /// DIR/sapiens-vh (heavy chains) and DIR/sapiens-vl (light chains).
+    Sapiens,
+    /// IgLM (iglm==0.1.0; JHU academic licence, non-commercial only; needs --accept-licence):
+    /// DIR/iglm and DIR/iglm-s.
+    Iglm,
 }
 
 #[derive(Args, Debug)]
 pub struct FetchArgs {
-    /// The model to fetch (only AntiBERTy ships without a model hub).
+    /// The model to fetch (these ship inside PyPI wheels, without a model hub).
     #[arg(value_enum)]
     pub model: FetchModel,
-    /// Cache folder (default: $PROTSCOPE_CACHE or ~/.cache/protscope); the model lands in
-    /// DIR/antiberty.
+    /// Cache folder (default: $PROTSCOPE_CACHE or ~/.cache/protscope); the model folders land
+    /// in it, the wheels in DIR/wheels.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Accept IgLM's licence (JHU Academic Software License: non-commercial academic research
+    /// only), which `fetch iglm` shows on stderr.
+    #[arg(long)]
+    pub accept_licence: bool,
 }
 
 pub fn run_fetch(args: FetchArgs) -> anyhow::Result<()> {
     let cache = args.dir.unwrap_or_else(default_cache_dir);
-    let dir = match args.model {
-        FetchModel::Antiberty => fetch_antiberty(&cache)?,
+    let dirs = match args.model {
+        FetchModel::Antiberty => vec![fetch_antiberty(&cache)?],
+        FetchModel::Sapiens => {
+            let folders = fetch_sapiens(&cache)?;
+            vec![folders.heavy, folders.light]
+        }
+        FetchModel::Iglm => {
+            eprintln!("{IGLM_LICENCE}");
+            if !args.accept_licence {
+                anyhow::bail!(
+                    "IgLM was not fetched: its licence must be accepted first; rerun with \
+                     --accept-licence to accept it"
+                );
+            }
+            let folders = fetch_iglm(&cache, true)?;
+            vec![folders.iglm, folders.iglm_s]
+        }
     };
-    // stdout carries just the folder so scripts can capture it.
-    println!("{}", dir.display());
+    // stdout carries just the folders, one per line, so scripts can capture them.
+    for dir in dirs {
+        println!("{}", dir.display());
+    }
     Ok(())
 }
 
@@ -419,5 +452,48 @@ fn write_in_batches(
     bar.finish_and_clear();
     let rows = sink.finish()?;
     print_written(out, rows);
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output table: protein, n_scored, log_likelihood, mean_log_likelihood, perplexity,
+    /// method (`causal` for decoders, `pseudo`-log-likelihood for masked LMs).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write each scored residue's log-probability and the most probable amino acid at
+    /// its position (protein, position, residue, log_prob, predicted, predicted_log_prob,
+    /// method).
+    #[arg(long)]
+    pub per_residue: Option<PathBuf>,
+}
+
+pub fn run_score(args: ScoreArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let method = ScoreMethod::for_model(&model)?;
+    let seqs = args.input.encode(&model)?;
+    let bar = progress(seqs.len(), "score");
+    let mut scores = Vec::with_capacity(seqs.len());
+    let options = ScoreOptions {
+        batch_size: args.input.batch_size,
+    };
+    for chunk in seqs.chunks(args.input.batch_size.max(1)) {
+        scores.extend(score_sequences(&model, chunk, &options)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    eprintln!("· method: {}", method.name());
+    write_table(&mut scores_frame(&scores)?, &args.out)?;
+    print_written(&args.out, scores.len());
+    if let Some(path) = &args.per_residue {
+        let mut residues = residue_scores_frame(&scores)?;
+        let rows = residues.height();
+        write_table(&mut residues, path)?;
+        print_written(path, rows);
+    }
     Ok(())
 }

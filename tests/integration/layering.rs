@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// The rooms, lowest first; rooms on one line may not use each other either.
 const ROOMS: &[&[&str]] = &[
-    &["error", "device", "io", "frame", "fetch"],
+    &["error", "device", "io", "frame"],
     &["model"],
+    &["fetch"],
     &["annotation"],
     &["structure"],
     &["stats"],

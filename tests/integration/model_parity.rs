@@ -151,6 +151,8 @@ fn padded_batches_equal_single_runs() {
         "esmc_tiny",
         "t5_gated",
         "xlnet_cls",
+        "roberta_cls",
+        "gpt2_lm",
     ] {
         let dir = model_fixture(name);
         let model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
@@ -253,4 +255,36 @@ fn xlnet_classifier_matches_hf() {
     let enc = model.encode_sequence("x", "MKT", None).unwrap();
     assert_eq!((enc.residue_start, enc.ids.len()), (0, 5));
     assert_eq!(model.tokenizer.final_tokens, ["<sep>", "<cls>"]);
+}
+
+/// RoBERTa with Sapiens' vocabulary: positions counted from the padding index, `<s> … </s>`.
+#[test]
+fn roberta_masked_lm_and_classifier_match_hf() {
+    check_model("roberta_mlm");
+    check_model("roberta_cls");
+    let model = ProteinModel::load(&model_fixture("roberta_mlm"), &Device::Cpu).unwrap();
+    // 66 learned positions from padding index 1 + 1: 64 tokens.
+    assert_eq!(model.tokenizer.max_tokens(), 64);
+    let enc = model.encode_sequence("x", "EVQ", None).unwrap();
+    assert_eq!(enc.ids, [0, 7, 21, 17, 2]);
+}
+
+/// GPT-2 with IgLM's vocabulary, read as IgLM reads sequences: `[HEAVY] [HUMAN] residues
+/// [SEP]`; lower-triangular attention, the tied LM head `lm`.
+#[test]
+fn gpt2_causal_lm_with_prefix_matches_hf() {
+    let dir = model_fixture("gpt2_lm");
+    let mut model = ProteinModel::load(&dir, &Device::Cpu).unwrap();
+    assert!(model.is_causal());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    model.set_prefix(json["prefix"].as_str().unwrap()).unwrap();
+    check_parity("gpt2_lm", &model, "", TOL);
+    protscope::model::ops::with_generic_ops(|| check_parity("gpt2_lm", &model, "", TOL));
+    let enc = model.encode_sequence("x", "EVQ", None).unwrap();
+    assert_eq!(enc.residue_start, 2);
+    assert_eq!(enc.residue_tokens(), 2..5);
+    assert_eq!(model.tokenizer.final_tokens, ["[SEP]"]);
+    assert!(model.set_prefix("[HEAVY] [DOG]").is_err());
 }

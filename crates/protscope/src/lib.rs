@@ -1,15 +1,18 @@
 //! protscope: look inside protein language models.
 //!
-//! Load a PLM (BERT family — ProtBert, AntiBERTy —, ESM-2, ALBERT, T5 encoders, XLNet, ESM C)
+//! Load a PLM (BERT family — ProtBert, AntiBERTy —, ESM-2, ALBERT, T5 encoders, XLNet, ESM C,
+//! RoBERTa — Sapiens —, GPT-2 causal decoders — IgLM)
 //! with candle, read its attention, attribute its predictions with integrated gradients, join
 //! results with UniProt features and structures in Polars frames, and test which heads track
 //! biology. Start with [`prelude`].
 //!
 //! The rooms, lowest first; a module uses only rooms above it in this list (the CI-checked
 //! layering rule, see ARCHITECTURE.md):
-//! - [`error`], [`device`], [`io`], [`frame`], [`fetch`]: the error type, CPU/CUDA selection,
-//!   FASTA and gzip input, tables on disk (Parquet, CSV) and shards, preparing published models;
+//! - [`error`], [`device`], [`io`], [`frame`]: the error type, CPU/CUDA selection, FASTA and
+//!   gzip input, tables on disk (Parquet, CSV) and shards;
 //! - [`model`]: one file per architecture on one encoder core, tokenizers, weights, memory;
+//! - [`fetch`]: preparing published models from their wheels (it converts checkpoints with
+//!   [`model`]);
 //! - [`annotation`], [`structure`]: UniProt features, binding sites, IMGT regions; PDB/mmCIF;
 //! - [`stats`]: tests, correlations, multiple-testing corrections, relevance statistics;
 //! - [`plot`]: figures (SVG and PNG from one drawing code);

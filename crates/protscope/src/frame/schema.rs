@@ -1161,6 +1161,86 @@ pub const IMGT_POSITIONS: TableSchema = TableSchema {
     exact: false,
 };
 
+const SCORE_METHOD: ColumnSpec = col(
+    "method",
+    Text,
+    "`causal`: next-token log-probabilities of a decoder (IgLM's rule); `pseudo`: \
+     pseudo-log-likelihood of a masked LM, each residue masked in turn (Salazar et al. 2020).",
+);
+
+/// `protscope score`: one row per sequence.
+pub const SEQUENCE_SCORES: TableSchema = TableSchema {
+    name: "sequence_scores",
+    written_by: "`protscope score`; `model::scoring::scores_frame`",
+    about: "One row per sequence: how probable the language model finds it.",
+    columns: &[
+        PROTEIN,
+        col(
+            "n_scored",
+            Integer,
+            "Tokens scored: the residues (pseudo); the residues after the first context token \
+             and the closing token (causal).",
+        ),
+        col(
+            "log_likelihood",
+            Float,
+            "Sum of the scored tokens' natural-log probabilities.",
+        ),
+        col(
+            "mean_log_likelihood",
+            Float,
+            "log_likelihood / n_scored (IgLM's score for causal models).",
+        ),
+        col("perplexity", Float, "exp(−mean_log_likelihood)."),
+        SCORE_METHOD,
+    ],
+    recognised_by: &[
+        "protein",
+        "n_scored",
+        "log_likelihood",
+        "mean_log_likelihood",
+        "perplexity",
+        "method",
+    ],
+    exact: false,
+};
+
+/// `protscope score --per-residue`: one row per scored residue.
+pub const RESIDUE_SCORES: TableSchema = TableSchema {
+    name: "residue_scores",
+    written_by: "`protscope score --per-residue`; `model::scoring::residue_scores_frame`",
+    about: "One row per scored residue: its log-probability and the most probable amino acid \
+            at its position.",
+    columns: &[
+        PROTEIN,
+        col("position", Integer, "Residue, 1-based (prefix tokens are not counted)."),
+        col("residue", Text, "The residue letter."),
+        col(
+            "log_prob",
+            Float,
+            "Natural-log probability of the residue given the tokens before it (causal) or all \
+             other tokens with it masked (pseudo).",
+        ),
+        col(
+            "predicted",
+            Text,
+            "The most probable of the 20 standard amino acids at this position.",
+        ),
+        col("predicted_log_prob", Float, "Its natural-log probability."),
+        SCORE_METHOD,
+    ],
+    recognised_by: &[
+        "protein",
+        "position",
+        "residue",
+        "log_prob",
+        "predicted",
+        "predicted_log_prob",
+        "method",
+    ],
+    exact: false,
+};
+
 pub const RESIDUE_MASKS: TableSchema = TableSchema {
     name: "residue_masks",
     written_by: "`protscope features --residues`; `annotation::residue_frame`",
@@ -1266,6 +1346,9 @@ pub const ALL: &[&TableSchema] = &[
     &CONTACT_EVALUATION,
     &CONTACT_EVALUATION_MEANS,
     &IMGT_POSITIONS,
+    &SEQUENCE_SCORES,
+    // Before `residue_masks`, whose columns it has.
+    &RESIDUE_SCORES,
     &RESIDUE_MASKS,
     &PROBE,
 ];

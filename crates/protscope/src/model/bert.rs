@@ -14,6 +14,7 @@ use crate::{Error, Result};
 
 /// HF `BertEmbeddings` in eval: LN(word + token_type(0) + position), positions 0..T. ALBERT's
 /// are the same at its `embedding_size`, followed by the projection to the hidden size.
+/// RoBERTa's count from the padding index instead (see [`BertEmbeddings::with_padding_offset`]).
 #[derive(Debug, Clone)]
 pub struct BertEmbeddings {
     word: Embedding,
@@ -22,16 +23,37 @@ pub struct BertEmbeddings {
     norm: LayerNorm,
     /// ALBERT: `encoder.embedding_hidden_mapping_in` (embedding size → hidden size).
     projection: Option<Linear>,
+    /// RoBERTa: the padding index. Positions of real tokens are then padding_idx + 1, + 2, …
+    /// and padding keeps padding_idx (fairseq's `make_positions`, HF
+    /// `create_position_ids_from_input_ids`).
+    padding_offset: Option<u32>,
 }
 
 impl BertEmbeddings {
+    /// RoBERTa's positions: counted from `padding_idx + 1` over the non-padding tokens.
+    pub(crate) fn with_padding_offset(mut self, padding_idx: u32) -> Self {
+        self.padding_offset = Some(padding_idx);
+        self
+    }
+
     pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         let device = input_ids.device();
-        let positions = Tensor::arange(0u32, t as u32, device)?;
         let types = Tensor::zeros((b, t), candle_core::DType::U32, device)?;
         let x = (self.word.forward(input_ids)? + self.token_type.forward(&types)?)?;
-        let x = x.broadcast_add(&self.position.forward(&positions)?)?;
+        let x = match self.padding_offset {
+            None => {
+                let positions = Tensor::arange(0u32, t as u32, device)?;
+                x.broadcast_add(&self.position.forward(&positions)?)?
+            }
+            Some(padding_idx) => {
+                // The running count in f32 (candle's cumsum is a matmul, which has no integer
+                // kernel), exact for any length a model takes.
+                let not_pad = input_ids.ne(padding_idx)?.to_dtype(candle_core::DType::F32)?;
+                let ids = ((not_pad.cumsum(1)? * &not_pad)? + padding_idx as f64)?;
+                (x + self.position.forward(&ids.to_dtype(candle_core::DType::U32)?)?)?
+            }
+        };
         let x = self.norm.forward(&x)?;
         Ok(match &self.projection {
             Some(projection) => projection.forward(&x)?,
@@ -70,6 +92,7 @@ impl BertEmbeddings {
                 config.layer_norm_eps,
             )?,
             projection,
+            padding_offset: None,
         })
     }
 }

@@ -23,6 +23,11 @@ pub enum Family {
     EsmC,
     /// `model_type: xlnet` (ProtXLNet): relative attention, specials at the end.
     Xlnet,
+    /// `model_type: roberta` (Sapiens): BERT with positions counted from the padding index.
+    Roberta,
+    /// `model_type: gpt2` (IgLM, ProtGPT2-style checkpoints): a causal decoder, pre-LN, learned
+    /// positions, fused `c_attn` in Conv1D layout, LM head tied to the token embeddings.
+    Gpt2,
 }
 
 impl Family {
@@ -37,6 +42,8 @@ impl Family {
     pub fn reads_tensor(&self, name: &str) -> bool {
         match self {
             Family::T5 => !(name.starts_with("decoder.") || name.starts_with("lm_head.")),
+            // Older GPT-2 checkpoints save the causal mask as buffers; the core builds its own.
+            Family::Gpt2 => !(name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")),
             _ => true,
         }
     }
@@ -45,6 +52,11 @@ impl Family {
     /// ProtXLNet.
     pub fn uses_sentencepiece(&self) -> bool {
         matches!(self, Family::Albert | Family::T5 | Family::Xlnet)
+    }
+
+    /// Causal decoders: each token attends to itself and the tokens before it.
+    pub fn is_causal(&self) -> bool {
+        matches!(self, Family::Gpt2)
     }
 }
 
@@ -92,7 +104,8 @@ pub struct ModelConfig {
 }
 
 const SUPPORTED_TYPES: &str = "\"bert\" (ProtBert, AntiBERTy), \"esm\" (ESM-2), \"albert\" \
-     (ProtAlbert), \"t5\" (ProtT5, Ankh encoders), \"esmc\" (ESM C), \"xlnet\" (ProtXLNet)";
+     (ProtAlbert), \"t5\" (ProtT5, Ankh encoders), \"esmc\" (ESM C), \"xlnet\" (ProtXLNet), \
+     \"roberta\" (Sapiens), \"gpt2\" (IgLM)";
 
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -132,6 +145,8 @@ impl ModelConfig {
             "t5" => Family::T5,
             "esmc" | "ESMplusplus" => Family::EsmC,
             "xlnet" => Family::Xlnet,
+            "roberta" => Family::Roberta,
+            "gpt2" => Family::Gpt2,
             other => {
                 return Err(Error::file(
                     path,
@@ -180,7 +195,7 @@ impl ModelConfig {
                 head_labels.insert(head.clone(), labels);
             }
         }
-        let hidden_size = first_usize(&["hidden_size", "d_model"])?;
+        let hidden_size = first_usize(&["hidden_size", "d_model", "n_embd"])?;
         let num_attention_heads = first_usize(&["num_attention_heads", "num_heads", "n_head"])?;
         if num_attention_heads == 0 {
             return Err(Error::file(path, "num_attention_heads must be positive"));
@@ -200,17 +215,20 @@ impl ModelConfig {
             Family::EsmC => {
                 opt_usize("intermediate_size").unwrap_or((hidden_size * 8 / 3).div_ceil(256) * 256)
             }
+            // GPT-2: `n_inner`, null meaning 4 · n_embd.
+            Family::Gpt2 => opt_usize("n_inner").unwrap_or(4 * hidden_size),
             _ => first_usize(&["intermediate_size", "d_ff", "d_inner"])?,
         };
         let max_position_embeddings = match family {
             Family::T5 | Family::EsmC | Family::Xlnet => {
                 opt_usize("max_position_embeddings").unwrap_or(UNBOUNDED_POSITIONS)
             }
+            Family::Gpt2 => first_usize(&["n_positions", "max_position_embeddings"])?,
             _ => usize_field("max_position_embeddings")?,
         };
         let default_eps = match family {
             Family::T5 => 1e-6,
-            Family::EsmC => 1e-5,
+            Family::EsmC | Family::Gpt2 => 1e-5,
             _ => 1e-12,
         };
         let config = ModelConfig {
@@ -225,8 +243,9 @@ impl ModelConfig {
             intermediate_size,
             hidden_act: field("hidden_act")
                 .or_else(|| field("ff_activation"))
+                .or_else(|| field("activation_function"))
                 .and_then(|v| v.as_str())
-                .unwrap_or("gelu")
+                .unwrap_or(if family == Family::Gpt2 { "gelu_new" } else { "gelu" })
                 .to_string(),
             layer_norm_eps: field("layer_norm_eps")
                 .or_else(|| field("layer_norm_epsilon"))

@@ -40,9 +40,10 @@ impl EsmEmbeddings {
         }
         if let Some(position) = &self.position {
             // Positions count non-padding tokens from padding_idx + 1; padding keeps padding_idx.
-            let not_pad = input_ids.ne(self.padding_idx)?.to_dtype(DType::U32)?;
+            // Counted in f32: candle's cumsum is a matmul, which has no integer kernel.
+            let not_pad = input_ids.ne(self.padding_idx)?.to_dtype(DType::F32)?;
             let ids = (not_pad.cumsum(1)? * &not_pad)?;
-            let ids = (ids + self.padding_idx as f64)?;
+            let ids = (ids + self.padding_idx as f64)?.to_dtype(DType::U32)?;
             x = (x + position.forward(&ids)?)?;
         }
         if let Some(norm) = &self.norm_before {

@@ -1,7 +1,7 @@
 //! Protein language models on one instrumented encoder core.
 //!
 //! [`ProteinModel::load`] reads a local Hugging Face model folder: BERT family, ESM-2, ALBERT,
-//! the T5 encoder, XLNet or ESM C, each built by its own file on [`encoder::Encoder`]. The
+//! the T5 encoder, XLNet, ESM C, RoBERTa or the GPT-2 causal decoder, each built by its own file on [`encoder::Encoder`]. The
 //! forward pass is split where interpretability needs it: [`ProteinModel::embed`] gives the
 //! embedding-module output, [`ProteinModel::encode`] runs the encoder from any such tensor
 //! (e.g. an interpolation for integrated gradients) with the capture points of
@@ -13,12 +13,16 @@ pub mod config;
 pub mod encoder;
 pub mod esm;
 pub mod esmc;
+pub mod fairseq;
 pub(crate) mod fastmath;
+pub mod gpt2;
 pub mod hub;
 pub mod memory;
 pub mod ops;
 pub mod output;
 pub mod outputs;
+pub mod roberta;
+pub mod scoring;
 pub mod t5;
 pub mod tokenizer;
 pub(crate) mod torch_file;
@@ -97,6 +101,8 @@ pub(crate) enum EmbeddingModule {
     Esm(esm::EsmEmbeddings),
     /// A token lookup and nothing else (T5, XLNet, ESM C).
     Lookup(candle_nn::Embedding),
+    /// GPT-2: token + position lookups.
+    Gpt2(gpt2::Gpt2Embeddings),
 }
 
 /// What an architecture file builds: everything but the tokenizer.
@@ -158,6 +164,8 @@ impl ProteinModel {
             Family::T5 => t5::load(&config, &weights)?,
             Family::EsmC => esmc::load(&config, &weights)?,
             Family::Xlnet => xlnet::load(&config, &weights)?,
+            Family::Roberta => roberta::load(&config, &weights)?,
+            Family::Gpt2 => gpt2::load(&config, &weights)?,
         };
         let tokenizer = SequenceTokenizer::from_folder(dir, &config)?;
         Ok(ProteinModel {
@@ -172,6 +180,18 @@ impl ProteinModel {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Whether the model is a causal decoder (GPT-2): attention maps are lower-triangular, and
+    /// its `lm` output predicts each next token.
+    pub fn is_causal(&self) -> bool {
+        self.backbone.encoder.is_causal()
+    }
+
+    /// Sets the tokens placed before every sequence's residues (IgLM: `[HEAVY] [HUMAN]`); see
+    /// [`SequenceTokenizer::set_prefix`].
+    pub fn set_prefix(&mut self, prefix: &str) -> Result<()> {
+        self.tokenizer.set_prefix(prefix)
     }
 
     /// XLNet's segment ids ([`SegmentIds::None`] unless set); None for other architectures.
@@ -319,6 +339,7 @@ impl ProteinModel {
             EmbeddingModule::Bert(e) => e.forward(input_ids),
             EmbeddingModule::Esm(e) => e.forward(input_ids, mask),
             EmbeddingModule::Lookup(e) => Ok(candle_core::Module::forward(e, input_ids)?),
+            EmbeddingModule::Gpt2(e) => e.forward(input_ids),
         }
     }
 

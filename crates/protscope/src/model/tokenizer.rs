@@ -18,10 +18,13 @@
 //!   token is optional (only the mask baseline needs one).
 //! - A sequence becomes `first special, residues…, final special` (`[CLS] … [SEP]` or
 //!   `<cls> … <eos>`), `residues…, </s>` in T5, which has no leading special token, or
-//!   `residues…, <sep>, <cls>` in XLNet. Its
+//!   `residues…, <sep>, <cls>` in XLNet, `<s> … </s>` in RoBERTa and `prefix…, residues…,
+//!   closing` in GPT-2 decoders (IgLM: `[HEAVY] [HUMAN] … [SEP]`; the prefix is set with
+//!   [`SequenceTokenizer::set_prefix`], any family may have one). Its
 //!   length in tokens (specials included) must not exceed the model's limit (BERT:
 //!   `max_position_embeddings`; ESM: `max_position_embeddings - 2`, the offset ESM's positions
-//!   start at; T5 and ESM C: none), unless a `max_len` truncation is asked for.
+//!   start at; RoBERTa: `max_position_embeddings - padding_idx - 1`; GPT-2: `n_positions`;
+//!   T5 and ESM C: none), unless a `max_len` truncation is asked for.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,7 +55,8 @@ pub struct EncodedSequence {
     pub id: String,
     /// Token ids, specials included: `residues.len() + 2` (`residues.len() + 1` in T5).
     pub ids: Vec<u32>,
-    /// Token index of the first residue: 1 after a leading special token, 0 in T5.
+    /// Token index of the first residue: 1 after a leading special token, 0 in T5; after the
+    /// prefix tokens where the tokenizer has a prefix ([`SequenceTokenizer::set_prefix`]).
     pub residue_start: usize,
     /// The residues actually given to the model (upper-cased, truncated), one char each.
     pub residues: Vec<char>,
@@ -99,6 +103,8 @@ pub struct SequenceTokenizer {
     pub mask_token: Option<String>,
     /// None where the vocabulary has no unknown token (then every residue must be in it).
     pub unk_token: Option<String>,
+    /// Tokens before the residues ([`Self::set_prefix`]).
+    prefix: Vec<String>,
     source: PathBuf,
 }
 
@@ -165,10 +171,13 @@ impl SequenceTokenizer {
             None => word_level_tokenizer(&vocab, &specials)
                 .map_err(|e| Error::file(&source, format!("cannot build tokenizer: {e}")))?,
         };
-        let max_tokens = if family == super::Family::Esm {
-            max_position_embeddings.saturating_sub(2)
-        } else {
-            max_position_embeddings
+        let max_tokens = match family {
+            super::Family::Esm => max_position_embeddings.saturating_sub(2),
+            // Positions start after the padding index (fairseq's learned positions).
+            super::Family::Roberta => {
+                max_position_embeddings.saturating_sub(super::roberta::padding_idx(config) + 1)
+            }
+            _ => max_position_embeddings,
         };
         Ok(SequenceTokenizer {
             tokenizer,
@@ -180,8 +189,37 @@ impl SequenceTokenizer {
             pad_token: specials.pad,
             mask_token: specials.mask,
             unk_token: specials.unk,
+            prefix: Vec::new(),
             source,
         })
+    }
+
+    /// Tokens placed before the residues of every sequence (after the first special token,
+    /// if any): a causal model's conditioning, such as IgLM's `[HEAVY] [HUMAN]`. `text` is
+    /// whitespace-separated vocabulary tokens; empty clears the prefix. Tables never show the
+    /// prefix: residue positions stay 1-based.
+    pub fn set_prefix(&mut self, text: &str) -> Result<()> {
+        let mut prefix = Vec::new();
+        for token in text.split_whitespace() {
+            if !self.vocab.contains_key(token) {
+                return Err(Error::setting(
+                    "prefix",
+                    text,
+                    format!(
+                        "token `{token}` is not in the model's vocabulary ({})",
+                        self.source.display()
+                    ),
+                ));
+            }
+            prefix.push(token.to_string());
+        }
+        self.prefix = prefix;
+        Ok(())
+    }
+
+    /// The prefix tokens of [`Self::set_prefix`].
+    pub fn prefix(&self) -> &[String] {
+        &self.prefix
     }
 
     pub fn alphabet(&self) -> Alphabet {
@@ -330,14 +368,15 @@ impl SequenceTokenizer {
             .tokenizer
             .encode(text.as_str(), true)
             .map_err(|e| Error::sequence(id, format!("tokenizer failed: {e}")))?;
-        let ids = encoding.get_ids().to_vec();
+        let mut ids = encoding.get_ids().to_vec();
         let start = usize::from(self.first_token.is_some());
         let first_ok = match &self.first_token {
             Some(first) => ids.first() == Some(&self.vocab[first]),
             None => true,
         };
         let final_ids: Vec<u32> = self.final_tokens.iter().map(|t| self.vocab[t]).collect();
-        if ids.len() != keep + specials || !first_ok || !ids.ends_with(&final_ids) {
+        let prefix = self.prefix.len();
+        if ids.len() + prefix != keep + specials || !first_ok || !ids.ends_with(&final_ids) {
             return Err(Error::sequence(
                 id,
                 format!(
@@ -353,18 +392,21 @@ impl SequenceTokenizer {
                 ),
             ));
         }
+        let prefix_ids = self.prefix.iter().map(|t| self.vocab[t]);
+        ids.splice(start..start, prefix_ids);
         Ok(EncodedSequence {
             id: id.to_string(),
             ids,
-            residue_start: start,
+            residue_start: start + prefix,
             residues: residues[..keep].to_vec(),
             truncated,
         })
     }
 
-    /// Special tokens per sequence: 2 (1 in T5, `</s>` only).
+    /// Special tokens per sequence: 2 (1 in T5, `</s>` only; 1 in GPT-2, the closing token),
+    /// plus the prefix tokens.
     pub fn special_count(&self) -> usize {
-        self.final_tokens.len() + usize::from(self.first_token.is_some())
+        self.final_tokens.len() + usize::from(self.first_token.is_some()) + self.prefix.len()
     }
 
     fn alphabet_description(&self) -> &'static str {
@@ -468,11 +510,17 @@ impl SpecialTokens {
         };
         let cls_usual: &[&str] = if esm {
             &["<cls>", "[CLS]"]
+        } else if family == Family::Roberta {
+            &["<s>", "<cls>", "[CLS]"]
         } else {
             &["[CLS]", "<cls>"]
         };
         let sep_usual: &[&str] = if esm {
             &["<eos>", "</s>", "[SEP]", "<sep>"]
+        } else if family == Family::Roberta {
+            &["</s>", "<eos>", "[SEP]", "<sep>"]
+        } else if family == Family::Gpt2 {
+            &["[SEP]", "<|endoftext|>", "</s>", "<eos>"]
         } else {
             &["[SEP]", "<sep>", "</s>", "<eos>"]
         };
@@ -481,6 +529,12 @@ impl SpecialTokens {
                 let usual = ["</s>", "<eos>"];
                 let eos = required("end-of-sequence", find(&["eos_token"], &usual)?, &usual)?;
                 (None, vec![eos])
+            }
+            // A causal decoder reads the residues after the prefix the user gives (IgLM:
+            // `[HEAVY] [HUMAN]`) and closes them with its separator or end-of-text token.
+            Family::Gpt2 => {
+                let sep = required("closing", find(&["sep_token", "eos_token"], sep_usual)?, sep_usual)?;
+                (None, vec![sep])
             }
             Family::Xlnet => {
                 let sep = required("separator", find(&["sep_token"], &["<sep>"])?, &["<sep>"])?;
@@ -504,7 +558,12 @@ impl SpecialTokens {
             }
         };
         let pad_usual = ["[PAD]", "<pad>"];
-        let pad = required("padding", find(&["pad_token"], &pad_usual)?, &pad_usual)?;
+        let pad = match find(&["pad_token"], &pad_usual)? {
+            // GPT-2 vocabularies often have no padding token: pad with the closing one (what
+            // HF users do; padded positions are masked either way).
+            None if family == Family::Gpt2 => last[0].clone(),
+            pad => required("padding", pad, &pad_usual)?,
+        };
         // T5 has no mask token; its first sentinel marks masked spans in pre-training.
         let mask = find(&["mask_token"], &["[MASK]", "<mask>", "<extra_id_0>"])?;
         let unk = find(&["unk_token"], &["[UNK]", "<unk>"])?;

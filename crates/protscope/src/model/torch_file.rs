@@ -47,7 +47,63 @@ pub(crate) fn read_torch_file(
     if is_zip {
         read_zip(path, keep, &convert)
     } else {
-        read_legacy(path, keep, &convert)
+        Ok(read_legacy(path, keep, &convert, None)?.0)
+    }
+}
+
+/// A training checkpoint in torch's legacy layout that keeps its state dict under `key` (fairseq:
+/// `model`) beside other entries (fairseq: the `args` namespace, optimizer history and state):
+/// the state dict's tensors, and the checkpoint's other top-level entries as pickle objects.
+pub(crate) fn read_checkpoint_entry(
+    path: &Path,
+    key: &str,
+) -> Result<(HashMap<String, Tensor>, Vec<(String, Object)>)> {
+    let convert = |tensor: Tensor| -> Result<Tensor> { Ok(tensor) };
+    let (tensors, others) = read_legacy(path, &|_| true, &convert, Some(key))?;
+    Ok((tensors, others))
+}
+
+/// Bytes per element of a legacy storage class (`FloatStorage`, …).
+fn storage_element_bytes(class_name: &str) -> Option<u64> {
+    Some(match class_name {
+        "DoubleStorage" | "LongStorage" => 8,
+        "FloatStorage" | "IntStorage" => 4,
+        "HalfStorage" | "BFloat16Storage" | "ShortStorage" => 2,
+        "ByteStorage" | "CharStorage" | "BoolStorage" => 1,
+        _ => return None,
+    })
+}
+
+/// Every storage `obj` refers to (persistent ids `('storage', class, key, location, size)`),
+/// with its element size: a checkpoint's optimizer state has storages of its own, whose data
+/// must be stepped over even though no tensor read here uses them.
+fn collect_storages(obj: &Object, out: &mut HashMap<String, u64>) {
+    match obj {
+        Object::PersistentLoad(id) => {
+            if let Object::Tuple(items) = &**id {
+                if let [Object::Unicode(kind), Object::Class { class_name, .. }, Object::Unicode(key), ..] =
+                    &items[..]
+                {
+                    if let (true, Some(bytes)) =
+                        (kind == "storage", storage_element_bytes(class_name))
+                    {
+                        out.insert(key.clone(), bytes);
+                    }
+                }
+            }
+        }
+        Object::Tuple(items) | Object::List(items) => {
+            items.iter().for_each(|o| collect_storages(o, out))
+        }
+        Object::Dict(entries) => entries.iter().for_each(|(k, v)| {
+            collect_storages(k, out);
+            collect_storages(v, out);
+        }),
+        Object::Reduce { callable, args } | Object::Build { callable, args } => {
+            collect_storages(callable, out);
+            collect_storages(args, out);
+        }
+        _ => {}
     }
 }
 
@@ -90,12 +146,14 @@ fn read_pickle<R: std::io::BufRead>(reader: &mut R) -> candle_core::Result<Objec
     stack.finalize()
 }
 
-/// torch < 1.6 (and `_use_new_zipfile_serialization=False`).
+/// torch < 1.6 (and `_use_new_zipfile_serialization=False`). With `entry`, the state dict is
+/// that entry of the saved dict, and the other entries are returned too.
 fn read_legacy(
     path: &Path,
     keep: &dyn Fn(&str) -> bool,
     convert: Convert,
-) -> Result<HashMap<String, Tensor>> {
+    entry: Option<&str>,
+) -> Result<(HashMap<String, Tensor>, Vec<(String, Object)>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     // candle's LONG1 reads at most 8 bytes, so the 10-byte magic number is checked by hand.
@@ -129,9 +187,34 @@ fn read_legacy(
         }
     }
     let state = read_pickle(&mut reader).map_err(bad)?;
+    let mut storage_bytes = HashMap::new();
+    collect_storages(&state, &mut storage_bytes);
     let entries = match state {
         Object::Dict(entries) => entries,
         _ => return Err(unreadable(path, "the saved object is not a state dict")),
+    };
+    let mut others = Vec::new();
+    let entries = match entry {
+        None => entries,
+        Some(key) => {
+            let mut found = None;
+            for (name, value) in entries {
+                match name {
+                    Object::Unicode(name) if name == key => found = Some(value),
+                    Object::Unicode(name) => others.push((name, value)),
+                    _ => {}
+                }
+            }
+            match found {
+                Some(Object::Dict(entries)) => entries,
+                _ => {
+                    return Err(unreadable(
+                        path,
+                        format!("the checkpoint has no state dict under `{key}`"),
+                    ))
+                }
+            }
+        }
     };
     let mut infos: Vec<TensorInfo> = Vec::new();
     for (name, value) in entries {
@@ -149,10 +232,9 @@ fn read_legacy(
     };
     // candle names a tensor's storage `{dir}/{key}`; with an empty dir, `/{key}`.
     let storage_key = |info: &TensorInfo| info.path.trim_start_matches('/').to_string();
-    let storage_dtype: HashMap<String, DType> = infos
-        .iter()
-        .map(|info| (storage_key(info), info.dtype))
-        .collect();
+    for info in &infos {
+        storage_bytes.insert(storage_key(info), info.dtype.size_in_bytes() as u64);
+    }
     // Each storage: int64 element count, then its data.
     let mut position = reader.stream_position().map_err(|e| Error::io(path, e))?;
     let file_len = reader
@@ -168,9 +250,9 @@ fn read_legacy(
             .and_then(|_| file.read_exact(&mut count))
             .map_err(|e| unreadable(path, format!("storage `{key}`: {e}")))?;
         let count = u64::from_le_bytes(count);
-        let element = storage_dtype
+        let element = storage_bytes
             .get(&key)
-            .map(|d| d.size_in_bytes() as u64)
+            .copied()
             .ok_or_else(|| unreadable(path, format!("storage `{key}` belongs to no tensor")))?;
         let bytes = count
             .checked_mul(element)
@@ -198,7 +280,7 @@ fn read_legacy(
             .map_err(|e| Error::tensor(path, info.name.as_str(), e))?;
         tensors.insert(info.name.clone(), convert(tensor)?);
     }
-    Ok(tensors)
+    Ok((tensors, others))
 }
 
 /// A tensor whose storage data starts at `start` (`len` bytes) in `file`: contiguous, or

@@ -218,6 +218,14 @@ impl Weights {
         })
     }
 
+    /// GPT-2's `Conv1D`: `{prefix}.weight` stored (in, out), `y = x W + b`; as a [`Linear`],
+    /// whose weight is (out, in).
+    pub fn conv1d(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
+        let w = self.get(&format!("{prefix}.weight"), &[in_dim, out_dim])?;
+        let b = self.get(&format!("{prefix}.bias"), &[out_dim])?;
+        Ok(Linear::new(w.t()?.contiguous()?, Some(b)).with_transposed_copy(self.transposed_copies))
+    }
+
     /// `{prefix}.weight` (out, in) and no bias (T5, ESM C).
     pub fn linear_without_bias(
         &self,

@@ -17,13 +17,29 @@ use crate::Result;
 /// of `dtype` where padded (as HF does), shaped (B, 1, 1, T) to broadcast over heads and queries.
 pub fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
     let (b, t) = mask.dims2()?;
-    let most_negative = match dtype {
+    let bias = ((1.0 - mask.to_dtype(DType::F32)?)? * most_negative(dtype))?;
+    Ok(bias.to_dtype(dtype)?.reshape((b, 1, 1, t))?)
+}
+
+/// A padding bias (B, 1, 1, T) of [`attention_bias`] with the causal mask added: (B, 1, T, T),
+/// the most negative value of the dtype wherever the key comes after the query or is padding.
+/// The minimum of the two masks (not their sum) keeps every entry finite.
+pub(crate) fn causal_bias(bias: &Tensor, t: usize) -> Result<Tensor> {
+    let most_negative = most_negative(bias.dtype());
+    let future: Vec<f32> = (0..t * t)
+        .map(|i| if i % t > i / t { most_negative as f32 } else { 0.0 })
+        .collect();
+    let causal = Tensor::from_vec(future, (1, 1, t, t), bias.device())?.to_dtype(bias.dtype())?;
+    Ok(bias.broadcast_minimum(&causal)?)
+}
+
+/// The most negative finite value of `dtype` (HF's mask value).
+fn most_negative(dtype: DType) -> f64 {
+    match dtype {
         DType::F16 => -65504.0,                   // the most negative finite f16
         DType::BF16 => -3.389_531_389_251_535e38, // the most negative finite bf16
         _ => f32::MIN as f64,
-    };
-    let bias = ((1.0 - mask.to_dtype(DType::F32)?)? * most_negative)?;
-    Ok(bias.to_dtype(dtype)?.reshape((b, 1, 1, t))?)
+    }
 }
 
 /// Self-attention: stacked q/k/v projection, optional q/k normalisation (ESM C), optional

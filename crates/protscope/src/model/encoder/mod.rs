@@ -195,6 +195,8 @@ pub struct Encoder {
     position_bias: Option<RelativePositionBias>,
     /// XLNet: relative position encodings (and segments) for every layer's relative attention.
     xlnet: Option<XlnetInputs>,
+    /// Causal decoders (GPT-2): query i attends to keys 0..=i only.
+    causal: bool,
 }
 
 impl Encoder {
@@ -234,7 +236,20 @@ impl Encoder {
             rotary,
             position_bias,
             xlnet: None,
+            causal: false,
         }
+    }
+
+    /// A causal decoder's stack: every pass masks the keys after each query, on top of the
+    /// padding mask, so attention maps are lower-triangular (rows = queries).
+    pub(crate) fn with_causal_mask(mut self) -> Self {
+        self.causal = true;
+        self
+    }
+
+    /// Whether query i sees only keys 0..=i (GPT-2).
+    pub fn is_causal(&self) -> bool {
+        self.causal
     }
 
     /// XLNet: every pass computes the relative position encodings and segment matrix its
@@ -289,6 +304,9 @@ impl Encoder {
             }
         }
         let mut bias = attention_bias(mask, embeddings.dtype())?;
+        if self.causal {
+            bias = attention::causal_bias(&bias, t)?;
+        }
         if let Some(position_bias) = &self.position_bias {
             let table = position_bias.table(t, embeddings.device())?;
             bias = bias.broadcast_add(&table.to_dtype(bias.dtype())?)?;
