@@ -525,3 +525,139 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
         assert!(html.contains("<svg"), "{name}: report without figures");
     }
 }
+
+/// `score`: pseudo-log-likelihood for a masked LM, IgLM's causal rule for a decoder with
+/// `--prefix`; `--per-residue` writes one row per scored residue.
+#[test]
+fn score_writes_sequence_and_residue_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = write_fasta(tmp.path(), &[("h1", "EVQLVESGG"), ("h2", "QVQLQES")]);
+    for (name, prefix, method, per_residue_rows) in [
+        ("roberta_mlm", None, "pseudo", 16),
+        // Causal: the residues after the prefix and the closing [SEP] are scored.
+        ("gpt2_lm", Some("[HEAVY] [HUMAN]"), "causal", 16),
+    ] {
+        let out = tmp.path().join(format!("{name}.csv"));
+        let residues = tmp.path().join(format!("{name}.residues.csv"));
+        let model = model_fixture(name);
+        let mut args = vec![
+            "score",
+            "--model",
+            model.to_str().unwrap(),
+            "--fasta",
+            &fasta,
+            "--out",
+            out.to_str().unwrap(),
+            "--per-residue",
+            residues.to_str().unwrap(),
+        ];
+        if let Some(p) = prefix {
+            args.extend(["--prefix", p]);
+        }
+        let (ok, _, err) = protscope(&args);
+        assert!(ok, "{name}: {err}");
+        let df = read_table(&out).unwrap();
+        assert_eq!(
+            columns(&df),
+            [
+                "protein",
+                "n_scored",
+                "log_likelihood",
+                "mean_log_likelihood",
+                "perplexity",
+                "method"
+            ]
+        );
+        assert_eq!(
+            df.column("method").unwrap().str().unwrap().get(0),
+            Some(method)
+        );
+        let n: Vec<i64> = df
+            .column("n_scored")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let want = if method == "causal" { [10, 8] } else { [9, 7] };
+        assert_eq!(n, want, "{name}");
+        let r = read_table(&residues).unwrap();
+        assert_eq!(r.height(), per_residue_rows, "{name}");
+        let positions: Vec<i64> = r
+            .column("position")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .take(3)
+            .collect();
+        assert_eq!(
+            positions,
+            [1, 2, 3],
+            "{name}: positions are 1-based residues"
+        );
+    }
+}
+
+/// A causal decoder's attention table: prefix tokens and the closing token dropped, positions
+/// 1-based residues, nothing above the diagonal.
+#[test]
+fn causal_attention_table_drops_the_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = write_fasta(tmp.path(), &[("h1", "EVQLVES")]);
+    let model = model_fixture("gpt2_lm");
+    let out = tmp.path().join("a.csv");
+    let (ok, _, err) = protscope(&[
+        "attention",
+        "--model",
+        model.to_str().unwrap(),
+        "--prefix",
+        "[HEAVY] [HUMAN]",
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    // 2 layers × 4 heads × 7² residue pairs.
+    assert_eq!(df.height(), 2 * 4 * 49);
+    let from = df.column("from").unwrap().i64().unwrap();
+    let to = df.column("to").unwrap().i64().unwrap();
+    let weight = df.column("weight").unwrap().f64().unwrap();
+    for i in 0..df.height() {
+        let (f, t, w) = (
+            from.get(i).unwrap(),
+            to.get(i).unwrap(),
+            weight.get(i).unwrap(),
+        );
+        assert!((1..=7).contains(&f) && (1..=7).contains(&t));
+        if t > f {
+            assert_eq!(w, 0.0, "key {t} after query {f}");
+        }
+    }
+    let (ok, _, err) = protscope(&[
+        "attention",
+        "--model",
+        model.to_str().unwrap(),
+        "--prefix",
+        "[HEAVY] [DOG]",
+        "--fasta",
+        &fasta,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("[DOG]"), "{err}");
+}
+
+/// `fetch iglm` shows the licence and stops, saying how to accept it; nothing is downloaded.
+#[test]
+fn fetch_iglm_without_accepting_the_licence_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, stdout, err) = protscope(&["fetch", "iglm", "--dir", tmp.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(err.contains("JHU Academic Software License"), "{err}");
+    assert!(err.contains("--accept-licence"), "{err}");
+    assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
+}

@@ -82,7 +82,15 @@ fn download_wheel_of(dir: &Path, requirement: &str) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let output = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", requirement, "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            requirement,
+            "-d",
+        ])
         .arg(dir)
         .output()
         .map_err(|e| {
@@ -362,10 +370,12 @@ pub fn fetch_iglm(dir: &Path, accept_licence: bool) -> Result<IglmFolders> {
                 &wheel_entry(&wheel, &format!("{prefix}/config.json"))?,
             )?;
             let bin = out.join("pytorch_model.bin");
-            write_file(&bin, &wheel_entry(&wheel, &format!("{prefix}/pytorch_model.bin"))?)?;
-            let keep = |name: &str| {
-                !(name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"))
-            };
+            write_file(
+                &bin,
+                &wheel_entry(&wheel, &format!("{prefix}/pytorch_model.bin"))?,
+            )?;
+            let keep =
+                |name: &str| !(name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"));
             let tensors = crate::model::torch_file::read_torch_file(
                 &bin,
                 &candle_core::Device::Cpu,

@@ -10,6 +10,12 @@
 //! - weight above θ: Σ α_ij 1[α_ij > θ] f(i,j) / Σ α_ij 1[α_ij > θ], which is what provis'
 //!   `compute_edge_features.py` computes when given `--min-attn`.
 //!
+//! Causal decoders (GPT-2): query i attends to keys 0..=i only, so the maps are
+//! lower-triangular. Edge counts and proportions read the maps as they are (masked entries are 0
+//! and never reach θ); the background, the share of edges expected on the property, counts only
+//! edges that can exist: key j has n − j of them, so a site's weight in the background is
+//! (n − j) / (n(n+1)/2), and a contact background counts known pairs with j ≤ i.
+//!
 //! Special tokens are removed first (weights not renormalised) and sequences are cut to
 //! `max_len` tokens including the specials before the model runs, as provis does. Sums run over
 //! all proteins; a head whose n_edges is below `min_total` is marked excluded (provis: 100).
@@ -219,16 +225,36 @@ impl HeadStatistics {
         };
         let mut updates: Vec<(Vec<f64>, f64, f64)> = Vec::with_capacity(self.properties.len());
         let mut contact_hits = sums.contact_hits.into_iter();
+        // The background is the share of possible edges (i → j) that land on the property. A
+        // causal decoder's query i sees keys 0..=i only, so key j has n − j possible edges and
+        // the background counts those (pairs j ≤ i); a bidirectional map has n per key, which
+        // gives the share of residues with the property.
+        let causal = maps.causal;
+        let edges_to = |j: usize| if causal { (n - j) as f64 } else { 1.0 };
+        let possible: f64 = (0..n).map(edges_to).sum();
+        let sites_background = |is_site: &dyn Fn(usize) -> bool| -> (f64, f64) {
+            let positives = (0..n).filter(|&j| is_site(j)).map(edges_to).sum();
+            (positives, possible)
+        };
         for prop in properties {
             match prop {
                 ProteinProperty::Sites(site) => {
                     let hits = weigh(&|j| if site[j] { 1.0 } else { 0.0 });
-                    updates.push((hits, count(site), n as f64));
+                    let (positives, total) = sites_background(&|j| site[j]);
+                    updates.push((hits, positives, total));
                 }
                 ProteinProperty::Contacts { contact, known } => {
                     let hits = contact_hits.next().expect("one sum per contact property");
-                    let positives = contact.iter().zip(*known).filter(|(&c, &k)| c && k);
-                    updates.push((hits, positives.count() as f64, count(known)));
+                    // Row-major (query i, key j); causal maps have only the pairs j ≤ i.
+                    let exists = |index: usize| !causal || index % n <= index / n;
+                    let (mut positives, mut total) = (0.0, 0.0);
+                    for (index, (&c, &k)) in contact.iter().zip(*known).enumerate() {
+                        if k && exists(index) {
+                            total += 1.0;
+                            positives += f64::from(u8::from(c));
+                        }
+                    }
+                    updates.push((hits, positives, total));
                 }
                 ProteinProperty::AminoAcids(residues) => {
                     let kinds: Vec<Option<usize>> = residues
@@ -237,8 +263,8 @@ impl HeadStatistics {
                         .collect();
                     for k in 0..AMINO_ACIDS.len() {
                         let hits = weigh(&|j| if kinds[j] == Some(k) { 1.0 } else { 0.0 });
-                        let count = kinds.iter().filter(|&&c| c == Some(k)).count();
-                        updates.push((hits, count as f64, n as f64));
+                        let (positives, total) = sites_background(&|j| kinds[j] == Some(k));
+                        updates.push((hits, positives, total));
                     }
                 }
             }
@@ -687,10 +713,6 @@ struct EdgeSums {
     contact_hits: Vec<Vec<f64>>,
 }
 
-fn count(values: &[bool]) -> f64 {
-    values.iter().filter(|&&v| v).count() as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,6 +727,7 @@ mod tests {
             }
         }
         AttentionMaps {
+            causal: false,
             protein: "p".into(),
             num_layers: 1,
             num_heads: 1,
@@ -767,6 +790,40 @@ mod tests {
         assert_eq!(sum, 3.0, "X belongs to no amino-acid property");
     }
 
+    /// A causal map's background counts only the edges that can exist (key j ≤ query i).
+    #[test]
+    fn causal_backgrounds_count_possible_edges() {
+        let mut m = maps([[1.0, 0.0, 0.0], [0.4, 0.6, 0.0], [0.3, 0.3, 0.4]]);
+        m.causal = true;
+        let site = [true, false, false];
+        let contact = [false, false, true, false, false, false, true, false, false];
+        let known = [true, false, true, false, true, true, true, true, true];
+        let mut stats = HeadStatistics::new(
+            1,
+            1,
+            Weighting::Threshold(0.3),
+            vec!["s".into(), "c".into()],
+        )
+        .unwrap();
+        stats
+            .add(
+                &m,
+                &[
+                    ProteinProperty::Sites(&site),
+                    ProteinProperty::Contacts {
+                        contact: &contact,
+                        known: &known,
+                    },
+                ],
+            )
+            .unwrap();
+        let rows = stats.rows(0.0);
+        // Key 0 has 3 possible edges of 3 + 2 + 1.
+        assert_eq!(rows[0].background, 0.5);
+        // Known pairs with j ≤ i: (0,0) (1,1) (2,0) (2,1) (2,2); one contact, (2,0).
+        assert_eq!(rows[1].background, 1.0 / 5.0);
+    }
+
     #[test]
     fn weighted_forms() {
         let m = maps(W);
@@ -820,6 +877,7 @@ mod tests {
             }
         }
         let m = AttentionMaps {
+            causal: false,
             protein: "p".into(),
             num_layers: 2,
             num_heads: 2,

@@ -28,6 +28,9 @@ pub struct AttentionMaps {
     pub residue_count: usize,
     /// (layers, heads, T, T) on the CPU.
     pub weights: Tensor,
+    /// A causal decoder's maps (GPT-2): lower-triangular, query i sees keys 0..=i only. Head
+    /// statistics then count only the edges that can exist in their backgrounds.
+    pub causal: bool,
 }
 
 impl AttentionMaps {
@@ -201,6 +204,7 @@ pub fn attention_maps<S: Borrow<EncodedSequence>>(
                 residue_start: s.residue_start,
                 residue_count: s.residues.len(),
                 weights: w,
+                causal: model.is_causal(),
             })
         })
         .collect()

@@ -1213,7 +1213,11 @@ pub const RESIDUE_SCORES: TableSchema = TableSchema {
             at its position.",
     columns: &[
         PROTEIN,
-        col("position", Integer, "Residue, 1-based (prefix tokens are not counted)."),
+        col(
+            "position",
+            Integer,
+            "Residue, 1-based (prefix tokens are not counted).",
+        ),
         col("residue", Text, "The residue letter."),
         col(
             "log_prob",

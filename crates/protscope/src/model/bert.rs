@@ -49,9 +49,13 @@ impl BertEmbeddings {
             Some(padding_idx) => {
                 // The running count in f32 (candle's cumsum is a matmul, which has no integer
                 // kernel), exact for any length a model takes.
-                let not_pad = input_ids.ne(padding_idx)?.to_dtype(candle_core::DType::F32)?;
+                let not_pad = input_ids
+                    .ne(padding_idx)?
+                    .to_dtype(candle_core::DType::F32)?;
                 let ids = ((not_pad.cumsum(1)? * &not_pad)? + padding_idx as f64)?;
-                (x + self.position.forward(&ids.to_dtype(candle_core::DType::U32)?)?)?
+                (x + self
+                    .position
+                    .forward(&ids.to_dtype(candle_core::DType::U32)?)?)?
             }
         };
         let x = self.norm.forward(&x)?;

@@ -245,7 +245,11 @@ impl ModelConfig {
                 .or_else(|| field("ff_activation"))
                 .or_else(|| field("activation_function"))
                 .and_then(|v| v.as_str())
-                .unwrap_or(if family == Family::Gpt2 { "gelu_new" } else { "gelu" })
+                .unwrap_or(if family == Family::Gpt2 {
+                    "gelu_new"
+                } else {
+                    "gelu"
+                })
                 .to_string(),
             layer_norm_eps: field("layer_norm_eps")
                 .or_else(|| field("layer_norm_epsilon"))

@@ -113,9 +113,7 @@ pub fn convert_fairseq_roberta(checkpoint: &Path, dict_txt: &Path, out: &Path) -
     let positions = get("sentence_encoder.embed_positions.weight")?;
     let num_layers = (0..)
         .take_while(|i| {
-            tensors.contains_key(&format!(
-                "{root}.sentence_encoder.layers.{i}.fc1.weight"
-            ))
+            tensors.contains_key(&format!("{root}.sentence_encoder.layers.{i}.fc1.weight"))
         })
         .count();
     let number = |name: &str| args.get(name).and_then(|v| v.as_u64()).map(|v| v as usize);
@@ -125,7 +123,11 @@ pub fn convert_fairseq_roberta(checkpoint: &Path, dict_txt: &Path, out: &Path) -
             "its `args` do not give encoder_attention_heads; cannot split the attention heads",
         )
     })?;
-    if args.get("encoder_normalize_before").and_then(|v| v.as_bool()) == Some(true) {
+    if args
+        .get("encoder_normalize_before")
+        .and_then(|v| v.as_bool())
+        == Some(true)
+    {
         return Err(Error::file(
             checkpoint,
             "encoder_normalize_before (pre-LN RoBERTa) is not supported: HF RoBERTa is post-LN",

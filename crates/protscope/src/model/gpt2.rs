@@ -65,11 +65,7 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     let act = activation(config)?;
     let embeddings = Gpt2Embeddings {
         word: w.embedding(&format!("{p}wte.weight"), config.vocab_size, h)?,
-        position: w.embedding(
-            &format!("{p}wpe.weight"),
-            config.max_position_embeddings,
-            h,
-        )?,
+        position: w.embedding(&format!("{p}wpe.weight"), config.max_position_embeddings, h)?,
     };
     let mut encoder_config = EncoderConfig::standard(
         h,

@@ -35,8 +35,8 @@ pub(crate) fn load(config: &ModelConfig, w: &Weights) -> Result<Backbone> {
     };
     let h = config.hidden_size;
     let act = activation(config)?;
-    let embeddings =
-        BertEmbeddings::load(config, w, p, h, None)?.with_padding_offset(padding_idx(config) as u32);
+    let embeddings = BertEmbeddings::load(config, w, p, h, None)?
+        .with_padding_offset(padding_idx(config) as u32);
     let encoder_config = EncoderConfig::standard(
         h,
         config.num_hidden_layers,

@@ -153,7 +153,11 @@ fn residue_score(
 }
 
 /// (B, T, V) logits of output `name` for a batch of token-id rows of one length each.
-fn logits_rows(model: &ProteinModel, seqs: &[&EncodedSequence], name: &str) -> Result<Vec<Vec<f32>>> {
+fn logits_rows(
+    model: &ProteinModel,
+    seqs: &[&EncodedSequence],
+    name: &str,
+) -> Result<Vec<Vec<f32>>> {
     let batch = model.batch(seqs)?;
     let out = model.forward(&batch, ForwardOptions::default())?;
     let logits = model
@@ -161,7 +165,9 @@ fn logits_rows(model: &ProteinModel, seqs: &[&EncodedSequence], name: &str) -> R
         .to_dtype(candle_core::DType::F32)?;
     let (b, t, v) = logits.dims3()?;
     let flat = logits.flatten_all()?.to_vec1::<f32>()?;
-    Ok((0..b).map(|i| flat[i * t * v..(i + 1) * t * v].to_vec()).collect())
+    Ok((0..b)
+        .map(|i| flat[i * t * v..(i + 1) * t * v].to_vec())
+        .collect())
 }
 
 /// Scores of `seqs` by the model's method ([`ScoreMethod::for_model`]).
@@ -216,9 +222,10 @@ pub fn score_sequences(
             }
         }
         ScoreMethod::Pseudo => {
-            let mask = model.tokenizer.mask_id().ok_or_else(|| {
-                Error::invalid("the model's vocabulary has no mask token")
-            })?;
+            let mask = model
+                .tokenizer
+                .mask_id()
+                .ok_or_else(|| Error::invalid("the model's vocabulary has no mask token"))?;
             for seq in seqs {
                 let tokens: Vec<usize> = seq.residue_tokens().collect();
                 let mut residues = Vec::with_capacity(tokens.len());
@@ -272,7 +279,11 @@ pub fn scores_frame(scores: &[SequenceScore]) -> Result<DataFrame> {
 
 /// The `residue_scores` table: one row per scored residue.
 pub fn residue_scores_frame(scores: &[SequenceScore]) -> Result<DataFrame> {
-    let rows = || scores.iter().flat_map(|s| s.residues.iter().map(move |r| (s, r)));
+    let rows = || {
+        scores
+            .iter()
+            .flat_map(|s| s.residues.iter().map(move |r| (s, r)))
+    };
     Ok(df!(
         "protein" => rows().map(|(s, _)| s.protein.clone()).collect::<Vec<_>>(),
         "position" => rows().map(|(_, r)| r.position as i64).collect::<Vec<_>>(),

@@ -533,7 +533,11 @@ impl SpecialTokens {
             // A causal decoder reads the residues after the prefix the user gives (IgLM:
             // `[HEAVY] [HUMAN]`) and closes them with its separator or end-of-text token.
             Family::Gpt2 => {
-                let sep = required("closing", find(&["sep_token", "eos_token"], sep_usual)?, sep_usual)?;
+                let sep = required(
+                    "closing",
+                    find(&["sep_token", "eos_token"], sep_usual)?,
+                    sep_usual,
+                )?;
                 (None, vec![sep])
             }
             Family::Xlnet => {

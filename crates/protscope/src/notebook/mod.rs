@@ -160,6 +160,7 @@ mod tests {
         )
         .unwrap();
         AttentionMaps {
+            causal: false,
             protein: "ab1".into(),
             num_layers: 1,
             num_heads: 2,

@@ -27,7 +27,13 @@ pub fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
 pub(crate) fn causal_bias(bias: &Tensor, t: usize) -> Result<Tensor> {
     let most_negative = most_negative(bias.dtype());
     let future: Vec<f32> = (0..t * t)
-        .map(|i| if i % t > i / t { most_negative as f32 } else { 0.0 })
+        .map(|i| {
+            if i % t > i / t {
+                most_negative as f32
+            } else {
+                0.0
+            }
+        })
         .collect();
     let causal = Tensor::from_vec(future, (1, 1, t, t), bias.device())?.to_dtype(bias.dtype())?;
     Ok(bias.broadcast_minimum(&causal)?)
