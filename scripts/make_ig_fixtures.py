@@ -30,6 +30,7 @@ The stored numbers are (b) in float64. float32 Captum is also checked against th
 
     python3 scripts/make_ig_fixtures.py                      # BERT, ESM-2, AntiBERTy -> tests/fixtures/ig
     python3 scripts/make_ig_fixtures.py --architectures      # ALBERT, ESM C, T5 -> tests/fixtures/ig_arch
+    python3 scripts/make_ig_fixtures.py --decoder            # GPT-2 (lm targets) -> tests/fixtures/ig_decoder
 
 ALBERT, ESM C and T5 have no module whose output is the per-head context: there the context is
 the INPUT of each layer's output projection (attention.dense, attn.out_proj, SelfAttention.o),
@@ -96,6 +97,13 @@ ARCH_MODELS = {
     "xlnet_cls": ("protxlnet", [("classifier", 1)]),
 }
 
+# --decoder: the GPT-2 causal decoder (IgLM's vocabulary, prefix [HEAVY] [HUMAN]). Targets of
+# the `lm` output: 0 = the sequence log-likelihood, k = log p(residue k | tokens before it).
+DECODER_MODELS = {
+    "gpt2_lm": ("iglm", [("lm", 0), ("lm", 3)]),
+}
+DECODER_PREFIX = ["[HEAVY]", "[HUMAN]"]
+
 # Largest allowed |difference| / (largest |reference value| of the case).
 TOL = {
     "captum64_w32": 1e-10,  # Captum float64 vs direct float64 with Captum's float32-rounded weights
@@ -136,6 +144,10 @@ def load_model(name, dtype):
 
         model = XLNetForSequenceClassification.from_pretrained(folder)
         install_xlnet_context_probes(model)
+    elif name == "gpt2_lm":
+        from transformers import GPT2LMHeadModel
+
+        model = GPT2LMHeadModel.from_pretrained(folder)
     elif name == "antiberty_tiny":
         with open(os.path.join(folder, "config.json")) as f:
             cfg = json.load(f)
@@ -190,6 +202,15 @@ class Target:
             self.selfattn = [block.layer[0].SelfAttention.o for block in enc.encoder.block]
             self.context_kind = "input"
             self.layers, self.heads = enc.config.num_layers, enc.config.num_heads
+        elif name == "gpt2_lm":
+            # The embedding output is wte + wpe, the input (and in eval the output) of `drop`.
+            tr = self.model.transformer
+            self.embeddings = tr.drop
+            self.selfattn = [block.attn.c_proj for block in tr.h]
+            self.context_kind = "input"
+            self.layers, self.heads = self.model.config.n_layer, self.model.config.n_head
+            # The true token ids: every objective scores them, whatever the (baseline) input.
+            self.labels = None
         # Every application of a context module, in layer order (ALBERT reuses one module).
         self.unique_selfattn = list(dict.fromkeys(self.selfattn))
 
@@ -198,6 +219,8 @@ class Target:
         if self.context_kind == "identity":  # XLNet, called with the tokenizer's segments
             kw["token_type_ids"] = xlnet_token_types(input_ids)
         out = self.model(input_ids, **kw)
+        if self.head == "lm":
+            return decoder_objectives(out.logits, self.labels, len(DECODER_PREFIX))
         if hasattr(out, "logits"):  # HF ModelOutput
             return out.logits if self.head == "classifier" else out[self.head]
         return out[self.head]
@@ -240,6 +263,19 @@ class Target:
             hook.remove()
 
 
+def decoder_objectives(logits, labels, start):
+    """A causal LM's attribution targets as columns (B, 1 + n): column 0 the sequence
+    log-likelihood (tokens from `start` on, as IgLM scores: residues and the closing token), column
+    k the log-probability of residue k (token start + k - 1) given the tokens before it."""
+    lp = torch.log_softmax(logits, -1)
+    lab = torch.tensor(labels)
+    t = len(labels)
+    token_lp = lp[:, torch.arange(t - 1), lab[1:]]  # (B, T-1): row r scores token r + 1
+    n = t - start - 1
+    ll = token_lp[:, max(start, 1) - 1:].sum(-1, keepdim=True)
+    return torch.cat([ll, token_lp[:, start - 1:start - 1 + n]], 1)
+
+
 def tokenizer_for(name, kind):
     """HF's tokenizer for the folder. (transformers 5's BertTokenizer takes `vocab=`; its old
     `vocab_file=` keyword is silently ignored and gives a 5-token vocabulary.)"""
@@ -256,6 +292,8 @@ def tokenizer_for(name, kind):
 
 
 def token_ids(tok, kind, seq):
+    if kind == "iglm":  # IgLM: prefix, residues, [SEP]
+        return tok.convert_tokens_to_ids(DECODER_PREFIX + list(seq) + ["[SEP]"])
     if kind == "esm":
         return tok(seq)["input_ids"]
     return tok(" ".join(seq.translate(str.maketrans("UZOB", "XXXX")) if kind in ("protbert", "prott5", "protxlnet") else seq))["input_ids"]
@@ -269,6 +307,9 @@ def baseline_ids(tok, ids, baseline, kind):
         fill = tok.pad_token_id if baseline == "pad" else tok.convert_tokens_to_ids("<extra_id_0>")
         return [fill] * (len(ids) - 1) + [ids[-1]]
     fill = tok.pad_token_id if baseline == "pad" else tok.mask_token_id
+    if kind == "iglm":  # the prefix and [SEP] stay
+        p = len(DECODER_PREFIX)
+        return ids[:p] + [fill] * (len(ids) - p - 1) + ids[-1:]
     if kind == "protxlnet":  # residues, then <sep> <cls>
         return [fill] * (len(ids) - 2) + ids[-2:]
     return [ids[0]] + [fill] * (len(ids) - 2) + [ids[-1]]
@@ -394,7 +435,9 @@ def context_tangents(tm, input_ids, path, direction):
             for h in hooks:
                 h.remove()
         if path.dtype == torch.float64:
-            eps = 1e-5
+            # 1e-6: the tiny GPT-2's contexts curve enough that 1e-5's truncation error (eps²)
+            # reaches 1.5e-5 at some nodes; at 1e-6 every model here agrees to about 1e-9.
+            eps = 1e-6
             plus = contexts_at(tm, input_ids, path + eps * direction)
             minus = contexts_at(tm, input_ids, path - eps * direction)
             for layer, (tangent, p, m) in enumerate(zip(kept, plus, minus)):
@@ -476,6 +519,18 @@ def arch_case_list():
     return cases
 
 
+def decoder_case_list():
+    name = "gpt2_lm"
+    return [
+        (name, 0, "lm", 0, "pad", "gausslegendre", STEPS, True),
+        (name, 0, "lm", 0, "pad", "riemann_trapezoid", STEPS, True),
+        (name, 0, "lm", 3, "pad", "gausslegendre", STEPS, True),
+        (name, 0, "lm", 0, "mask", "gausslegendre", STEPS, False),
+        (name, 0, "lm", 0, "zero", "gausslegendre", STEPS, True),
+        (name, 1, "lm", 5, "pad", "gausslegendre", STEPS, True),
+    ]
+
+
 def case_list():
     cases = []
     for name, (kind, heads) in MODELS.items():
@@ -503,10 +558,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out")
     parser.add_argument("--architectures", action="store_true", help="ALBERT, ESM C and T5 cases (default out: tests/fixtures/ig_arch)")
+    parser.add_argument("--decoder", action="store_true", help="GPT-2 causal decoder cases (default out: tests/fixtures/ig_decoder)")
     args = parser.parse_args()
-    models = ARCH_MODELS if args.architectures else MODELS
-    cases = arch_case_list() if args.architectures else case_list()
-    args.out = args.out or (os.path.join(FIXTURES, "ig_arch") if args.architectures else OUT_DIR)
+    if args.decoder:
+        models, cases = DECODER_MODELS, decoder_case_list()
+        args.out = args.out or os.path.join(FIXTURES, "ig_decoder")
+    else:
+        models = ARCH_MODELS if args.architectures else MODELS
+        cases = arch_case_list() if args.architectures else case_list()
+        args.out = args.out or (os.path.join(FIXTURES, "ig_arch") if args.architectures else OUT_DIR)
     torch.manual_seed(0)
     os.makedirs(args.out, exist_ok=True)
 
@@ -535,6 +595,9 @@ def main():
         case = f"{name}.{s}.{head}.{target}.{baseline}.{method}"
         assert case not in {r["case"] for r in records}, case
 
+        if kind == "iglm":
+            for dtype in (torch.float64, torch.float32):
+                target_for(name, head, dtype).labels = ids
         ref = direct(target_for(name, head, torch.float64), ids, base, target, alphas, weights)
         c64 = captum(target_for(name, head, torch.float64), ids, base, target, method, steps, latent)
         c32 = captum(target_for(name, head, torch.float32), ids, base, target, method, steps, latent)
@@ -573,6 +636,7 @@ def main():
             "case": case, "model": name, "sequence_id": seq_rec["id"], "sequence": seq_rec["sequence"],
             "input_ids": ids, "baseline_ids": base, "head": head, "target": target, "baseline": baseline,
             "method": method, "steps": steps, "latent": latent,
+            **({"prefix": " ".join(DECODER_PREFIX)} if kind == "iglm" else {}),
         })
 
     note = (

@@ -7,7 +7,9 @@ use clap::{Args, ValueEnum};
 use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
 use protscope::attribution::memory::{default_memory_budget, parse_bytes};
 use protscope::attribution::runner::{run_attribution, summary_path, AttributionJob};
-use protscope::attribution::{AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature};
+use protscope::attribution::{
+    AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature, SEQUENCE_LOG_LIKELIHOOD,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -56,7 +58,9 @@ pub struct AttributeArgs {
     /// `--head` is its former name.
     #[arg(long, alias = "head")]
     pub output: String,
-    /// Target class: index or label name.
+    /// Target class: index or label name. For a causal decoder's `lm` output: `loglik` (or 0),
+    /// the sequence log-likelihood, or a residue position k (1-based), log p(residue k | the
+    /// tokens before it).
     #[arg(long)]
     pub target: String,
     /// Integration steps (the paper uses 500), or `auto`: as many as needed for
@@ -143,11 +147,30 @@ fn steps_rule(args: &AttributeArgs) -> anyhow::Result<(usize, Option<AutoSteps>)
     }
 }
 
+/// A causal decoder's `lm` target: `loglik` → the sequence log-likelihood, k → residue k
+/// (checked against each sequence's length when it runs).
+fn decoder_target(text: &str) -> anyhow::Result<usize> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("loglik") {
+        return Ok(SEQUENCE_LOG_LIKELIHOOD);
+    }
+    text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--target `{text}`: a causal decoder's `lm` output takes `loglik` (the sequence \
+             log-likelihood) or a 1-based residue position"
+        )
+    })
+}
+
 pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
     let (steps, auto_steps) = steps_rule(&args)?;
     let model = args.model.load()?;
     let head = model.output(&args.output)?;
-    let target = head.class_index(&args.target)?;
+    let target = if model.is_causal() && head.level == protscope::model::OutputLevel::Token {
+        decoder_target(&args.target)?
+    } else {
+        head.class_index(&args.target)?
+    };
     let input = InputArgs {
         fasta: args.fasta.clone(),
         max_len: args.max_len,

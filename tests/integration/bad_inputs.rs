@@ -61,7 +61,7 @@ fn unknown_model_type_and_bad_config() {
     let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
     std::fs::write(
         dir.join("config.json"),
-        config.replace("\"bert\"", "\"gpt2\""),
+        config.replace("\"bert\"", "\"llama\""),
     )
     .unwrap();
     let err = load_err(&dir);

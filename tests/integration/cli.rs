@@ -661,3 +661,40 @@ fn fetch_iglm_without_accepting_the_licence_stops() {
     assert!(err.contains("--accept-licence"), "{err}");
     assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
 }
+
+/// `attribute` on a causal decoder: `--target loglik` attributes the sequence log-likelihood,
+/// `--target K` residue K's log-probability; a position past the sequence is refused.
+#[test]
+fn attribute_decoder_log_likelihood_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = write_fasta(tmp.path(), &[("h1", "EVQLVES")]);
+    let model = model_fixture("gpt2_lm");
+    let model = model.to_str().unwrap();
+    for (target, ok_expected) in [("loglik", true), ("3", true), ("9", false), ("x", false)] {
+        let out = tmp.path().join(format!("ig_{target}.parquet"));
+        let (ok, _, err) = protscope(&[
+            "attribute",
+            "--model",
+            model,
+            "--prefix",
+            "[HEAVY] [HUMAN]",
+            "--fasta",
+            &fasta,
+            "--output",
+            "lm",
+            "--target",
+            target,
+            "--steps",
+            "6",
+            "--latent",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(ok, ok_expected, "--target {target}: {err}");
+        if ok {
+            let df = read_table(&out).unwrap();
+            let positions = df.column("position").unwrap().i64().unwrap();
+            assert!(positions.into_no_null_iter().any(|p| p == 7));
+        }
+    }
+}

@@ -59,6 +59,15 @@ fn new_architectures_match_captum_and_reference_latent() {
     protscope::model::ops::with_generic_ops(|| check_ig_against_references("ig_arch", 20, 12));
 }
 
+/// The GPT-2 causal decoder (`make_ig_fixtures.py --decoder`): the `lm` output's targets, the
+/// sequence log-likelihood (0) and log p(residue k | the tokens before it) (k), against Captum
+/// and the hook procedure, on both op paths.
+#[test]
+fn causal_decoder_targets_match_captum_and_reference_latent() {
+    check_ig_against_references("ig_decoder", 6, 5);
+    protscope::model::ops::with_generic_ops(|| check_ig_against_references("ig_decoder", 6, 5));
+}
+
 fn check_ig_against_references(folder: &str, min_cases: usize, min_exact_cases: usize) {
     let dir = fixtures().join(folder);
     let json: serde_json::Value =
@@ -73,9 +82,14 @@ fn check_ig_against_references(folder: &str, min_cases: usize, min_exact_cases: 
     for case in cases {
         let name = case["case"].as_str().unwrap();
         let model_name = case["model"].as_str().unwrap().to_string();
-        let model = models
-            .entry(model_name.clone())
-            .or_insert_with(|| load_fixture_model(&model_name));
+        let model = models.entry(model_name.clone()).or_insert_with(|| {
+            let mut model = load_fixture_model(&model_name);
+            // Decoder cases read the residues after a prefix (IgLM's `[HEAVY] [HUMAN]`).
+            if let Some(prefix) = case["prefix"].as_str() {
+                model.set_prefix(prefix).unwrap();
+            }
+            model
+        });
         let seq = model
             .encode_sequence(
                 case["sequence_id"].as_str().unwrap(),

@@ -116,13 +116,15 @@ pub struct IgResult {
     /// The prediction output whose logit is attributed (`species`, `classifier`, …).
     pub output: String,
     pub target: usize,
-    /// Token texts: first special (none in T5), residues, final special.
+    /// Token texts: first special (none in T5), prefix tokens, residues, final special.
     pub tokens: Vec<String>,
     /// Token index of the first residue (1, or 0 in T5 and XLNet).
     pub residue_start: usize,
     /// Number of residues (tokens between the leading and the final special tokens).
     pub residue_count: usize,
-    /// F(x): target logit at the input.
+    /// Prefix tokens just before the residues (IgLM's `[HEAVY] [HUMAN]`); tables leave them out.
+    pub prefix_tokens: usize,
+    /// F(x): target logit (or log-probability, for a decoder's `lm` output) at the input.
     pub f_input: f64,
     /// F(x'): target logit at the baseline.
     pub f_baseline: f64,
@@ -241,6 +243,7 @@ pub fn baseline_ids(
 struct IgPath<'a> {
     output: &'a str,
     target: usize,
+    objective: Objective,
     tokens: usize,
     mask: Tensor,
     /// e − e' in the model's dtype (1, T, H).
@@ -266,7 +269,7 @@ impl<'a> IgPath<'a> {
         target: usize,
         baseline: Baseline,
     ) -> Result<Self> {
-        check_output(model, output, target)?;
+        let objective = objective_for(model, seq, output, target)?;
         let input = model.batch_from_ids(std::slice::from_ref(&seq.ids))?;
         let mask = input.mask.clone();
         let e_input = model.embed(&input.input_ids, &mask)?; // (1, T, H)
@@ -288,15 +291,14 @@ impl<'a> IgPath<'a> {
                 ..Default::default()
             },
         )?;
-        let f_ends: Vec<f64> = model
-            .output_logits(output, &ends)?
-            .narrow(1, target, 1)?
-            .flatten_all()?
+        let f_ends: Vec<f64> = objective
+            .values(&model.output_logits(output, &ends)?)?
             .to_dtype(DType::F64)?
             .to_vec1()?;
         Ok(IgPath {
             output,
             target,
+            objective,
             tokens: seq.ids.len(),
             mask,
             e_base_f32: e_base.to_dtype(DType::F32)?,
@@ -342,7 +344,7 @@ impl<'a> IgPath<'a> {
             },
         )?;
         let logits = model.output_logits(self.output, &out)?;
-        let objective = logits.narrow(1, self.target, 1)?.sum_all()?;
+        let objective = self.objective.values(&logits)?.sum_all()?;
         let grads = objective.backward()?;
         let g = grads
             .get(path.as_tensor())
@@ -392,12 +394,88 @@ impl<'a> IgPath<'a> {
     }
 }
 
+/// The function F integrated gradients attributes, read from an output's logits.
+#[derive(Debug, Clone)]
+enum Objective {
+    /// A sequence-level output's class logit.
+    Class(usize),
+    /// A causal decoder's `lm` output: Σ log p(token | tokens before it) over the (logit row,
+    /// token) pairs, the row being the position before the token.
+    LogProb(Vec<(usize, u32)>),
+}
+
+impl Objective {
+    /// F for every row of `logits`: (K,) from (K, classes) or (K, T, vocab).
+    fn values(&self, logits: &Tensor) -> Result<Tensor> {
+        match self {
+            Objective::Class(target) => Ok(logits.narrow(1, *target, 1)?.flatten_all()?),
+            Objective::LogProb(pairs) => {
+                let (_, t, v) = logits.dims3()?;
+                let mut pick = vec![0f32; t * v];
+                for &(row, token) in pairs {
+                    pick[row * v + token as usize] += 1.0;
+                }
+                let pick =
+                    Tensor::from_vec(pick, (1, t, v), logits.device())?.to_dtype(logits.dtype())?;
+                // Composed of differentiable ops, so the backward pass reaches the encoder.
+                let log_probs = candle_nn::ops::log_softmax(logits, candle_core::D::Minus1)?;
+                Ok(log_probs.broadcast_mul(&pick)?.sum((1, 2))?)
+            }
+        }
+    }
+}
+
+/// Targets of a causal decoder's `lm` output: 0 is the sequence log-likelihood (as
+/// [`crate::model::scoring`] scores it: every residue with a token before it, and the closing
+/// tokens), k ≥ 1 the log-probability of residue k given the tokens before it.
+pub const SEQUENCE_LOG_LIKELIHOOD: usize = 0;
+
+/// The objective of `target` in `output`, checked: a class of a sequence-level output, or for a
+/// causal decoder's `lm` output a residue position (1-based) or 0, the sequence log-likelihood.
+fn objective_for(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    output: &str,
+    target: usize,
+) -> Result<Objective> {
+    let head = model.output(output)?;
+    if model.is_causal() && head.level == OutputLevel::Token {
+        let n = seq.residues.len();
+        if target == SEQUENCE_LOG_LIKELIHOOD {
+            let first = seq.residue_start.max(1);
+            return Ok(Objective::LogProb(
+                (first..seq.ids.len())
+                    .map(|t| (t - 1, seq.ids[t]))
+                    .collect(),
+            ));
+        }
+        if target > n {
+            return Err(Error::invalid(format!(
+                "target {target} is outside `{}`'s {n} residues (output `{output}` of a causal \
+                 decoder: 0 = the sequence log-likelihood, k = residue k's log-probability)",
+                seq.id
+            )));
+        }
+        let t = seq.residue_start + target - 1;
+        if t == 0 {
+            return Err(Error::invalid(format!(
+                "residue 1 of `{}` has no token before it to be predicted from; set a prefix",
+                seq.id
+            )));
+        }
+        return Ok(Objective::LogProb(vec![(t - 1, seq.ids[t])]));
+    }
+    check_output(model, output, target)?;
+    Ok(Objective::Class(target))
+}
+
 /// Errors unless `output` is a sequence-level output with a class `target`.
 fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
     let head = model.output(output)?;
     if head.level != OutputLevel::Sequence {
         return Err(Error::invalid(format!(
-            "output `{output}` predicts per token; attribution needs a sequence-level output"
+            "output `{output}` predicts per token; attribution needs a sequence-level output \
+             (or a causal decoder's `lm` output)"
         )));
     }
     if target >= head.num_classes {
@@ -432,7 +510,7 @@ pub fn integrated_gradients(
     target: usize,
     options: &IgOptions,
 ) -> Result<IgResult> {
-    check_output(model, output, target)?;
+    objective_for(model, seq, output, target)?;
     let exact = options.latent && options.latent_derivative == LatentDerivative::Exact;
     if options.latent && !exact && options.steps < 2 {
         return Err(Error::setting(
@@ -645,7 +723,7 @@ pub fn integrated_gradients_auto(
     options: &IgOptions,
     auto: &AutoSteps,
 ) -> Result<IgResult> {
-    check_output(model, output, target)?;
+    objective_for(model, seq, output, target)?;
     auto.validate()?;
     let mut path = IgPath::new(model, seq, output, target, options.baseline)?;
     path.recompute_layers = options.recompute_layers;
@@ -728,6 +806,7 @@ impl IgPath<'_> {
         }
         let mut tokens = Vec::with_capacity(self.tokens);
         tokens.extend(model.tokenizer.first_token.clone());
+        tokens.extend(model.tokenizer.prefix().iter().cloned());
         tokens.extend(seq.residues.iter().map(|c| c.to_string()));
         tokens.extend(model.tokenizer.final_tokens.iter().cloned());
         Ok(IgResult {
@@ -737,6 +816,7 @@ impl IgPath<'_> {
             tokens,
             residue_start: seq.residue_start,
             residue_count: seq.residues.len(),
+            prefix_tokens: model.tokenizer.prefix().len(),
             f_input: self.f_input,
             f_baseline: self.f_baseline,
             delta,

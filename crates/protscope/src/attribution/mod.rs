@@ -12,6 +12,6 @@ pub mod tables;
 
 pub use integrated_gradients::{
     auto_batch_size, baseline_ids, integrated_gradients, integrated_gradients_auto, refine_steps,
-    AutoSteps, Baseline, IgOptions, IgResult, LatentDerivative,
+    AutoSteps, Baseline, IgOptions, IgResult, LatentDerivative, SEQUENCE_LOG_LIKELIHOOD,
 };
 pub use quadrature::Quadrature;

@@ -6,7 +6,8 @@ use super::IgResult;
 use crate::Result;
 
 /// Columns: protein, layer (-1 = embedding level), head (-1 at the embedding level), position
-/// (0 = first special token, 1..n residues, n+1 = final special token), residue, relevance.
+/// (0 = first special token, 1..n residues, n+1 = final special token; prefix tokens are left
+/// out), residue, relevance.
 pub fn empty_relevance_frame() -> DataFrame {
     df!(
         "protein" => Vec::<String>::new(),
@@ -32,8 +33,13 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
     let mut position = Vec::with_capacity(blocks * t);
     let mut residue = Vec::with_capacity(blocks * t);
     let mut relevance = Vec::with_capacity(blocks * t);
+    // Prefix tokens (a decoder's conditioning) are not part of the sequence: left out.
+    let prefix = result.residue_start - result.prefix_tokens..result.residue_start;
     let mut push_block = |l: i64, h: i64, values: &[f64]| {
         for (p, v) in values.iter().enumerate() {
+            if prefix.contains(&p) {
+                continue;
+            }
             layer.push(l);
             head.push(h);
             position.push(result.position_of_token(p));

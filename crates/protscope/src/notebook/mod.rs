@@ -207,6 +207,7 @@ mod tests {
             tokens: ["[CLS]", "E", "V", "Q", "[SEP]"].map(String::from).to_vec(),
             residue_start: 1,
             residue_count: 3,
+            prefix_tokens: 0,
             f_input: 1.0,
             f_baseline: 0.0,
             delta: 0.0,
