@@ -16,7 +16,9 @@ converted folders.
   40 tokens, pseudo-log-likelihood.
 - IgLM: HF GPT2LMHeadModel.from_pretrained on the wheel's IgLM and IgLM-S folders, token ids
   from IgLM's own BertTokenizerFast on vocab.txt: logits, last-layer attention of the first 40
-  tokens, and IgLM's log_likelihood (its code, repeated below) with `[HEAVY] [HUMAN]`.
+  tokens, and IgLM's log_likelihood (its code, repeated below) with `[HEAVY] [HUMAN]`; and
+  Captum's integrated gradients of that log-likelihood (LayerIntegratedGradients on the
+  embedding output, float64, pad baseline, Gauss-Legendre 16 steps).
 Written to tests/fixtures/scores_real/.
 
     python3 scripts/make_score_fixtures.py [--sapiens-wheel W] [--iglm-wheel W]
@@ -199,6 +201,28 @@ def iglm_real(wheel, tensors, meta):
             tensors[f"{name}.s{k}.attention.last.first40"] = short.attentions[-1][0].contiguous()
             meta["iglm"].append({"model": name, "case": k, "id": sid, "sequence": seq, "prefix": f"{chain} [HUMAN]",
                                  "input_ids": ids, "mean_log_likelihood": mean, "token_log_probs": per_token})
+        # Integrated gradients of the sequence log-likelihood (first case): Captum's
+        # LayerIntegratedGradients over the embedding output (wte + wpe, the input of `drop`),
+        # float64, pad baseline (prefix and [SEP] kept), Gauss-Legendre with 16 steps.
+        from captum.attr import LayerIntegratedGradients
+
+        sid, seq, chain = cases[0]
+        ids = tok.convert_tokens_to_ids([chain, "[HUMAN]"] + list(seq) + [tok.sep_token])
+        base = ids[:2] + [tok.pad_token_id] * (len(ids) - 3) + ids[-1:]
+        model64 = model.double()
+        labels = torch.tensor(ids)
+
+        def log_likelihood(input_ids):
+            lp = torch.log_softmax(model64(input_ids).logits, -1)
+            return lp[:, torch.arange(len(ids) - 1), labels[1:]][:, 1:].sum(-1)
+
+        lig = LayerIntegratedGradients(log_likelihood, model64.transformer.drop)
+        attr, delta = lig.attribute(torch.tensor([ids]), baselines=torch.tensor([base]), n_steps=16,
+                                    method="gausslegendre", return_convergence_delta=True)
+        tensors[f"{name}.ig.loglik.relevance"] = attr[0].sum(-1).detach().contiguous()
+        meta.setdefault("iglm_ig", []).append({"model": name, "id": sid, "prefix": f"{chain} [HUMAN]",
+                                               "input_ids": ids, "baseline_ids": base, "steps": 16,
+                                               "method": "gausslegendre", "delta": delta.item()})
 
 
 def main():

@@ -66,7 +66,7 @@ fn unknown_model_type_and_bad_config() {
     .unwrap();
     let err = load_err(&dir);
     assert!(
-        err.contains("model_type `gpt2` is not supported") && err.contains("config.json"),
+        err.contains("model_type `llama` is not supported") && err.contains("config.json"),
         "{err}"
     );
 

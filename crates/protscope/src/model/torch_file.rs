@@ -51,13 +51,16 @@ pub(crate) fn read_torch_file(
     }
 }
 
+/// The top-level entries of a checkpoint besides its state dict, by name.
+pub(crate) type CheckpointEntries = Vec<(String, Object)>;
+
 /// A training checkpoint in torch's legacy layout that keeps its state dict under `key` (fairseq:
 /// `model`) beside other entries (fairseq: the `args` namespace, optimizer history and state):
 /// the state dict's tensors, and the checkpoint's other top-level entries as pickle objects.
 pub(crate) fn read_checkpoint_entry(
     path: &Path,
     key: &str,
-) -> Result<(HashMap<String, Tensor>, Vec<(String, Object)>)> {
+) -> Result<(HashMap<String, Tensor>, CheckpointEntries)> {
     let convert = |tensor: Tensor| -> Result<Tensor> { Ok(tensor) };
     let (tensors, others) = read_legacy(path, &|_| true, &convert, Some(key))?;
     Ok((tensors, others))
@@ -153,7 +156,7 @@ fn read_legacy(
     keep: &dyn Fn(&str) -> bool,
     convert: Convert,
     entry: Option<&str>,
-) -> Result<(HashMap<String, Tensor>, Vec<(String, Object)>)> {
+) -> Result<(HashMap<String, Tensor>, CheckpointEntries)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     // candle's LONG1 reads at most 8 bytes, so the 10-byte magic number is checked by hand.
