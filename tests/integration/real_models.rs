@@ -334,3 +334,37 @@ fn real_iglm_log_likelihood_attribution_matches_captum() {
         );
     }
 }
+
+/// `protscope fetch sapiens` prints the two folders, one per line (skipped where the wheel
+/// cannot be fetched).
+#[test]
+fn fetch_sapiens_prints_both_folders() {
+    let cache = default_cache_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(["fetch", "sapiens", "--dir"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "skipped: Sapiens unavailable ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            cache.join("sapiens-vh").to_str().unwrap(),
+            cache.join("sapiens-vl").to_str().unwrap()
+        ]
+    );
+    // The heavy-chain model was trained on 144 tokens, the light-chain one on 128.
+    for (dir, limit) in lines.iter().zip([144, 128]) {
+        let model = ProteinModel::load(Path::new(dir), &Device::Cpu).unwrap();
+        assert_eq!(model.config.architecture(), "RobertaForMaskedLM");
+        assert_eq!(model.tokenizer.max_tokens(), limit);
+    }
+}
