@@ -6,7 +6,8 @@
 //! checked too: masked-residue accuracy on the human germline V genes of the IMGT table the
 //! repository ships. Skipped, with the reason printed, when the wheels cannot be fetched (no
 //! python3/pip or no network). IgLM is fetched only with its licence accepted:
-//! `PROTSCOPE_ACCEPT_IGLM_LICENCE=1` (CI sets it; IgLM is for non-commercial research).
+//! `PROTSCOPE_ACCEPT_IGLM_LICENCE=1` (IgLM is for non-commercial academic research; .ci/run does
+//! not set it, so CI fetches Sapiens only).
 
 use std::path::Path;
 
