@@ -102,7 +102,7 @@ impl SplitMix64 {
 }
 
 /// FNV-1a of the protein id, mixed into the seed.
-fn protein_seed(seed: u64, protein: &str) -> u64 {
+pub(crate) fn protein_seed(seed: u64, protein: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in protein.bytes() {
         h ^= b as u64;

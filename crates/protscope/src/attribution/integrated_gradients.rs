@@ -393,7 +393,7 @@ impl<'a> IgPath<'a> {
 }
 
 /// Errors unless `output` is a sequence-level output with a class `target`.
-fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
+pub(crate) fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
     let head = model.output(output)?;
     if head.level != OutputLevel::Sequence {
         return Err(Error::invalid(format!(

@@ -6,6 +6,7 @@ pub mod categorical_jacobian;
 pub mod flip;
 pub mod integrated_gradients;
 pub mod memory;
+pub mod methods;
 pub mod quadrature;
 pub mod runner;
 pub mod tables;
@@ -13,5 +14,9 @@ pub mod tables;
 pub use integrated_gradients::{
     auto_batch_size, baseline_ids, integrated_gradients, integrated_gradients_auto, refine_steps,
     AutoSteps, Baseline, IgOptions, IgResult, LatentDerivative,
+};
+pub use methods::{
+    attention_rollout, gradient_x_input, saliency, smoothgrad, AttributionMethod, Explanation,
+    MethodCheck, SmoothGradOptions,
 };
 pub use quadrature::Quadrature;

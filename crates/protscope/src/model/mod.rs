@@ -32,7 +32,7 @@ use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
 pub use encoder::{Capture, EncoderOutput, ForwardOptions, SegmentIds};
-pub use output::{ContactHead, Output, OutputLevel};
+pub use output::{ContactHead, Output, OutputLevel, SequencePooling};
 
 /// Where a per-residue value such as relevance is read: the embedding output, or the context
 /// vector of one attention head (0-based layer and head, as in every table). Tables write the

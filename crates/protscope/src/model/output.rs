@@ -50,6 +50,17 @@ pub(crate) enum OutputModule {
     },
 }
 
+/// The tokens a sequence-level output reads from the last hidden state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SequencePooling {
+    /// The first token (BERT's pooler on `[CLS]`, ESM's classification head on `<cls>`).
+    FirstToken,
+    /// The last real token (XLNet's sequence summary on `<cls>`).
+    LastToken,
+    /// The mean over the attended tokens (T5 / ESM C mean-pooled classifiers).
+    Mean,
+}
+
 /// A named prediction output with its class labels.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -118,6 +129,19 @@ impl Output {
                 .map(|(i, l)| format!("{i}={l}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        }
+    }
+
+    /// Which tokens of the last hidden state a sequence-level output summarises (None for
+    /// token-level outputs): what attention rollout reads its relevance row from.
+    pub fn pooling(&self) -> Option<SequencePooling> {
+        match self.module {
+            OutputModule::Pooled(_) | OutputModule::EsmClassification { .. } => {
+                Some(SequencePooling::FirstToken)
+            }
+            OutputModule::LastToken { .. } => Some(SequencePooling::LastToken),
+            OutputModule::MeanPooled(_) => Some(SequencePooling::Mean),
+            OutputModule::TokenLinear(_) | OutputModule::MaskedLm { .. } => None,
         }
     }
 

@@ -1,0 +1,157 @@
+//! Saliency, gradient × input and SmoothGrad equal Captum, attention rollout equals NumPy, on
+//! the fixtures of scripts/make_attribution_fixtures.py (float64 references; SmoothGrad with
+//! protscope's seeded noise fed to Captum's NoiseTunnel). Tolerance: 1e-4 of the largest
+//! reference magnitude per case. Every method also runs on every tiny architecture.
+
+use crate::common::*;
+use candle_core::Tensor;
+use protscope::attribution::methods::smoothgrad_noise;
+use protscope::attribution::{
+    attention_rollout, gradient_x_input, saliency, smoothgrad, AttributionMethod, Explanation,
+    SmoothGradOptions,
+};
+
+fn to_f64(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+fn max_rel(ours: &[f64], reference: &[f64]) -> f64 {
+    assert_eq!(ours.len(), reference.len(), "length");
+    let scale = reference
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    ours.iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+#[test]
+fn gradient_methods_match_captum_and_rollout_matches_numpy() {
+    let dir = fixtures().join("attribution_methods");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let reference = load_reference(&dir);
+    let options = SmoothGradOptions {
+        samples: json["samples"].as_u64().unwrap() as usize,
+        noise_level: json["noise_level"].as_f64().unwrap(),
+        seed: json["seed"].as_u64().unwrap(),
+        batch_size: 3,
+    };
+    let cases = json["cases"].as_array().unwrap();
+    assert!(cases.len() >= 6, "expected BERT, ESM-2 and AntiBERTy cases");
+    let mut worst = std::collections::BTreeMap::new();
+    for case in cases {
+        let name = case["case"].as_str().unwrap();
+        let model = load_fixture_model(case["model"].as_str().unwrap());
+        let seq = model
+            .encode_sequence(
+                case["sequence_id"].as_str().unwrap(),
+                case["sequence"].as_str().unwrap(),
+                None,
+            )
+            .unwrap();
+        let ids: Vec<u32> = case["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(seq.ids, ids, "{name}: token ids");
+        let head = case["head"].as_str().unwrap();
+        let target = case["target"].as_u64().unwrap() as usize;
+        let r = |q: &str| to_f64(&reference[&format!("{name}.{q}")]);
+        // The noise stream is the one the fixture gave Captum.
+        let stored = r("noise");
+        let ours = smoothgrad_noise(options.seed, &seq.id, stored.len());
+        assert!(max_rel(&ours, &stored) < 1e-14, "{name}: noise stream");
+
+        let sg = smoothgrad(&model, &seq, head, target, &options).unwrap();
+        let results: [(&str, Explanation); 4] = [
+            ("saliency", saliency(&model, &seq, head, target).unwrap()),
+            (
+                "grad_input",
+                gradient_x_input(&model, &seq, head, target).unwrap(),
+            ),
+            ("smoothgrad", sg.clone()),
+            (
+                "rollout",
+                attention_rollout(&model, &seq, head, target).unwrap(),
+            ),
+        ];
+        for (q, x) in &results {
+            let err = max_rel(&x.embedding, &r(q));
+            assert!(err <= 1e-4, "{name}: {q} off by {err:.2e} (relative)");
+            let f = r("f_input")[0];
+            assert!(
+                (x.f_input - f).abs() <= 1e-4 * f.abs().max(1.0),
+                "{name}: F"
+            );
+            let w = worst.entry(*q).or_insert(0f64);
+            *w = w.max(err);
+        }
+        match sg.check {
+            protscope::attribution::MethodCheck::Noise { sigma, samples, .. } => {
+                let s = r("sigma")[0];
+                assert!(
+                    (sigma - s).abs() <= 1e-5 * s,
+                    "{name}: sigma {sigma} vs {s}"
+                );
+                assert_eq!(samples, options.samples);
+            }
+            other => panic!("{name}: SmoothGrad check {other:?}"),
+        }
+    }
+    eprintln!("worst relative differences: {worst:?}");
+}
+
+/// Every method runs on every tiny architecture on the core, gives one finite relevance per
+/// token, and rollout's relevance is a distribution (its rows stay stochastic).
+#[test]
+fn every_method_runs_on_every_architecture() {
+    let cases = [
+        ("bert_cls", "classifier"),
+        ("esm_cls", "classifier"),
+        ("antiberty_tiny", "species"),
+        ("albert_cls", "classifier"),
+        ("xlnet_cls", "classifier"),
+        ("t5_gated", "classifier"),
+        ("esmc_tiny", "classifier"),
+    ];
+    for (name, head) in cases {
+        let model = load_fixture_model(name);
+        let seq = model.encode_sequence("p", "MKTAYIAKQRQISF", None).unwrap();
+        let t = seq.ids.len();
+        let options = SmoothGradOptions {
+            samples: 3,
+            ..Default::default()
+        };
+        let all = [
+            saliency(&model, &seq, head, 0).unwrap(),
+            gradient_x_input(&model, &seq, head, 0).unwrap(),
+            smoothgrad(&model, &seq, head, 0, &options).unwrap(),
+            attention_rollout(&model, &seq, head, 0).unwrap(),
+        ];
+        for x in &all {
+            assert_eq!(x.embedding.len(), t, "{name} {}", x.method.name());
+            assert_eq!(x.residue_embedding().len(), 14, "{name}");
+            assert!(
+                x.embedding.iter().any(|v| *v != 0.0),
+                "{name} {}",
+                x.method.name()
+            );
+        }
+        let rollout = &all[3];
+        assert_eq!(rollout.method, AttributionMethod::Rollout);
+        assert!((rollout.relevance_sum() - 1.0).abs() < 1e-5, "{name}");
+        assert!(rollout.embedding.iter().all(|v| *v >= 0.0), "{name}");
+    }
+}
