@@ -155,3 +155,96 @@ fn every_method_runs_on_every_architecture() {
         assert!(rollout.embedding.iter().all(|v| *v >= 0.0), "{name}");
     }
 }
+
+/// AttnLRP equals lxt 2.1 (scripts/make_lrp_fixtures.py: lxt's BERT patch; lxt's rule functions
+/// on transformers' ESM-2), embedding level and every head from the same pass, 1e-4 of the
+/// largest reference magnitude; and the conservation check reports Σ R − F.
+#[test]
+fn attnlrp_matches_lxt() {
+    let dir = fixtures().join("attnlrp");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let reference = load_reference(&dir);
+    let cases = json["cases"].as_array().unwrap();
+    assert!(cases.len() >= 6, "expected BERT, ESM-2 and AntiBERTy cases");
+    let (mut worst_emb, mut worst_lat) = (0f64, 0f64);
+    for case in cases {
+        let name = case["case"].as_str().unwrap();
+        let model = load_fixture_model(case["model"].as_str().unwrap());
+        let seq = model
+            .encode_sequence(
+                case["sequence_id"].as_str().unwrap(),
+                case["sequence"].as_str().unwrap(),
+                None,
+            )
+            .unwrap();
+        let ids: Vec<u32> = case["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(seq.ids, ids, "{name}: token ids");
+        let head = case["head"].as_str().unwrap();
+        let target = case["target"].as_u64().unwrap() as usize;
+        let r = |q: &str| to_f64(&reference[&format!("{name}.{q}")]);
+        let x = protscope::attribution::attnlrp(&model, &seq, head, target, true).unwrap();
+        let emb = max_rel(&x.embedding, &r("relevance"));
+        let lat = max_rel(&x.latent, &r("latent"));
+        assert!(emb <= 1e-4, "{name}: embedding relevance off by {emb:.2e}");
+        assert!(lat <= 1e-4, "{name}: per-head relevance off by {lat:.2e}");
+        let f = r("f_input")[0];
+        assert!(
+            (x.f_input - f).abs() <= 1e-5 * f.abs().max(1.0),
+            "{name}: F"
+        );
+        match x.check {
+            protscope::attribution::MethodCheck::Conservation {
+                relevance_sum,
+                logit,
+            } => {
+                assert_eq!(logit, x.f_input);
+                assert!((relevance_sum - x.embedding.iter().sum::<f64>()).abs() < 1e-12);
+            }
+            other => panic!("{name}: check {other:?}"),
+        }
+        // Without the per-head probes: the same embedding level (last layer cut to one row).
+        let plain = protscope::attribution::attnlrp(&model, &seq, head, target, false).unwrap();
+        assert!(plain.latent.is_empty());
+        assert!(max_rel(&plain.embedding, &x.embedding) < 1e-5, "{name}");
+        worst_emb = worst_emb.max(emb);
+        worst_lat = worst_lat.max(lat);
+    }
+    eprintln!("AttnLRP vs lxt: worst embedding {worst_emb:.2e}, per head {worst_lat:.2e}");
+}
+
+/// AttnLRP runs on every architecture on the core and differs from gradient × input (its rules
+/// change the backward pass); the exact-gradient path is untouched by it.
+#[test]
+fn attnlrp_runs_on_every_architecture() {
+    for (name, head) in [
+        ("albert_cls", "classifier"),
+        ("xlnet_cls", "classifier"),
+        ("t5_gated", "classifier"),
+        ("esmc_tiny", "classifier"),
+        ("esm_cls", "classifier"),
+    ] {
+        let model = load_fixture_model(name);
+        let seq = model.encode_sequence("p", "MKTAYIAKQRQISF", None).unwrap();
+        let x = protscope::attribution::attnlrp(&model, &seq, head, 0, true).unwrap();
+        let t = seq.ids.len();
+        assert_eq!(x.embedding.len(), t, "{name}");
+        assert_eq!(
+            x.latent.len(),
+            model.num_layers() * model.num_heads() * t,
+            "{name}"
+        );
+        let gxi = gradient_x_input(&model, &seq, head, 0).unwrap();
+        assert!(
+            max_rel(&x.embedding, &gxi.embedding) > 1e-3,
+            "{name}: rules had no effect"
+        );
+        assert!((x.f_input - gxi.f_input).abs() < 1e-5, "{name}: same logit");
+    }
+}

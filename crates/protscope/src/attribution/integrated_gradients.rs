@@ -339,6 +339,7 @@ impl<'a> IgPath<'a> {
                 last_layer_rows: self.last_layer_rows,
                 tangent,
                 recompute_layers: self.recompute_layers,
+                ..Default::default()
             },
         )?;
         let logits = model.output_logits(self.output, &out)?;

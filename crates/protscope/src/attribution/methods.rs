@@ -20,7 +20,7 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use super::flip::{protein_seed, SplitMix64};
 use super::integrated_gradients::check_output;
-use super::IgResult;
+use super::{IgOptions, IgResult};
 use crate::model::{Capture, EncodedSequence, ForwardOptions, ProteinModel, SequencePooling};
 use crate::{Error, Result};
 
@@ -523,6 +523,42 @@ pub fn rollout_row(layers: &[Vec<f64>], t: usize, pooling: SequencePooling) -> R
         v = next;
     }
     Ok(v)
+}
+
+/// Settings of [`explain`]: each method reads its own.
+#[derive(Debug, Clone, Default)]
+pub struct ExplainOptions {
+    /// Integrated gradients.
+    pub ig: IgOptions,
+    /// SmoothGrad.
+    pub smoothgrad: SmoothGradOptions,
+    /// AttnLRP: also the relevance of every attention head (same pass).
+    pub latent: bool,
+}
+
+/// One protein's explanation by `method`.
+pub fn explain(
+    model: &ProteinModel,
+    seq: &EncodedSequence,
+    output: &str,
+    target: usize,
+    method: AttributionMethod,
+    options: &ExplainOptions,
+) -> Result<Explanation> {
+    match method {
+        AttributionMethod::IntegratedGradients => {
+            Ok(super::integrated_gradients(model, seq, output, target, &options.ig)?.into())
+        }
+        AttributionMethod::AttnLrp => {
+            super::attnlrp::attnlrp(model, seq, output, target, options.latent)
+        }
+        AttributionMethod::GradientXInput => gradient_x_input(model, seq, output, target),
+        AttributionMethod::Saliency => saliency(model, seq, output, target),
+        AttributionMethod::SmoothGrad => {
+            smoothgrad(model, seq, output, target, &options.smoothgrad)
+        }
+        AttributionMethod::Rollout => attention_rollout(model, seq, output, target),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 
 use super::config::ModelConfig;
-use super::encoder::Activation;
+use super::encoder::{Activation, GradientRule};
 use super::weights::{LayerNorm, Linear, Weights};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -156,11 +156,13 @@ impl Output {
 
     /// Logits from the last hidden state (B, T, H), the (B, T) attention mask and, for pooled
     /// heads, the pooler output.
-    pub(crate) fn forward(
+    /// With AttnLRP, the head's tanh takes the identity rule (same value).
+    pub(crate) fn forward_rule(
         &self,
         last_hidden: &Tensor,
         mask: &Tensor,
         pooled: Option<&Tensor>,
+        rule: GradientRule,
     ) -> Result<Tensor> {
         Ok(match &self.module {
             OutputModule::Pooled(linear) => {
@@ -171,7 +173,7 @@ impl Output {
             }
             OutputModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
-                out_proj.forward(&dense.forward(&first)?.tanh()?)?
+                out_proj.forward(&tanh_rule(&dense.forward(&first)?, rule)?)?
             }
             OutputModule::LastToken { summary, out } => {
                 // One-hot of each row's last real token: mask[t] − mask[t + 1].
@@ -186,7 +188,7 @@ impl Output {
                 )?;
                 let last = (mask - next)?.unsqueeze(2)?;
                 let pooled = last_hidden.broadcast_mul(&last)?.sum(1)?; // (B, H)
-                out.forward(&summary.forward(&pooled)?.tanh()?)?
+                out.forward(&tanh_rule(&summary.forward(&pooled)?, rule)?)?
             }
             OutputModule::MeanPooled(linear) => {
                 let mask = mask.to_dtype(last_hidden.dtype())?;
@@ -206,6 +208,19 @@ impl Output {
             }
         })
     }
+}
+
+/// tanh, or under AttnLRP tanh with the identity rule's gradient tanh(x) / (x + 1e-10) (lxt's
+/// `identity_rule_implicit`); the value is tanh(x) either way.
+pub(crate) fn tanh_rule(x: &Tensor, rule: GradientRule) -> Result<Tensor> {
+    let y = x.tanh()?;
+    if rule == GradientRule::Exact || !x.track_op() {
+        return Ok(y);
+    }
+    let slope = (&y / (x + 1e-10)?)?.detach();
+    let linear = (x * slope)?;
+    // Value y, gradient slope: y + (x·slope − stop_gradient(x·slope)).
+    Ok((y.detach() + (&linear - linear.detach())?)?)
 }
 
 /// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the
