@@ -71,8 +71,12 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Relevance statistics of an attribution table against residue annotations.
     RelevanceStats(relevance::RelevanceStatsArgs),
-    /// Faithfulness check: flip the most relevant residues to PAD and watch the target logit.
+    /// Faithfulness check: flip the most relevant residues (alanine, PAD, MASK or random) and
+    /// watch the target logit against random orders; AOPC per method, curves figure.
     Flip(relevance::FlipArgs),
+    /// Sanity check (Adebayo et al. 2018): cascading randomisation of the head, then the layers
+    /// from the top down; each method's rank correlation with its original map.
+    Sanity(relevance::SanityArgs),
     /// One self-contained HTML report from the tables of a finished run folder.
     Report(report::ReportArgs),
     /// The shard tables of a `--shard I/N` run folder as one table (every shard must be there).
@@ -116,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Probe(args) => probe::run_probe(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
+        Command::Sanity(args) => relevance::run_sanity(args),
         Command::Report(args) => report::run_report(args),
         Command::Merge(args) => merge::run_merge(args),
         Command::Dev(args) => dev::run_dev(args),

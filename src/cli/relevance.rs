@@ -433,3 +433,102 @@ mod tests {
         assert!(!same_residues("AXC", "ABD"));
     }
 }
+
+#[derive(Args, Debug)]
+pub struct SanityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Protein sequences (FASTA).
+    #[arg(long)]
+    pub fasta: PathBuf,
+    /// Truncate sequences to this many tokens, the special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Prediction output whose logit is explained (e.g. classifier, species).
+    #[arg(long)]
+    pub output: String,
+    /// Target class: index or label name.
+    #[arg(long)]
+    pub target: String,
+    /// Methods, comma-separated: ig, attnlrp, grad-input, saliency, smoothgrad, rollout.
+    #[arg(long, default_value = "attnlrp,grad-input,saliency,rollout")]
+    pub methods: String,
+    /// IG: integration steps (Gauss-Legendre, PAD baseline).
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// SmoothGrad: noisy samples.
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+    /// Seed of the weight shuffles (and of SmoothGrad's noise).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the randomised model folders go (one per step; default: <out stem>.models beside
+    /// the table). Each is a full copy of the weights.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Also draw the curves (.png or .svg).
+    #[arg(long)]
+    pub figure: Option<PathBuf>,
+    /// Output table: method, protein, step, randomised, spearman.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run_sanity(args: SanityArgs) -> anyhow::Result<()> {
+    use protscope::attribution::sanity::{cascading_randomisation, randomisation_frame};
+    use protscope::attribution::{AttributionMethod, ExplainOptions, IgOptions, SmoothGradOptions};
+    protscope::frame::TableFormat::from_path(&args.out)?;
+    let methods = args
+        .methods
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(AttributionMethod::parse)
+        .collect::<protscope::Result<Vec<_>>>()?;
+    if methods.is_empty() {
+        bail!("--methods needs at least one method");
+    }
+    let model = args.model.load()?;
+    let target = model.output(&args.output)?.class_index(&args.target)?;
+    let seqs = read_fasta(&args.fasta)?
+        .iter()
+        .map(|r| model.encode_sequence(&r.id, &r.sequence, args.max_len))
+        .collect::<protscope::Result<Vec<_>>>()
+        .with_context(|| format!("in {}", args.fasta.display()))?;
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| protscope::frame::side_path(&args.out, "models").with_extension(""));
+    let options = ExplainOptions {
+        ig: IgOptions {
+            steps: args.steps,
+            ..Default::default()
+        },
+        smoothgrad: SmoothGradOptions {
+            samples: args.samples,
+            seed: args.seed,
+            ..Default::default()
+        },
+        latent: false,
+    };
+    let rows = cascading_randomisation(
+        &model,
+        &seqs,
+        &args.output,
+        target,
+        &methods,
+        &options,
+        &work_dir,
+        args.seed,
+    )?;
+    let mut df = randomisation_frame(&rows)?;
+    write_table(&mut df, &args.out)?;
+    print_written(&args.out, df.height());
+    if let Some(figure) = &args.figure {
+        let curves = protscope::plot::RandomisationCurves::from_frame(&df)?;
+        protscope::plot::randomisation_curves("randomisation", "Cascading randomisation", &curves)?
+            .save(figure)?;
+        eprintln!("wrote {}", figure.display());
+    }
+    Ok(())
+}

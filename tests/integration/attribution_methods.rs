@@ -248,3 +248,111 @@ fn attnlrp_runs_on_every_architecture() {
         assert!((x.f_input - gxi.f_input).abs() < 1e-5, "{name}: same logit");
     }
 }
+
+/// Cascading randomisation: step 0 is the original (ρ = 1), then the head, then every layer
+/// from the top; shuffled weights change the maps of gradient methods.
+#[test]
+fn cascading_randomisation_decorrelates_gradient_maps() {
+    use protscope::attribution::sanity::{cascading_randomisation, randomisation_frame};
+    let model = load_fixture_model("bert_cls");
+    let seqs: Vec<_> = ["MKTAYIAKQRQISFVKSHFSRQ", "GSHMLEDPVAGKTLLV"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| model.encode_sequence(&format!("p{i}"), s, None).unwrap())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let methods = [AttributionMethod::GradientXInput, AttributionMethod::Rollout];
+    let rows = cascading_randomisation(
+        &model,
+        &seqs,
+        "classifier",
+        1,
+        &methods,
+        &Default::default(),
+        tmp.path(),
+        3,
+    )
+    .unwrap();
+    let steps = 2 + model.num_layers();
+    assert_eq!(rows.len(), steps * methods.len() * seqs.len());
+    for r in rows.iter().filter(|r| r.step == 0) {
+        assert!((r.spearman - 1.0).abs() < 1e-12);
+    }
+    let last: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.step == steps - 1 && r.method == "grad-input")
+        .map(|r| r.spearman)
+        .collect();
+    assert!(last.iter().all(|r| *r < 0.999), "{last:?}");
+    // Rollout reads no head weights: randomising only the head leaves it unchanged.
+    for r in rows.iter().filter(|r| r.step == 1 && r.method == "rollout") {
+        assert!((r.spearman - 1.0).abs() < 1e-9, "{r:?}");
+    }
+    let df = randomisation_frame(&rows).unwrap();
+    assert!(protscope::frame::schema::RANDOMISATION.matches(&df));
+    let curves = protscope::plot::RandomisationCurves::from_frame(&df).unwrap();
+    assert_eq!(curves.steps.len(), steps);
+    assert_eq!(curves.steps[1], "head");
+}
+
+/// `attribute --attribution attnlrp --latent` and `--attribution smoothgrad` write the relevance
+/// table and a summary with each method's check; tables conform to their schemas.
+#[test]
+fn attribute_cli_runs_other_methods() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("p.fasta");
+    std::fs::write(&fasta, ">p1\nMKTAYIAKQRQISF\n>p2\nGSHMLEDPV\n").unwrap();
+    let model = model_fixture("bert_cls");
+    for (method, extra) in [
+        ("attnlrp", vec!["--latent"]),
+        ("smoothgrad", vec!["--samples", "3"]),
+        ("rollout", vec![]),
+    ] {
+        let out = tmp.path().join(format!("{method}.csv"));
+        let mut args = vec![
+            "attribute",
+            "--model",
+            model.to_str().unwrap(),
+            "--fasta",
+            fasta.to_str().unwrap(),
+            "--output",
+            "classifier",
+            "--target",
+            "1",
+            "--attribution",
+            method,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let (ok, err) = protscope(&args);
+        assert!(ok, "{method}: {err}");
+        let table = protscope::frame::read_table(&out).unwrap();
+        let summary =
+            protscope::frame::read_table(&tmp.path().join(format!("{method}.summary.csv")))
+                .unwrap();
+        assert_eq!(summary.height(), 2);
+        assert!(protscope::frame::schema::EXPLANATION_SUMMARY.matches(&summary));
+        let latent_rows = if method == "attnlrp" { 1 + 2 * 4 } else { 1 };
+        assert_eq!(table.height(), (16 + 11) * latent_rows, "{method}");
+    }
+    assert_eq!(assert_tables_conform(tmp.path()), 6);
+    // Per-head relevance is IG's and AttnLRP's only.
+    let (ok, err) = protscope(&[
+        "attribute",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--output",
+        "classifier",
+        "--target",
+        "1",
+        "--attribution",
+        "saliency",
+        "--latent",
+        "--out",
+        tmp.path().join("s.csv").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("--latent"), "{err}");
+}

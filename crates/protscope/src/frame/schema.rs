@@ -202,7 +202,12 @@ impl TableSchema {
                     self.column_names().join(", ")
                 )));
             };
-            if !spec.kind.accepts(dtype) {
+            // A nullable column that is null throughout reads back from CSV as text.
+            let all_null = spec.nullable
+                && frame
+                    .column(name)
+                    .is_ok_and(|c| c.null_count() == frame.height());
+            if !spec.kind.accepts(dtype) && !all_null {
                 return Err(Error::invalid(format!(
                     "{what}: column `{name}` is {dtype}, a `{}` table has it {}",
                     self.name,
@@ -972,6 +977,35 @@ pub const FLIP_AOPC: TableSchema = TableSchema {
     exact: false,
 };
 
+pub const RANDOMISATION: TableSchema = TableSchema {
+    name: "randomisation",
+    written_by: "`protscope sanity`; `attribution::sanity::randomisation_frame`",
+    about: "One row per method, protein and cascading-randomisation step: how well the \
+            explanation of the randomised model ranks residues like the original's.",
+    columns: &[
+        col("method", Text, "Attribution method."),
+        PROTEIN,
+        col(
+            "step",
+            Integer,
+            "0 = the original model, 1 = head randomised, 1 + j = head and the top j layers.",
+        ),
+        col(
+            "randomised",
+            Text,
+            "What is randomised: `none`, `head`, `head + layers 12–12` (1-based).",
+        ),
+        col(
+            "spearman",
+            Float,
+            "Spearman ρ between the residue relevances and the original model's; NaN for a \
+             constant map.",
+        ),
+    ],
+    recognised_by: &["method", "protein", "step", "randomised", "spearman"],
+    exact: false,
+};
+
 pub const ANTIBODIES: TableSchema = TableSchema {
     name: "antibodies",
     written_by: "`protscope demo` (`antibodies.csv`); `report::demo::antibodies_frame`",
@@ -1382,6 +1416,7 @@ pub const ALL: &[&TableSchema] = &[
     &SECONDARY_STRUCTURE,
     &FLIP,
     &FLIP_AOPC,
+    &RANDOMISATION,
     &ANTIBODIES,
     &FEATURES,
     &LABELS,

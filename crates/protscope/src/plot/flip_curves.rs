@@ -36,7 +36,7 @@ pub struct FlipCurves {
 const MAX_METHODS: usize = 7;
 
 /// Mean and the 95 % normal band (mean ± 1.96 · sd / √n) of `values`.
-fn band(values: &[f64]) -> (f64, f64, f64, usize) {
+pub(crate) fn band(values: &[f64]) -> (f64, f64, f64, usize) {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n.max(1) as f64;
     if n < 2 {
@@ -146,15 +146,6 @@ impl FlipCurves {
             random,
         })
     }
-
-    fn range(&self) -> (f64, f64) {
-        let all = self
-            .methods
-            .iter()
-            .chain(std::iter::once(&self.random))
-            .flat_map(|c| c.points.iter().flat_map(|p| [p.1, p.2]));
-        all.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
-    }
 }
 
 /// The flipping curves of every method beside the random order.
@@ -185,90 +176,149 @@ pub(crate) fn draw<DB: DrawingBackend>(
     title: &str,
     p: &FlipCurves,
 ) -> Result<()> {
-    let (lo, hi) = p.range();
-    let y0 = draw::title(c, title)?;
-    let (y_lo, y_hi) = (
-        lo,
-        if hi > lo {
-            hi + 0.05 * (hi - lo)
-        } else {
-            lo + 1.0
-        },
-    );
-    let ticks = draw::nice_ticks(y_lo, y_hi, 5);
-    let x0 = MARGIN + draw::y_axis_width(c, &draw::tick_labels(&ticks))?;
-    let entries: Vec<(Key, String)> = p
+    let labels: Vec<String> = std::iter::once("0".to_string())
+        .chain(p.steps.iter().cloned())
+        .collect();
+    let legend: Vec<String> = p
         .methods
         .iter()
+        .map(|m| format!("{} (AOPC {:.3})", m.name, m.aopc))
+        .collect();
+    draw_curves(
+        c,
+        (w, h),
+        title,
+        Curves {
+            labels: &labels,
+            origin: Some(0.0),
+            lines: &p.methods,
+            legend: &legend,
+            dashed: Some((
+                &p.random,
+                format!("random order (AOPC {:.3})", p.random.aopc),
+            )),
+            x_title: "Residues flipped",
+            y_title: "Drop of the target logit",
+        },
+    )
+}
+
+/// What [`draw_curves`] draws: lines over evenly spaced labelled steps, each with its band.
+pub(crate) struct Curves<'a> {
+    /// One label per x position (with the origin first, when there is one).
+    pub labels: &'a [String],
+    /// A value every line starts from at the first position (flip curves: drop 0 at k = 0).
+    pub origin: Option<f64>,
+    pub lines: &'a [FlipCurve],
+    pub legend: &'a [String],
+    /// A reference line drawn dashed in grey, with its legend entry.
+    pub dashed: Option<(&'a FlipCurve, String)>,
+    pub x_title: &'a str,
+    pub y_title: &'a str,
+}
+
+pub(crate) fn draw_curves<DB: DrawingBackend>(
+    c: &Canvas<DB>,
+    (w, h): (f64, f64),
+    title: &str,
+    k: Curves<'_>,
+) -> Result<()> {
+    let all = k
+        .lines
+        .iter()
+        .chain(k.dashed.as_ref().map(|d| d.0))
+        .flat_map(|c| c.points.iter().flat_map(|p| [p.1, p.2]));
+    let start = k.origin.unwrap_or(f64::NAN);
+    let (lo, hi) = all.fold(
+        if start.is_finite() {
+            (start, start)
+        } else {
+            (f64::INFINITY, f64::NEG_INFINITY)
+        },
+        |(lo, hi), v| (lo.min(v), hi.max(v)),
+    );
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(Error::invalid("curves have no finite values to draw"));
+    }
+    let y0 = draw::title(c, title)?;
+    let pad = if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+    let (y_lo, y_hi) = (lo - if lo < 0.0 { pad } else { 0.0 }, hi + pad);
+    let ticks = draw::nice_ticks(y_lo, y_hi, 5);
+    let x0 = MARGIN + draw::y_axis_width(c, &draw::tick_labels(&ticks))?;
+    let entries: Vec<(Key, String)> = k
+        .legend
+        .iter()
         .enumerate()
-        .map(|(i, m)| {
-            (
-                Key::Line(palette::categorical(i)),
-                format!("{} (AOPC {:.3})", m.name, m.aopc),
-            )
-        })
-        .chain(std::iter::once((
-            Key::Dashed(palette::MUTED),
-            format!("random order (AOPC {:.3})", p.random.aopc),
-        )))
+        .map(|(i, l)| (Key::Line(palette::categorical(i)), l.clone()))
+        .chain(
+            k.dashed
+                .as_ref()
+                .map(|(_, l)| (Key::Dashed(palette::MUTED), l.clone())),
+        )
         .collect();
     let labels: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
     let legend_w = 6.0 + 18.0 + 5.0 + c.max_text_width(&labels, Txt::new(font::TICK))? + 6.0;
     let x1 = w - MARGIN - legend_w - 10.0;
     let y1 = h - MARGIN - draw::X_AXIS_HEIGHT;
     if x1 - x0 < 60.0 || y1 - y0 < 40.0 {
-        return Err(Error::invalid("figure is too small for the flip curves"));
+        return Err(Error::invalid("figure is too small for the curves"));
     }
-    let n = p.steps.len();
-    // Step 0 (nothing flipped) at x = 0, then one evenly spaced slot per step.
+    let n = k.labels.len();
     let a = Axes {
         x0,
         y0,
         x1,
         y1,
-        x_range: (-0.3, n as f64 + 0.3),
-        y_range: (ticks.first().copied().unwrap_or(y_lo).min(y_lo), y_hi),
+        x_range: (-0.3, n as f64 - 0.7),
+        y_range: (
+            ticks.first().copied().unwrap_or(y_lo).min(y_lo),
+            ticks.last().copied().unwrap_or(y_hi).max(y_hi),
+        ),
     };
-    draw::y_axis(c, &a, &ticks, MARGIN, "Drop of the target logit")?;
-    let xs: Vec<f64> = (0..=n).map(|i| i as f64).collect();
-    let x_labels: Vec<String> = std::iter::once("0".to_string())
-        .chain(p.steps.iter().cloned())
-        .collect();
-    draw::x_axis(c, &a, &xs, &x_labels, "Residues flipped")?;
-    let draw_curve = |curve: &FlipCurve, color: RGBColor, dashed: bool| -> Result<()> {
-        let mut upper: Vec<(f64, f64)> = vec![(a.x(0.0), a.y(0.0))];
-        let mut lower: Vec<(f64, f64)> = Vec::new();
-        let mut line: Vec<(f64, f64)> = vec![(a.x(0.0), a.y(0.0))];
-        for (i, (mean, l, u, _)) in curve.points.iter().enumerate() {
-            let x = a.x((i + 1) as f64);
-            upper.push((x, a.y(*u)));
-            lower.push((x, a.y(*l)));
-            line.push((x, a.y(*mean)));
-        }
-        lower.reverse();
-        upper.extend(lower);
-        c.polygon(&upper, tint(color, 0.8))?;
-        if dashed {
-            c.dashed(&line, color, 1.5)
-        } else {
-            c.line(&line, color, 1.5)
-        }
-    };
-    draw_curve(&p.random, palette::MUTED, true)?;
-    for (i, m) in p.methods.iter().enumerate() {
-        draw_curve(m, palette::categorical(i), false)?;
-    }
-    // The lines again over every band, so that no band hides another method's line.
-    for (i, m) in p.methods.iter().enumerate() {
-        let line: Vec<(f64, f64)> = std::iter::once((a.x(0.0), a.y(0.0)))
+    draw::y_axis(c, &a, &ticks, MARGIN, k.y_title)?;
+    let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    // At most about 16 labels: every `every`-th step.
+    let every = n.div_ceil(16).max(1);
+    let (tick_x, tick_labels): (Vec<f64>, Vec<String>) = xs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % every == 0)
+        .map(|(i, x)| (*x, k.labels[i].clone()))
+        .unzip();
+    draw::x_axis(c, &a, &tick_x, &tick_labels, k.x_title)?;
+    let first = usize::from(k.origin.is_some());
+    let path = |curve: &FlipCurve, pick: fn(&(f64, f64, f64, usize)) -> f64| -> Vec<(f64, f64)> {
+        k.origin
+            .map(|o| (a.x(0.0), a.y(o)))
+            .into_iter()
             .chain(
-                m.points
+                curve
+                    .points
                     .iter()
                     .enumerate()
-                    .map(|(j, pt)| (a.x((j + 1) as f64), a.y(pt.0))),
+                    .map(|(i, p)| (a.x((i + first) as f64), a.y(pick(p)))),
             )
-            .collect();
-        c.line(&line, palette::categorical(i), 1.5)?;
+            .collect()
+    };
+    let band = |curve: &FlipCurve, color: RGBColor| -> Result<()> {
+        let mut outline = path(curve, |p| p.2);
+        let mut lower = path(curve, |p| p.1);
+        lower.reverse();
+        outline.extend(lower);
+        c.polygon(&outline, tint(color, 0.8))
+    };
+    if let Some((d, _)) = &k.dashed {
+        band(d, palette::MUTED)?;
+    }
+    for (i, line) in k.lines.iter().enumerate() {
+        band(line, palette::categorical(i))?;
+    }
+    // Lines over every band, so that no band hides another method's line.
+    if let Some((d, _)) = &k.dashed {
+        c.dashed(&path(d, |p| p.0), palette::MUTED, 1.5)?;
+    }
+    for (i, line) in k.lines.iter().enumerate() {
+        c.line(&path(line, |p| p.0), palette::categorical(i), 1.5)?;
     }
     draw::legend(c, w - MARGIN, a.y0, &entries)
 }

@@ -11,6 +11,7 @@
 //! | top-k heads with Wilson intervals | [`TopHeads`] | [`top_heads`] |
 //! | per-layer profile, centres of gravity | [`LayerProfile`] | [`layer_profile`] |
 //! | residue-flipping curves per attribution method, AOPC | [`FlipCurves`] | [`flip_curves`] |
+//! | cascading-randomisation rank correlations per method | [`RandomisationCurves`] | [`randomisation_curves`] |
 //! | amino-acid attention correlation vs BLOSUM62 | [`AaBlosum`] | [`aa_blosum`] |
 //! | one protein's residue track | [`ResidueTrack`] | [`residue_track`] |
 //! | one head's attention map, contacts | [`AttentionMap`] | [`attention_map`] |
@@ -26,6 +27,7 @@ mod attention_map;
 mod contact_map;
 mod draw;
 mod flip_curves;
+mod randomisation;
 mod heatmap;
 mod layer_profile;
 pub mod palette;
@@ -44,6 +46,7 @@ pub use attention_map::{attention_map, AttentionMap};
 pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
 pub use flip_curves::{flip_curves, FlipCurve, FlipCurves};
+pub use randomisation::{randomisation_curves, RandomisationCurves};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use probing::{probing_plot, ProbeSeries, ProbingPlot};
@@ -93,6 +96,7 @@ enum Kind {
     TopHeads(TopHeads),
     LayerProfile(LayerProfile),
     FlipCurves(FlipCurves),
+    Randomisation(RandomisationCurves),
     AaBlosum(AaBlosum),
     ResidueTrack(ResidueTrack),
     AttentionMap(AttentionMap),
@@ -177,6 +181,7 @@ impl Figure {
             Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
             Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
             Kind::FlipCurves(x) => flip_curves::draw(c, w, h, title, x),
+            Kind::Randomisation(x) => randomisation::draw(c, w, h, title, x),
             Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
             Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
             Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
@@ -352,6 +357,7 @@ impl Figure {
             ),
             Kind::ContactMap(x) => contact_map::caption(x),
             Kind::FlipCurves(x) => flip_curves::caption(x),
+            Kind::Randomisation(x) => randomisation::caption(x),
             Kind::Probing(x) => probing::caption(x),
             Kind::Significance(s) => format!(
                 "−log10 {} for {} tests; dashed line: p = {}; blue bars p < {}, grey bars p ≥ {}; \
@@ -374,6 +380,7 @@ impl Figure {
             Kind::TopHeads(x) => top_heads::data(x),
             Kind::LayerProfile(x) => layer_profile::data(x),
             Kind::FlipCurves(x) => flip_curves::data(x),
+            Kind::Randomisation(x) => randomisation::data(x),
             Kind::AaBlosum(x) => aa_blosum::data(x),
             Kind::ResidueTrack(x) => residue_track::data(x),
             Kind::AttentionMap(x) => attention_map::data(x),
