@@ -261,7 +261,10 @@ fn cascading_randomisation_decorrelates_gradient_maps() {
         .map(|(i, s)| model.encode_sequence(&format!("p{i}"), s, None).unwrap())
         .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let methods = [AttributionMethod::GradientXInput, AttributionMethod::Rollout];
+    let methods = [
+        AttributionMethod::GradientXInput,
+        AttributionMethod::Rollout,
+    ];
     let rows = cascading_randomisation(
         &model,
         &seqs,
@@ -293,6 +296,7 @@ fn cascading_randomisation_decorrelates_gradient_maps() {
     let curves = protscope::plot::RandomisationCurves::from_frame(&df).unwrap();
     assert_eq!(curves.steps.len(), steps);
     assert_eq!(curves.steps[1], "head");
+    assert_eq!(curves.steps[2], model.num_layers().to_string());
 }
 
 /// `attribute --attribution attnlrp --latent` and `--attribution smoothgrad` write the relevance

@@ -27,11 +27,11 @@ mod attention_map;
 mod contact_map;
 mod draw;
 mod flip_curves;
-mod randomisation;
 mod heatmap;
 mod layer_profile;
 pub mod palette;
 mod probing;
+mod randomisation;
 mod residue_track;
 #[cfg(feature = "dev")]
 mod scaling;
@@ -46,10 +46,10 @@ pub use attention_map::{attention_map, AttentionMap};
 pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
 pub use flip_curves::{flip_curves, FlipCurve, FlipCurves};
-pub use randomisation::{randomisation_curves, RandomisationCurves};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use probing::{probing_plot, ProbeSeries, ProbingPlot};
+pub use randomisation::{randomisation_curves, RandomisationCurves};
 pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
 #[cfg(feature = "dev")]
 pub use scaling::{scaling_plot, RunStatus, ScalingPlot, ScalingRun};

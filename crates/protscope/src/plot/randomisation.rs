@@ -13,7 +13,7 @@ use polars::prelude::DataFrame;
 /// Every method's mean rank correlation with its original map per randomisation step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomisationCurves {
-    /// Step labels: `none`, `head`, `head + layers 12–12`, …
+    /// Step labels: `none`, `head`, then the lowest layer randomised (1-based): 12, 11, …
     pub steps: Vec<String>,
     /// Per method: (mean ρ, lower, upper, proteins) per step; `aopc` unused (NaN).
     pub methods: Vec<FlipCurve>,
@@ -27,16 +27,28 @@ impl RandomisationCurves {
         let methods = columns::strings(df, TABLE, "method")?;
         let steps = columns::integers(df, TABLE, "step")?;
         let labels = columns::strings(df, TABLE, "randomised")?;
+        if labels.iter().any(Option::is_none) {
+            return Err(Error::invalid(format!(
+                "{TABLE} table has a null `randomised`"
+            )));
+        }
         let rho = columns::floats(df, TABLE, "spearman")?;
         let max_step = steps.iter().copied().max().unwrap_or(-1);
         if max_step < 0 || steps.iter().any(|&s| s < 0) {
             return Err(Error::invalid(format!("{TABLE} table has no steps")));
         }
-        let mut step_labels = vec![String::new(); max_step as usize + 1];
+        // Short axis labels: `none`, `head`, then the lowest layer randomised so far (the
+        // table's `randomised` column spells each step out).
+        let num_layers = (max_step - 1).max(0);
+        let step_labels: Vec<String> = (0..=max_step)
+            .map(|s| match s {
+                0 => "none".to_string(),
+                1 => "head".to_string(),
+                s => format!("{}", num_layers - (s - 2)),
+            })
+            .collect();
         let mut names: Vec<String> = Vec::new();
-        for i in 0..df.height() {
-            step_labels[steps[i] as usize] = labels[i].clone().unwrap_or_default();
-            let m = methods[i].clone().unwrap_or_default();
+        for m in methods.iter().map(|m| m.clone().unwrap_or_default()) {
             if !names.contains(&m) {
                 names.push(m);
             }
@@ -75,7 +87,9 @@ pub fn randomisation_curves(
     curves: &RandomisationCurves,
 ) -> Result<Figure> {
     if curves.steps.is_empty() || curves.methods.is_empty() {
-        return Err(Error::invalid("randomisation curves need a method and a step"));
+        return Err(Error::invalid(
+            "randomisation curves need a method and a step",
+        ));
     }
     Figure::new(
         name,
@@ -103,7 +117,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
             lines: &p.methods,
             legend: &legend,
             dashed: None,
-            x_title: "Randomised (cascading, from the top)",
+            x_title: "Randomised: none, the head, then the layers from the top down to layer …",
             y_title: "Spearman ρ with the original map",
         },
     )
@@ -120,7 +134,14 @@ pub(crate) fn caption(p: &RandomisationCurves) -> String {
 }
 
 pub(crate) fn data(p: &RandomisationCurves) -> DataTable {
-    let mut t = DataTable::new(&["method", "step", "randomised", "mean_spearman", "lower", "upper"]);
+    let mut t = DataTable::new(&[
+        "method",
+        "step",
+        "randomised",
+        "mean_spearman",
+        "lower",
+        "upper",
+    ]);
     for m in &p.methods {
         for (s, (label, (mean, l, u, _))) in p.steps.iter().zip(&m.points).enumerate() {
             t.row(vec![
