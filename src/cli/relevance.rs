@@ -469,9 +469,47 @@ pub struct SanityArgs {
     /// Also draw the curves (.png or .svg).
     #[arg(long)]
     pub figure: Option<PathBuf>,
+    /// Also write a copy of the model with the head and every layer shuffled (embeddings kept)
+    /// to this folder: the shuffled-weights control of `jaccard`.
+    #[arg(long)]
+    pub shuffled_model: Option<PathBuf>,
     /// Output table: method, protein, step, randomised, spearman.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct JaccardArgs {
+    /// `relevance-stats` table of the model (e.g. fine-tuned).
+    #[arg(long)]
+    pub stats: PathBuf,
+    /// `relevance-stats` table of the control (the same architecture with shuffled weights).
+    #[arg(long)]
+    pub control: PathBuf,
+    /// p-value column that makes a head significant.
+    #[arg(long, default_value = "t_p_fdr")]
+    pub column: String,
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+pub fn run_jaccard(args: JaccardArgs) -> anyhow::Result<()> {
+    use protscope::attribution::sanity::{jaccard_index, significant_heads};
+    let a = significant_heads(&read_table(&args.stats)?, &args.column, args.alpha)
+        .with_context(|| format!("in {}", args.stats.display()))?;
+    let b = significant_heads(&read_table(&args.control)?, &args.column, args.alpha)
+        .with_context(|| format!("in {}", args.control.display()))?;
+    let shared = a.intersection(&b).count();
+    println!(
+        "jaccard={:.4} significant={} control_significant={} shared={} ({} < {})",
+        jaccard_index(&a, &b),
+        a.len(),
+        b.len(),
+        shared,
+        args.column,
+        args.alpha
+    );
+    Ok(())
 }
 
 pub fn run_sanity(args: SanityArgs) -> anyhow::Result<()> {
@@ -523,6 +561,18 @@ pub fn run_sanity(args: SanityArgs) -> anyhow::Result<()> {
     )?;
     let mut df = randomisation_frame(&rows)?;
     write_table(&mut df, &args.out)?;
+    if let Some(dir) = &args.shuffled_model {
+        let every_layer = protscope::attribution::sanity::RandomisationStep {
+            first_layer: Some(0),
+        };
+        let n = protscope::attribution::sanity::randomised_copy(
+            &model.dir,
+            dir,
+            every_layer,
+            args.seed,
+        )?;
+        eprintln!("wrote {} ({n} tensors shuffled)", dir.display());
+    }
     print_written(&args.out, df.height());
     if let Some(figure) = &args.figure {
         let curves = protscope::plot::RandomisationCurves::from_frame(&df)?;

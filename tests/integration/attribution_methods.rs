@@ -360,3 +360,77 @@ fn attribute_cli_runs_other_methods() {
     ]);
     assert!(!ok && err.contains("--latent"), "{err}");
 }
+
+/// `sanity --shuffled-model` writes a loadable model with every layer shuffled, and `jaccard`
+/// reports the overlap of two relevance-stats tables' significant heads.
+#[test]
+fn sanity_cli_and_jaccard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fasta = tmp.path().join("p.fasta");
+    std::fs::write(&fasta, ">p1\nMKTAYIAKQRQISF\n>p2\nGSHMLEDPVAG\n").unwrap();
+    let model = model_fixture("bert_cls");
+    let shuffled = tmp.path().join("shuffled");
+    let out = tmp.path().join("sanity.csv");
+    let figure = tmp.path().join("sanity.png");
+    let (ok, err) = protscope(&[
+        "sanity",
+        "--model",
+        model.to_str().unwrap(),
+        "--fasta",
+        fasta.to_str().unwrap(),
+        "--output",
+        "classifier",
+        "--target",
+        "1",
+        "--methods",
+        "attnlrp,saliency",
+        "--shuffled-model",
+        shuffled.to_str().unwrap(),
+        "--figure",
+        figure.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let table = protscope::frame::read_table(&out).unwrap();
+    assert_eq!(table.height(), 2 * 2 * (2 + 2));
+    assert!(std::fs::metadata(&figure).unwrap().len() > 1000);
+    let original = load_fixture_model("bert_cls");
+    let control =
+        protscope::model::ProteinModel::load(&shuffled, &candle_core::Device::Cpu).unwrap();
+    let seq = original
+        .encode_sequence("p", "MKTAYIAKQRQISF", None)
+        .unwrap();
+    let a = saliency(&original, &seq, "classifier", 1).unwrap();
+    let b = saliency(&control, &seq, "classifier", 1).unwrap();
+    assert!(max_rel(&a.embedding, &b.embedding) > 1e-3);
+
+    let stats = |p: [f64; 3], name: &str| {
+        let mut df = polars::prelude::df!(
+            "layer" => [-1i64, 0, 1], "head" => [-1i64, 0, 1], "t_p_fdr" => p,
+        )
+        .unwrap();
+        let path = tmp.path().join(name);
+        protscope::frame::write_table(&mut df, &path).unwrap();
+        path
+    };
+    let a = stats([0.001, 0.01, 0.01], "a.csv");
+    let b = stats([0.001, 0.01, 0.9], "b.csv");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args([
+            "jaccard",
+            "--stats",
+            a.to_str().unwrap(),
+            "--control",
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("jaccard=0.5000"), "{stdout}");
+}

@@ -202,6 +202,44 @@ pub fn randomisation_frame(rows: &[RandomisationRow]) -> Result<DataFrame> {
     )?)
 }
 
+/// The attention heads (layer, head; the embedding level left out) of a `relevance_stats`
+/// table whose p-value column `column` (e.g. `t_p_fdr`) is below `alpha`: xai-proteins' set of
+/// significant heads.
+pub fn significant_heads(
+    table: &DataFrame,
+    column: &str,
+    alpha: f64,
+) -> Result<std::collections::BTreeSet<(i64, i64)>> {
+    const TABLE: &str = crate::frame::schema::RELEVANCE_STATS.name;
+    crate::frame::schema::RELEVANCE_STATS.require_columns(
+        table,
+        TABLE,
+        &["layer", "head", column],
+    )?;
+    let layers = crate::frame::columns::integers(table, TABLE, "layer")?;
+    let heads = crate::frame::columns::integers(table, TABLE, "head")?;
+    let p = crate::frame::columns::floats(table, TABLE, column)?;
+    Ok((0..table.height())
+        .filter(|&i| layers[i] >= 0 && heads[i] >= 0 && p[i] < alpha)
+        .map(|i| (layers[i], heads[i]))
+        .collect())
+}
+
+/// Jaccard overlap |A ∩ B| / |A ∪ B| of two sets of significant heads (xai-proteins'
+/// `jaccard.py` compares a fine-tuned model with the same architecture with shuffled weights:
+/// an overlap near 0 says the significant heads come from what was learned). NaN when both
+/// sets are empty.
+pub fn jaccard_index(
+    a: &std::collections::BTreeSet<(i64, i64)>,
+    b: &std::collections::BTreeSet<(i64, i64)>,
+) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return f64::NAN;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +265,22 @@ mod tests {
         assert!(top.takes("bert.encoder.layer.1.output.dense.weight"));
         assert!(!top.takes("bert.encoder.layer.0.output.dense.weight"));
         assert_eq!(top.label(2), "head + layers 2–2");
+    }
+
+    #[test]
+    fn jaccard_of_significant_heads() {
+        let table = df!(
+            "layer" => [-1i64, 0, 0, 1, 1],
+            "head" => [-1i64, 0, 1, 0, 1],
+            "t_p_fdr" => [0.001, 0.01, 0.2, 0.04, 0.5],
+        )
+        .unwrap();
+        let a = significant_heads(&table, "t_p_fdr", 0.05).unwrap();
+        assert_eq!(a.into_iter().collect::<Vec<_>>(), vec![(0, 0), (1, 0)]);
+        let a = significant_heads(&table, "t_p_fdr", 0.05).unwrap();
+        let b: std::collections::BTreeSet<(i64, i64)> = [(1, 0), (1, 1)].into_iter().collect();
+        assert!((jaccard_index(&a, &b) - 1.0 / 3.0).abs() < 1e-12);
+        assert!(jaccard_index(&Default::default(), &Default::default()).is_nan());
+        assert!(significant_heads(&table, "nope", 0.05).is_err());
     }
 }
