@@ -160,6 +160,70 @@ fn main() -> protscope::Result<()> {
         &dir,
     )?;
 
+    // Residue flipping: faithful methods drop the logit faster than a random order.
+    let curve = |name: &str, slope: f64, rng: &mut Lcg| FlipCurve {
+        name: name.into(),
+        points: (1..=7)
+            .map(|i| {
+                let mean = slope * (1.0 - (-(i as f64) / 3.0).exp()) + 0.02 * rng.next();
+                (mean, mean - 0.05, mean + 0.05, 40)
+            })
+            .collect(),
+        aopc: slope * 0.5,
+    };
+    write(
+        &flip_curves(
+            "flip_curves",
+            "Residue flipping, most relevant first",
+            &FlipCurves {
+                steps: ["1", "2", "4", "8", "16", "32", "64"]
+                    .map(String::from)
+                    .to_vec(),
+                methods: vec![
+                    curve("ig", 1.2, &mut rng),
+                    curve("attnlrp", 1.0, &mut rng),
+                    curve("grad-input", 0.7, &mut rng),
+                    curve("rollout", 0.3, &mut rng),
+                ],
+                random: curve("random", 0.15, &mut rng),
+            },
+        )?,
+        &dir,
+    )?;
+    // Cascading randomisation: gradient maps decorrelate, a map that ignores the weights not.
+    let decay = |name: &str, rate: f64, rng: &mut Lcg| FlipCurve {
+        name: name.into(),
+        points: (0..8)
+            .map(|s| {
+                let mean = if s == 0 {
+                    1.0
+                } else {
+                    (-(s as f64) * rate).exp() * 0.9
+                };
+                let mean = mean + 0.02 * rng.next();
+                (mean, mean - 0.08, mean + 0.08, 40)
+            })
+            .collect(),
+        aopc: f64::NAN,
+    };
+    write(
+        &randomisation_curves(
+            "randomisation",
+            "Cascading randomisation",
+            &RandomisationCurves {
+                steps: ["none", "head", "6", "5", "4", "3", "2", "1"]
+                    .map(String::from)
+                    .to_vec(),
+                methods: vec![
+                    decay("ig", 0.6, &mut rng),
+                    decay("attnlrp", 0.5, &mut rng),
+                    decay("saliency", 0.1, &mut rng),
+                ],
+            },
+        )?,
+        &dir,
+    )?;
+
     // Probing: scores that rise and saturate at different depths (contacts from layer 1).
     let probe_series = vec![
         ProbeSeries {

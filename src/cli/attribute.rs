@@ -1,4 +1,5 @@
-//! `protscope attribute`: integrated gradients for many proteins, resumable.
+//! `protscope attribute`: integrated gradients for many proteins, resumable; or another
+//! attribution method (`--attribution`) into the same tables.
 
 use std::path::PathBuf;
 
@@ -7,9 +8,41 @@ use clap::{Args, ValueEnum};
 use super::common::{progress, InputArgs, ModelArgs, ShardArgs};
 use protscope::attribution::memory::{default_memory_budget, parse_bytes};
 use protscope::attribution::runner::{run_attribution, summary_path, AttributionJob};
+use protscope::attribution::tables::{explanation_frame, explanation_summary_frame};
 use protscope::attribution::{
-    AutoSteps, Baseline, IgOptions, LatentDerivative, Quadrature, SEQUENCE_LOG_LIKELIHOOD,
+    explain, AttributionMethod, AutoSteps, Baseline, ExplainOptions, IgOptions, LatentDerivative,
+    Quadrature, SmoothGradOptions, SEQUENCE_LOG_LIKELIHOOD,
 };
+use protscope::frame::write_table;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AttributionArg {
+    /// Integrated gradients (resumable; --steps, --method, --baseline, --latent).
+    Ig,
+    /// AttnLRP: one modified backward pass (--latent: every head too, same pass).
+    Attnlrp,
+    /// Gradient x input at the embedding output.
+    GradInput,
+    /// |gradient| at the embedding output.
+    Saliency,
+    /// Saliency averaged over seeded Gaussian noise (--samples, --noise-level, --seed).
+    Smoothgrad,
+    /// Attention rollout (heads averaged, 0.5 A + 0.5 I, product over layers).
+    Rollout,
+}
+
+impl From<AttributionArg> for AttributionMethod {
+    fn from(arg: AttributionArg) -> Self {
+        match arg {
+            AttributionArg::Ig => AttributionMethod::IntegratedGradients,
+            AttributionArg::Attnlrp => AttributionMethod::AttnLrp,
+            AttributionArg::GradInput => AttributionMethod::GradientXInput,
+            AttributionArg::Saliency => AttributionMethod::Saliency,
+            AttributionArg::Smoothgrad => AttributionMethod::SmoothGrad,
+            AttributionArg::Rollout => AttributionMethod::Rollout,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -63,6 +96,19 @@ pub struct AttributeArgs {
     /// tokens before it).
     #[arg(long)]
     pub target: String,
+    /// Attribution method. Every method writes the same relevance table; IG's summary has its
+    /// completeness check, the others' summary (`attribution`, `relevance_sum`, …) their own.
+    #[arg(long, value_enum, default_value = "ig")]
+    pub attribution: AttributionArg,
+    /// SmoothGrad: noisy copies of the embedding output averaged over.
+    #[arg(long, default_value = "50")]
+    pub samples: usize,
+    /// SmoothGrad: noise sigma as a share of (max - min) of the protein's embedding output.
+    #[arg(long, default_value = "0.1")]
+    pub noise_level: f64,
+    /// SmoothGrad: noise seed (each protein's stream is seeded from it and the protein id).
+    #[arg(long, default_value = "0")]
+    pub seed: u64,
     /// Integration steps (the paper uses 500), or `auto`: as many as needed for
     /// |delta| <= --max-delta x |F(x) - F(x')|, per protein (recorded in the summary).
     #[arg(long, default_value = "500", value_parser = parse_steps)]
@@ -178,6 +224,10 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
     };
     let (shard, out) = args.shard.resolve(&args.out)?;
     let seqs = input.encode_shard(&model, shard)?;
+    let method = AttributionMethod::from(args.attribution);
+    if method != AttributionMethod::IntegratedGradients {
+        return run_other_method(&args, &model, &seqs, target, method, &out);
+    }
     let job = AttributionJob {
         output: args.output.clone(),
         target,
@@ -241,5 +291,55 @@ pub fn run_attribute(args: AttributeArgs) -> anyhow::Result<()> {
             report.computed + report.reused
         );
     }
+    Ok(())
+}
+
+/// A method other than IG: one pass (or a few) per protein, all proteins in one table.
+fn run_other_method(
+    args: &AttributeArgs,
+    model: &protscope::model::ProteinModel,
+    seqs: &[protscope::model::EncodedSequence],
+    target: usize,
+    method: AttributionMethod,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    if args.latent && !method.has_latent() {
+        anyhow::bail!(
+            "--latent: {} gives no per-head relevance; drop --latent",
+            method.name()
+        );
+    }
+    let options = ExplainOptions {
+        smoothgrad: SmoothGradOptions {
+            samples: args.samples,
+            noise_level: args.noise_level,
+            seed: args.seed,
+            ..Default::default()
+        },
+        latent: args.latent,
+        ..Default::default()
+    };
+    let bar = progress(seqs.len(), "attribute");
+    let mut table = protscope::attribution::tables::empty_relevance_frame();
+    let mut explained = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let x = explain(model, seq, &args.output, target, method, &options)?;
+        table.vstack_mut(&explanation_frame(&x)?)?;
+        explained.push(x);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    write_table(&mut table, out)?;
+    write_table(
+        &mut explanation_summary_frame(&explained)?,
+        &summary_path(out),
+    )?;
+    eprintln!(
+        "{} proteins ({}): {} and {}",
+        seqs.len(),
+        method.name(),
+        out.display(),
+        summary_path(out).display()
+    );
     Ok(())
 }

@@ -75,8 +75,16 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Relevance statistics of an attribution table against residue annotations.
     RelevanceStats(relevance::RelevanceStatsArgs),
-    /// Faithfulness check: flip the most relevant residues to PAD and watch the target logit.
+    /// Faithfulness check: flip the most relevant residues (alanine, PAD, MASK or random) and
+    /// watch the target logit against random orders; AOPC per method, curves figure.
     Flip(relevance::FlipArgs),
+    /// Sanity check (Adebayo et al. 2018): cascading randomisation of the head, then the layers
+    /// from the top down; each method's rank correlation with its original map.
+    Sanity(relevance::SanityArgs),
+    /// xai-proteins' control: the Jaccard overlap of significant heads between two
+    /// `relevance-stats` tables (a fine-tuned model against the same architecture with shuffled
+    /// weights, `sanity --shuffled-model`).
+    Jaccard(relevance::JaccardArgs),
     /// One self-contained HTML report from the tables of a finished run folder.
     Report(report::ReportArgs),
     /// The shard tables of a `--shard I/N` run folder as one table (every shard must be there).
@@ -121,6 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Probe(args) => probe::run_probe(args),
         Command::RelevanceStats(args) => relevance::run_relevance_stats(args),
         Command::Flip(args) => relevance::run_flip(args),
+        Command::Sanity(args) => relevance::run_sanity(args),
+        Command::Jaccard(args) => relevance::run_jaccard(args),
         Command::Report(args) => report::run_report(args),
         Command::Merge(args) => merge::run_merge(args),
         Command::Dev(args) => dev::run_dev(args),

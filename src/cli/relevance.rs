@@ -12,7 +12,9 @@ use super::common::{
 };
 use super::heads::side_path;
 use protscope::annotation::{self, read_entries, read_sites, FeatureSelection};
-use protscope::attribution::flip::{flip_frame, flip_residues, residue_relevance, FlipOptions};
+use protscope::attribution::flip::{
+    aopc, aopc_frame, flip_frame, flip_residues, residue_relevance, FlipOptions, Replacement,
+};
 use protscope::frame::{read_table, write_table};
 use protscope::io::read_fasta;
 use protscope::model::Level;
@@ -172,9 +174,17 @@ fn split_tokens(joined: &str) -> Vec<&str> {
 pub struct FlipArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Attribution table from `protscope attribute` for the same output and target.
+    /// Attribution tables from `protscope attribute` for the same output and target, one per
+    /// method: `NAME=PATH` (e.g. `ig=ig.parquet attnlrp=lrp.parquet`), or a path (named by its
+    /// file stem).
+    #[arg(long, num_args = 1.., required = true)]
+    pub attributions: Vec<String>,
+    /// What a flipped residue becomes.
+    #[arg(long, value_enum, default_value = "pad")]
+    pub replacement: ReplacementArg,
+    /// Also draw the curves (one line per method, random order dashed; .png or .svg).
     #[arg(long)]
-    pub attributions: PathBuf,
+    pub figure: Option<PathBuf>,
     /// The sequences the attributions were computed on (FASTA).
     #[arg(long)]
     pub fasta: PathBuf,
@@ -187,7 +197,8 @@ pub struct FlipArgs {
     /// Target class: index or label name.
     #[arg(long)]
     pub target: String,
-    /// Residue counts to flip, e.g. `1,5,10` (0 = nothing flipped, a check).
+    /// Residue counts to flip, e.g. `1,2,4,8,16,32,64` (0 = nothing flipped, a check), and
+    /// shares of the length, e.g. `0.05,0.1` or `5%,10%`.
     #[arg(long, default_value = "1,5,10")]
     pub k: String,
     /// Relevance rows to rank residues by: layer (−1 = embedding level) …
@@ -201,7 +212,7 @@ pub struct FlipArgs {
     /// Former name of `--head` (the attention head).
     #[arg(long, hide = true, allow_hyphen_values = true)]
     pub head_index: Option<i64>,
-    /// Random draws of k residues per protein and k.
+    /// Random orders per protein (the first k residues of each are flipped, for every k).
     #[arg(long, default_value_t = 10)]
     pub random_repeats: usize,
     #[arg(long, default_value_t = 0)]
@@ -209,12 +220,74 @@ pub struct FlipArgs {
     /// Sequences per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
-    /// Output table: protein, k, n_flipped, logit_original, logit_top, logit_random_mean,
-    /// logit_random_sd, drop_top, drop_random, top_positions. With --shard, a folder.
+    /// Output table: protein, method, replacement, k, fraction, n_flipped, logit_original,
+    /// logit_top, logit_random_mean, logit_random_sd, drop_top, drop_random, top_positions;
+    /// AOPC per method and protein goes to <stem>.aopc.<ext>. With --shard, a folder.
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
     pub shard: ShardArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReplacementArg {
+    Alanine,
+    Pad,
+    Mask,
+    Random,
+}
+
+impl From<ReplacementArg> for Replacement {
+    fn from(arg: ReplacementArg) -> Self {
+        match arg {
+            ReplacementArg::Alanine => Replacement::Alanine,
+            ReplacementArg::Pad => Replacement::Pad,
+            ReplacementArg::Mask => Replacement::Mask,
+            ReplacementArg::Random => Replacement::Random,
+        }
+    }
+}
+
+/// `--k`: residue counts and shares of the length (`0.1`, `10%`).
+fn parse_flip_counts(text: &str) -> anyhow::Result<(Vec<usize>, Vec<f64>)> {
+    let (mut ks, mut fractions) = (Vec::new(), Vec::new());
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(percent) = part.strip_suffix('%') {
+            let p: f64 = percent
+                .trim()
+                .parse()
+                .with_context(|| format!("--k: `{part}` is not a percentage"))?;
+            fractions.push(p / 100.0);
+        } else if part.contains('.') {
+            fractions.push(
+                part.parse()
+                    .with_context(|| format!("--k: `{part}` is not a share of the length"))?,
+            );
+        } else {
+            ks.extend(to_usize_list(&parse_index_list(part)?, "k")?);
+        }
+    }
+    if let Some(f) = fractions.iter().find(|f| !(0.0..=1.0).contains(*f)) {
+        bail!("--k: the share {f} is outside 0..1 (e.g. 0.1 or 10%)");
+    }
+    Ok((ks, fractions))
+}
+
+/// `NAME=PATH` or `PATH` (named by its file stem).
+fn method_and_path(text: &str) -> (String, PathBuf) {
+    match text.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !name.contains('/') => {
+            (name.to_string(), PathBuf::from(path))
+        }
+        _ => {
+            let path = PathBuf::from(text);
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| text.to_string());
+            (stem, path)
+        }
+    }
 }
 
 /// The prediction output and the attention head index of `flip`, from `--output` and `--head`
@@ -251,75 +324,89 @@ pub fn run_flip(args: FlipArgs) -> anyhow::Result<()> {
     if shard.is_none() {
         protscope::frame::TableFormat::from_path(&args.out)?;
     }
-    let ks = to_usize_list(&parse_index_list(&args.k)?, "k")?;
-    if ks.is_empty() {
-        bail!("--k needs at least one residue count");
+    let (ks, fractions) = parse_flip_counts(&args.k)?;
+    if ks.is_empty() && fractions.is_empty() {
+        bail!("--k needs at least one residue count or share");
     }
     let (output, head) = flip_output_and_head(&args)?;
     let model = args.model.load()?;
     let target = model.output(&output)?.class_index(&args.target)?;
-    let table = read_table(&args.attributions)?;
     let level = Level::from_columns(args.layer, head)?;
-    let relevance = residue_relevance(&table, level)
-        .with_context(|| format!("in {}", args.attributions.display()))?;
     let mut records = read_fasta(&args.fasta)?;
     if let Some(shard) = shard {
         records = shard.select(records, |r| r.id.as_str());
     }
-    let options = FlipOptions {
-        ks,
-        random_repeats: args.random_repeats,
-        seed: args.seed,
-        batch_size: args.batch_size.max(1),
-    };
     let mut rows = Vec::new();
-    let mut missing = Vec::new();
-    let bar = progress(records.len(), "flip");
-    for record in &records {
-        bar.inc(1);
-        let Some((values, residues)) = relevance.get(&record.id) else {
-            missing.push(record.id.clone());
-            continue;
+    for spec in &args.attributions {
+        let (method, path) = method_and_path(spec);
+        let table = read_table(&path)?;
+        let relevance =
+            residue_relevance(&table, level).with_context(|| format!("in {}", path.display()))?;
+        let options = FlipOptions {
+            ks: ks.clone(),
+            fractions: fractions.clone(),
+            replacement: args.replacement.into(),
+            method: method.clone(),
+            random_repeats: args.random_repeats,
+            seed: args.seed,
+            batch_size: args.batch_size.max(1),
         };
-        let seq = model
-            .encode_sequence(&record.id, &record.sequence, args.max_len)
-            .with_context(|| format!("in {}", args.fasta.display()))?;
-        if let Some(residues) = residues {
-            let expected: String = seq.residues.iter().collect();
-            let seen = residues_from_tokens(split_tokens(residues));
-            if !same_residues(&seen, &expected) {
-                bail!(
-                    "{}: the attribution table's residues ({} aa) differ from the FASTA sequence \
-                     after --max-len ({} aa); use the FASTA and --max-len of the attribution run",
-                    record.id,
-                    seen.len(),
-                    expected.len()
-                );
+        let mut missing = Vec::new();
+        let before = rows.len();
+        let bar = progress(records.len(), &format!("flip {method}"));
+        for record in &records {
+            bar.inc(1);
+            let Some((values, residues)) = relevance.get(&record.id) else {
+                missing.push(record.id.clone());
+                continue;
+            };
+            let seq = model
+                .encode_sequence(&record.id, &record.sequence, args.max_len)
+                .with_context(|| format!("in {}", args.fasta.display()))?;
+            if let Some(residues) = residues {
+                let expected: String = seq.residues.iter().collect();
+                let seen = residues_from_tokens(split_tokens(residues));
+                if !same_residues(&seen, &expected) {
+                    bail!(
+                        "{}: the attribution table's residues ({} aa) differ from the FASTA \
+                         sequence after --max-len ({} aa); use the FASTA and --max-len of the \
+                         attribution run",
+                        record.id,
+                        seen.len(),
+                        expected.len()
+                    );
+                }
             }
+            rows.extend(flip_residues(
+                &model, &seq, &output, target, values, &options,
+            )?);
         }
-        rows.extend(flip_residues(
-            &model, &seq, &output, target, values, &options,
-        )?);
-    }
-    bar.finish_and_clear();
-    if !missing.is_empty() {
-        eprintln!(
-            "not in {} (left out): {}",
-            args.attributions.display(),
-            missing.join(", ")
-        );
-    }
-    // A shard may hold no records at all: it still writes its (empty) table for `merge`.
-    if rows.is_empty() && !records.is_empty() {
-        bail!(
-            "no FASTA record has attributions in {}",
-            args.attributions.display()
-        );
+        bar.finish_and_clear();
+        if !missing.is_empty() {
+            eprintln!(
+                "not in {} (left out): {}",
+                path.display(),
+                missing.join(", ")
+            );
+        }
+        // A shard may hold no records at all: it still writes its (empty) table for `merge`.
+        if rows.len() == before && !records.is_empty() {
+            bail!("no FASTA record has attributions in {}", path.display());
+        }
     }
     let (_, out) = args.shard.resolve(&args.out)?;
     let mut df = flip_frame(&rows)?;
     write_table(&mut df, &out)?;
     print_written(&out, df.height());
+    let aopc_path = protscope::frame::side_path(&out, "aopc");
+    let mut aopc_table = aopc_frame(&aopc(&rows))?;
+    write_table(&mut aopc_table, &aopc_path)?;
+    print_written(&aopc_path, aopc_table.height());
+    if let Some(figure) = &args.figure {
+        let curves = protscope::plot::FlipCurves::from_frame(&df)?;
+        protscope::plot::flip_curves("flip_curves", "Residue flipping", &curves)?.save(figure)?;
+        eprintln!("wrote {}", figure.display());
+    }
     Ok(())
 }
 
@@ -345,4 +432,153 @@ mod tests {
         assert!(same_residues("AXC", "ABC"));
         assert!(!same_residues("AXC", "ABD"));
     }
+}
+
+#[derive(Args, Debug)]
+pub struct SanityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Protein sequences (FASTA).
+    #[arg(long)]
+    pub fasta: PathBuf,
+    /// Truncate sequences to this many tokens, the special tokens included.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Prediction output whose logit is explained (e.g. classifier, species).
+    #[arg(long)]
+    pub output: String,
+    /// Target class: index or label name.
+    #[arg(long)]
+    pub target: String,
+    /// Methods, comma-separated: ig, attnlrp, grad-input, saliency, smoothgrad, rollout.
+    #[arg(long, default_value = "attnlrp,grad-input,saliency,rollout")]
+    pub methods: String,
+    /// IG: integration steps (Gauss-Legendre, PAD baseline).
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// SmoothGrad: noisy samples.
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+    /// Seed of the weight shuffles (and of SmoothGrad's noise).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the randomised model folders go (one per step; default: <out stem>.models beside
+    /// the table). Each is a full copy of the weights.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Also draw the curves (.png or .svg).
+    #[arg(long)]
+    pub figure: Option<PathBuf>,
+    /// Also write a copy of the model with the head and every layer shuffled (embeddings kept)
+    /// to this folder: the shuffled-weights control of `jaccard`.
+    #[arg(long)]
+    pub shuffled_model: Option<PathBuf>,
+    /// Output table: method, protein, step, randomised, spearman.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct JaccardArgs {
+    /// `relevance-stats` table of the model (e.g. fine-tuned).
+    #[arg(long)]
+    pub stats: PathBuf,
+    /// `relevance-stats` table of the control (the same architecture with shuffled weights).
+    #[arg(long)]
+    pub control: PathBuf,
+    /// p-value column that makes a head significant.
+    #[arg(long, default_value = "t_p_fdr")]
+    pub column: String,
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+}
+
+pub fn run_jaccard(args: JaccardArgs) -> anyhow::Result<()> {
+    use protscope::attribution::sanity::{jaccard_index, significant_heads};
+    let a = significant_heads(&read_table(&args.stats)?, &args.column, args.alpha)
+        .with_context(|| format!("in {}", args.stats.display()))?;
+    let b = significant_heads(&read_table(&args.control)?, &args.column, args.alpha)
+        .with_context(|| format!("in {}", args.control.display()))?;
+    let shared = a.intersection(&b).count();
+    println!(
+        "jaccard={:.4} significant={} control_significant={} shared={} ({} < {})",
+        jaccard_index(&a, &b),
+        a.len(),
+        b.len(),
+        shared,
+        args.column,
+        args.alpha
+    );
+    Ok(())
+}
+
+pub fn run_sanity(args: SanityArgs) -> anyhow::Result<()> {
+    use protscope::attribution::sanity::{cascading_randomisation, randomisation_frame};
+    use protscope::attribution::{AttributionMethod, ExplainOptions, IgOptions, SmoothGradOptions};
+    protscope::frame::TableFormat::from_path(&args.out)?;
+    let methods = args
+        .methods
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(AttributionMethod::parse)
+        .collect::<protscope::Result<Vec<_>>>()?;
+    if methods.is_empty() {
+        bail!("--methods needs at least one method");
+    }
+    let model = args.model.load()?;
+    let target = model.output(&args.output)?.class_index(&args.target)?;
+    let seqs = read_fasta(&args.fasta)?
+        .iter()
+        .map(|r| model.encode_sequence(&r.id, &r.sequence, args.max_len))
+        .collect::<protscope::Result<Vec<_>>>()
+        .with_context(|| format!("in {}", args.fasta.display()))?;
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| protscope::frame::side_path(&args.out, "models").with_extension(""));
+    let options = ExplainOptions {
+        ig: IgOptions {
+            steps: args.steps,
+            ..Default::default()
+        },
+        smoothgrad: SmoothGradOptions {
+            samples: args.samples,
+            seed: args.seed,
+            ..Default::default()
+        },
+        latent: false,
+    };
+    let rows = cascading_randomisation(
+        &model,
+        &seqs,
+        &args.output,
+        target,
+        &methods,
+        &options,
+        &work_dir,
+        args.seed,
+    )?;
+    let mut df = randomisation_frame(&rows)?;
+    write_table(&mut df, &args.out)?;
+    if let Some(dir) = &args.shuffled_model {
+        let every_layer = protscope::attribution::sanity::RandomisationStep {
+            first_layer: Some(0),
+        };
+        let n = protscope::attribution::sanity::randomised_copy(
+            &model.dir,
+            dir,
+            every_layer,
+            args.seed,
+        )?;
+        eprintln!("wrote {} ({n} tensors shuffled)", dir.display());
+    }
+    print_written(&args.out, df.height());
+    if let Some(figure) = &args.figure {
+        let curves = protscope::plot::RandomisationCurves::from_frame(&df)?;
+        protscope::plot::randomisation_curves("randomisation", "Cascading randomisation", &curves)?
+            .save(figure)?;
+        eprintln!("wrote {}", figure.display());
+    }
+    Ok(())
 }

@@ -490,7 +490,11 @@ fn every_architecture_runs_the_analysis_commands_and_the_report() {
         }
         // Every table these commands wrote follows its schema.
         assert!(assert_tables_conform(&run) >= 5, "{name}: tables checked");
-        assert_eq!(assert_tables_conform(tmp.path()), 1, "{name}: flip table");
+        assert_eq!(
+            assert_tables_conform(tmp.path()),
+            2,
+            "{name}: flip table and its AOPC"
+        );
         let attention = read_table(&run.join("attention.parquet")).unwrap();
         let model_dims =
             protscope::model::ProteinModel::load(&model_fixture(name), &candle_core::Device::Cpu)

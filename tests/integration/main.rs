@@ -5,6 +5,7 @@ mod common;
 
 mod annotation_files;
 mod antiberty_real;
+mod attribution_methods;
 mod bad_inputs;
 mod cli;
 mod cli_docs;

@@ -7,8 +7,10 @@ use std::path::Path;
 use crate::common::*;
 use candle_core::Device;
 use polars::prelude::*;
-use protscope::attribution::flip::{flip_residues, residue_relevance, FlipOptions};
-use protscope::frame::read_table;
+use protscope::attribution::flip::{
+    aopc, flip_residues, residue_relevance, FlipOptions, Replacement,
+};
+use protscope::frame::{read_table, schema};
 use protscope::model::ProteinModel;
 
 fn f64_column(df: &DataFrame, name: &str) -> Vec<f64> {
@@ -171,6 +173,7 @@ fn flip_numbers_are_consistent() {
         random_repeats: 4,
         seed: 11,
         batch_size: 3,
+        ..Default::default()
     };
     let rows = flip_residues(&model, &seq, "classifier", 1, &relevance, &options).unwrap();
     assert_eq!(rows.len(), 4);
@@ -220,6 +223,59 @@ fn flip_numbers_are_consistent() {
     // Wrong relevance length and a token-level head are errors.
     assert!(flip_residues(&model, &seq, "classifier", 1, &relevance[1..], &options).is_err());
     assert!(flip_residues(&model, &seq, "classifier", 9, &relevance, &options).is_err());
+
+    // Alanine, MASK and random amino acids: the top flip is that forward pass; shares of the
+    // length resolve to round(share · n); AOPC is the mean drop with the k = 0 step.
+    let logit_of = |ids: Vec<u32>| -> f64 {
+        let batch = model.batch_from_ids(&[ids]).unwrap();
+        let out = model.forward(&batch, Default::default()).unwrap();
+        model
+            .output_logits("classifier", &out)
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .get(1)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap() as f64
+    };
+    let alanine = model.encode_sequence("a", "A", None).unwrap().ids[1];
+    for replacement in [Replacement::Alanine, Replacement::Mask, Replacement::Random] {
+        let opts = FlipOptions {
+            ks: vec![3],
+            fractions: vec![0.5],
+            replacement,
+            method: "test".into(),
+            ..options.clone()
+        };
+        let rows = flip_residues(&model, &seq, "classifier", 1, &relevance, &opts).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].k, (0.5 * n as f64).round() as usize);
+        assert_eq!(rows[1].fraction, Some(0.5));
+        assert_eq!(rows[0].method, "test");
+        let mut ids = seq.ids.clone();
+        for p in &rows[0].top_positions {
+            let id = match replacement {
+                Replacement::Alanine => alanine,
+                Replacement::Mask => model.tokenizer.mask_id().unwrap(),
+                _ => ids[*p],
+            };
+            ids[*p] = id;
+        }
+        if replacement == Replacement::Random {
+            // Each flipped residue became one of the 20 amino acids.
+            assert!(rows[0].logit_top.is_finite());
+        } else {
+            assert!(
+                (rows[0].logit_top - logit_of(ids)).abs() < 1e-5,
+                "{replacement:?}"
+            );
+        }
+        let a = aopc(&rows);
+        assert_eq!(a.len(), 1);
+        let expected = (rows[0].drop_top + rows[1].drop_top) / 3.0;
+        assert!((a[0].aopc_top - expected).abs() < 1e-12);
+    }
 }
 
 #[test]
@@ -268,7 +324,10 @@ fn flip_cli_writes_documented_columns() {
         names,
         [
             "protein",
+            "method",
+            "replacement",
             "k",
+            "fraction",
             "n_flipped",
             "logit_original",
             "logit_top",
@@ -291,6 +350,31 @@ fn flip_cli_writes_documented_columns() {
         .to_string();
     assert_eq!(top, "3,8");
     assert_eq!(f64_column(&df, "drop_top")[0], 0.0);
+    // AOPC beside the table: one row per method and protein.
+    let aopc = read_table(&tmp.path().join("flip.aopc.csv")).unwrap();
+    assert_eq!(aopc.height(), 1);
+    assert!(schema::FLIP_AOPC.matches(&aopc));
+
+    // Two methods' tables, alanine, shares of the length and the curves figure.
+    let figure = tmp.path().join("curves.png");
+    let second = format!("second={attributions}");
+    let mut two = args.to_vec();
+    two.splice(5..5, [second.as_str()]);
+    two.extend([
+        "--replacement",
+        "alanine",
+        "--figure",
+        figure.to_str().unwrap(),
+    ]);
+    let k = two.iter().position(|a| *a == "--k").unwrap();
+    two[k + 1] = "0,2,25%";
+    let (ok, err) = protscope(&two);
+    assert!(ok, "{err}");
+    let df = read_table(&out).unwrap();
+    assert_eq!(df.height(), 2 * 3);
+    let methods: Vec<Option<&str>> = df.column("method").unwrap().str().unwrap().iter().collect();
+    assert!(methods.contains(&Some("second")) && methods.contains(&Some("attr")));
+    assert!(std::fs::metadata(&figure).unwrap().len() > 1000);
 
     // Attributions of a different sequence: an error naming the protein.
     std::fs::write(&fasta, ">p1\nMKTAYIAKQRQISFVKSHFSRW\n").unwrap();

@@ -17,7 +17,11 @@ fn names_and_types(df: &DataFrame) -> Vec<(String, DataType)> {
 
 #[test]
 fn writers_produce_the_schemas_columns_and_types() {
-    let cases: [(&TableSchema, DataFrame); 6] = [
+    let cases: [(&TableSchema, DataFrame); 7] = [
+        (
+            &schema::EXPLANATION_SUMMARY,
+            protscope::attribution::tables::empty_explanation_summary_frame(),
+        ),
         (
             &schema::PREDICTIONS,
             protscope::model::outputs::empty_predictions_frame(),

@@ -1,7 +1,9 @@
-//! Residue flipping, a faithfulness check of attributions (after the `flip.py` idea of
-//! Wenzel, Grüner & Strodthoff's xai-proteins): replace the k most relevant residues with the
-//! baseline (PAD) token and compare the drop of the target logit with the drop from flipping k
-//! residues drawn at random. A faithful attribution drops the logit more than chance.
+//! Residue flipping, a faithfulness check of attributions (after `ec/flip.py` of Wenzel, Grüner
+//! & Strodthoff's xai-proteins): replace the k most relevant residues (alanine, PAD, MASK or a
+//! random amino acid) and compare the drop of the target logit with the drop from replacing the
+//! first k residues of a random order (seeded repeats). A faithful attribution drops the logit
+//! more than chance; AOPC (area over the perturbation curve, Samek et al. 2017) sums it up per
+//! method.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,11 +13,55 @@ use polars::prelude::*;
 use crate::model::{EncodedSequence, ForwardOptions, Level, OutputLevel, ProteinModel};
 use crate::{Error, Result};
 
+/// What a flipped residue becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// Alanine (`A`), as xai-proteins' `ec/flip.py`.
+    Alanine,
+    /// The PAD token (IG's baseline token).
+    Pad,
+    /// The MASK token (vocabularies without one are an error).
+    Mask,
+    /// One of the 20 standard amino acids drawn at random (seeded) for each flipped residue.
+    Random,
+}
+
+impl Replacement {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Replacement::Alanine => "alanine",
+            Replacement::Pad => "pad",
+            Replacement::Mask => "mask",
+            Replacement::Random => "random",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "alanine" => Ok(Replacement::Alanine),
+            "pad" => Ok(Replacement::Pad),
+            "mask" => Ok(Replacement::Mask),
+            "random" => Ok(Replacement::Random),
+            other => Err(Error::invalid(format!(
+                "unknown replacement `{other}`: use alanine, pad, mask or random"
+            ))),
+        }
+    }
+}
+
+/// The 20 standard amino acids [`Replacement::Random`] draws from.
+const AMINO_ACIDS: &str = "ACDEFGHIKLMNPQRSTVWY";
+
 /// Settings of a flipping run.
 #[derive(Debug, Clone)]
 pub struct FlipOptions {
     /// Residue counts to flip; a k above the residue count flips every residue.
     pub ks: Vec<usize>,
+    /// Shares of the residue count to flip (k = round(fraction · n)), after `ks`.
+    pub fractions: Vec<f64>,
+    pub replacement: Replacement,
+    /// The attribution method the relevance came from (a label for the table).
+    pub method: String,
     /// Random draws per k.
     pub random_repeats: usize,
     /// Base seed; each protein's stream is seeded from it and the protein id, so results do not
@@ -29,6 +75,9 @@ impl Default for FlipOptions {
     fn default() -> Self {
         FlipOptions {
             ks: vec![1, 5, 10],
+            fractions: Vec::new(),
+            replacement: Replacement::Pad,
+            method: "ig".into(),
             random_repeats: 10,
             seed: 0,
             batch_size: 16,
@@ -40,13 +89,18 @@ impl Default for FlipOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlipRow {
     pub protein: String,
+    /// The attribution method the ranking came from.
+    pub method: String,
+    pub replacement: Replacement,
     pub k: usize,
+    /// The share of the residue count asked for, when k came from one.
+    pub fraction: Option<f64>,
     /// min(k, residues).
     pub n_flipped: usize,
     pub logit_original: f64,
     /// Target logit with the top-k residues flipped.
     pub logit_top: f64,
-    /// Mean target logit over the random draws (NaN without draws).
+    /// Mean target logit over the random orders (NaN without draws).
     pub logit_random_mean: f64,
     /// Sample standard deviation over the draws (NaN with fewer than two).
     pub logit_random_sd: f64,
@@ -102,7 +156,7 @@ impl SplitMix64 {
 }
 
 /// FNV-1a of the protein id, mixed into the seed.
-fn protein_seed(seed: u64, protein: &str) -> u64 {
+pub(crate) fn protein_seed(seed: u64, protein: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in protein.bytes() {
         h ^= b as u64;
@@ -158,31 +212,74 @@ pub fn flip_residues(
             format!("relevance of residue {} is not finite", bad + 1),
         ));
     }
-    let pad = model.tokenizer.pad_id();
+    let filler = match options.replacement {
+        Replacement::Alanine | Replacement::Random => None,
+        Replacement::Pad => Some(model.tokenizer.pad_id()),
+        Replacement::Mask => Some(model.tokenizer.mask_id().ok_or_else(|| {
+            Error::file(
+                model.tokenizer.source(),
+                "flipping to MASK needs a mask token, and this vocabulary has none; use \
+                 `replacement` alanine, pad or random",
+            )
+        })?),
+    };
+    let residue_id = |aa: char| -> Result<u32> {
+        let ids = model.encode_sequence("replacement", &aa.to_string(), None)?;
+        Ok(ids.ids[ids.residue_start])
+    };
+    let alphabet: Vec<u32> = AMINO_ACIDS.chars().map(residue_id).collect::<Result<_>>()?;
+    let alanine = residue_id('A')?;
+    let mut rng = SplitMix64::new(protein_seed(options.seed, &seq.id));
+    // Random replacements: one draw per residue position, shared by every flip of the protein,
+    // so the top-k and random orders replace a residue by the same amino acid.
+    let random_fill: Vec<u32> = (0..n)
+        .map(|_| alphabet[rng.below(alphabet.len())])
+        .collect();
     let flipped = |residues: &[usize]| -> Vec<u32> {
         let mut ids = seq.ids.clone();
         for &r in residues {
-            ids[r + seq.residue_start] = pad;
+            ids[r + seq.residue_start] = match options.replacement {
+                Replacement::Alanine => alanine,
+                Replacement::Random => random_fill[r],
+                Replacement::Pad | Replacement::Mask => filler.expect("token checked above"),
+            };
         }
         ids
     };
-    let mut rng = SplitMix64::new(protein_seed(options.seed, &seq.id));
-    // Row 0: original; then per k: top-k, then the random draws.
+    // The counts: residue counts, then shares of the length.
+    let counts: Vec<(usize, Option<f64>)> = options
+        .ks
+        .iter()
+        .map(|&k| (k, None))
+        .chain(options.fractions.iter().map(|&f| {
+            let k = (f * n as f64).round().max(0.0) as usize;
+            (k, Some(f))
+        }))
+        .collect();
+    if let Some(bad) = options.fractions.iter().find(|f| !(0.0..=1.0).contains(*f)) {
+        return Err(Error::setting("fractions", bad, "must lie in 0..=1"));
+    }
+    // Random orders: one permutation per repeat, its first k residues flipped for every k
+    // (nested, like the most-relevant-first order).
+    let orders: Vec<Vec<usize>> = (0..options.random_repeats)
+        .map(|_| rng.sample(n, n))
+        .collect();
+    // Row 0: original; then per k: top-k, then the random orders.
     let mut rows = vec![seq.ids.clone()];
     let mut plans = Vec::new();
-    for &k in &options.ks {
+    for &(k, fraction) in &counts {
         let top = top_k_residues(relevance, k);
         rows.push(flipped(&top));
-        for _ in 0..options.random_repeats {
-            rows.push(flipped(&rng.sample(n, k)));
+        for order in &orders {
+            rows.push(flipped(&order[..k.min(n)]));
         }
-        plans.push((k, top));
+        plans.push((k, fraction, top));
     }
     let logits = target_logits(model, output, target, &rows, options.batch_size.max(1))?;
     let original = logits[0];
     let mut out = Vec::with_capacity(plans.len());
     let mut at = 1;
-    for (k, top) in plans {
+    for (k, fraction, top) in plans {
         let logit_top = logits[at];
         let draws = &logits[at + 1..at + 1 + options.random_repeats];
         at += 1 + options.random_repeats;
@@ -197,7 +294,10 @@ pub fn flip_residues(
         positions.sort_unstable();
         out.push(FlipRow {
             protein: seq.id.clone(),
+            method: options.method.clone(),
+            replacement: options.replacement,
             k,
+            fraction,
             n_flipped: positions.len(),
             logit_original: original,
             logit_top,
@@ -234,13 +334,17 @@ fn target_logits(
     Ok(out)
 }
 
-/// Columns protein, k, n_flipped, logit_original, logit_top, logit_random_mean,
-/// logit_random_sd, drop_top, drop_random, top_positions (comma-separated, 1-based).
+/// Columns protein, method, replacement, k, fraction, n_flipped, logit_original, logit_top,
+/// logit_random_mean, logit_random_sd, drop_top, drop_random, top_positions (comma-separated,
+/// 1-based).
 pub fn flip_frame(rows: &[FlipRow]) -> Result<DataFrame> {
     let f = |g: fn(&FlipRow) -> f64| rows.iter().map(g).collect::<Vec<f64>>();
     Ok(df!(
         "protein" => rows.iter().map(|r| r.protein.as_str()).collect::<Vec<_>>(),
+        "method" => rows.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+        "replacement" => rows.iter().map(|r| r.replacement.name()).collect::<Vec<_>>(),
         "k" => rows.iter().map(|r| r.k as i64).collect::<Vec<_>>(),
+        "fraction" => rows.iter().map(|r| r.fraction).collect::<Vec<_>>(),
         "n_flipped" => rows.iter().map(|r| r.n_flipped as i64).collect::<Vec<_>>(),
         "logit_original" => f(|r| r.logit_original),
         "logit_top" => f(|r| r.logit_top),
@@ -252,6 +356,61 @@ pub fn flip_frame(rows: &[FlipRow]) -> Result<DataFrame> {
             .iter()
             .map(|r| r.top_positions.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
             .collect::<Vec<_>>(),
+    )?)
+}
+
+/// AOPC of one method on one protein: the mean logit drop over the perturbation steps
+/// (Samek et al. 2017), AOPC = 1/(K+1) · Σ_{k ∈ {0} ∪ ks} (f(x) − f(x_k)), the k = 0 step
+/// dropping nothing. For the most-relevant-first order and for the random orders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aopc {
+    pub protein: String,
+    pub method: String,
+    pub aopc_top: f64,
+    pub aopc_random: f64,
+    /// Perturbation steps K (k = 0 not counted).
+    pub steps: usize,
+}
+
+/// [`Aopc`] per (method, protein) of flip rows, in first-seen order. Rows asking for k = 0
+/// are the k = 0 step itself and are not counted twice.
+pub fn aopc(rows: &[FlipRow]) -> Vec<Aopc> {
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut sums: HashMap<(String, String), (f64, f64, usize)> = HashMap::new();
+    for r in rows.iter().filter(|r| r.n_flipped > 0 || r.k > 0) {
+        let key = (r.method.clone(), r.protein.clone());
+        let entry = sums.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
+            (0.0, 0.0, 0)
+        });
+        entry.0 += r.drop_top;
+        entry.1 += r.drop_random;
+        entry.2 += 1;
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let (top, random, k) = sums[&key];
+            Aopc {
+                method: key.0,
+                protein: key.1,
+                aopc_top: top / (k + 1) as f64,
+                aopc_random: random / (k + 1) as f64,
+                steps: k,
+            }
+        })
+        .collect()
+}
+
+/// Columns method, protein, steps, aopc_top, aopc_random, aopc_gain (aopc_top − aopc_random).
+pub fn aopc_frame(values: &[Aopc]) -> Result<DataFrame> {
+    Ok(df!(
+        "method" => values.iter().map(|a| a.method.as_str()).collect::<Vec<_>>(),
+        "protein" => values.iter().map(|a| a.protein.as_str()).collect::<Vec<_>>(),
+        "steps" => values.iter().map(|a| a.steps as i64).collect::<Vec<_>>(),
+        "aopc_top" => values.iter().map(|a| a.aopc_top).collect::<Vec<_>>(),
+        "aopc_random" => values.iter().map(|a| a.aopc_random).collect::<Vec<_>>(),
+        "aopc_gain" => values.iter().map(|a| a.aopc_top - a.aopc_random).collect::<Vec<_>>(),
     )?)
 }
 

@@ -341,6 +341,7 @@ impl<'a> IgPath<'a> {
                 last_layer_rows: self.last_layer_rows,
                 tangent,
                 recompute_layers: self.recompute_layers,
+                ..Default::default()
             },
         )?;
         let logits = model.output_logits(self.output, &out)?;
@@ -396,7 +397,7 @@ impl<'a> IgPath<'a> {
 
 /// The function F integrated gradients attributes, read from an output's logits.
 #[derive(Debug, Clone)]
-enum Objective {
+pub(crate) enum Objective {
     /// A sequence-level output's class logit.
     Class(usize),
     /// A causal decoder's `lm` output: Σ log p(token | tokens before it) over the (logit row,
@@ -406,7 +407,7 @@ enum Objective {
 
 impl Objective {
     /// F for every row of `logits`: (K,) from (K, classes) or (K, T, vocab).
-    fn values(&self, logits: &Tensor) -> Result<Tensor> {
+    pub(crate) fn values(&self, logits: &Tensor) -> Result<Tensor> {
         match self {
             Objective::Class(target) => Ok(logits.narrow(1, *target, 1)?.flatten_all()?),
             Objective::LogProb(pairs) => {
@@ -432,7 +433,7 @@ pub const SEQUENCE_LOG_LIKELIHOOD: usize = 0;
 
 /// The objective of `target` in `output`, checked: a class of a sequence-level output, or for a
 /// causal decoder's `lm` output a residue position (1-based) or 0, the sequence log-likelihood.
-fn objective_for(
+pub(crate) fn objective_for(
     model: &ProteinModel,
     seq: &EncodedSequence,
     output: &str,
@@ -470,7 +471,7 @@ fn objective_for(
 }
 
 /// Errors unless `output` is a sequence-level output with a class `target`.
-fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
+pub(crate) fn check_output(model: &ProteinModel, output: &str, target: usize) -> Result<()> {
     let head = model.output(output)?;
     if head.level != OutputLevel::Sequence {
         return Err(Error::invalid(format!(

@@ -2,6 +2,7 @@
 
 use polars::prelude::*;
 
+use super::methods::{Explanation, MethodCheck};
 use super::IgResult;
 use crate::Result;
 
@@ -22,11 +23,44 @@ pub fn empty_relevance_frame() -> DataFrame {
 
 /// Long table of one protein's relevances: embedding level first, then every (layer, head).
 pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
-    let t = result.tokens.len();
-    let blocks = 1 + if result.latent.is_empty() {
+    long_frame(
+        &result.protein,
+        &result.tokens,
+        result.residue_start,
+        result.prefix_tokens,
+        &result.embedding,
+        &result.latent,
+        (result.num_layers, result.num_heads),
+    )
+}
+
+/// [`relevance_frame`] of any method's [`Explanation`] (the same columns).
+pub fn explanation_frame(x: &Explanation) -> Result<DataFrame> {
+    long_frame(
+        &x.protein,
+        &x.tokens,
+        x.residue_start,
+        x.prefix_tokens,
+        &x.embedding,
+        &x.latent,
+        (x.num_layers, x.num_heads),
+    )
+}
+
+fn long_frame(
+    protein: &str,
+    tokens: &[String],
+    residue_start: usize,
+    prefix_tokens: usize,
+    embedding: &[f64],
+    latent: &[f64],
+    (num_layers, num_heads): (usize, usize),
+) -> Result<DataFrame> {
+    let t = tokens.len();
+    let blocks = 1 + if latent.is_empty() {
         0
     } else {
-        result.num_layers * result.num_heads
+        num_layers * num_heads
     };
     let mut layer = Vec::with_capacity(blocks * t);
     let mut head = Vec::with_capacity(blocks * t);
@@ -34,7 +68,7 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
     let mut residue = Vec::with_capacity(blocks * t);
     let mut relevance = Vec::with_capacity(blocks * t);
     // Prefix tokens (a decoder's conditioning) are not part of the sequence: left out.
-    let prefix = result.residue_start - result.prefix_tokens..result.residue_start;
+    let prefix = residue_start - prefix_tokens..residue_start;
     let mut push_block = |l: i64, h: i64, values: &[f64]| {
         for (p, v) in values.iter().enumerate() {
             if prefix.contains(&p) {
@@ -42,22 +76,23 @@ pub fn relevance_frame(result: &IgResult) -> Result<DataFrame> {
             }
             layer.push(l);
             head.push(h);
-            position.push(result.position_of_token(p));
-            residue.push(result.tokens[p].as_str());
+            position.push(p as i64 - residue_start as i64 + 1);
+            residue.push(tokens[p].as_str());
             relevance.push(*v);
         }
     };
-    push_block(-1, -1, &result.embedding);
-    if !result.latent.is_empty() {
-        for l in 0..result.num_layers {
-            for h in 0..result.num_heads {
-                push_block(l as i64, h as i64, result.latent_at(l, h));
+    push_block(-1, -1, embedding);
+    if !latent.is_empty() {
+        for l in 0..num_layers {
+            for h in 0..num_heads {
+                let start = (l * num_heads + h) * t;
+                push_block(l as i64, h as i64, &latent[start..start + t]);
             }
         }
     }
     let rows = layer.len();
     Ok(df!(
-        "protein" => vec![result.protein.as_str(); rows],
+        "protein" => vec![protein; rows],
         "layer" => layer,
         "head" => head,
         "position" => position,
@@ -112,5 +147,68 @@ pub fn summary_frame(result: &IgResult) -> Result<DataFrame> {
         "latent_derivative" => [result.latent_derivative.map_or("none", |d| d.name())],
         "max_delta" => [result.max_delta],
         "converged" => [result.converged],
+    )?)
+}
+
+/// Columns of the per-protein summary of a method other than IG's runner: protein, output,
+/// target, attribution (the method), f_input (the target logit), relevance_sum (Σ relevance at
+/// the embedding level), and each method's own check: delta and steps (IG: Σ relevance −
+/// (F(x) − F(x'))), conservation_gap (AttnLRP: relevance_sum − f_input), samples, sigma,
+/// noise_level, seed (SmoothGrad); null where the method has no such check.
+pub fn empty_explanation_summary_frame() -> DataFrame {
+    explanation_summary_frame(&[]).expect("static schema")
+}
+
+/// One row per explanation (see [`empty_explanation_summary_frame`]).
+pub fn explanation_summary_frame(xs: &[Explanation]) -> Result<DataFrame> {
+    let mut delta = Vec::new();
+    let mut steps = Vec::new();
+    let mut gap = Vec::new();
+    let mut samples = Vec::new();
+    let mut sigma = Vec::new();
+    let mut level = Vec::new();
+    let mut seed = Vec::new();
+    for x in xs {
+        let (d, st) = match x.check {
+            MethodCheck::Completeness { delta, steps } => (Some(delta), Some(steps as i64)),
+            _ => (None, None),
+        };
+        delta.push(d);
+        steps.push(st);
+        gap.push(match x.check {
+            MethodCheck::Conservation {
+                relevance_sum,
+                logit,
+            } => Some(relevance_sum - logit),
+            _ => None,
+        });
+        let noise = match x.check {
+            MethodCheck::Noise {
+                samples,
+                sigma,
+                noise_level,
+                seed,
+            } => Some((samples as i64, sigma, noise_level, seed as i64)),
+            _ => None,
+        };
+        samples.push(noise.map(|n| n.0));
+        sigma.push(noise.map(|n| n.1));
+        level.push(noise.map(|n| n.2));
+        seed.push(noise.map(|n| n.3));
+    }
+    Ok(df!(
+        "protein" => xs.iter().map(|x| x.protein.as_str()).collect::<Vec<_>>(),
+        "output" => xs.iter().map(|x| x.output.as_str()).collect::<Vec<_>>(),
+        "target" => xs.iter().map(|x| x.target as i64).collect::<Vec<_>>(),
+        "attribution" => xs.iter().map(|x| x.method.name()).collect::<Vec<_>>(),
+        "f_input" => xs.iter().map(|x| x.f_input).collect::<Vec<_>>(),
+        "relevance_sum" => xs.iter().map(|x| x.relevance_sum()).collect::<Vec<_>>(),
+        "delta" => delta,
+        "steps" => steps,
+        "conservation_gap" => gap,
+        "samples" => samples,
+        "sigma" => sigma,
+        "noise_level" => level,
+        "seed" => seed,
     )?)
 }

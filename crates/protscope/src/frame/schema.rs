@@ -202,7 +202,12 @@ impl TableSchema {
                     self.column_names().join(", ")
                 )));
             };
-            if !spec.kind.accepts(dtype) {
+            // A nullable column that is null throughout reads back from CSV as text.
+            let all_null = spec.nullable
+                && frame
+                    .column(name)
+                    .is_ok_and(|c| c.null_count() == frame.height());
+            if !spec.kind.accepts(dtype) && !all_null {
                 return Err(Error::invalid(format!(
                     "{what}: column `{name}` is {dtype}, a `{}` table has it {}",
                     self.name,
@@ -590,6 +595,79 @@ pub const ATTRIBUTION_SUMMARY: TableSchema = TableSchema {
     exact: false,
 };
 
+pub const EXPLANATION_SUMMARY: TableSchema = TableSchema {
+    name: "explanation_summary",
+    written_by:
+        "`protscope attribute --attribution attnlrp|grad-input|saliency|smoothgrad|rollout` \
+                 (`<stem>.summary`); `attribution::tables::explanation_summary_frame`",
+    about: "One row per protein explained by a method other than integrated gradients: the \
+            logit, Σ relevance and the method's own check.",
+    columns: &[
+        PROTEIN,
+        col(
+            "output",
+            Text,
+            "Prediction output whose logit is explained.",
+        ),
+        col(
+            "target",
+            Integer,
+            "Class index of the explained logit, 0-based.",
+        ),
+        col(
+            "attribution",
+            Text,
+            "Method: `ig`, `attnlrp`, `grad-input`, `saliency`, `smoothgrad` or `rollout`.",
+        ),
+        col("f_input", Float, "F(x): the target logit at the input."),
+        col(
+            "relevance_sum",
+            Float,
+            "Σ relevance at the embedding level (rollout: 1, a distribution over tokens).",
+        ),
+        null(
+            "delta",
+            Float,
+            "IG: Σ relevance − (F(x) − F(x′)); null for the other methods.",
+        ),
+        null("steps", Integer, "IG: integration nodes; null otherwise."),
+        null(
+            "conservation_gap",
+            Float,
+            "AttnLRP: relevance_sum − f_input (0 when relevance is conserved; biases absorb \
+             some); null otherwise.",
+        ),
+        null(
+            "samples",
+            Integer,
+            "SmoothGrad: noisy samples averaged; null otherwise.",
+        ),
+        null(
+            "sigma",
+            Float,
+            "SmoothGrad: the noise's standard deviation in embedding units; null otherwise.",
+        ),
+        null(
+            "noise_level",
+            Float,
+            "SmoothGrad: sigma / (max − min) of the protein's embedding output; null otherwise.",
+        ),
+        null(
+            "seed",
+            Integer,
+            "SmoothGrad: the noise seed; null otherwise.",
+        ),
+    ],
+    recognised_by: &[
+        "protein",
+        "output",
+        "target",
+        "attribution",
+        "relevance_sum",
+    ],
+    exact: false,
+};
+
 pub const RELEVANCE_STATS: TableSchema = TableSchema {
     name: "relevance_stats",
     written_by: "`protscope relevance-stats` (`--out`), `protscope demo` \
@@ -809,11 +887,30 @@ pub const SECONDARY_STRUCTURE: TableSchema = TableSchema {
 pub const FLIP: TableSchema = TableSchema {
     name: "flip",
     written_by: "`protscope flip`; `attribution::flip::flip_frame`",
-    about: "One row per protein and k: the drop of the target logit when the k most relevant \
-            residues are replaced by the baseline (PAD) token, beside k residues drawn at random.",
+    about: "One row per protein, method and k: the drop of the target logit when the k most \
+            relevant residues are replaced (alanine, PAD, MASK or a random amino acid), beside the \
+            first k residues of seeded random orders.",
     columns: &[
         PROTEIN,
+        col(
+            "method",
+            Text,
+            "Attribution method the ranking came from (`ig`, `attnlrp`, …).",
+        )
+        .optional(),
+        col(
+            "replacement",
+            Text,
+            "What a flipped residue became: `alanine`, `pad`, `mask` or `random`.",
+        )
+        .optional(),
         col("k", Integer, "Residues asked to flip."),
+        null(
+            "fraction",
+            Float,
+            "The share of the length asked for (k = round(fraction · n)); null for a count.",
+        )
+        .optional(),
         col("n_flipped", Integer, "Residues flipped: min(k, residues)."),
         col(
             "logit_original",
@@ -828,7 +925,7 @@ pub const FLIP: TableSchema = TableSchema {
         col(
             "logit_random_mean",
             Float,
-            "Mean target logit over the random draws; NaN without draws.",
+            "Mean target logit over the random orders; NaN without draws.",
         ),
         col(
             "logit_random_sd",
@@ -844,6 +941,68 @@ pub const FLIP: TableSchema = TableSchema {
         ),
     ],
     recognised_by: &["protein", "k", "drop_top", "drop_random"],
+    exact: false,
+};
+
+pub const FLIP_AOPC: TableSchema = TableSchema {
+    name: "flip_aopc",
+    written_by: "`protscope flip` (`<stem>.aopc`); `attribution::flip::aopc_frame`",
+    about: "One row per method and protein: the area over the perturbation curve (AOPC, the \
+            mean logit drop over k = 0 and every k flipped), most-relevant-first and random.",
+    columns: &[
+        col("method", Text, "Attribution method the ranking came from."),
+        PROTEIN,
+        col(
+            "steps",
+            Integer,
+            "Perturbation steps K (k = 0 not counted).",
+        ),
+        col(
+            "aopc_top",
+            Float,
+            "1/(K+1) · Σ_k (logit_original − logit_top): most relevant residues first.",
+        ),
+        col(
+            "aopc_random",
+            Float,
+            "The same for the random orders (mean over the repeats).",
+        ),
+        col(
+            "aopc_gain",
+            Float,
+            "aopc_top − aopc_random: above 0 is better than chance.",
+        ),
+    ],
+    recognised_by: &["method", "protein", "aopc_top", "aopc_random"],
+    exact: false,
+};
+
+pub const RANDOMISATION: TableSchema = TableSchema {
+    name: "randomisation",
+    written_by: "`protscope sanity`; `attribution::sanity::randomisation_frame`",
+    about: "One row per method, protein and cascading-randomisation step: how well the \
+            explanation of the randomised model ranks residues like the original's.",
+    columns: &[
+        col("method", Text, "Attribution method."),
+        PROTEIN,
+        col(
+            "step",
+            Integer,
+            "0 = the original model, 1 = head randomised, 1 + j = head and the top j layers.",
+        ),
+        col(
+            "randomised",
+            Text,
+            "What is randomised: `none`, `head`, `head + layers 12–12` (1-based).",
+        ),
+        col(
+            "spearman",
+            Float,
+            "Spearman ρ between the residue relevances and the original model's; NaN for a \
+             constant map.",
+        ),
+    ],
+    recognised_by: &["method", "protein", "step", "randomised", "spearman"],
     exact: false,
 };
 
@@ -1333,12 +1492,15 @@ pub const ALL: &[&TableSchema] = &[
     &HEADS,
     &ATTRIBUTION,
     &ATTRIBUTION_SUMMARY,
+    &EXPLANATION_SUMMARY,
     &RELEVANCE_STATS,
     &RELEVANCE_PER_PROTEIN,
     &ATTENTION_EDGES,
     &CONTACTS,
     &SECONDARY_STRUCTURE,
     &FLIP,
+    &FLIP_AOPC,
+    &RANDOMISATION,
     &ANTIBODIES,
     &FEATURES,
     &LABELS,

@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
-pub use encoder::{Capture, EncoderOutput, ForwardOptions, SegmentIds};
-pub use output::{ContactHead, Output, OutputLevel};
+pub use encoder::{Capture, EncoderOutput, ForwardOptions, GradientRule, SegmentIds};
+pub use output::{ContactHead, Output, OutputLevel, SequencePooling};
 
 /// Where a per-residue value such as relevance is read: the embedding output, or the context
 /// vector of one attention head (0-based layer and head, as in every table). Tables write the
@@ -369,14 +369,30 @@ impl ProteinModel {
 
     /// Logits of output `name`: (B, classes) for sequence outputs, (B, T, vocab) for token ones.
     pub fn output_logits(&self, name: &str, output: &EncoderOutput) -> Result<Tensor> {
+        self.output_logits_rule(name, output, GradientRule::Exact)
+    }
+
+    /// [`Self::output_logits`] under a gradient rule: with AttnLRP, the pooler's and the
+    /// heads' tanh take the identity rule (the logits are the same).
+    pub fn output_logits_rule(
+        &self,
+        name: &str,
+        output: &EncoderOutput,
+        rule: GradientRule,
+    ) -> Result<Tensor> {
         let head = self.output(name)?;
         let pooled = match (&self.backbone.pooler, head.level) {
             (Some(pooler), OutputLevel::Sequence) => {
                 let first = output.last_hidden_state.narrow(1, 0, 1)?.squeeze(1)?;
-                Some(pooler.forward(&first)?.tanh()?)
+                Some(output::tanh_rule(&pooler.forward(&first)?, rule)?)
             }
             _ => None,
         };
-        head.forward(&output.last_hidden_state, &output.mask, pooled.as_ref())
+        head.forward_rule(
+            &output.last_hidden_state,
+            &output.mask,
+            pooled.as_ref(),
+            rule,
+        )
     }
 }

@@ -4,7 +4,7 @@
 use candle_core::Tensor;
 
 use super::config::ModelConfig;
-use super::encoder::Activation;
+use super::encoder::{Activation, GradientRule};
 use super::weights::{LayerNorm, Linear, Weights};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -48,6 +48,17 @@ pub(crate) enum OutputModule {
         norm: LayerNorm,
         decoder: Linear,
     },
+}
+
+/// The tokens a sequence-level output reads from the last hidden state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SequencePooling {
+    /// The first token (BERT's pooler on `[CLS]`, ESM's classification head on `<cls>`).
+    FirstToken,
+    /// The last real token (XLNet's sequence summary on `<cls>`).
+    LastToken,
+    /// The mean over the attended tokens (T5 / ESM C mean-pooled classifiers).
+    Mean,
 }
 
 /// A named prediction output with its class labels.
@@ -121,6 +132,19 @@ impl Output {
         }
     }
 
+    /// Which tokens of the last hidden state a sequence-level output summarises (None for
+    /// token-level outputs): what attention rollout reads its relevance row from.
+    pub fn pooling(&self) -> Option<SequencePooling> {
+        match self.module {
+            OutputModule::Pooled(_) | OutputModule::EsmClassification { .. } => {
+                Some(SequencePooling::FirstToken)
+            }
+            OutputModule::LastToken { .. } => Some(SequencePooling::LastToken),
+            OutputModule::MeanPooled(_) => Some(SequencePooling::Mean),
+            OutputModule::TokenLinear(_) | OutputModule::MaskedLm { .. } => None,
+        }
+    }
+
     /// Whether the head reads only the first token's last hidden state (then the last layer
     /// needs to compute that row only).
     pub fn reads_first_token_only(&self) -> bool {
@@ -132,11 +156,13 @@ impl Output {
 
     /// Logits from the last hidden state (B, T, H), the (B, T) attention mask and, for pooled
     /// heads, the pooler output.
-    pub(crate) fn forward(
+    /// With AttnLRP, the head's tanh takes the identity rule (same value).
+    pub(crate) fn forward_rule(
         &self,
         last_hidden: &Tensor,
         mask: &Tensor,
         pooled: Option<&Tensor>,
+        rule: GradientRule,
     ) -> Result<Tensor> {
         Ok(match &self.module {
             OutputModule::Pooled(linear) => {
@@ -147,7 +173,7 @@ impl Output {
             }
             OutputModule::EsmClassification { dense, out_proj } => {
                 let first = last_hidden.narrow(1, 0, 1)?.squeeze(1)?;
-                out_proj.forward(&dense.forward(&first)?.tanh()?)?
+                out_proj.forward(&tanh_rule(&dense.forward(&first)?, rule)?)?
             }
             OutputModule::LastToken { summary, out } => {
                 // One-hot of each row's last real token: mask[t] − mask[t + 1].
@@ -162,7 +188,7 @@ impl Output {
                 )?;
                 let last = (mask - next)?.unsqueeze(2)?;
                 let pooled = last_hidden.broadcast_mul(&last)?.sum(1)?; // (B, H)
-                out.forward(&summary.forward(&pooled)?.tanh()?)?
+                out.forward(&tanh_rule(&summary.forward(&pooled)?, rule)?)?
             }
             OutputModule::MeanPooled(linear) => {
                 let mask = mask.to_dtype(last_hidden.dtype())?;
@@ -182,6 +208,19 @@ impl Output {
             }
         })
     }
+}
+
+/// tanh, or under AttnLRP tanh with the identity rule's gradient tanh(x) / (x + 1e-10) (lxt's
+/// `identity_rule_implicit`); the value is tanh(x) either way.
+pub(crate) fn tanh_rule(x: &Tensor, rule: GradientRule) -> Result<Tensor> {
+    let y = x.tanh()?;
+    if rule == GradientRule::Exact || !x.track_op() {
+        return Ok(y);
+    }
+    let slope = (&y / (x + 1e-10)?)?.detach();
+    let linear = (x * slope)?;
+    // Value y, gradient slope: y + (x·slope − stop_gradient(x·slope)).
+    Ok((y.detach() + (&linear - linear.detach())?)?)
 }
 
 /// `classifier.{weight,bias}` (classes, hidden) on the mean-pooled last hidden state, when the

@@ -420,6 +420,80 @@ impl LayerNorm {
         }
     }
 
+    /// ∂F/∂x with the normalisation's scale (σ, or the RMS) held constant: AttnLRP's identity
+    /// rule on normalisation (lxt's `stop_gradient(std)`): (γ ⊙ g − mean(γ ⊙ g)) / σ, or
+    /// γ ⊙ g / rms for RMS norms.
+    pub fn backward_input_constant_scale(
+        &self,
+        x: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        use candle_core::{DType, D};
+        let (x32, g32, w32) = (
+            x.to_dtype(DType::F32)?,
+            g.to_dtype(DType::F32)?,
+            self.weight.to_dtype(DType::F32)?,
+        );
+        let g_hat = g32.broadcast_mul(&w32)?;
+        let d = if self.rms {
+            let inv_rms = (x32.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+                .sqrt()?
+                .recip()?;
+            g_hat.broadcast_mul(&inv_rms)?
+        } else {
+            let centered = x32.broadcast_sub(&x32.mean_keepdim(D::Minus1)?)?;
+            let inv_std = (centered.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+                .sqrt()?
+                .recip()?;
+            g_hat
+                .broadcast_sub(&g_hat.mean_keepdim(D::Minus1)?)?
+                .broadcast_mul(&inv_std)?
+        };
+        d.to_dtype(g.dtype())
+    }
+
+    /// [`Self::backward_input`] under a gradient rule.
+    pub fn backward_input_rule(
+        &self,
+        x: &Tensor,
+        g: &Tensor,
+        rule: super::GradientRule,
+    ) -> candle_core::Result<Tensor> {
+        match rule {
+            super::GradientRule::Exact => self.backward_input(x, g),
+            super::GradientRule::AttnLrp => self.backward_input_constant_scale(x, g),
+        }
+    }
+
+    /// [`Self::forward`] under a gradient rule: with AttnLRP the scale is detached from the
+    /// gradient graph (the value is the same).
+    pub fn forward_rule(
+        &self,
+        x: &Tensor,
+        rule: super::GradientRule,
+    ) -> candle_core::Result<Tensor> {
+        use candle_core::D;
+        if rule == super::GradientRule::Exact || !x.track_op() {
+            return self.forward(x);
+        }
+        if self.rms {
+            let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+                .sqrt()?
+                .recip()?
+                .detach();
+            return x.broadcast_mul(&inv_rms)?.broadcast_mul(&self.weight);
+        }
+        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+        let inv_std = (centered.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()?
+            .detach();
+        centered
+            .broadcast_mul(&inv_std)?
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)
+    }
+
     /// Directional derivative of the output at `x` for an input direction `x_dot`. The
     /// normalisation's Jacobian is symmetric, so this is the input gradient with unit weight,
     /// scaled by the weight afterwards: γ ⊙ (ẋ − mean ẋ − x̂ mean(x̂ ẋ)) / σ (no mean ẋ for RMS).

@@ -10,6 +10,8 @@
 //! | head heatmap + per-layer maximum | [`HeadGrid`] | [`head_heatmap`] |
 //! | top-k heads with Wilson intervals | [`TopHeads`] | [`top_heads`] |
 //! | per-layer profile, centres of gravity | [`LayerProfile`] | [`layer_profile`] |
+//! | residue-flipping curves per attribution method, AOPC | [`FlipCurves`] | [`flip_curves`] |
+//! | cascading-randomisation rank correlations per method | [`RandomisationCurves`] | [`randomisation_curves`] |
 //! | amino-acid attention correlation vs BLOSUM62 | [`AaBlosum`] | [`aa_blosum`] |
 //! | one protein's residue track | [`ResidueTrack`] | [`residue_track`] |
 //! | one head's attention map, contacts | [`AttentionMap`] | [`attention_map`] |
@@ -24,10 +26,12 @@ mod aa_blosum;
 mod attention_map;
 mod contact_map;
 mod draw;
+mod flip_curves;
 mod heatmap;
 mod layer_profile;
 pub mod palette;
 mod probing;
+mod randomisation;
 mod residue_track;
 #[cfg(feature = "dev")]
 mod scaling;
@@ -41,9 +45,11 @@ pub use aa_blosum::{aa_blosum, AaBlosum, AaPair};
 pub use attention_map::{attention_map, AttentionMap};
 pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
+pub use flip_curves::{flip_curves, FlipCurve, FlipCurves};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use probing::{probing_plot, ProbeSeries, ProbingPlot};
+pub use randomisation::{randomisation_curves, RandomisationCurves};
 pub use residue_track::{residue_track, AnnotationLane, ResidueTrack, Span};
 #[cfg(feature = "dev")]
 pub use scaling::{scaling_plot, RunStatus, ScalingPlot, ScalingRun};
@@ -89,6 +95,8 @@ enum Kind {
     HeadHeatmap(HeadGrid),
     TopHeads(TopHeads),
     LayerProfile(LayerProfile),
+    FlipCurves(FlipCurves),
+    Randomisation(RandomisationCurves),
     AaBlosum(AaBlosum),
     ResidueTrack(ResidueTrack),
     AttentionMap(AttentionMap),
@@ -172,6 +180,8 @@ impl Figure {
             Kind::HeadHeatmap(x) => heatmap::draw(c, w, h, title, x).map(|_| ()),
             Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
             Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
+            Kind::FlipCurves(x) => flip_curves::draw(c, w, h, title, x),
+            Kind::Randomisation(x) => randomisation::draw(c, w, h, title, x),
             Kind::AaBlosum(x) => aa_blosum::draw(c, w, h, title, x),
             Kind::ResidueTrack(x) => residue_track::draw(c, w, h, title, x),
             Kind::AttentionMap(x) => attention_map::draw(c, w, h, title, x),
@@ -346,6 +356,8 @@ impl Figure {
                 }
             ),
             Kind::ContactMap(x) => contact_map::caption(x),
+            Kind::FlipCurves(x) => flip_curves::caption(x),
+            Kind::Randomisation(x) => randomisation::caption(x),
             Kind::Probing(x) => probing::caption(x),
             Kind::Significance(s) => format!(
                 "−log10 {} for {} tests; dashed line: p = {}; blue bars p < {}, grey bars p ≥ {}; \
@@ -367,6 +379,8 @@ impl Figure {
             Kind::HeadHeatmap(x) => heatmap::data(x),
             Kind::TopHeads(x) => top_heads::data(x),
             Kind::LayerProfile(x) => layer_profile::data(x),
+            Kind::FlipCurves(x) => flip_curves::data(x),
+            Kind::Randomisation(x) => randomisation::data(x),
             Kind::AaBlosum(x) => aa_blosum::data(x),
             Kind::ResidueTrack(x) => residue_track::data(x),
             Kind::AttentionMap(x) => attention_map::data(x),

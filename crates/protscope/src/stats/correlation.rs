@@ -1,4 +1,4 @@
-//! Pearson and point-biserial correlation with scipy's two-sided p-value.
+//! Pearson, Spearman and point-biserial correlation with scipy's two-sided p-value.
 
 use super::special::pearson_two_sided_p_value;
 use super::TestResult;
@@ -41,6 +41,35 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Result<TestResult> {
         statistic: r,
         p_value: pearson_two_sided_p_value(r, n),
     })
+}
+
+/// Spearman's rank correlation, as scipy's `stats.spearmanr(x, y)`: Pearson's r of the ranks,
+/// ties given their average rank; the p-value and NaN rules of [`pearson_r`] on the ranks.
+pub fn spearman_r(x: &[f64], y: &[f64]) -> Result<TestResult> {
+    if x.iter().chain(y).any(|v| !v.is_finite()) {
+        return Ok(TestResult::NAN);
+    }
+    pearson_r(&average_ranks(x), &average_ranks(y))
+}
+
+/// 1-based ranks with ties sharing their average rank (scipy's `rankdata`, method "average").
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
 }
 
 /// Point-biserial correlation between a binary indicator and a continuous variable, as scipy's
@@ -109,5 +138,27 @@ mod tests {
             .unwrap()
             .statistic
             .is_nan());
+    }
+}
+
+#[cfg(test)]
+mod spearman_tests {
+    use super::*;
+
+    /// scipy.stats.spearmanr on the same inputs (scipy 1.x, computed once).
+    #[test]
+    fn spearman_matches_scipy() {
+        let r = spearman_r(
+            &[0.3, 1.2, -0.5, 1.2, 4.0, 0.0],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        )
+        .unwrap()
+        .statistic;
+        assert!((r - 0.08696565534786727).abs() < 1e-12, "{r}");
+        let r = spearman_r(&[5.0, 1.0, 4.0, 2.0, 3.0], &[2.0, 9.0, 1.0, 8.0, 7.0])
+            .unwrap()
+            .statistic;
+        assert!((r + 0.9).abs() < 1e-12, "{r}");
+        assert_eq!(average_ranks(&[2.0, 1.0, 2.0]), vec![2.5, 1.0, 2.5]);
     }
 }

@@ -23,7 +23,7 @@ mod special;
 mod ttest;
 mod wilcoxon;
 
-pub use correlation::{pearson_r, point_biserial_r};
+pub use correlation::{pearson_r, point_biserial_r, spearman_r};
 pub use multitest::{benjamini_hochberg, bonferroni};
 pub use relevance::{relevance_statistics, HeadRelevance, ProteinHeadScore, RelevanceStats};
 pub use shapiro::shapiro_wilk;

@@ -36,6 +36,12 @@ impl Activation {
         }
     }
 
+    /// AttnLRP's identity rule in the Gradient × Input framework: g ⊙ act(x) / (x + 1e-10), as
+    /// lxt's `identity_rule_implicit` (relevance passes the activation unchanged).
+    pub fn backward_identity(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
+        g * (self.apply(x)? / (x + 1e-10)?)?
+    }
+
     /// ∂F/∂x from ∂F/∂activation(x).
     pub fn backward(&self, x: &Tensor, g: &Tensor) -> candle_core::Result<Tensor> {
         match self {

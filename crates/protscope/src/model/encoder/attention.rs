@@ -8,7 +8,7 @@ use candle_core::{DType, Tensor, D};
 use super::layer::pad_rows;
 use super::relative_attention::RelativeAttention;
 use super::rotary::Rotary;
-use super::{EncoderConfig, PositionInputs};
+use super::{EncoderConfig, GradientRule, PositionInputs};
 use crate::model::ops;
 use crate::model::weights::{LayerNorm, Linear, Weights};
 use crate::Result;
@@ -156,13 +156,20 @@ impl SelfAttention {
     }
 
     /// Backward pass of [`Self::normalize_qk`]: ∂F/∂(projection) from ∂F/∂(normalised).
-    fn normalize_qk_backward(&self, saved: &SavedAttention, d_qkv: Tensor) -> Result<Tensor> {
+    fn normalize_qk_backward(
+        &self,
+        saved: &SavedAttention,
+        d_qkv: Tensor,
+        rule: GradientRule,
+    ) -> Result<Tensor> {
         let (Some((q_norm, k_norm)), Some((q, k))) = (&self.qk_norm, &saved.qk_projected) else {
             return Ok(d_qkv);
         };
         let c = self.context_size();
-        let d_q = q_norm.backward_input(q, &d_qkv.narrow(D::Minus1, 0, c)?.contiguous()?)?;
-        let d_k = k_norm.backward_input(k, &d_qkv.narrow(D::Minus1, c, c)?.contiguous()?)?;
+        let d_q =
+            q_norm.backward_input_rule(q, &d_qkv.narrow(D::Minus1, 0, c)?.contiguous()?, rule)?;
+        let d_k =
+            k_norm.backward_input_rule(k, &d_qkv.narrow(D::Minus1, c, c)?.contiguous()?, rule)?;
         let d_v = d_qkv.narrow(D::Minus1, 2 * c, c)?;
         Ok(Tensor::cat(&[&d_q, &d_k, &d_v], D::Minus1)?)
     }
@@ -302,8 +309,15 @@ impl SelfAttention {
         saved: &SavedAttention,
         d_context: &Tensor,
         positions: &PositionInputs,
+        rule: GradientRule,
     ) -> Result<Tensor> {
         let rotary = positions.rotary.as_ref();
+        // AttnLRP's uniform rule: the gradient halves after each bilinear product (p·v, then
+        // q·kᵀ), so v receives half and q and k a quarter.
+        let half = match rule {
+            GradientRule::Exact => 1.0,
+            GradientRule::AttnLrp => 0.5,
+        };
         let (b, rows, hidden) = d_context.dims3()?;
         let t = saved.k.dim(2)?;
         let d_c = d_context
@@ -311,11 +325,11 @@ impl SelfAttention {
             .transpose(1, 2)?
             .contiguous()?;
         let SavedAttention { q, k, v, probs, .. } = saved;
-        let d_probs = ops::batched_matmul(&d_c, &v.t()?, 1.0)?;
-        let d_v = ops::batched_matmul(&probs.t()?, &d_c, 1.0)?;
+        let d_probs = ops::batched_matmul(&d_c, &v.t()?, half)?;
+        let d_v = ops::batched_matmul(&probs.t()?, &d_c, half)?;
         // BERT scales the scores: fold the scale into the softmax backward pass.
         let score_scale = if self.rotary { 1.0 } else { self.scale() };
-        let d_scores = ops::softmax_backward(probs, &d_probs, score_scale)?;
+        let d_scores = ops::softmax_backward(probs, &d_probs, score_scale * half)?;
         let mut d_q = ops::batched_matmul(&d_scores, k, 1.0)?;
         let mut d_k = ops::batched_matmul(&d_scores.t()?, q, 1.0)?;
         if let Some(relative) = &self.relative {
@@ -333,7 +347,7 @@ impl SelfAttention {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, t, 3 * hidden))?;
-        let d_qkv = self.normalize_qk_backward(saved, d_qkv)?;
+        let d_qkv = self.normalize_qk_backward(saved, d_qkv, rule)?;
         Ok(self.qkv.backward_input(&d_qkv)?)
     }
 }

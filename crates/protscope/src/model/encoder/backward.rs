@@ -20,6 +20,7 @@ pub(super) struct LayerBackward {
     pub(super) layer: EncoderLayer,
     pub(super) kept: KeptForBackward,
     pub(super) positions: PositionInputs,
+    pub(super) rule: super::GradientRule,
 }
 
 impl ops::Backward for LayerBackward {
@@ -48,7 +49,7 @@ impl ops::Backward for LayerBackward {
         };
         let (d_x, d_context) = self
             .layer
-            .backward(saved, g, &self.positions)
+            .backward(saved, g, &self.positions, self.rule)
             .map_err(to_candle)?;
         // The probe is shaped like a full context.
         let d_context = pad_rows(&d_context, 1, d_x.dim(1)?).map_err(to_candle)?;

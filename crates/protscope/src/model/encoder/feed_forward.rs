@@ -5,6 +5,7 @@
 use candle_core::{Tensor, D};
 
 use super::activation::Activation;
+use super::GradientRule;
 use crate::model::weights::Linear;
 use crate::Result;
 
@@ -63,16 +64,27 @@ impl FeedForward {
         Ok(self.output.tangent(&ff_dot)?)
     }
 
-    /// ∂F/∂x from ∂F/∂output.
-    pub(super) fn backward(&self, pre: &Tensor, g: &Tensor) -> Result<Tensor> {
+    /// ∂F/∂x from ∂F/∂output (AttnLRP: identity rule on the activation, the gradient halved
+    /// after the gate product).
+    pub(super) fn backward(&self, pre: &Tensor, g: &Tensor, rule: GradientRule) -> Result<Tensor> {
         let d_ff = self.output.backward_input(g)?;
+        let activation_backward = |x: &Tensor, g: &Tensor| -> Result<Tensor> {
+            Ok(match rule {
+                GradientRule::Exact => self.activation.backward(x, g)?,
+                GradientRule::AttnLrp => self.activation.backward_identity(x, g)?,
+            })
+        };
         let d_pre = if self.gated {
             let (a, u) = Self::halves(pre)?;
-            let d_a = self.activation.backward(&a, &(&d_ff * &u)?)?;
+            let d_ff = match rule {
+                GradientRule::Exact => d_ff,
+                GradientRule::AttnLrp => (d_ff * 0.5)?,
+            };
+            let d_a = activation_backward(&a, &(&d_ff * &u)?)?;
             let d_u = (d_ff * self.activation.apply(&a)?)?;
             Tensor::cat(&[&d_a, &d_u], D::Minus1)?
         } else {
-            self.activation.backward(pre, &d_ff)?
+            activation_backward(pre, &d_ff)?
         };
         Ok(self.input.backward_input(&d_pre)?)
     }

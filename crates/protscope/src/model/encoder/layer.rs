@@ -7,7 +7,7 @@ use candle_core::Tensor;
 
 use super::attention::{SavedAttention, SelfAttention};
 use super::feed_forward::FeedForward;
-use super::{EncoderConfig, NormPlacement, PositionInputs};
+use super::{EncoderConfig, GradientRule, NormPlacement, PositionInputs};
 use crate::model::weights::{LayerNorm, Weights};
 use crate::Result;
 
@@ -208,42 +208,49 @@ impl EncoderLayer {
         saved: &SavedLayer,
         d_output: &Tensor,
         positions: &PositionInputs,
+        rule: GradientRule,
     ) -> Result<(Tensor, Tensor)> {
         let ff_backward = |d_ff_out: &Tensor| -> Result<Tensor> {
             self.feed_forward
-                .backward(&saved.ff_pre_activation, d_ff_out)
+                .backward(&saved.ff_pre_activation, d_ff_out, rule)
         };
         Ok(match self.norm {
             NormPlacement::Post => {
-                let d_sum = self
-                    .output_norm
-                    .backward_input(&saved.output_norm_input, d_output)?;
+                let d_sum = self.output_norm.backward_input_rule(
+                    &saved.output_norm_input,
+                    d_output,
+                    rule,
+                )?;
                 let d_h = (ff_backward(&d_sum)? + &d_sum)?;
-                let d_attention_sum = self
-                    .attention_norm
-                    .backward_input(&saved.attention_norm_input, &d_h)?;
+                let d_attention_sum = self.attention_norm.backward_input_rule(
+                    &saved.attention_norm_input,
+                    &d_h,
+                    rule,
+                )?;
                 let d_context = self.attention.output.backward_input(&d_attention_sum)?;
                 let d_x = self
                     .attention
-                    .backward(&saved.attention, &d_context, positions)?;
+                    .backward(&saved.attention, &d_context, positions, rule)?;
                 let t = d_x.dim(1)?;
                 ((d_x + pad_rows(&d_attention_sum, 1, t)?)?, d_context)
             }
             NormPlacement::Pre => {
                 let d_ff_in = ff_backward(d_output)?;
-                let d_h = (self
-                    .output_norm
-                    .backward_input(&saved.output_norm_input, &d_ff_in)?
-                    + d_output)?;
+                let d_h = (self.output_norm.backward_input_rule(
+                    &saved.output_norm_input,
+                    &d_ff_in,
+                    rule,
+                )? + d_output)?;
                 let d_context = self.attention.output.backward_input(&d_h)?;
-                let d_normed = self
-                    .attention
-                    .backward(&saved.attention, &d_context, positions)?;
+                let d_normed =
+                    self.attention
+                        .backward(&saved.attention, &d_context, positions, rule)?;
                 let t = d_normed.dim(1)?;
-                let d_x = (self
-                    .attention_norm
-                    .backward_input(&saved.attention_norm_input, &d_normed)?
-                    + pad_rows(&d_h, 1, t)?)?;
+                let d_x = (self.attention_norm.backward_input_rule(
+                    &saved.attention_norm_input,
+                    &d_normed,
+                    rule,
+                )? + pad_rows(&d_h, 1, t)?)?;
                 (d_x, d_context)
             }
         })

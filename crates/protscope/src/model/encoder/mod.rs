@@ -125,6 +125,20 @@ impl Capture {
     }
 }
 
+/// Which backward pass the encoder's layers attach: the exact gradient, or AttnLRP's modified
+/// one (Achtibat et al. 2024, as lxt's efficient implementation applies it in the
+/// Gradient × Input framework): the identity rule on element-wise non-linearities (∂ act(x)
+/// taken as act(x) / (x + 1e-10)), the normalisation's scale held constant, and the uniform
+/// rule on the bilinear products of attention: the gradient halved after q·kᵀ and after
+/// probabilities·v (so q and k receive a quarter, v half) and after the gate product of gated
+/// feed-forward blocks. Softmax and linear layers keep their gradient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GradientRule {
+    #[default]
+    Exact,
+    AttnLrp,
+}
+
 /// Options of one encoder pass.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ForwardOptions<'a> {
@@ -146,6 +160,8 @@ pub struct ForwardOptions<'a> {
     /// values when its gradient is needed (checkpointing): memory for L × (B, T, hidden) inputs
     /// plus one layer's values instead of all layers' values, for one more forward pass of work.
     pub recompute_layers: bool,
+    /// The backward pass the layers attach (and the final normalisation's).
+    pub gradient_rule: GradientRule,
 }
 
 /// Everything one encoder pass produced.
@@ -379,6 +395,7 @@ impl Encoder {
                     layer: layer.clone(),
                     kept,
                     positions: positions.clone(),
+                    rule: options.gradient_rule,
                 };
                 match probe {
                     Some(p) => super::ops::attach_with_probe(&x, &output, p, backward)?,
@@ -394,7 +411,7 @@ impl Encoder {
             }
         }
         if let Some(norm) = &self.final_norm {
-            x = norm.forward(&x)?;
+            x = norm.forward_rule(&x, options.gradient_rule)?;
             if capture.hidden_states {
                 out.hidden_states.push(x.clone());
             }
