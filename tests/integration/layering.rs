@@ -15,6 +15,7 @@ const ROOMS: &[&[&str]] = &[
     &["attention"],
     &["attribution"],
     &["probing"],
+    &["view"],
     &["report"],
     &["notebook"],
     &["dev", "prelude"],
