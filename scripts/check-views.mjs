@@ -58,21 +58,28 @@ const PIXELS = `async function pixels(source) {
     ${PIXELS}
     const s = document.querySelector('section.ps-structure-view').psView;
     const first = await pixels(s.png());
-    s.set({ layer: 1, head: 2, colouring: 0, attention: true });
+    const firstPairs = s.pairsDrawn;
+    s.set({ layer: 1, head: 2 });
     const second = await pixels(s.png());
+    const secondPairs = s.pairsDrawn;
+    s.set({ colouring: 1 });
+    const recoloured = await pixels(s.png());
     s.set({ truth: true });
+    await new Promise((ok) => setTimeout(ok, 50));
     const contacts = await pixels(s.png());
     const a = document.querySelector('section.ps-attention-view');
     const canvases = [...a.querySelectorAll('canvas')];
     const before = await Promise.all(canvases.map(pixels));
     a.psView.setLayer(1);
     const head = await pixels(a.querySelector('canvas.ps-head-view'));
-    return { first, second, contacts, before, head, webgl: document.querySelectorAll('.ps-molecule canvas').length };
+    return { first, second, recoloured, firstPairs, secondPairs, contacts, before, head, webgl: document.querySelectorAll('.ps-molecule canvas').length };
   })()`);
   check(r.webgl >= 1, `3D view: a WebGL canvas (${r.webgl})`);
   check(r.first.sd > 5, `3D view drawn, not blank (grey sd ${r.first.sd.toFixed(1)}, ${r.first.w}×${r.first.h})`);
-  check(r.second.hash !== r.first.hash, '3D view: another layer/head and colouring change the picture');
-  check(r.contacts.hash !== r.second.hash, '3D view: the contacts layer changes the picture');
+  check(r.firstPairs > 0 && r.secondPairs > 0, `3D view: attention cylinders drawn (${r.firstPairs} in layer 0 head 0, ${r.secondPairs} in layer 1 head 2)`);
+  check(r.second.hash !== r.first.hash, '3D view: another layer/head changes the picture');
+  check(r.recoloured.hash !== r.second.hash, '3D view: another colouring changes the picture');
+  check(r.contacts.hash !== r.recoloured.hash, '3D view: the contacts layer changes the picture');
   r.before.forEach((p, i) => check(p.sd > 3, `attention view canvas ${i + 1} not blank (sd ${p.sd.toFixed(1)}, ${p.w}×${p.h})`));
   check(r.head.hash !== r.before[1].hash, 'attention view: another layer changes the head view');
   await page.screenshot({ path: path.join(out, 'structure-view.png'), fullPage: true });
@@ -98,6 +105,8 @@ const PIXELS = `async function pixels(source) {
     t = performance.now(); v.select([410, 420, 450]); times.push(performance.now() - t);
     t = performance.now(); v.setWindow(0, 1000); times.push(performance.now() - t);
     const svg = v.svg();
+    // The view as a reader first meets it, for the screenshot: all heads, a window of 60.
+    v.select([]); v.setHeads([...Array(16).keys()]); v.setLayer(2); v.setWindow(400, 60);
     const d = JSON.parse(a.querySelector('script.ps-data').textContent);
     return { before, layer, times, openMs: v.openMs, svg: svg.length, n: d.residues.length,
       layers: d.layers.length, heads: d.heads.length, edges: d.edges, bytes: document.documentElement.outerHTML.length };

@@ -28,12 +28,13 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
-# The 3D view: a heavy chain of the demo's structures, 2 layers × 4 heads.
+# The 3D view: a heavy chain of the demo's structures, 2 layers × 4 heads. Random weights give
+# near-uniform attention (about 1/122 per pair), hence the low θ and floor.
 "$bin" dev random-model --preset protbert --layers 2 --heads 4 --hidden 32 --intermediate 64 \
   --seed 3 --out "$work/tiny" >/dev/null
 "$bin" view --model "$work/tiny" --structure "$root/data/structures/antibodies/7b0b_HL.pdb" \
-  --chain H --theta 0.1 --min-attn 0.02 --floor 0.02 --bfactor-out "$work/bfactor.pdb" \
-  --colour-by regions --out "$out/structure-view.html"
+  --chain H --layer 0 --head 0 --min-attn 0.008 --theta 0.008 --floor 0 --top-k 4 \
+  --bfactor-out "$work/bfactor.pdb" --colour-by regions --out "$out/structure-view.html"
 # The attention view of a 1,000-residue protein in ProtBert's shape of heads (30 × 16), narrow.
 "$bin" dev random-model --preset protbert --heads 16 --hidden 64 --intermediate 128 \
   --max-positions 1026 --seed 5 --out "$work/long" >/dev/null

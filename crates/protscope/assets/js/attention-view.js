@@ -17,8 +17,13 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  // Strong colours that read on white (no yellow); beyond them, hues around the wheel.
+  var PALETTE = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14],
+    [23, 190, 207], [140, 86, 75], [227, 119, 194], [127, 127, 127], [0, 0, 128], [128, 0, 0],
+    [0, 100, 0], [188, 143, 0], [70, 130, 180], [199, 21, 133], [85, 107, 47]];
   function headColour(h, count, alpha) {
-    return 'hsla(' + Math.round((h * 360) / Math.max(count, 1)) + ',75%,42%,' + alpha + ')';
+    if (h < PALETTE.length) { var c = PALETTE[h]; return 'rgba(' + c[0] + ',' + c[1] + ',' + c[2] + ',' + alpha + ')'; }
+    return 'hsla(' + Math.round((h * 137.5) % 360) + ',70%,38%,' + alpha + ')';
   }
   function download(href, name) {
     var a = el('a', { href: href, download: name });
@@ -93,10 +98,12 @@
         if (!state.heads[i]) continue;
         for (var row = 0; row < n; row++) edgesOf(head(i), row, function (to, w) { got[to] += w; });
       }
-      for (var j = 0; j < n; j++) m = Math.max(m, got[j]);
+      // Scaled to the 99th percentile: one attention sink would flatten every other bar.
+      var sorted = Array.prototype.slice.call(got).sort(function (a, b) { return a - b; });
+      m = sorted[Math.min(n - 1, Math.floor(0.99 * n))] || 0;
       c.fillStyle = '#4a6fa5';
       for (var j2 = 0; j2 < n; j2++) {
-        var h = m > 0 ? (got[j2] / m) * (Hh - 16) : 0;
+        var h = m > 0 ? Math.min(1, got[j2] / m) * (Hh - 16) : 0;
         c.fillRect((j2 * W) / n, Hh - 12 - h, Math.max(1, W / n), h);
       }
       c.fillStyle = 'rgba(255,170,0,0.25)';
@@ -110,7 +117,7 @@
     var layout = {};
     function drawHead(svg) {
       var t = performance.now();
-      var w = state.window, from = state.from, rowH = w <= 60 ? 14 : Math.max(3, Math.floor(840 / w));
+      var w = state.window, from = state.from, rowH = Math.min(14, 840 / w);
       var labels = rowH >= 8, W = 720, left = 70, right = 470, barX = 560;
       var height = 24 + w * rowH + 8;
       layout = { rowH: rowH, left: left, right: right, top: 24 };
@@ -120,9 +127,9 @@
         headCanvas.width = W; headCanvas.height = height;
         c = headCanvas.getContext('2d');
         c.fillStyle = '#ffffff'; c.fillRect(0, 0, W, height);
-        c.font = Math.min(12, rowH - 2) + 'px monospace'; c.textBaseline = 'middle';
+        c.font = Math.max(8, Math.min(12, rowH - 2)) + 'px monospace'; c.textBaseline = 'middle';
       } else {
-        out.push('<svg xmlns="http://www.w3.org/2000/svg" width="' + W + '" height="' + height + '" font-family="monospace" font-size="' + Math.min(12, rowH - 2) + '"><rect width="100%" height="100%" fill="#fff"/>');
+        out.push('<svg xmlns="http://www.w3.org/2000/svg" width="' + W + '" height="' + height + '" font-family="monospace" font-size="' + Math.max(8, Math.min(12, rowH - 2)) + '"><rect width="100%" height="100%" fill="#fff"/>');
       }
       function y(i) { return 24 + (i - from + 0.5) * rowH; }
       function text(s, x, yy, colour, anchor) {
@@ -137,7 +144,8 @@
         if (c) { c.fillStyle = colour; c.fillRect(x, yy, ww, hh); }
         else out.push('<rect x="' + x.toFixed(1) + '" y="' + yy.toFixed(1) + '" width="' + ww.toFixed(1) + '" height="' + hh.toFixed(1) + '" fill="' + colour + '"/>');
       }
-      text('layer ' + d.layers[state.layer] + ': from', left - 4, 10, '#333', 'right');
+      text('layer ' + d.layers[state.layer], (left + right) / 2 - 20, 10, '#333', 'left');
+      text('from', left - 4, 10, '#333', 'right');
       text('to', right + 4, 10, '#333', 'left');
       text('selected rows summed', barX, 10, '#333', 'left');
       var selected = state.selected.filter(function (s) { return s >= from && s < from + w; });
@@ -258,6 +266,7 @@
     function setWindow(from, w) {
       state.window = Math.max(1, Math.min(n, w));
       state.from = Math.max(0, Math.min(n - state.window, from));
+      if (!windowSelect.querySelector('option[value="' + state.window + '"]')) windowSelect.appendChild(el('option', { value: state.window }, String(state.window)));
       fromInput.value = state.from + 1; windowSelect.value = state.window;
       drawHead();
     }

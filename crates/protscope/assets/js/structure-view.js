@@ -17,6 +17,7 @@
   function mix(a, b, t) { return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]; }
   var WHITE = [247, 247, 247], RED = [178, 24, 43], BLUE = [33, 102, 172], DARK = [8, 48, 107];
   var NONE = '#9aa0a6';
+  var MAX_CYLINDERS = 300;
   function diverging(v, m) {
     var t = m > 0 ? Math.max(-1, Math.min(1, v / m)) : 0;
     var c = t >= 0 ? mix(WHITE, RED, t) : mix(WHITE, BLUE, -t);
@@ -143,16 +144,21 @@
       viewer.removeAllShapes();
       var notes = [];
       if (att && state.attention) {
-        var k = state.layer * att.num_heads + state.head, drawnPairs = 0;
+        var k = state.layer * att.num_heads + state.head, above = [];
         for (var e = starts[k]; e < starts[k + 1]; e++) {
-          var w = pw[e] / 255;
-          if (w < state.theta) continue;
-          var a = point(pi[e]), b = point(pj[e]);
-          if (!a || !b) continue;
-          viewer.addCylinder({ start: a, end: b, radius: 0.1 + 0.6 * w, color: '#6a3d9a', fromCap: 1, toCap: 1 });
-          drawnPairs++;
+          // Stored in steps of 1/255: a pair at θ may read half a step lower.
+          if (pw[e] / 255 + 0.5 / 255 < state.theta) continue;
+          if (point(pi[e]) && point(pj[e])) above.push(e);
         }
-        notes.push(drawnPairs + ' attention pairs ≥ ' + state.theta.toFixed(2) + ' (layer ' + state.layer + ', head ' + state.head + '; purple, width by weight)');
+        // At a low θ a diffuse head has thousands of pairs: the strongest MAX_CYLINDERS are drawn.
+        above.sort(function (x, y) { return pw[y] - pw[x]; });
+        var shown = above.slice(0, MAX_CYLINDERS);
+        shown.forEach(function (e) {
+          var w = pw[e] / 255;
+          viewer.addCylinder({ start: point(pi[e]), end: point(pj[e]), radius: 0.1 + 0.6 * w, color: '#6a3d9a', fromCap: 1, toCap: 1 });
+        });
+        api.pairsDrawn = shown.length;
+        notes.push(above.length + ' attention pairs ≥ ' + state.theta.toFixed(3) + (above.length > shown.length ? ', the strongest ' + shown.length + ' drawn' : '') + ' (layer ' + state.layer + ', head ' + state.head + '; purple, width by weight)');
       }
       var truth = {};
       d.true_contacts.forEach(function (p) { truth[p[0] * n + p[1]] = true; });
@@ -188,7 +194,7 @@
       colourSelect.value = state.colouring;
       if (att) {
         layerSelect.value = state.layer; headSelect.value = state.head;
-        thetaInput.value = state.theta; thetaOut.textContent = state.theta.toFixed(2);
+        thetaInput.value = state.theta; thetaOut.textContent = state.theta.toFixed(3);
         attBox.checked = state.attention;
       }
       if (truthBox) truthBox.checked = state.truth;
@@ -201,7 +207,8 @@
       set: function (changes) { for (var key in changes) state[key] = changes[key]; sync(); draw(); },
       reset: function () { for (var key in initial) state[key] = initial[key]; sync(); draw(); viewer.zoomTo(); viewer.render(); },
       png: function () { return viewer.pngURI(); },
-      redrawMs: 0
+      redrawMs: 0,
+      pairsDrawn: 0
     };
     section.psView = api;
     colourSelect.addEventListener('change', function () { api.set({ colouring: +colourSelect.value }); });
