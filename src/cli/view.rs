@@ -12,9 +12,9 @@ use protscope::attention::attention_maps;
 use protscope::frame::read_table;
 use protscope::structure::{self, ContactAtom, ContactOptions, DistanceMatrix, Numbering};
 use protscope::view::{
-    b_factor_values, contact_degree_colouring, page_html, regions_colouring,
-    relevance_colouring, secondary_structure_colouring, AttentionView, AttentionViewOptions,
-    ResidueColouring, StructureAttention, StructureView, StructureViewOptions, View,
+    b_factor_values, contact_degree_colouring, page_html, regions_colouring, relevance_colouring,
+    secondary_structure_colouring, AttentionView, AttentionViewOptions, ResidueColouring,
+    StructureAttention, StructureView, StructureViewOptions, View,
 };
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,12 +182,13 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
             Ok(c) => view = view.colour_by(c)?,
             Err(e) => eprintln!("no secondary structure colouring: {e}"),
         }
-        let contacts = DistanceMatrix::from_chain(chain, &mapping, ContactAtom::Beta)
-            .contacts(&ContactOptions {
+        let contacts = DistanceMatrix::from_chain(chain, &mapping, ContactAtom::Beta).contacts(
+            &ContactOptions {
                 cutoff: 8.0,
                 min_separation: 6,
                 atom: ContactAtom::Beta,
-            });
+            },
+        );
         let truth: Vec<(usize, usize)> = contacts.iter().map(|c| (c.i - 1, c.j - 1)).collect();
         let predicted = match &args.contacts {
             Some(path) => read_predicted(path, &protein, n)?,
@@ -197,9 +198,13 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
             view = view.colour_by(contact_degree_colouring(&predicted, n))?;
         }
         let first = args.colour_by.or_else(|| {
-            [ColourArg::Relevance, ColourArg::Regions, ColourArg::SecondaryStructure]
-                .into_iter()
-                .find(|c| view.colourings.iter().any(|v| c.matches(v)))
+            [
+                ColourArg::Relevance,
+                ColourArg::Regions,
+                ColourArg::SecondaryStructure,
+            ]
+            .into_iter()
+            .find(|c| view.colourings.iter().any(|v| c.matches(v)))
         });
         let colouring = match first {
             Some(ColourArg::Attention) => Some("attention received (shown head)".to_string()),
@@ -238,17 +243,15 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
             s.save_with_b_factors(chain, &values, path)?;
             eprintln!("wrote {}", path.display());
         }
-        view = view
-            .with_contacts(truth, predicted)?
-            .with_attention(
-                attention,
-                StructureViewOptions {
-                    layer: args.layer,
-                    head: args.head,
-                    theta: args.theta.max(args.min_attn),
-                    colouring,
-                },
-            )?;
+        view = view.with_contacts(truth, predicted)?.with_attention(
+            attention,
+            StructureViewOptions {
+                layer: args.layer,
+                head: args.head,
+                theta: args.theta.max(args.min_attn),
+                colouring,
+            },
+        )?;
         views.push(Box::new(view));
     }
     if !args.no_attention_view {

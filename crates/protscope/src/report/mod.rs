@@ -384,10 +384,17 @@ mod tests {
         };
         let view = AttentionView::from_maps(&maps, "AC", &AttentionViewOptions::default()).unwrap();
         let mut report = Report::new("r");
-        report.view(&view, "one").unwrap().view(&view, "two").unwrap();
+        report
+            .view(&view, "one")
+            .unwrap()
+            .view(&view, "two")
+            .unwrap();
         let html = report.to_html();
         assert_eq!(html.matches("ps-attention-view\"").count(), 2);
-        assert_eq!(html.matches("protscope's attention view (bertviz").count(), 1);
+        assert_eq!(
+            html.matches("protscope's attention view (bertviz").count(),
+            1
+        );
         assert!(report.view_script_bytes() > 1000);
         assert!(!Report::new("plain").to_html().contains("ps-view"));
     }

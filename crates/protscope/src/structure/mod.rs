@@ -551,12 +551,11 @@ impl Structure {
                 chain.chain
             )));
         }
-        let keys: Vec<(isize, Option<String>)> = amino_acid_source_residues(
-            self.source_chain(chain)?,
-        )
-        .iter()
-        .map(|r| (r.serial_number(), r.insertion_code().map(str::to_string)))
-        .collect();
+        let keys: Vec<(isize, Option<String>)> =
+            amino_acid_source_residues(self.source_chain(chain)?)
+                .iter()
+                .map(|r| (r.serial_number(), r.insertion_code().map(str::to_string)))
+                .collect();
         let by_residue: HashMap<(isize, Option<String>), f64> = keys
             .into_iter()
             .zip(values)

@@ -76,7 +76,11 @@ impl AttentionView {
         }
         .validate(maps.num_layers, maps.num_heads)?;
         if options.top_k == 0 || options.top_k > 255 {
-            return Err(Error::setting("top_k", options.top_k, "must lie in 1..=255"));
+            return Err(Error::setting(
+                "top_k",
+                options.top_k,
+                "must lie in 1..=255",
+            ));
         }
         let residues: Vec<char> = residues.chars().collect();
         let n = maps.residues();
@@ -117,7 +121,10 @@ impl AttentionView {
                 .flatten_all()?
                 .to_vec1()?;
             for &head in &heads {
-                for row in values[head * n * n..(head + 1) * n * n].chunks(n.max(1)).take(n) {
+                for row in values[head * n * n..(head + 1) * n * n]
+                    .chunks(n.max(1))
+                    .take(n)
+                {
                     row_edges.clear();
                     row_edges.extend(
                         row.iter()
@@ -313,7 +320,13 @@ mod tests {
         let decoded = decode_attention_block(&view.block(), 4, 3).unwrap();
         let table = crate::attention::attention_frame(&maps, &AttentionFilter::default()).unwrap();
         let col = |name: &str| -> Vec<i64> {
-            table.column(name).unwrap().i64().unwrap().into_no_null_iter().collect()
+            table
+                .column(name)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
         };
         let (layer, head, from, to) = (col("layer"), col("head"), col("from"), col("to"));
         let weight: Vec<f32> = table

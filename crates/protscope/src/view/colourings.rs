@@ -52,8 +52,12 @@ pub fn relevance_colouring(table: &DataFrame, protein: &str, n: usize) -> Result
     let layer = column("layer")?.cast(&DataType::Int64)?;
     let position = column("position")?.cast(&DataType::Int64)?;
     let relevance = column("relevance")?.cast(&DataType::Float64)?;
-    let (proteins, layer, position, relevance) =
-        (proteins.str()?, layer.i64()?, position.i64()?, relevance.f64()?);
+    let (proteins, layer, position, relevance) = (
+        proteins.str()?,
+        layer.i64()?,
+        position.i64()?,
+        relevance.f64()?,
+    );
     let mut values = vec![None; n];
     let mut found = false;
     for row in 0..table.height() {

@@ -17,8 +17,7 @@ use std::path::Path;
 
 pub use attention::{decode_attention_block, AttentionView, AttentionViewOptions, DecodedHead};
 pub use colourings::{
-    contact_degree_colouring, regions_colouring, relevance_colouring,
-    secondary_structure_colouring,
+    contact_degree_colouring, regions_colouring, relevance_colouring, secondary_structure_colouring,
 };
 pub use structure::{
     b_factor_values, ColourScale, ResidueColouring, StructureAttention, StructureView,

@@ -161,7 +161,10 @@ impl StructureAttention {
             }
         }
         for p in &self.pairs {
-            out.extend(p.iter().map(|e| (e.2.clamp(0.0, 1.0) * 255.0).round() as u8));
+            out.extend(
+                p.iter()
+                    .map(|e| (e.2.clamp(0.0, 1.0) * 255.0).round() as u8),
+            );
         }
         base64::engine::general_purpose::STANDARD.encode(out)
     }
@@ -251,7 +254,11 @@ impl StructureView {
             }
         }
         let mut pdb = String::new();
-        let chain_letter = chain.chain.chars().next().filter(|_| chain.chain.len() == 1);
+        let chain_letter = chain
+            .chain
+            .chars()
+            .next()
+            .filter(|_| chain.chain.len() == 1);
         let chain_letter = chain_letter.unwrap_or('A');
         for (serial, atom) in structure.chain_atoms(chain)?.iter().enumerate() {
             let Some(position) = mapping.positions[atom.residue] else {
@@ -519,7 +526,11 @@ END
         assert_eq!(view.ca[0], None);
         assert_eq!(view.ca[4], Some([11.0, 0.0, 0.0]));
         let html = view.to_html().unwrap();
-        assert_eq!(html.matches("3Dmol.js 2.5.5").count(), 2, "credits and licence");
+        assert_eq!(
+            html.matches("3Dmol.js 2.5.5").count(),
+            2,
+            "credits and licence"
+        );
     }
 
     #[test]
