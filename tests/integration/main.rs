@@ -27,3 +27,4 @@ mod schema;
 mod shards;
 mod stats;
 mod structure_files;
+mod views;

@@ -115,7 +115,10 @@ impl StructureAttention {
         }
         let n = maps.residues();
         if n == 0 {
-            return Err(Error::sequence(&maps.protein, "no residues to draw attention on"));
+            return Err(Error::sequence(
+                &maps.protein,
+                "no residues to draw attention on",
+            ));
         }
         let weights: Vec<f32> = maps.residue_weights()?.flatten_all()?.to_vec1()?;
         let mut pairs = Vec::new();
