@@ -25,6 +25,8 @@
     if (h < PALETTE.length) { var c = PALETTE[h]; return 'rgba(' + c[0] + ',' + c[1] + ',' + c[2] + ',' + alpha + ')'; }
     return 'hsla(' + Math.round((h * 137.5) % 360) + ',70%,38%,' + alpha + ')';
   }
+  // The SVG namespace name, from the browser's own parser: the page holds no address at all.
+  var SVG_NS = (function () { var d = document.createElement('div'); d.innerHTML = '<svg></svg>'; return d.firstChild.namespaceURI; })();
   function download(href, name) {
     var a = el('a', { href: href, download: name });
     document.body.appendChild(a); a.click(); a.remove();
@@ -129,7 +131,7 @@
         c.fillStyle = '#ffffff'; c.fillRect(0, 0, W, height);
         c.font = Math.max(8, Math.min(12, rowH - 2)) + 'px monospace'; c.textBaseline = 'middle';
       } else {
-        out.push('<svg xmlns="http://www.w3.org/2000/svg" width="' + W + '" height="' + height + '" font-family="monospace" font-size="' + Math.max(8, Math.min(12, rowH - 2)) + '"><rect width="100%" height="100%" fill="#fff"/>');
+        out.push('<svg xmlns="' + SVG_NS + '" width="' + W + '" height="' + height + '" font-family="monospace" font-size="' + Math.max(8, Math.min(12, rowH - 2)) + '"><rect width="100%" height="100%" fill="#fff"/>');
       }
       function y(i) { return 24 + (i - from + 0.5) * rowH; }
       function text(s, x, yy, colour, anchor) {
