@@ -32,6 +32,34 @@ fn main() {
     let map_plot = protscope::plot::ContactMapPlot::new(&predicted.protein, predicted.residues, predicted.probabilities.clone(), examples[20].targets.clone());
     println!("{:?}", protscope::plot::contact_map_plot("contact_map", &format!("Contacts of {}: predicted (above) and true (below)", predicted.protein), &map_plot).unwrap());
 
+    use protscope::view::{regions_colouring, secondary_structure_colouring, StructureAttention, StructureView, StructureViewOptions};
+    let structure_view = {
+        let (id, path, chain) = &chains[20];
+        let parsed = protscope::structure::read_structure(path).unwrap();
+        let sequence: String = chain.sequence().chars().take(examples[20].maps.residues()).collect();
+        let mapping = chain.map_to(Some(&sequence), protscope::structure::Numbering::Align).unwrap();
+        mapping.require_same_protein(id).unwrap();
+        let n = sequence.len();
+        let targets = &examples[20].targets;
+        let truth: Vec<(usize, usize)> = (0..n).flat_map(|i| (i + 6..n).map(move |j| (i, j))).filter(|&(i, j)| targets[i * n + j] == 1).collect();
+        let predicted_pairs: Vec<(usize, usize, f32)> = (0..n).flat_map(|i| (i + 6..n).map(move |j| (i, j))).map(|(i, j)| (i, j, predicted.get(i, j))).collect();
+        let mut view = StructureView::new(id, &sequence, &parsed, chain, &mapping).unwrap();
+        if let Some(regions) = regions_colouring(id, &sequence) {
+            view = view.colour_by(regions).unwrap();
+        }
+        view.colour_by(secondary_structure_colouring(&parsed, chain, &sequence).unwrap()).unwrap()
+            .with_contacts(truth, predicted_pairs).unwrap()
+            .with_attention(StructureAttention::from_maps(&examples[20].maps, 0.1).unwrap(), StructureViewOptions { layer: 2, head: 0, theta: 0.3, colouring: None }).unwrap()
+    };
+    println!("{:?}", structure_view);
+
+    use protscope::view::{AttentionView, AttentionViewOptions};
+    let attention_view = {
+        let residues: String = chains[20].2.sequence().chars().take(examples[20].maps.residues()).collect();
+        AttentionView::from_maps(&examples[20].maps, &residues, &AttentionViewOptions::default()).unwrap()
+    };
+    println!("{:?}", attention_view);
+
     use protscope::attribution::categorical_jacobian::jacobian_contacts;
     let seq = model.encode_sequence(&chains[20].0, &chains[20].2.sequence(), Some(62)).unwrap();
     let couplings = jacobian_contacts(&model, &seq, 64, &mut |_| {}).unwrap();

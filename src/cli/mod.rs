@@ -15,6 +15,7 @@ pub mod regions;
 pub mod relevance;
 pub mod report;
 pub mod secondary_structure;
+pub mod view;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -87,6 +88,10 @@ pub enum Command {
     Jaccard(relevance::JaccardArgs),
     /// One self-contained HTML report from the tables of a finished run folder.
     Report(report::ReportArgs),
+    /// Interactive one-file HTML views of one protein: its structure in 3D with attention drawn
+    /// on it (--structure), and its attention as head and model views (bertviz's, for long
+    /// proteins).
+    View(view::ViewArgs),
     /// The shard tables of a `--shard I/N` run folder as one table (every shard must be there).
     Merge(merge::MergeArgs),
     /// Developer tools: random-weight model folders of real shapes.
@@ -132,6 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sanity(args) => relevance::run_sanity(args),
         Command::Jaccard(args) => relevance::run_jaccard(args),
         Command::Report(args) => report::run_report(args),
+        Command::View(args) => view::run_view(args),
         Command::Merge(args) => merge::run_merge(args),
         Command::Dev(args) => dev::run_dev(args),
     }

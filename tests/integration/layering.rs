@@ -16,6 +16,7 @@ const ROOMS: &[&[&str]] = &[
     &["attention"],
     &["attribution"],
     &["probing"],
+    &["view"],
     &["report"],
     &["notebook"],
     &["dev", "prelude"],

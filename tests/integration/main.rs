@@ -30,3 +30,4 @@ mod scoring;
 mod shards;
 mod stats;
 mod structure_files;
+mod views;

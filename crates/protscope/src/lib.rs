@@ -19,6 +19,8 @@
 //! - [`attention`]: maps, head statistics (BERTology), contacts from attention;
 //! - [`attribution`]: integrated gradients at the embedding and inside every head, flipping;
 //! - [`probing`]: per-layer linear probes of hidden states and attention (BERTology §5);
+//! - [`view`]: interactive one-file HTML views: a structure in 3D with attention drawn on it,
+//!   attention as lines between residues (head and model views);
 //! - [`report`], [`notebook`]: HTML reports and the demo's pipeline; values shown in evcxr.
 //!
 //! The `protscope` command line (the workspace's root package) is a thin layer over these.
@@ -41,5 +43,6 @@ pub mod probing;
 pub mod report;
 pub mod stats;
 pub mod structure;
+pub mod view;
 
 pub use error::{Error, Result};

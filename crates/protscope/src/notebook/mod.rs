@@ -11,6 +11,7 @@ use crate::attribution::tables::relevance_frame;
 use crate::attribution::IgResult;
 use crate::plot::{self, Figure, HeadGrid, ResidueTrack};
 use crate::report::TableOptions;
+use crate::view::{fragment_html, AttentionView, StructureView};
 use crate::Result;
 
 /// Rows of a DataFrame shown inline (the shape line tells the rest).
@@ -114,6 +115,20 @@ impl Show for IgResult {
             &track,
         )?
         .evcxr_content()
+    }
+}
+
+/// The 3D view, interactive in the cell's output (3Dmol.js and the data inlined).
+impl Show for StructureView {
+    fn evcxr_content(&self) -> Result<String> {
+        Ok(content("text/html", &fragment_html(&[self])?))
+    }
+}
+
+/// The attention head and model view, interactive in the cell's output.
+impl Show for AttentionView {
+    fn evcxr_content(&self) -> Result<String> {
+        Ok(content("text/html", &fragment_html(&[self])?))
     }
 }
 

@@ -29,6 +29,7 @@ pub fn table_html(id: &str, frame: &DataFrame, options: &TableOptions) -> Result
 }
 
 use crate::plot::Figure;
+use crate::view::{View, ViewScripts};
 use crate::Result;
 use html::escape;
 
@@ -54,6 +55,12 @@ enum Block {
         caption: String,
         html: String,
     },
+    /// An interactive view (`crate::view`): its element; the scripts go once at the end.
+    View {
+        id: String,
+        caption: String,
+        html: String,
+    },
 }
 
 /// Builder of a one-file HTML report.
@@ -65,6 +72,7 @@ pub struct Report {
     blocks: Vec<Block>,
     figure_count: usize,
     table_count: usize,
+    view_scripts: ViewScripts,
 }
 
 impl Report {
@@ -76,6 +84,7 @@ impl Report {
             blocks: Vec::new(),
             figure_count: 0,
             table_count: 0,
+            view_scripts: ViewScripts::default(),
         }
     }
 
@@ -151,6 +160,26 @@ impl Report {
         Ok(self)
     }
 
+    /// An interactive view (a structure in 3D, an attention view) with its caption. Without
+    /// JavaScript the page shows the caption only, so the figures around it must tell the story;
+    /// the views' scripts (3Dmol.js among them) are placed once, whatever the number of views.
+    pub fn view(&mut self, view: &dyn View, caption: impl Into<String>) -> Result<&mut Self> {
+        let id = self.unique_id(&format!("view-{}", slug(&view.title())));
+        let html = view.body_html(&id)?;
+        self.view_scripts = self.view_scripts.union(view.scripts());
+        self.blocks.push(Block::View {
+            id,
+            caption: caption.into(),
+            html,
+        });
+        Ok(self)
+    }
+
+    /// Bytes of the views' scripts on the page (the molecular viewer's share of its size).
+    pub fn view_script_bytes(&self) -> usize {
+        self.view_scripts.bytes()
+    }
+
     /// Number of figures added so far.
     pub fn figures(&self) -> usize {
         self.figure_count
@@ -166,7 +195,8 @@ impl Report {
             self.blocks.iter().any(|b| match b {
                 Block::Heading { id: i, .. }
                 | Block::Figure { id: i, .. }
-                | Block::Table { id: i, .. } => i == id,
+                | Block::Table { id: i, .. }
+                | Block::View { id: i, .. } => i == id,
                 Block::Paragraph(_) => false,
             })
         };
@@ -229,6 +259,14 @@ impl Report {
                         html::csv_data_uri(data_csv),
                     );
                 }
+                Block::View { id, caption, html } => {
+                    let _ = writeln!(
+                        out,
+                        "<figure class=\"view\" id=\"{id}-figure\">\n{html}<figcaption>{}\
+                         </figcaption>\n</figure>",
+                        escape(caption)
+                    );
+                }
                 Block::Table { id, caption, html } => {
                     table_number += 1;
                     let _ = writeln!(
@@ -242,11 +280,25 @@ impl Report {
         }
         let _ = write!(
             out,
-            "</main>\n<footer>Made with protscope {}.</footer>\n<script>{}</script>\n</body>\n</html>\n",
+            "</main>\n<footer>Made with protscope {}.</footer>\n<script>{}</script>\n{}</body>\n</html>\n",
             env!("CARGO_PKG_VERSION"),
-            html::SCRIPT
+            html::SCRIPT,
+            self.view_scripts_html()
         );
         out
+    }
+
+    /// The views' style, credits and scripts, once (nothing without views).
+    fn view_scripts_html(&self) -> String {
+        if self.view_scripts == ViewScripts::default() {
+            return String::new();
+        }
+        format!(
+            "<style>{}</style>\n<footer>{}</footer>\n{}",
+            crate::view::VIEW_CSS,
+            crate::view::credits_html(self.view_scripts),
+            self.view_scripts.html()
+        )
     }
 
     fn write_contents(&self, out: &mut String) {
@@ -314,6 +366,39 @@ mod tests {
     use super::*;
     use crate::plot::{head_heatmap, HeadGrid};
     use polars::prelude::*;
+
+    #[test]
+    fn views_share_one_copy_of_their_scripts() {
+        use crate::view::{AttentionView, AttentionViewOptions};
+        let (l, h, t) = (1, 2, 4);
+        let w = vec![0.25f32; l * h * t * t];
+        let maps = crate::attention::AttentionMaps {
+            protein: "p".into(),
+            causal: false,
+            num_layers: l,
+            num_heads: h,
+            tokens: t,
+            residue_start: 1,
+            residue_count: 2,
+            weights: candle_core::Tensor::from_vec(w, (l, h, t, t), &candle_core::Device::Cpu)
+                .unwrap(),
+        };
+        let view = AttentionView::from_maps(&maps, "AC", &AttentionViewOptions::default()).unwrap();
+        let mut report = Report::new("r");
+        report
+            .view(&view, "one")
+            .unwrap()
+            .view(&view, "two")
+            .unwrap();
+        let html = report.to_html();
+        assert_eq!(html.matches("ps-attention-view\"").count(), 2);
+        assert_eq!(
+            html.matches("protscope's attention view (bertviz").count(),
+            1
+        );
+        assert!(report.view_script_bytes() > 1000);
+        assert!(!Report::new("plain").to_html().contains("ps-view"));
+    }
 
     fn grid() -> HeadGrid {
         HeadGrid {

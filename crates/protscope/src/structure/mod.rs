@@ -478,6 +478,212 @@ fn amino_acid_residues(chain: &pdbtbx::Chain) -> Vec<StructureResidue> {
     out
 }
 
+/// One atom of a chain residue (first conformer), for drawing the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructureAtom {
+    /// Index of the residue in [`ChainResidues::residues`].
+    pub residue: usize,
+    /// Atom name, e.g. "CA".
+    pub name: String,
+    /// Element symbol, e.g. "C" (from the name's first letter where the file gives none).
+    pub element: String,
+    pub pos: [f64; 3],
+}
+
+impl Structure {
+    /// The pdbtbx chain `chain` was read from.
+    fn source_chain(&self, chain: &ChainResidues) -> Result<&pdbtbx::Chain> {
+        self.pdb
+            .model(chain.model)
+            .and_then(|m| m.chains().find(|c| c.id() == chain.chain))
+            .ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!(
+                        "chain `{}` of model {} is not in this structure (a chain of another                          file?)",
+                        chain.chain, chain.model
+                    ),
+                )
+            })
+    }
+
+    /// Every atom (first conformer) of the residues of `chain` (from [`Structure::chain`] on this
+    /// structure), with the index of its residue in `chain.residues`.
+    pub fn chain_atoms(&self, chain: &ChainResidues) -> Result<Vec<StructureAtom>> {
+        let source = self.source_chain(chain)?;
+        let mut out = Vec::new();
+        for (k, residue) in amino_acid_source_residues(source).into_iter().enumerate() {
+            let Some(conformer) = residue.conformers().next() else {
+                continue;
+            };
+            for atom in conformer.atoms() {
+                let (x, y, z) = atom.pos();
+                let element = atom
+                    .element()
+                    .map(|e| e.symbol().to_string())
+                    .unwrap_or_else(|| atom.name().chars().take(1).collect());
+                out.push(StructureAtom {
+                    residue: k,
+                    name: atom.name().to_string(),
+                    element,
+                    pos: [x, y, z],
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes this structure to `path` (PDB for `.pdb`, mmCIF for `.cif`) with `values` (one per
+    /// residue of `chain`, as from [`Structure::chain`]) in the B-factor column of every atom of
+    /// those residues, and 0 in every other atom's: the copy PyMOL or ChimeraX colour by
+    /// B-factor (`spectrum b`, `color byattribute bfactor`).
+    pub fn save_with_b_factors(
+        &self,
+        chain: &ChainResidues,
+        values: &[Option<f64>],
+        path: &Path,
+    ) -> Result<()> {
+        if values.len() != chain.residues.len() {
+            return Err(Error::invalid(format!(
+                "{} B-factor values for the {} residues of chain {}",
+                values.len(),
+                chain.residues.len(),
+                chain.chain
+            )));
+        }
+        let keys: Vec<(isize, Option<String>)> =
+            amino_acid_source_residues(self.source_chain(chain)?)
+                .iter()
+                .map(|r| (r.serial_number(), r.insertion_code().map(str::to_string)))
+                .collect();
+        let by_residue: HashMap<(isize, Option<String>), f64> = keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|(key, v)| v.map(|v| (key, v)))
+            .collect();
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(extension, "pdb" | "cif") {
+            return Err(Error::file(
+                path,
+                "the B-factor copy is written as PDB (.pdb) or mmCIF (.cif): name it so",
+            ));
+        }
+        // pdbtbx refuses negative B-factors (relevance has them): every atom is written with 0
+        // and the column is filled in the text.
+        let mut pdb = self.pdb.clone();
+        for atom in pdb.atoms_mut() {
+            atom.set_b_factor(0.0).map_err(Error::invalid)?;
+        }
+        let mut text = Vec::new();
+        if extension == "pdb" {
+            pdbtbx::save_pdb_raw(
+                &pdb,
+                std::io::BufWriter::new(&mut text),
+                pdbtbx::StrictnessLevel::Loose,
+            );
+        } else {
+            pdbtbx::save_mmcif_raw(&pdb, std::io::BufWriter::new(&mut text));
+        }
+        let text = String::from_utf8_lossy(&text);
+        let value_of = |chain_id: &str, number: &str, insertion: &str| {
+            if chain_id != chain.chain {
+                return None;
+            }
+            let number: isize = number.trim().parse().ok()?;
+            let insertion = Some(insertion.trim())
+                .filter(|c| !c.is_empty() && *c != "?" && *c != ".")
+                .map(str::to_string);
+            by_residue.get(&(number, insertion)).copied()
+        };
+        let out = if extension == "pdb" {
+            fill_pdb_b_factors(&text, value_of)
+        } else {
+            fill_mmcif_b_factors(&text, value_of)
+        };
+        crate::frame::write_atomically(path, out.as_bytes())
+    }
+}
+
+/// PDB text with columns 61–66 of the ATOM/HETATM records set to `value_of(chain, residue
+/// number, insertion code)` (0 where None).
+fn fill_pdb_b_factors(text: &str, value_of: impl Fn(&str, &str, &str) -> Option<f64>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if (line.starts_with("ATOM  ") || line.starts_with("HETATM")) && line.len() >= 66 {
+            let value = value_of(line[21..22].trim(), &line[22..26], &line[26..27]).unwrap_or(0.0);
+            out.push_str(&line[..60]);
+            out.push_str(&format!("{:>6.2}", value.clamp(-999.99, 9999.99)));
+            out.push_str(&line[66..]);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// mmCIF text with `_atom_site.B_iso_or_equiv` set to `value_of(auth chain, auth residue
+/// number, insertion code)` (0 where None); rows are rewritten with single spaces between
+/// values.
+fn fill_mmcif_b_factors(text: &str, value_of: impl Fn(&str, &str, &str) -> Option<f64>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut columns: Vec<&str> = Vec::new();
+    let mut in_header = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(name) = trimmed.strip_prefix("_atom_site.") {
+            if !in_header {
+                columns.clear();
+                in_header = true;
+            }
+            columns.push(name.split_whitespace().next().unwrap_or(""));
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let is_row = in_header || !columns.is_empty();
+        in_header = false;
+        let index = |name: &str| columns.iter().position(|c| *c == name);
+        let fields: Vec<&str> = trimmed.split_whitespace().collect();
+        match (
+            is_row && (trimmed.starts_with("ATOM") || trimmed.starts_with("HETATM")),
+            index("B_iso_or_equiv"),
+            index("auth_asym_id"),
+            index("auth_seq_id"),
+        ) {
+            (true, Some(b), Some(c), Some(n)) if fields.len() == columns.len() => {
+                let insertion = index("pdbx_PDB_ins_code").map_or("", |i| fields[i]);
+                let value = value_of(fields[c], fields[n], insertion).unwrap_or(0.0);
+                let formatted = format!("{value:.2}");
+                let mut fields = fields.clone();
+                fields[b] = &formatted;
+                out.push_str(&fields.join(" "));
+            }
+            _ => {
+                if !trimmed.starts_with("ATOM") && !trimmed.starts_with("HETATM") {
+                    columns.clear();
+                }
+                out.push_str(line);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The residues [`amino_acid_residues`] keeps, as pdbtbx residues, in the same order.
+fn amino_acid_source_residues(chain: &pdbtbx::Chain) -> Vec<&pdbtbx::Residue> {
+    chain
+        .residues()
+        .filter(|residue| {
+            residue.conformers().next().is_some_and(|c| {
+                let has = |name: &str| c.atoms().any(|a| a.name() == name);
+                has("CA") && (has("N") || has("C"))
+            })
+        })
+        .collect()
+}
+
 impl ResidueMapping {
     /// Refuses a mapping whose structure is evidently another protein than the sequence: more
     /// than a tenth of the placed residues (and more than 2) differ in identity. A few
