@@ -78,7 +78,22 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     let html = std::fs::read_to_string(&report).unwrap();
 
     assert_eq!(external_references(&html), Vec::<String>::new());
-    assert!(!html.contains("http"), "the page holds no address at all");
+    // Outside the vendored molecular viewer (its licence and code) the page holds no address.
+    let start = html
+        .find("/*! 3Dmol.js")
+        .expect("the interactive views inline 3Dmol.js");
+    let end = start + html[start..].find("</script>").unwrap();
+    assert!(
+        !html[..start].contains("http") && !html[end..].contains("http"),
+        "the page holds no address outside 3Dmol.js"
+    );
+    assert_eq!(html.matches("/*! 3Dmol.js").count(), 1, "the viewer once");
+    // The views: the heavy chain in 3D on the CDR3 head, and its attention view.
+    assert!(html.contains("ps-structure-view") && html.contains("ps-attention-view"));
+    assert!(
+        html.contains("7b0b_HL.H"),
+        "the first structure's heavy chain"
+    );
     for section in [
         "Provenance",
         "Contents",
@@ -89,6 +104,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
         ">Relevance and annotations<",
         ">Attention maps<",
         ">Structure<",
+        ">Interactive views<",
         ">Files<",
     ] {
         assert!(html.contains(section), "report lacks {section}");
