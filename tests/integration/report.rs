@@ -91,7 +91,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     // The views: the heavy chain in 3D on the CDR3 head, and its attention view.
     assert!(html.contains("ps-structure-view") && html.contains("ps-attention-view"));
     assert!(
-        html.contains("7b0b_HL.H"),
+        html.contains("7b0b_hl.H"),
         "the first structure's heavy chain"
     );
     for section in [
