@@ -114,7 +114,13 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     assert!(html.contains("antibodies_171.fasta"));
     assert!(html.contains("parameter ig.steps"));
     // Every figure is inline, has its data link, and was also written as SVG and PNG.
-    let figures = html.matches("<figure ").count();
+    // (The interactive views are figures of the page too, with no file.)
+    let figures = html.matches("<figure ").count() - html.matches("<figure class=\"view\"").count();
+    assert_eq!(
+        html.matches("<figure class=\"view\"").count(),
+        2,
+        "the 3D and attention views"
+    );
     assert!(figures >= 8, "only {figures} figures");
     assert!(html.matches("download=\"").count() >= figures);
     let files: Vec<_> = std::fs::read_dir(out.join("figures"))
