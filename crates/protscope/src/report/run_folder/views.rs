@@ -78,9 +78,15 @@ impl Builder<'_> {
         let relevance = match &hints.relevance_target {
             Some(target) => format!(
                 "residues coloured by their relevance to the predicted {target} (integrated \
-                 gradients at the embedding level, {}; red raises the prediction, blue lowers it, \
+                 gradients at the embedding level{}; red raises the prediction, blue lowers it, \
                  white is zero)",
-                self.params_text(&["ig"]).trim().trim_end_matches('.')
+                ["steps", "method", "baseline"]
+                    .iter()
+                    .filter_map(|k| self
+                        .params
+                        .get(&format!("ig.{k}"))
+                        .map(|v| format!(", {k} {v}")))
+                    .collect::<String>()
             ),
             None => "residues coloured by IMGT region".into(),
         };
