@@ -175,3 +175,84 @@ fn maps_from_table(hints: &ViewHints, table: &polars::prelude::DataFrame) -> Res
         causal: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attention::{attention_frame, AttentionFilter};
+
+    #[test]
+    fn maps_from_the_attention_table_are_the_maps_above_its_floor() {
+        // 2 layers × 3 heads over 4 residues between two specials, rows summing to 1.
+        let (layers, heads, tokens) = (2, 3, 6);
+        let mut values = Vec::new();
+        for k in 0..layers * heads * tokens {
+            let row: Vec<f32> = (0..tokens)
+                .map(|j| ((k * 7 + j * 13) % 11) as f32 + 0.5)
+                .collect();
+            let sum: f32 = row.iter().sum();
+            values.extend(row.iter().map(|v| v / sum));
+        }
+        let maps = AttentionMaps {
+            protein: "p".into(),
+            num_layers: layers,
+            num_heads: heads,
+            tokens,
+            residue_start: 1,
+            residue_count: 4,
+            weights: Tensor::from_vec(values, (layers, heads, tokens, tokens), &Device::Cpu)
+                .unwrap(),
+            causal: false,
+        };
+        let floor = 0.1;
+        let table = attention_frame(
+            &maps,
+            &AttentionFilter {
+                layers: Vec::new(),
+                heads: Vec::new(),
+                min_weight: Some(floor),
+            },
+        )
+        .unwrap();
+        let hints = ViewHints {
+            protein: "p".into(),
+            residues: "ACDE".into(),
+            attention: "attention.parquet".into(),
+            attention_floor: floor,
+            num_layers: layers,
+            num_heads: heads,
+            ..Default::default()
+        };
+        let rebuilt = maps_from_table(&hints, &table).unwrap();
+        let want: Vec<f32> = maps
+            .residue_weights()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let got: Vec<f32> = rebuilt
+            .residue_weights()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(want.len(), got.len());
+        let kept = want.iter().filter(|&&w| w >= floor).count();
+        assert!(
+            kept > 0 && kept < want.len(),
+            "the floor drops some weights"
+        );
+        for (w, g) in want.iter().zip(&got) {
+            let expected = if *w >= floor { *w } else { 0.0 };
+            assert!((expected - g).abs() < 1e-6, "{w} → {g}");
+        }
+        // A row outside the stated shape is refused.
+        let wrong = ViewHints {
+            num_layers: 1,
+            ..hints
+        };
+        assert!(maps_from_table(&wrong, &table).is_err());
+    }
+}
