@@ -1,10 +1,12 @@
 // Opens the pages scripts/check-views.sh builds in headless Chromium with software WebGL and
 // checks the views; saves screenshots into OUT. Fails on any console error, page error or
 // request other than the file itself and data:/blob: URIs.
-// Usage: node check-views.mjs OUT   (reads OUT/structure-view.html, OUT/attention-1000.html)
+// Usage: node check-views.mjs OUT   (reads OUT/structure-view.html, OUT/attention-1000.html and,
+// when present, OUT/demo-report.html)
 import { chromium } from 'playwright-core';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
 
 const out = process.argv[2];
 // The stated limits for the 1,000-residue view (30 layers × 16 heads) on a CI runner's CPU.
@@ -119,6 +121,37 @@ const PIXELS = `async function pixels(source) {
   check(Math.max(...r.times) < REDRAW_LIMIT_MS, `every redraw within ${REDRAW_LIMIT_MS} ms (slowest ${Math.max(...r.times).toFixed(0)} ms)`);
   check(r.svg > 1000 && r.svgNs, `SVG export, in the SVG namespace (${r.svg} bytes)`);
   await page.screenshot({ path: path.join(out, 'attention-1000.png'), fullPage: true });
+  await page.close();
+}
+// 3. The demo report's interactive views (when the shell script built the tiny demo): both
+// views drawn among the report's figures, another head changes the 3D picture.
+if (existsSync(path.join(out, 'demo-report.html'))) {
+  const { page, loadMs } = await open('demo-report.html');
+  const r = await page.evaluate(`(async () => {
+    ${PIXELS}
+    const section = document.querySelector('section.ps-structure-view');
+    const s = section.psView;
+    const first = await pixels(s.png());
+    const pairs = s.pairsDrawn;
+    // The tiny model's near-uniform attention has no pair above 0.1: colour by attention
+    // received, which differs between heads.
+    const received = [...section.querySelectorAll('option')].find((o) => o.textContent.startsWith('attention received'));
+    s.set({ colouring: +received.value });
+    const byReceived = await pixels(s.png());
+    s.set({ layer: 0, head: 0 });
+    const other = await pixels(s.png());
+    const a = document.querySelector('section.ps-attention-view');
+    const canvases = await Promise.all([...a.querySelectorAll('canvas')].map(pixels));
+    return { first, byReceived, other, pairs, canvases, bytes: document.documentElement.outerHTML.length,
+      figures: document.querySelectorAll('figure svg, figure img').length };
+  })()`);
+  console.log(`demo-report.html: page ${(r.bytes / 1e6).toFixed(2)} MB, ${r.figures} static figures, loaded in ${loadMs} ms`);
+  check(r.first.sd > 5, `demo report: 3D view drawn (grey sd ${r.first.sd.toFixed(1)}), ${r.pairs} cylinders`);
+  check(r.other.hash !== r.byReceived.hash, 'demo report: another head changes the 3D picture (coloured by attention received)');
+  r.canvases.forEach((p, i) => check(p.sd > 3, `demo report: attention view canvas ${i + 1} not blank (sd ${p.sd.toFixed(1)})`));
+  for (const [cls, name] of [['ps-structure-view', 'demo-report-structure'], ['ps-attention-view', 'demo-report-attention']]) {
+    await (await page.$(`section.${cls}`)).screenshot({ path: path.join(out, `${name}.png`) });
+  }
   await page.close();
 }
 await browser.close();

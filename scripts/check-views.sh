@@ -5,7 +5,8 @@
 # (as scripts/render-report.sh) and checks: no console error, no request but the file and
 # data:/blob: URIs, every canvas drawn and not blank, switching layer/head changes the picture,
 # the 1,000-residue attention view (30 layers × 16 heads) opens and redraws within the stated
-# times. Screenshots go to OUT (default views-check/).
+# times, and the demo report's views (the tiny model's demo). Screenshots go to OUT (default
+# views-check/).
 # Usage: scripts/check-views.sh [OUT]   (PROTSCOPE_BIN: the binary; default: cargo build's)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -46,6 +47,11 @@ open(sys.argv[1], "w").write(">long1000\n" + seq + "\n")
 PY
 "$bin" view --model "$work/long" --fasta "$work/long.fasta" --floor 0 --top-k 4 \
   --out "$out/attention-1000.html"
+# The demo's report on the tiny AntiBERTy-shaped fixture (a few seconds): its interactive views.
+"$bin" demo --model "$root/tests/fixtures/models/antiberty_tiny" \
+  --fasta "$root/data/antibodies_171.fasta" --structures "$root/data/structures/antibodies" \
+  --limit 10 --steps 4 --max-len 60 --min-total 5 --out "$work/demo" >/dev/null 2>&1
+cp "$work/demo/report.html" "$out/demo-report.html"
 echo "pages built in $((SECONDS - start)) s"
 grep -q "^ATOM" "$work/bfactor.pdb"
 cp "$here/check-views.mjs" "$tools/check-views.mjs"

@@ -230,6 +230,14 @@ fn real_antiberty_quick_demo_writes_the_report() {
         html.contains("Relevance vs CDR3"),
         "CDR3 statistics are in the report"
     );
+    // The interactive views: the heavy chain of the first structure, coloured by relevance to
+    // its predicted species, on the CDR3 head.
+    assert!(
+        html.contains(">Interactive views<")
+            && html.contains("7b0b_hl.H")
+            && html.contains("relevance to the predicted species = "),
+        "the demo report has its 3D view"
+    );
     let agreement = html
         .split("Chain output: the predicted class matches the source&#39;s label for ")
         .nth(1)

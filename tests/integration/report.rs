@@ -78,7 +78,22 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     let html = std::fs::read_to_string(&report).unwrap();
 
     assert_eq!(external_references(&html), Vec::<String>::new());
-    assert!(!html.contains("http"), "the page holds no address at all");
+    // Outside the vendored molecular viewer (its licence and code) the page holds no address.
+    let start = html
+        .find("/*! 3Dmol.js")
+        .expect("the interactive views inline 3Dmol.js");
+    let end = start + html[start..].find("</script>").unwrap();
+    assert!(
+        !html[..start].contains("http") && !html[end..].contains("http"),
+        "the page holds no address outside 3Dmol.js"
+    );
+    assert_eq!(html.matches("/*! 3Dmol.js").count(), 1, "the viewer once");
+    // The views: the heavy chain in 3D on the CDR3 head, and its attention view.
+    assert!(html.contains("ps-structure-view") && html.contains("ps-attention-view"));
+    assert!(
+        html.contains("7b0b_hl.H"),
+        "the first structure's heavy chain"
+    );
     for section in [
         "Provenance",
         "Contents",
@@ -89,6 +104,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
         ">Relevance and annotations<",
         ">Attention maps<",
         ">Structure<",
+        ">Interactive views<",
         ">Files<",
     ] {
         assert!(html.contains(section), "report lacks {section}");
@@ -98,7 +114,13 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     assert!(html.contains("antibodies_171.fasta"));
     assert!(html.contains("parameter ig.steps"));
     // Every figure is inline, has its data link, and was also written as SVG and PNG.
-    let figures = html.matches("<figure ").count();
+    // (The interactive views are figures of the page too, with no file.)
+    let figures = html.matches("<figure ").count() - html.matches("<figure class=\"view\"").count();
+    assert_eq!(
+        html.matches("<figure class=\"view\"").count(),
+        2,
+        "the 3D and attention views"
+    );
     assert!(figures >= 8, "only {figures} figures");
     assert!(html.matches("download=\"").count() >= figures);
     let files: Vec<_> = std::fs::read_dir(out.join("figures"))

@@ -163,6 +163,7 @@ pub fn run_antibody_demo(
         .map_or(&[][..], |s| s.contacts.as_slice());
     probing_stage(&mut run, &model, &records, contact_examples)?;
     let structure_chains = structure.as_ref().map(|s| (s.train, s.test));
+    let views = views_stage(&mut run, &model, &cdr_stats)?;
     let hints = ReportHints {
         title: Some("AntiBERTy on real antibodies: attention, attribution, CDRs".into()),
         overview: Some(overview_text(
@@ -174,6 +175,7 @@ pub fn run_antibody_demo(
         )),
         tracks: featured,
         attention_maps: attention_note,
+        views,
     };
     let (report_path, report) =
         report_stage(&mut run, &records, ig_seqs.len(), structure_chains, &hints)?;
@@ -598,6 +600,115 @@ fn secondary_structure_step(
         10,
     )?;
     Ok(())
+}
+
+/// The attention table of the viewed chain keeps weights at or above this (the views draw
+/// nothing weaker: the 3D view's pairs start at 0.1, the head view's edges at 0.05).
+const VIEW_ATTENTION_FLOOR: f32 = 0.01;
+
+/// The interactive views' inputs, in `views/` of the run folder (out of the tables the other
+/// sections read): the heavy chain of the first structure (name order), copied with its
+/// provenance line, its attention in every layer and head (`views/attention.parquet`) and the
+/// integrated gradients of its predicted species at the embedding level
+/// (`views/relevance.parquet`); the views open on the head that attends most to CDR3.
+fn views_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    cdr_stats: &HeadStatistics,
+) -> Result<Option<super::ViewHints>> {
+    let Some(dir) = run.options.structures.clone() else {
+        return Ok(None);
+    };
+    let Some((layer, head)) = cdr_stats.best_head("CDR3", run.options.min_total) else {
+        return Ok(None);
+    };
+    run.progress.stage("interactive views", 0);
+    let folder = StructureFolder::open(&dir)?;
+    let Some((id, path, chain)) = folder.chains(Some(STRUCTURE_CHAIN))?.into_iter().next() else {
+        return Ok(None);
+    };
+    let views_dir = run.out().join("views");
+    std::fs::create_dir_all(&views_dir).map_err(|e| Error::io(&views_dir, e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{id}.pdb"));
+    let copy = views_dir.join(&file_name);
+    std::fs::copy(&path, &copy).map_err(|e| Error::io(&path, e))?;
+    let seq = model.encode_sequence(&id, &chain.sequence(), Some(run.options.max_len))?;
+    let maps = attention_maps(model, &[&seq])?
+        .pop()
+        .ok_or_else(|| Error::invalid(format!("{id}: the model gave no attention")))?;
+    let filter = AttentionFilter {
+        layers: Vec::new(),
+        heads: Vec::new(),
+        min_weight: Some(VIEW_ATTENTION_FLOOR),
+    };
+    write_table(
+        &mut attention_frame(&maps, &filter)?,
+        &views_dir.join("attention.parquet"),
+    )?;
+    // Relevance toward the species the model predicts for this chain, with the demo's IG
+    // settings at the embedding level only (a few seconds).
+    let predictions = predictions_in_batches(model, std::slice::from_ref(&seq), 1, |_| {})?;
+    let class = predicted_classes(&predictions, "species")?
+        .get(&id)
+        .copied();
+    let relevance = match class {
+        Some(class) => {
+            let job = AttributionJob {
+                output: "species".into(),
+                target: class,
+                options: IgOptions {
+                    steps: run.options.steps,
+                    method: Quadrature::GaussLegendre,
+                    baseline: Baseline::Pad,
+                    batch_size: None,
+                    latent: false,
+                    latent_derivative: run.options.latent_derivative,
+                    recompute_layers: false,
+                },
+                out: views_dir.join(format!(
+                    "relevance_species_{class}_{}steps.parquet",
+                    run.options.steps
+                )),
+                max_new_proteins: None,
+                auto_steps: None,
+                memory_budget: None,
+            };
+            run_attribution(model, std::slice::from_ref(&seq), &job, |_| {})?;
+            let label = model
+                .output("species")?
+                .label(class)
+                .map_or_else(|| format!("class {class}"), str::to_string);
+            Some((job.out, format!("species = {label}")))
+        }
+        None => None,
+    };
+    let relative = |p: &Path| {
+        p.strip_prefix(run.out())
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let hints = super::ViewHints {
+        protein: id.clone(),
+        residues: seq.residues.iter().collect(),
+        structure: relative(&copy),
+        chain: chain.chain.clone(),
+        attention: relative(&views_dir.join("attention.parquet")),
+        attention_floor: VIEW_ATTENTION_FLOOR,
+        num_layers: maps.num_layers,
+        num_heads: maps.num_heads,
+        relevance: relevance.as_ref().map(|(p, _)| relative(p)),
+        relevance_target: relevance.map(|(_, t)| t),
+        layer,
+        head,
+        head_reason: "the head with the largest share of attention on CDR3 residues".into(),
+        theta: run.options.min_attn,
+    };
+    run.finish("views", &format!("3D and attention views of {id}"));
+    Ok(Some(hints))
 }
 
 /// The C of the demo's probes (fixed, to keep the demo's time bounded; `protscope probe` picks

@@ -24,6 +24,38 @@ pub struct ReportHints {
     pub tracks: Vec<String>,
     /// A paragraph opening the attention-maps section (why these proteins were drawn).
     pub attention_maps: Option<String>,
+    /// The interactive views of one chain (the "Interactive views" section).
+    pub views: Option<ViewHints>,
+}
+
+/// Which files of the run folder the interactive views are built from (paths relative to the
+/// folder; the demo keeps them in `views/`, out of the tables the other sections read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewHints {
+    /// The protein's id, as in the attention and relevance tables.
+    pub protein: String,
+    /// Its residues as given to the model (the tables' positions 1..=n).
+    pub residues: String,
+    /// A PDB/mmCIF file and the chain drawn.
+    pub structure: String,
+    pub chain: String,
+    /// An `attention` table of every layer and head of the protein.
+    pub attention: String,
+    /// The smallest weight the attention table keeps.
+    pub attention_floor: f32,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    /// An `attribution` table with the protein's embedding-level relevance.
+    pub relevance: Option<String>,
+    /// What the relevance explains (e.g. `species = human`).
+    pub relevance_target: Option<String>,
+    /// The head drawn first (0-based) and why.
+    pub layer: usize,
+    pub head: usize,
+    pub head_reason: String,
+    /// Attention drawn first: pairs at or above this.
+    pub theta: f32,
 }
 
 impl ReportHints {
@@ -45,7 +77,7 @@ impl ReportHints {
         serde_json::from_str(&text).map_err(|e| {
             Error::file(
                 &path,
-                format!("not valid report hints ({e}); expected the fields title, overview, tracks, attention_maps"),
+                format!("not valid report hints ({e}); expected the fields title, overview, tracks, attention_maps, views"),
             )
         })
     }
@@ -67,6 +99,7 @@ mod tests {
             overview: None,
             tracks: vec!["a".into(), "b".into()],
             attention_maps: Some("note".into()),
+            views: None,
         };
         hints.write(dir.path()).unwrap();
         assert_eq!(ReportHints::read(dir.path()).unwrap(), hints);

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use polars::prelude::DataFrame;
 
-pub use hints::{ReportHints, HINTS_FILE};
+pub use hints::{ReportHints, ViewHints, HINTS_FILE};
 pub use provenance::{FileHash, ModelProvenance, Provenance};
 pub use table::TableOptions;
 

@@ -14,6 +14,7 @@ mod predictions;
 mod regions;
 mod relevance;
 mod structure;
+mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -233,6 +234,7 @@ pub fn report_from_dir(dir: &Path, options: &ReportOptions) -> Result<FolderRepo
     builder.relevance()?;
     builder.attention_maps()?;
     builder.structure()?;
+    builder.views(dir)?;
     builder.flips()?;
     builder.files();
     let Builder {
