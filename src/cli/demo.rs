@@ -189,6 +189,8 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         options.steps = 8;
         options.structure_train = args.structure_train.min(6);
         options.structure_test = Some(3);
+        // Pseudo-log-likelihood costs a pass per residue: score a few to keep CI's run short.
+        options.score_limit = Some(args.score_limit.clamp(1, 6));
     }
     if let Some(steps) = args.steps {
         options.steps = steps;

@@ -382,3 +382,55 @@ pub fn comparison_reading(models: &[ModelFinding]) -> String {
     }
     text.join(" ")
 }
+
+#[cfg(test)]
+mod comparison_tests {
+    use super::*;
+
+    fn finding(
+        model: &str,
+        proportion: f64,
+        above: usize,
+        cdr3: f64,
+        framework: f64,
+    ) -> ModelFinding {
+        ModelFinding {
+            model: model.into(),
+            best: Some(HeadFinding {
+                layer: 1,
+                head: 0,
+                proportion,
+                background: 0.1,
+                n_edges: 500.0,
+            }),
+            heads_above: above,
+            heads_included: 8,
+            centre_of_gravity: Some(4.0),
+            num_layers: 4,
+            regions: vec![
+                ("CDR3".into(), cdr3, 0.5),
+                ("framework".into(), framework, 0.9),
+                ("all".into(), (cdr3 + framework) / 2.0, 0.8),
+            ],
+        }
+    }
+
+    #[test]
+    fn comparison_reading_says_where_models_agree_and_differ() {
+        let agree = comparison_reading(&[
+            finding("a", 0.5, 3, -2.0, -1.0),
+            finding("b", 0.3, 1, -2.5, -1.2),
+        ]);
+        assert!(agree.contains("a 2-1 (50% of its edges on CDR3, 5.0× the background 10%)"));
+        assert!(agree.contains("every model has heads"));
+        assert!(agree.contains("All models find CDR3 more surprising"));
+        assert!(agree.contains("a in its late layers (centre 4 of 4)"));
+        let differ = comparison_reading(&[
+            finding("a", 0.5, 3, -2.0, -1.0),
+            finding("b", 0.15, 0, -0.5, -1.2),
+        ]);
+        assert!(differ.contains("a (3 of 8 heads) have heads above twice the background, b none"));
+        assert!(differ.contains("only a find CDR3 more surprising"));
+        assert!(differ.contains("b 80% overall, 50% in CDR3"));
+    }
+}
