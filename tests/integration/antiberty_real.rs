@@ -246,4 +246,24 @@ fn real_antiberty_quick_demo_writes_the_report() {
         agreement[0],
         agreement[1]
     );
+    // The model comparison (default antiberty,sapiens): Sapiens needs its wheel fetched.
+    if !out.join("models/sapiens-vh").is_dir() {
+        assert!(
+            log.contains("sapiens left out of the comparison"),
+            "Sapiens missing without a reason:\n{log}"
+        );
+        eprintln!("skipping the model comparison checks: Sapiens could not be fetched");
+        return;
+    }
+    assert!(
+        html.contains("Models compared"),
+        "the comparison section is in the report"
+    );
+    assert!(html.contains("The head that attends most to CDR3 in each model: antiberty"));
+    for model in ["antiberty", "sapiens-vh", "sapiens-vl"] {
+        let regions =
+            protscope::frame::read_table(&out.join("models").join(model).join("region_scores.csv"))
+                .unwrap();
+        assert_eq!(regions.height(), 5, "{model}: five regions");
+    }
 }
