@@ -266,4 +266,19 @@ fn real_antiberty_quick_demo_writes_the_report() {
                 .unwrap();
         assert_eq!(regions.height(), 5, "{model}: five regions");
     }
+    // `report --from A --from B`: B's model joins A's comparison (named apart from A's own).
+    let rebuilt = dir.path().join("two.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(["report", "--from", out.to_str().unwrap(), "--from"])
+        .arg(out.join("models/sapiens-vh"))
+        .args(["--out", rebuilt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let two = std::fs::read_to_string(&rebuilt).unwrap();
+    assert!(two.contains("demo/sapiens-vh: attention to CDR3 per head"));
 }
