@@ -52,6 +52,19 @@ fn main() {
     }
     println!("report: {} figures, {} tables", report.figures(), report.tables());
 
+    let sapiens = fetch::fetch_sapiens(&fetch::default_cache_dir()).unwrap();
+    let heavy: Vec<_> = records.iter().filter(|r| r.description.contains("chain=Heavy")).take(3).cloned().collect();
+    let mut region_rows = Vec::new();
+    for (name, dir) in [("antiberty", model_dir.clone()), ("sapiens-vh", sapiens.heavy.clone())] {
+        let m = ProteinModel::load(&dir, &candle_core::Device::Cpu).unwrap();
+        let s: Vec<_> = heavy.iter().map(|r| m.encode_sequence(&r.id, &r.sequence, Some(m.tokenizer.max_tokens())).unwrap()).collect();
+        let scores = protscope::model::scoring::score_sequences(&m, &s, &Default::default()).unwrap();
+        region_rows.extend(protscope::report::model_comparison::region_scores(name, &scores, &entries));
+    }
+    let region_table = protscope::report::model_comparison::region_scores_frame(&region_rows).unwrap();
+    report.table("Mean log-probability and accuracy of residues per IMGT region, AntiBERTy vs Sapiens (VH), three heavy chains.", &region_table, &TableOptions::default()).unwrap();
+    println!("{region_table}");
+
     let mut provenance = Provenance::new(vec!["notebooks/04_report.ipynb".to_string()]);
     provenance.model = Some(ModelProvenance::of(&model_dir).unwrap());
     provenance.input(&fasta).unwrap();

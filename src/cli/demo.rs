@@ -7,8 +7,11 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::common::progress;
-use protscope::fetch::{default_cache_dir, fetch_antiberty};
+use protscope::fetch::{
+    default_cache_dir, fetch_antiberty, fetch_iglm, fetch_sapiens, IGLM_LICENCE,
+};
 use protscope::report::demo::{run_antibody_demo, DemoOptions, DemoProgress};
+use protscope::report::model_comparison::{ChainScope, ComparedModel, PrefixRule};
 
 use super::attribute::LatentDerivativeArg;
 
@@ -60,6 +63,81 @@ pub struct DemoArgs {
     /// Structures a contact head is fitted on (the first in name order; Rao et al.: 20).
     #[arg(long, default_value_t = 20)]
     pub structure_train: usize,
+    /// Models compared on the same antibodies (attention to CDRs, residue scores per region):
+    /// any of antiberty, sapiens (VH model on heavy chains, VL on light), iglm (needs
+    /// --accept-licence); default: the freely licensed antiberty,sapiens. An empty value
+    /// skips the comparison.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// Accept IgLM's licence (non-commercial academic research only) for `--models …,iglm`.
+    #[arg(long)]
+    pub accept_licence: bool,
+    /// Score at most this many antibodies per compared model, spread evenly (0 = all).
+    #[arg(long, default_value_t = 48)]
+    pub score_limit: usize,
+}
+
+/// The compared models named by `--models`, fetched into the cache. A default model that cannot
+/// be fetched (no network) is left out with a printed reason; a named one is an error.
+fn compared_models(
+    args: &DemoArgs,
+    model_dir: &std::path::Path,
+) -> anyhow::Result<Vec<ComparedModel>> {
+    let named = args.models.is_some();
+    let names: Vec<String> = args
+        .models
+        .clone()
+        .unwrap_or_else(|| vec!["antiberty".into(), "sapiens".into()])
+        .into_iter()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let cache = default_cache_dir();
+    let one = |name: &str, dir: std::path::PathBuf, chains, prefix| ComparedModel {
+        name: name.into(),
+        dir,
+        chains,
+        prefix,
+    };
+    let mut models = Vec::new();
+    for name in &names {
+        let fetched: anyhow::Result<Vec<ComparedModel>> = match name.as_str() {
+            "antiberty" => Ok(vec![one(
+                "antiberty",
+                model_dir.to_path_buf(),
+                ChainScope::All,
+                PrefixRule::None,
+            )]),
+            "sapiens" => fetch_sapiens(&cache).map_err(Into::into).map(|f| {
+                vec![
+                    one("sapiens-vh", f.heavy, ChainScope::Heavy, PrefixRule::None),
+                    one("sapiens-vl", f.light, ChainScope::Light, PrefixRule::None),
+                ]
+            }),
+            "iglm" => {
+                eprintln!("{IGLM_LICENCE}");
+                fetch_iglm(&cache, args.accept_licence)
+                    .map_err(Into::into)
+                    .map(|f| {
+                        vec![one(
+                            "iglm",
+                            f.iglm,
+                            ChainScope::All,
+                            PrefixRule::ChainSpecies,
+                        )]
+                    })
+            }
+            other => anyhow::bail!(
+                "--models: unknown model `{other}` (choose from antiberty, sapiens, iglm)"
+            ),
+        };
+        match fetched {
+            Ok(m) => models.extend(m),
+            Err(e) if !named => eprintln!("· {name} left out of the comparison: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(models)
 }
 
 struct Bars {
@@ -91,14 +169,17 @@ impl DemoProgress for Bars {
 
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let model_dir = match args.model {
+    let model_dir = match args.model.clone() {
         Some(dir) => dir,
         None => {
             eprintln!("· model: AntiBERTy (fetched into the cache on first use) …");
             fetch_antiberty(&default_cache_dir())?
         }
     };
+    let compare = compared_models(&args, &model_dir)?;
     let mut options = DemoOptions::new(args.out.clone(), model_dir, args.fasta.clone());
+    options.compare = compare;
+    options.score_limit = (args.score_limit > 0).then_some(args.score_limit);
     options.device = protscope::device::parse_device(&args.device)?;
     options.ig_limit = (args.ig_limit > 0).then_some(args.ig_limit);
     options.structures = (!args.structures.as_os_str().is_empty()).then(|| args.structures.clone());
@@ -108,6 +189,8 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         options.steps = 8;
         options.structure_train = args.structure_train.min(6);
         options.structure_test = Some(3);
+        // Pseudo-log-likelihood costs a pass per residue: score a few to keep CI's run short.
+        options.score_limit = Some(args.score_limit.clamp(1, 6));
     }
     if let Some(steps) = args.steps {
         options.steps = steps;

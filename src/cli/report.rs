@@ -1,4 +1,5 @@
-//! `protscope report --from DIR`: one HTML report from the tables of a finished run folder;
+//! `protscope report --from DIR [--from DIR2 …]`: one HTML report from the tables of a finished
+//! run folder (further folders join its model comparison);
 //! thin over [`protscope::report::run_folder`].
 
 use std::path::PathBuf;
@@ -10,9 +11,11 @@ use protscope::report::run_folder::{report_from_dir, ReportOptions};
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Run folder: tables written by protscope commands (recognised by their columns) and,
-    /// when present, run.json.
-    #[arg(long)]
-    pub from: PathBuf,
+    /// when present, run.json. Given several times, the first is the report's and the others'
+    /// models (their `models/` folders, or each folder as one model) join the "Models
+    /// compared" section beside the first folder's own.
+    #[arg(long, required = true, num_args = 1)]
+    pub from: Vec<PathBuf>,
     /// Report file (.html); one self-contained file.
     #[arg(long)]
     pub out: PathBuf,
@@ -35,9 +38,11 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         command_line: std::env::args().collect(),
         timestamp: args.timestamp,
         max_tracks: args.tracks,
+        compare: args.from[1..].to_vec(),
         ..Default::default()
     };
-    let built = report_from_dir(&args.from, &options)?;
+    let from = &args.from[0];
+    let built = report_from_dir(from, &options)?;
     match &args.figures {
         Some(dir) => built.save(&args.out, dir)?,
         None => built.report.save(&args.out)?,
@@ -47,7 +52,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<()> {
         built.report.figures(),
         built.report.tables(),
         built.tables.len(),
-        args.from.display()
+        from.display()
     );
     println!("{}", args.out.display());
     Ok(())

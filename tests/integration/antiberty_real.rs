@@ -254,4 +254,39 @@ fn real_antiberty_quick_demo_writes_the_report() {
         agreement[0],
         agreement[1]
     );
+    // The model comparison (default antiberty,sapiens): Sapiens needs its wheel fetched.
+    if !out.join("models/sapiens-vh").is_dir() {
+        assert!(
+            log.contains("sapiens left out of the comparison"),
+            "Sapiens missing without a reason:\n{log}"
+        );
+        eprintln!("skipping the model comparison checks: Sapiens could not be fetched");
+        return;
+    }
+    assert!(
+        html.contains("Models compared"),
+        "the comparison section is in the report"
+    );
+    assert!(html.contains("The head that attends most to CDR3 in each model: antiberty"));
+    for model in ["antiberty", "sapiens-vh", "sapiens-vl"] {
+        let regions =
+            protscope::frame::read_table(&out.join("models").join(model).join("region_scores.csv"))
+                .unwrap();
+        assert_eq!(regions.height(), 5, "{model}: five regions");
+    }
+    // `report --from A --from B`: B's model joins A's comparison (named apart from A's own).
+    let rebuilt = dir.path().join("two.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_protscope"))
+        .args(["report", "--from", out.to_str().unwrap(), "--from"])
+        .arg(out.join("models/sapiens-vh"))
+        .args(["--out", rebuilt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let two = std::fs::read_to_string(&rebuilt).unwrap();
+    assert!(two.contains("demo/sapiens-vh: attention to CDR3 per head"));
 }

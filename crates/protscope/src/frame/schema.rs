@@ -1365,6 +1365,45 @@ pub const SEQUENCE_SCORES: TableSchema = TableSchema {
 };
 
 /// `protscope score --per-residue`: one row per scored residue.
+pub const REGION_SCORES: TableSchema = TableSchema {
+    name: "region_scores",
+    written_by: "`protscope demo --models` (`models/<name>/region_scores.csv`); \
+                 `report::model_comparison::region_scores_frame`",
+    about: "One compared model's residue scores summed up per IMGT region: where the model \
+            finds antibodies surprising.",
+    columns: &[
+        col(
+            "model",
+            Text,
+            "The compared model (its folder under `models/`).",
+        ),
+        col(
+            "region",
+            Text,
+            "CDR1, CDR2, CDR3, framework (residues outside every CDR) or all.",
+        ),
+        col(
+            "proteins",
+            Integer,
+            "Antibodies with residues in the region.",
+        ),
+        col("n_residues", Integer, "Residues scored in the region."),
+        col(
+            "mean_log_prob",
+            Float,
+            "Mean natural-log probability of the region's residues (`residue_scores`' log_prob).",
+        ),
+        col(
+            "accuracy",
+            Float,
+            "Share of the region's residues that are the model's most probable amino acid \
+             (masked-residue accuracy for masked models).",
+        ),
+    ],
+    recognised_by: &["model", "region", "mean_log_prob", "accuracy"],
+    exact: false,
+};
+
 pub const RESIDUE_SCORES: TableSchema = TableSchema {
     name: "residue_scores",
     written_by: "`protscope score --per-residue`; `model::scoring::residue_scores_frame`",
@@ -1515,6 +1554,7 @@ pub const ALL: &[&TableSchema] = &[
     &SEQUENCE_SCORES,
     // Before `residue_masks`, whose columns it has.
     &RESIDUE_SCORES,
+    &REGION_SCORES,
     &RESIDUE_MASKS,
     &PROBE,
 ];

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use polars::prelude::*;
 
+use super::model_comparison::{compare_model, ComparedModel, ComparisonOptions, MODELS_DIR};
 use super::provenance::{ModelProvenance, Provenance};
 use super::run_folder::{report_from_dir, FolderReport, ReportOptions, RUN_FILE};
 use super::ReportHints;
@@ -75,6 +76,12 @@ pub struct DemoOptions {
     pub structure_train: usize,
     /// Score at most this many of the other structures (None = all).
     pub structure_test: Option<usize>,
+    /// Models compared on the same antibodies (attention to CDRs, residue scores per region),
+    /// the demo's own model among them when wanted; empty skips the comparison.
+    pub compare: Vec<ComparedModel>,
+    /// Score at most this many antibodies per compared model, spread evenly (None = all):
+    /// pseudo-log-likelihood costs one forward pass per residue.
+    pub score_limit: Option<usize>,
 }
 
 impl DemoOptions {
@@ -98,6 +105,8 @@ impl DemoOptions {
             structures: None,
             structure_train: 20,
             structure_test: None,
+            compare: Vec::new(),
+            score_limit: Some(48),
         }
     }
 }
@@ -162,6 +171,7 @@ pub fn run_antibody_demo(
         .as_ref()
         .map_or(&[][..], |s| s.contacts.as_slice());
     probing_stage(&mut run, &model, &records, contact_examples)?;
+    models_stage(&mut run, &records, &entries)?;
     let structure_chains = structure.as_ref().map(|s| (s.train, s.test));
     let views = views_stage(&mut run, &model, &cdr_stats)?;
     let hints = ReportHints {
@@ -756,6 +766,40 @@ fn probing_stage(
     Ok(())
 }
 
+/// Every compared model's attention to the CDRs and residue scores per region on the same
+/// antibodies, into `models/<name>/` ([`super::model_comparison`]).
+fn models_stage(run: &mut DemoRun, records: &[FastaRecord], entries: &[Entry]) -> Result<()> {
+    let options = run.options;
+    if options.compare.is_empty() {
+        return Ok(());
+    }
+    run.progress.stage("models compared", options.compare.len());
+    let scored = spread_sample(records.to_vec(), options.score_limit);
+    let settings = ComparisonOptions {
+        device: options.device.clone(),
+        min_attn: options.min_attn,
+        min_total: options.min_total,
+        batch_size: options.batch_size,
+        max_len: options.max_len,
+        score_batch_size: 32,
+    };
+    let mut done = Vec::new();
+    for spec in &options.compare {
+        let out = run.out().join(MODELS_DIR).join(&spec.name);
+        let c = compare_model(spec, records, &scored, entries, &settings, &out)?;
+        done.push(format!(
+            "{} ({} analysed, {} scored, CDR3 {:.2} vs framework {:.2})",
+            c.name, c.analysed, c.scored, c.cdr3_mean_log_prob, c.framework_mean_log_prob
+        ));
+        run.progress.advance();
+    }
+    run.finish(
+        "models compared",
+        &format!("models compared: {}", done.join("; ")),
+    );
+    Ok(())
+}
+
 /// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
 /// from the run folder, as `protscope report --from` builds it.
 fn report_stage(
@@ -793,6 +837,13 @@ fn report_stage(
         .parameter("antibodies", records.len());
     if let Some(k) = options.limit {
         provenance.parameter("limit", k);
+    }
+    if !options.compare.is_empty() {
+        let names: Vec<&str> = options.compare.iter().map(|m| m.name.as_str()).collect();
+        provenance.parameter("models.compared", names.join(", "));
+        if let Some(k) = options.score_limit {
+            provenance.parameter("models.scored_antibodies", k);
+        }
     }
     if let (Some(dir), Some((train, test))) = (&options.structures, structure_chains) {
         provenance

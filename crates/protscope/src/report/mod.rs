@@ -9,6 +9,7 @@
 pub mod demo;
 mod hints;
 mod html;
+pub mod model_comparison;
 pub mod provenance;
 pub mod reading;
 pub mod run_folder;

@@ -214,3 +214,223 @@ mod tests {
         assert!(text.contains("head 4-2"), "{text}");
     }
 }
+
+/// What one compared model shows: its strongest CDR3 head, how many heads exceed twice the
+/// background, where in depth CDR3 attention sits, and its residue scores per region
+/// (`(region, mean log-probability, accuracy)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFinding {
+    pub model: String,
+    pub best: Option<HeadFinding>,
+    pub heads_above: usize,
+    pub heads_included: usize,
+    /// 1-based layer.
+    pub centre_of_gravity: Option<f64>,
+    pub num_layers: usize,
+    pub regions: Vec<(String, f64, f64)>,
+}
+
+impl ModelFinding {
+    fn region(&self, name: &str) -> Option<(f64, f64)> {
+        self.regions
+            .iter()
+            .find(|r| r.0 == name)
+            .map(|r| (r.1, r.2))
+    }
+}
+
+/// "a, b and c".
+fn joined(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Where the compared models agree and differ, from their CDR3 heads and region scores.
+pub fn comparison_reading(models: &[ModelFinding]) -> String {
+    let mut text = Vec::new();
+    let with_heads: Vec<&ModelFinding> = models.iter().filter(|m| m.best.is_some()).collect();
+    if !with_heads.is_empty() {
+        let heads: Vec<String> = with_heads
+            .iter()
+            .map(|m| {
+                let b = m.best.as_ref().expect("filtered");
+                format!(
+                    "{} {} ({} of its edges on CDR3, {:.1}× the background {})",
+                    m.model,
+                    head_label(b.layer, b.head),
+                    percent(b.proportion),
+                    b.proportion / b.background,
+                    percent(b.background)
+                )
+            })
+            .collect();
+        text.push(format!(
+            "The head that attends most to CDR3 in each model: {}.",
+            joined(&heads)
+        ));
+        let tracking: Vec<String> = with_heads
+            .iter()
+            .filter(|m| m.heads_above > 0)
+            .map(|m| {
+                format!(
+                    "{} ({} of {} heads)",
+                    m.model, m.heads_above, m.heads_included
+                )
+            })
+            .collect();
+        let none: Vec<String> = with_heads
+            .iter()
+            .filter(|m| m.heads_above == 0)
+            .map(|m| m.model.clone())
+            .collect();
+        text.push(if none.is_empty() {
+            format!(
+                "They agree that CDR3 has its own heads: every model has heads that put more \
+                 than twice CDR3's background share of their edges on it — {}.",
+                joined(&tracking)
+            )
+        } else if tracking.is_empty() {
+            "No model has a head that puts more than twice CDR3's background share of its \
+             edges on it."
+                .to_string()
+        } else {
+            format!(
+                "They differ on CDR3 heads: {} have heads above twice the background, {} none.",
+                joined(&tracking),
+                joined(&none)
+            )
+        });
+        let depth: Vec<String> = with_heads
+            .iter()
+            .filter_map(|m| {
+                let c = m.centre_of_gravity?;
+                let relative = if m.num_layers > 1 {
+                    (c - 1.0) / (m.num_layers - 1) as f64
+                } else {
+                    0.5
+                };
+                let word = if relative < 1.0 / 3.0 {
+                    "early"
+                } else if relative < 2.0 / 3.0 {
+                    "middle"
+                } else {
+                    "late"
+                };
+                Some(format!(
+                    "{} in its {word} layers (centre {} of {})",
+                    m.model,
+                    rounded(c),
+                    m.num_layers
+                ))
+            })
+            .collect();
+        if !depth.is_empty() {
+            text.push(format!("CDR3 attention sits {}.", joined(&depth)));
+        }
+    }
+    let scored: Vec<(&ModelFinding, f64, f64)> = models
+        .iter()
+        .filter_map(|m| Some((m, m.region("CDR3")?.0, m.region("framework")?.0)))
+        .collect();
+    if !scored.is_empty() {
+        let values: Vec<String> = scored
+            .iter()
+            .map(|(m, cdr3, fw)| format!("{} {} vs {}", m.model, rounded(*cdr3), rounded(*fw)))
+            .collect();
+        let surprised = scored.iter().filter(|(_, cdr3, fw)| cdr3 < fw).count();
+        let verdict = if surprised == scored.len() {
+            "All models find CDR3 more surprising than the framework".to_string()
+        } else if surprised == 0 {
+            "No model finds CDR3 more surprising than the framework".to_string()
+        } else {
+            let which: Vec<String> = scored
+                .iter()
+                .filter(|(_, cdr3, fw)| cdr3 < fw)
+                .map(|(m, ..)| m.model.clone())
+                .collect();
+            format!(
+                "The models differ: only {} find CDR3 more surprising than the framework",
+                joined(&which)
+            )
+        };
+        text.push(format!(
+            "{verdict} (mean log-probability per residue, CDR3 vs framework: {}).",
+            values.join("; ")
+        ));
+        let accuracy: Vec<String> = models
+            .iter()
+            .filter_map(|m| {
+                let (_, all) = m.region("all")?;
+                let (_, cdr3) = m.region("CDR3")?;
+                Some(format!(
+                    "{} {} overall, {} in CDR3",
+                    m.model,
+                    percent(all),
+                    percent(cdr3)
+                ))
+            })
+            .collect();
+        if !accuracy.is_empty() {
+            text.push(format!(
+                "Residues that are the model's most probable amino acid: {}.",
+                accuracy.join("; ")
+            ));
+        }
+    }
+    text.join(" ")
+}
+
+#[cfg(test)]
+mod comparison_tests {
+    use super::*;
+
+    fn finding(
+        model: &str,
+        proportion: f64,
+        above: usize,
+        cdr3: f64,
+        framework: f64,
+    ) -> ModelFinding {
+        ModelFinding {
+            model: model.into(),
+            best: Some(HeadFinding {
+                layer: 1,
+                head: 0,
+                proportion,
+                background: 0.1,
+                n_edges: 500.0,
+            }),
+            heads_above: above,
+            heads_included: 8,
+            centre_of_gravity: Some(4.0),
+            num_layers: 4,
+            regions: vec![
+                ("CDR3".into(), cdr3, 0.5),
+                ("framework".into(), framework, 0.9),
+                ("all".into(), (cdr3 + framework) / 2.0, 0.8),
+            ],
+        }
+    }
+
+    #[test]
+    fn comparison_reading_says_where_models_agree_and_differ() {
+        let agree = comparison_reading(&[
+            finding("a", 0.5, 3, -2.0, -1.0),
+            finding("b", 0.3, 1, -2.5, -1.2),
+        ]);
+        assert!(agree.contains("a 2-1 (50% of its edges on CDR3, 5.0× the background 10%)"));
+        assert!(agree.contains("every model has heads"));
+        assert!(agree.contains("All models find CDR3 more surprising"));
+        assert!(agree.contains("a in its late layers (centre 4 of 4)"));
+        let differ = comparison_reading(&[
+            finding("a", 0.5, 3, -2.0, -1.0),
+            finding("b", 0.15, 0, -0.5, -1.2),
+        ]);
+        assert!(differ.contains("a (3 of 8 heads) have heads above twice the background, b none"));
+        assert!(differ.contains("only a find CDR3 more surprising"));
+        assert!(differ.contains("b 80% overall, 50% in CDR3"));
+    }
+}

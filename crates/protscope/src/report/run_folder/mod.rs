@@ -8,6 +8,7 @@
 mod attention;
 mod attention_maps;
 mod attribution;
+mod comparison;
 mod files;
 mod flips;
 mod predictions;
@@ -59,6 +60,8 @@ pub enum TableKind {
     /// DSSP states per residue (`secondary-structure`).
     SecondaryStructure,
     Flip,
+    /// Residue scores per IMGT region of one compared model (`demo --models`).
+    RegionScores,
     Other,
 }
 
@@ -85,6 +88,7 @@ impl TableKind {
             "probe" => TableKind::Probe,
             "secondary_structure" => TableKind::SecondaryStructure,
             "flip" => TableKind::Flip,
+            "region_scores" => TableKind::RegionScores,
             "antibodies" => TableKind::Antibodies,
             "features" => TableKind::Features,
             "labels" => TableKind::Labels,
@@ -118,6 +122,9 @@ pub struct ReportOptions {
     pub max_tracks: usize,
     /// Attention maps drawn at most.
     pub max_attention_maps: usize,
+    /// Further run folders whose models join the comparison section (beside the folder's own
+    /// `models/`).
+    pub compare: Vec<PathBuf>,
 }
 
 impl Default for ReportOptions {
@@ -128,6 +135,7 @@ impl Default for ReportOptions {
             timestamp: false,
             max_tracks: 3,
             max_attention_maps: 3,
+            compare: Vec::new(),
         }
     }
 }
@@ -236,6 +244,7 @@ pub fn report_from_dir(dir: &Path, options: &ReportOptions) -> Result<FolderRepo
     builder.structure()?;
     builder.views(dir)?;
     builder.flips()?;
+    builder.comparison(&comparison::compared_runs(dir, &options.compare)?)?;
     builder.files();
     let Builder {
         report, figures, ..
