@@ -52,7 +52,7 @@
     var controls = el('div', { 'class': 'ps-controls' });
     function labelled(text, input) { var l = el('label', {}, text + ' '); l.appendChild(input); controls.appendChild(l); return input; }
     var layerSelect = labelled('layer', el('select', { 'class': 'ps-layer' }));
-    d.layers.forEach(function (l, i) { layerSelect.appendChild(el('option', { value: i }, String(l))); });
+    d.layers.forEach(function (l, i) { layerSelect.appendChild(el('option', { value: i }, String(l + 1))); });
     var windowSelect = labelled('window', el('select', { 'class': 'ps-window' }));
     [25, 50, 100, 200, n].filter(function (w, i, a) { return w <= n && a.indexOf(w) === i; })
       .forEach(function (w) { windowSelect.appendChild(el('option', { value: w }, w === n ? 'all ' + n : String(w))); });
@@ -67,7 +67,7 @@
       var l = el('label', { 'class': 'ps-head-box' });
       var b = el('input', { type: 'checkbox' }); b.checked = true;
       var sw = el('span', { 'class': 'ps-swatch' }); sw.style.background = headColour(i, H, 1);
-      l.appendChild(b); l.appendChild(sw); l.appendChild(document.createTextNode(String(h)));
+      l.appendChild(b); l.appendChild(sw); l.appendChild(document.createTextNode(String(h + 1)));
       headBar.appendChild(l);
       b.addEventListener('change', function () { state.heads[i] = b.checked; drawHead(); });
       return b;
@@ -146,7 +146,7 @@
         if (c) { c.fillStyle = colour; c.fillRect(x, yy, ww, hh); }
         else out.push('<rect x="' + x.toFixed(1) + '" y="' + yy.toFixed(1) + '" width="' + ww.toFixed(1) + '" height="' + hh.toFixed(1) + '" fill="' + colour + '"/>');
       }
-      text('layer ' + d.layers[state.layer], (left + right) / 2 - 20, 10, '#333', 'left');
+      text('layer ' + (d.layers[state.layer] + 1), (left + right) / 2 - 20, 10, '#333', 'left');
       text('from', left - 4, 10, '#333', 'right');
       text('to', right + 4, 10, '#333', 'left');
       text('selected rows summed', barX, 10, '#333', 'left');
@@ -220,7 +220,7 @@
       var c = modelCanvas.getContext('2d'), W = modelCanvas.width, Hh = modelCanvas.height;
       c.fillStyle = '#ffffff'; c.fillRect(0, 0, W, Hh);
       c.fillStyle = '#333'; c.font = '10px sans-serif'; c.textAlign = 'center';
-      for (var hi = 0; hi < H; hi++) c.fillText(String(d.heads[hi]), 40 + hi * (T + 4) + T / 2, 12);
+      for (var hi = 0; hi < H; hi++) c.fillText(String(d.heads[hi] + 1), 40 + hi * (T + 4) + T / 2, 12);
       c.textAlign = 'right';
       var img = c.getImageData(0, 0, W, Hh), px = img.data;
       for (var li = 0; li < L; li++) {
@@ -238,7 +238,7 @@
       }
       c.putImageData(img, 0, 0);
       c.fillStyle = '#333';
-      for (var li3 = 0; li3 < L; li3++) c.fillText(String(d.layers[li3]), 34, 18 + li3 * (T + 4) + T / 2 + 4);
+      for (var li3 = 0; li3 < L; li3++) c.fillText(String(d.layers[li3] + 1), 34, 18 + li3 * (T + 4) + T / 2 + 4);
       for (var li2 = 0; li2 < L; li2++) {
         for (var h4 = 0; h4 < H; h4++) {
           var sel = li2 === state.layer && state.heads[h4] && state.heads.filter(Boolean).length === 1;

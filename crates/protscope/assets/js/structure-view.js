@@ -66,9 +66,9 @@
     var layerSelect, headSelect, thetaInput, thetaOut, attBox;
     if (att) {
       layerSelect = labelled('layer', el('select', { 'class': 'ps-layer' }));
-      for (var l = 0; l < att.num_layers; l++) layerSelect.appendChild(el('option', { value: l }, String(l)));
+      for (var l = 0; l < att.num_layers; l++) layerSelect.appendChild(el('option', { value: l }, String(l + 1)));
       headSelect = labelled('head', el('select', { 'class': 'ps-head' }));
-      for (var h = 0; h < att.num_heads; h++) headSelect.appendChild(el('option', { value: h }, String(h)));
+      for (var h = 0; h < att.num_heads; h++) headSelect.appendChild(el('option', { value: h }, String(h + 1)));
       thetaInput = labelled('θ', el('input', { type: 'range', 'class': 'ps-theta', min: att.floor, max: 1, step: 0.01 }));
       thetaOut = el('output', {}, ''); controls.appendChild(thetaOut);
       attBox = labelled('attention', el('input', { type: 'checkbox', 'class': 'ps-show-attention' }));
@@ -98,7 +98,7 @@
       if (c) return { scale: c.scale, categories: c.categories, values: c.values, name: c.name };
       var k = state.layer * att.num_heads + state.head, v = [];
       for (var i = 0; i < n; i++) v.push(received[k * n + i]);
-      return { scale: 'sequential', categories: [], values: v, name: 'attention received, layer ' + state.layer + ' head ' + state.head };
+      return { scale: 'sequential', categories: [], values: v, name: 'attention received, head ' + (state.layer + 1) + '-' + (state.head + 1) };
     }
     function colourFunction() {
       var c = values(), m = 0;
@@ -158,7 +158,7 @@
           viewer.addCylinder({ start: point(pi[e]), end: point(pj[e]), radius: 0.1 + 0.6 * w, color: '#6a3d9a', fromCap: 1, toCap: 1 });
         });
         api.pairsDrawn = shown.length;
-        notes.push(above.length + ' attention pairs ≥ ' + state.theta.toFixed(3) + (above.length > shown.length ? ', the strongest ' + shown.length + ' drawn' : '') + ' (layer ' + state.layer + ', head ' + state.head + '; purple, width by weight)');
+        notes.push(above.length + ' attention pairs ≥ ' + state.theta.toFixed(3) + (above.length > shown.length ? ', the strongest ' + shown.length + ' drawn' : '') + ' (head ' + (state.layer + 1) + '-' + (state.head + 1) + ', layer-head 1-based; purple, width by weight)');
       }
       var truth = {};
       d.true_contacts.forEach(function (p) { truth[p[0] * n + p[1]] = true; });
