@@ -4,34 +4,11 @@
 //! reference magnitude per case. Every method also runs on every tiny architecture.
 
 use crate::common::*;
-use candle_core::Tensor;
 use protscope::attribution::methods::smoothgrad_noise;
 use protscope::attribution::{
     attention_rollout, gradient_x_input, saliency, smoothgrad, AttributionMethod, Explanation,
     SmoothGradOptions,
 };
-
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(candle_core::DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-fn max_rel(ours: &[f64], reference: &[f64]) -> f64 {
-    assert_eq!(ours.len(), reference.len(), "length");
-    let scale = reference
-        .iter()
-        .fold(0f64, |m, v| m.max(v.abs()))
-        .max(1e-12);
-    ours.iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
 
 #[test]
 fn gradient_methods_match_captum_and_rollout_matches_numpy() {

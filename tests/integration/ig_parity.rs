@@ -9,33 +9,11 @@
 use std::collections::HashMap;
 
 use crate::common::*;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use protscope::attribution::{
     integrated_gradients, Baseline, IgOptions, LatentDerivative, Quadrature,
 };
 use protscope::model::ProteinModel;
-
-fn to_f64(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(candle_core::DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
-fn max_rel(ours: &[f64], reference: &[f64]) -> f64 {
-    assert_eq!(ours.len(), reference.len(), "length");
-    let scale = reference
-        .iter()
-        .fold(0f64, |m, v| m.max(v.abs()))
-        .max(1e-12);
-    ours.iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
 
 #[test]
 fn integrated_gradients_match_captum_and_reference_latent() {
