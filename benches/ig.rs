@@ -6,6 +6,8 @@
 //! Needs AntiBERTy (`protscope fetch antiberty`) and, for the Captum side, a Python with
 //! scripts/requirements.txt installed. Prints a Markdown table for BENCHMARKS.md.
 
+mod common;
+use common::arg;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -18,13 +20,6 @@ use protscope::model::ProteinModel;
 // Same allocator as the `protscope` binary.
 #[global_allocator]
 static GLOBAL: protscope_cli::allocator::MiMalloc = protscope_cli::allocator::MiMalloc;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 fn main() -> anyhow::Result<()> {
     protscope_cli::allocator::keep_freed_memory();

@@ -52,4 +52,25 @@ fn main() {
     let flip_options = FlipOptions { random_repeats: 5, ..Default::default() };
     let flips: Vec<_> = numbered.iter().zip(&results).flat_map(|((s, _), r)| flip_residues(&model, s, "species", r.target, r.residue_embedding(), &flip_options).unwrap()).collect();
     println!("{:?}", flip_frame(&flips).unwrap());
+
+    use protscope::attribution::{AttributionMethod, ExplainOptions};
+    use protscope::attribution::comparison::compare_methods;
+    use protscope::attribution::flip::Replacement;
+    let method_seqs: Vec<_> = numbered.iter().map(|(s, _)| s.clone()).collect();
+    let method_targets: Vec<usize> = method_seqs.iter().map(|s| predicted[&s.id]).collect();
+    let explain_options = ExplainOptions { ig: IgOptions { steps: 16, ..Default::default() }, ..Default::default() };
+    let method_flip = FlipOptions { ks: vec![1, 2, 4, 8, 16, 32, 64], replacement: Replacement::Alanine, random_repeats: 5, ..Default::default() };
+    let compared = compare_methods(&model, &method_seqs, "species", &method_targets, &AttributionMethod::ALL, &explain_options, &method_flip, || {}).unwrap();
+    let checks: Vec<String> = compared.explanations.iter().map(|x| format!("{:18} {:?}", x[0].method.title(), x[0].check)).collect();
+    println!("{}: the check of each method\n{}", method_seqs[0].id, checks.join("\n"));
+
+    let side_by_side = compared.residue_frame().unwrap();
+    println!("{:?}", side_by_side.head(Some(method_seqs[0].residues.len())).slice(95, 20));
+
+    println!("{:?}", compared.agreement_frame().unwrap());
+
+    let faithfulness: Vec<String> = compared.faithfulness().iter().map(|f| format!("{:10} AOPC {:.3} (random {:.3})", f.method, f.aopc_top, f.aopc_random)).collect();
+    println!("{}", faithfulness.join("\n"));
+    let curves = protscope::plot::FlipCurves::from_frame(&flip_frame(&compared.flips).unwrap()).unwrap();
+    println!("{:?}", protscope::plot::flip_curves("methods_flip", "Residue flipping per attribution method", &curves).unwrap());
 }

@@ -35,8 +35,9 @@ pub struct DemoArgs {
     /// Integrated gradients for at most this many antibodies, spread evenly (0 = all).
     #[arg(long, default_value_t = 96)]
     pub ig_limit: usize,
-    /// A small, fast run (12 antibodies, 8 steps, contact heads on 6 structures scored on 3)
-    /// that exercises every stage.
+    /// A small, fast run (12 antibodies, 8 steps, contact heads on 6 structures scored on 3,
+    /// 6 antibodies scored per compared model, methods on 3 and randomisation on 1) that
+    /// exercises every stage.
     #[arg(long)]
     pub quick: bool,
     /// How latent IG gets each head's dh/dα.
@@ -75,6 +76,13 @@ pub struct DemoArgs {
     /// Score at most this many antibodies per compared model, spread evenly (0 = all).
     #[arg(long, default_value_t = 48)]
     pub score_limit: usize,
+    /// Antibodies on which IG, AttnLRP, gradient × input and attention rollout are compared
+    /// (residue flipping, agreement); 0 skips the methods section.
+    #[arg(long, default_value_t = 12)]
+    pub methods_antibodies: usize,
+    /// Of those, how many go through the cascading randomisation check.
+    #[arg(long, default_value_t = 4)]
+    pub randomisation_antibodies: usize,
 }
 
 /// The compared models named by `--models`, fetched into the cache. A default model that cannot
@@ -191,6 +199,11 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
         options.structure_test = Some(3);
         // Pseudo-log-likelihood costs a pass per residue: score a few to keep CI's run short.
         options.score_limit = Some(args.score_limit.clamp(1, 6));
+        options.methods_antibodies = args.methods_antibodies.min(3);
+        options.randomisation_antibodies = args.randomisation_antibodies.min(1);
+    } else {
+        options.methods_antibodies = args.methods_antibodies;
+        options.randomisation_antibodies = args.randomisation_antibodies;
     }
     if let Some(steps) = args.steps {
         options.steps = steps;

@@ -491,13 +491,19 @@ pub struct JaccardArgs {
     pub column: String,
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Also draw the layer × head grid of significant heads (trained only, control only, both)
+    /// to this `.png` or `.svg`.
+    #[arg(long)]
+    pub figure: Option<PathBuf>,
 }
 
 pub fn run_jaccard(args: JaccardArgs) -> anyhow::Result<()> {
-    use protscope::attribution::sanity::{jaccard_index, significant_heads};
-    let a = significant_heads(&read_table(&args.stats)?, &args.column, args.alpha)
+    use protscope::attribution::sanity::{head_overlap, jaccard_index, significant_heads};
+    let trained = read_table(&args.stats)?;
+    let control = read_table(&args.control)?;
+    let a = significant_heads(&trained, &args.column, args.alpha)
         .with_context(|| format!("in {}", args.stats.display()))?;
-    let b = significant_heads(&read_table(&args.control)?, &args.column, args.alpha)
+    let b = significant_heads(&control, &args.column, args.alpha)
         .with_context(|| format!("in {}", args.control.display()))?;
     let shared = a.intersection(&b).count();
     println!(
@@ -509,6 +515,16 @@ pub fn run_jaccard(args: JaccardArgs) -> anyhow::Result<()> {
         args.column,
         args.alpha
     );
+    if let Some(figure) = &args.figure {
+        let overlap = head_overlap(&trained, &control, &args.column, args.alpha)?;
+        protscope::plot::head_overlap(
+            "head_overlap",
+            &format!("Significant heads ({} < {})", args.column, args.alpha),
+            &overlap,
+        )?
+        .save(figure)?;
+        eprintln!("wrote {}", figure.display());
+    }
     Ok(())
 }
 
@@ -553,7 +569,7 @@ pub fn run_sanity(args: SanityArgs) -> anyhow::Result<()> {
         &model,
         &seqs,
         &args.output,
-        target,
+        &vec![target; seqs.len()],
         &methods,
         &options,
         &work_dir,

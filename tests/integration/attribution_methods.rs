@@ -9,6 +9,7 @@ use protscope::attribution::{
     attention_rollout, gradient_x_input, saliency, smoothgrad, AttributionMethod, Explanation,
     SmoothGradOptions,
 };
+use protscope::model::{EncodedSequence, ProteinModel};
 
 #[test]
 fn gradient_methods_match_captum_and_rollout_matches_numpy() {
@@ -226,17 +227,23 @@ fn attnlrp_runs_on_every_architecture() {
     }
 }
 
+/// The tiny BERT classifier and two sequences p0, p1 of different lengths.
+fn bert_cls_with_two_sequences() -> (ProteinModel, Vec<EncodedSequence>) {
+    let model = load_fixture_model("bert_cls");
+    let seqs = ["MKTAYIAKQRQISFVKSHFSRQ", "GSHMLEDPVAGKTLLV"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| model.encode_sequence(&format!("p{i}"), s, None).unwrap())
+        .collect();
+    (model, seqs)
+}
+
 /// Cascading randomisation: step 0 is the original (ρ = 1), then the head, then every layer
 /// from the top; shuffled weights change the maps of gradient methods.
 #[test]
 fn cascading_randomisation_decorrelates_gradient_maps() {
     use protscope::attribution::sanity::{cascading_randomisation, randomisation_frame};
-    let model = load_fixture_model("bert_cls");
-    let seqs: Vec<_> = ["MKTAYIAKQRQISFVKSHFSRQ", "GSHMLEDPVAGKTLLV"]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| model.encode_sequence(&format!("p{i}"), s, None).unwrap())
-        .collect();
+    let (model, seqs) = bert_cls_with_two_sequences();
     let tmp = tempfile::tempdir().unwrap();
     let methods = [
         AttributionMethod::GradientXInput,
@@ -246,7 +253,7 @@ fn cascading_randomisation_decorrelates_gradient_maps() {
         &model,
         &seqs,
         "classifier",
-        1,
+        &[1, 1],
         &methods,
         &Default::default(),
         tmp.path(),
@@ -393,6 +400,7 @@ fn sanity_cli_and_jaccard() {
     };
     let a = stats([0.001, 0.01, 0.01], "a.csv");
     let b = stats([0.001, 0.01, 0.9], "b.csv");
+    let figure = tmp.path().join("overlap.svg");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_protscope"))
         .args([
             "jaccard",
@@ -400,6 +408,8 @@ fn sanity_cli_and_jaccard() {
             a.to_str().unwrap(),
             "--control",
             b.to_str().unwrap(),
+            "--figure",
+            figure.to_str().unwrap(),
         ])
         .output()
         .unwrap();
@@ -410,6 +420,16 @@ fn sanity_cli_and_jaccard() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(stdout.contains("jaccard=0.5000"), "{stdout}");
+    // Heads (0, 0) in both, (1, 1) in the trained model only, on a 2 × 2 grid.
+    let svg = std::fs::read_to_string(&figure).unwrap();
+    for text in [
+        "trained only (1)",
+        "both (1)",
+        "neither (2)",
+        "Jaccard overlap 0.50",
+    ] {
+        assert!(svg.contains(text), "figure lacks `{text}`");
+    }
 }
 
 /// Gradient methods on a causal decoder's `lm` output: the sequence log-likelihood is the one
@@ -451,4 +471,68 @@ fn gradient_methods_explain_causal_decoders() {
     }
     // Rollout and AttnLRP need a sequence-level output: refused with a message.
     assert!(attention_rollout(&model, &seq, "lm", k).is_err());
+}
+
+/// `compare_methods`: every method flipped against the same random orders; AOPC, agreement
+/// and the wide residue table.
+#[test]
+fn methods_are_compared_on_the_same_random_orders() {
+    use protscope::attribution::comparison::compare_methods;
+    use protscope::attribution::flip::{FlipOptions, Replacement};
+    use protscope::attribution::ExplainOptions;
+    let (model, seqs) = bert_cls_with_two_sequences();
+    let methods = [
+        AttributionMethod::GradientXInput,
+        AttributionMethod::Rollout,
+    ];
+    let flip = FlipOptions {
+        ks: vec![1, 2, 4],
+        replacement: Replacement::Alanine,
+        random_repeats: 3,
+        ..Default::default()
+    };
+    let mut calls = 0;
+    let c = compare_methods(
+        &model,
+        &seqs,
+        "classifier",
+        &[0, 1],
+        &methods,
+        &ExplainOptions::default(),
+        &flip,
+        || calls += 1,
+    )
+    .unwrap();
+    assert_eq!(calls, 4);
+    assert_eq!(c.flips.len(), 2 * 2 * 3);
+    assert_eq!(c.aopc.len(), 4);
+    // The random orders depend on the protein and seed only: equal across methods.
+    for r in c.flips.iter().filter(|r| r.method == "rollout") {
+        let twin = c
+            .flips
+            .iter()
+            .find(|o| o.method == "grad-input" && o.protein == r.protein && o.k == r.k)
+            .unwrap();
+        assert_eq!(r.logit_random_mean, twin.logit_random_mean);
+    }
+    let f = c.faithfulness();
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].aopc_random, f[1].aopc_random);
+    assert_eq!(f[0].proteins, 2);
+    let agreement = c.agreement_frame().unwrap();
+    assert_eq!(agreement.height(), 2);
+    let residues = c.residue_frame().unwrap();
+    assert_eq!(residues.height(), 22 + 16);
+    assert_eq!(residues.width(), 5);
+    assert!(compare_methods(
+        &model,
+        &seqs,
+        "classifier",
+        &[0],
+        &methods,
+        &ExplainOptions::default(),
+        &flip,
+        || {}
+    )
+    .is_err());
 }

@@ -105,6 +105,7 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
         ">Attention maps<",
         ">Structure<",
         ">Interactive views<",
+        ">Which explanation to trust<",
         ">Files<",
     ] {
         assert!(html.contains(section), "report lacks {section}");
@@ -113,6 +114,14 @@ fn demo_report_is_self_contained_complete_and_reproducible() {
     assert!(html.contains("sha256"), "weights and inputs are hashed");
     assert!(html.contains("antibodies_171.fasta"));
     assert!(html.contains("parameter ig.steps"));
+    // The methods compared: curves, randomisation and a reading from the numbers.
+    assert!(
+        html.contains("methods_flip.parquet") && html.contains("methods_randomisation.parquet")
+    );
+    assert!(
+        html.contains("Most faithful on this model") || html.contains("No method beats random"),
+        "the methods section reads its numbers"
+    );
     // Every figure is inline, has its data link, and was also written as SVG and PNG.
     // (The interactive views are figures of the page too, with no file.)
     let figures = html.matches("<figure ").count() - html.matches("<figure class=\"view\"").count();

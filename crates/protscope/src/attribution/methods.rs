@@ -57,6 +57,18 @@ impl AttributionMethod {
         }
     }
 
+    /// The name in sentences and legends: `IG`, `AttnLRP`, `gradient × input`, …
+    pub fn title(&self) -> &'static str {
+        match self {
+            AttributionMethod::IntegratedGradients => "IG",
+            AttributionMethod::AttnLrp => "AttnLRP",
+            AttributionMethod::GradientXInput => "gradient × input",
+            AttributionMethod::Saliency => "saliency",
+            AttributionMethod::SmoothGrad => "SmoothGrad",
+            AttributionMethod::Rollout => "attention rollout",
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self> {
         AttributionMethod::ALL
             .into_iter()

@@ -1,11 +1,13 @@
 //! Integrated gradients at the embedding layer and inside every attention head, from one pass
 //! over the α-nodes; AttnLRP (one backward pass, embedding level and every head), gradient ×
 //! input, saliency, SmoothGrad and attention rollout on the same core (`methods`); results as
-//! typed values and Polars tables; residue flipping with AOPC. Also the categorical Jacobian of
-//! a masked language model (residue couplings from substitutions).
+//! typed values and Polars tables; residue flipping with AOPC, sanity checks and the methods side
+//! by side (`comparison`). Also the categorical Jacobian of a masked language model (residue
+//! couplings from substitutions).
 
 pub mod attnlrp;
 pub mod categorical_jacobian;
+pub mod comparison;
 pub mod flip;
 pub mod integrated_gradients;
 pub mod memory;

@@ -136,24 +136,33 @@ pub struct RandomisationRow {
 /// Cascading randomisation of the model folder `model_dir` (loaded like `model`): the original,
 /// then the head, then the head and layers from the top down to the first, each step in a
 /// folder under `work_dir`; every method's residue relevance on every sequence, compared with
-/// the original's. `seed` seeds the shuffles (each step's from it and the step).
+/// the original's. `targets` holds each sequence's target class (one per sequence, e.g. its
+/// predicted class). `seed` seeds the shuffles (each step's from it and the step).
 #[allow(clippy::too_many_arguments)]
 pub fn cascading_randomisation(
     model: &ProteinModel,
     seqs: &[EncodedSequence],
     output: &str,
-    target: usize,
+    targets: &[usize],
     methods: &[AttributionMethod],
     options: &ExplainOptions,
     work_dir: &Path,
     seed: u64,
 ) -> Result<Vec<RandomisationRow>> {
+    if targets.len() != seqs.len() {
+        return Err(Error::invalid(format!(
+            "cascading randomisation: {} targets for {} sequences (give one per sequence)",
+            targets.len(),
+            seqs.len()
+        )));
+    }
     let explain_all = |m: &ProteinModel| -> Result<Vec<Vec<Vec<f64>>>> {
         methods
             .iter()
             .map(|&method| {
                 seqs.iter()
-                    .map(|s| {
+                    .zip(targets)
+                    .map(|(s, &target)| {
                         Ok(explain(m, s, output, target, method, options)?
                             .residue_embedding()
                             .to_vec())
@@ -238,6 +247,34 @@ pub fn jaccard_index(
         return f64::NAN;
     }
     a.intersection(b).count() as f64 / union as f64
+}
+
+/// The significant heads of a model's `relevance-stats` table and of its control's (`column` <
+/// `alpha`) on one layer × head grid, for [`crate::plot::head_overlap`]; the grid spans the
+/// heads either table has.
+pub fn head_overlap(
+    trained: &DataFrame,
+    control: &DataFrame,
+    column: &str,
+    alpha: f64,
+) -> Result<crate::plot::HeadOverlap> {
+    const TABLE: &str = crate::frame::schema::RELEVANCE_STATS.name;
+    let mut extent = (0i64, 0i64);
+    for table in [trained, control] {
+        let layers = crate::frame::columns::integers(table, TABLE, "layer")?;
+        let heads = crate::frame::columns::integers(table, TABLE, "head")?;
+        for (l, h) in layers.into_iter().zip(heads) {
+            extent = (extent.0.max(l + 1), extent.1.max(h + 1));
+        }
+    }
+    Ok(crate::plot::HeadOverlap {
+        num_layers: extent.0.max(0) as usize,
+        num_heads: extent.1.max(0) as usize,
+        trained: significant_heads(trained, column, alpha)?,
+        control: significant_heads(control, column, alpha)?,
+        trained_label: "trained".into(),
+        control_label: "shuffled weights".into(),
+    })
 }
 
 #[cfg(test)]

@@ -1006,6 +1006,26 @@ pub const RANDOMISATION: TableSchema = TableSchema {
     exact: false,
 };
 
+pub const METHOD_AGREEMENT: TableSchema = TableSchema {
+    name: "method_agreement",
+    written_by: "`protscope demo` (`methods_agreement`); \
+                 `attribution::comparison::MethodComparison::agreement_frame`",
+    about: "One row per protein and pair of attribution methods: how alike the two methods rank \
+            the protein's residues.",
+    columns: &[
+        PROTEIN,
+        col("method_a", Text, "One attribution method."),
+        col("method_b", Text, "The other."),
+        col(
+            "spearman",
+            Float,
+            "Spearman ρ between the two methods' residue relevances; NaN for a constant map.",
+        ),
+    ],
+    recognised_by: &["protein", "method_a", "method_b", "spearman"],
+    exact: false,
+};
+
 pub const ANTIBODIES: TableSchema = TableSchema {
     name: "antibodies",
     written_by: "`protscope demo` (`antibodies.csv`); `report::demo::antibodies_frame`",
@@ -1540,6 +1560,7 @@ pub const ALL: &[&TableSchema] = &[
     &FLIP,
     &FLIP_AOPC,
     &RANDOMISATION,
+    &METHOD_AGREEMENT,
     &ANTIBODIES,
     &FEATURES,
     &LABELS,

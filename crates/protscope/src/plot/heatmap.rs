@@ -337,7 +337,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
         cell_h,
     };
     let x_title_y = gy1 + x_labels_h;
-    grid_axes(c, grid, &cells, x_title_y)?;
+    grid_axes(c, (grid.num_layers, grid.num_heads), &cells, x_title_y)?;
     let px0 = gx1 + panel_gap;
     let px1 = px0 + panel_w;
     layer_maxima_panel(c, grid, &cells, (px0, px1), x_title_y, (lo, hi))?;
@@ -361,9 +361,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
 }
 
 /// Layer (left, 1-based, layer 1 at the bottom) and head (below, 1-based) axes of the grid.
-fn grid_axes<DB: DrawingBackend>(
+pub(super) fn grid_axes<DB: DrawingBackend>(
     c: &Canvas<DB>,
-    grid: &HeadGrid,
+    (num_layers, num_heads): (usize, usize),
     cells: &GridBox,
     x_title_y: f64,
 ) -> Result<()> {
@@ -378,7 +378,7 @@ fn grid_axes<DB: DrawingBackend>(
     let tick = Txt::new(font::TICK);
     let label = Txt::new(font::LABEL);
     let row_y = |l: usize| gy1 - (l + 1) as f64 * cell_h;
-    for l in draw::thinned_labels(grid.num_layers, cell_h, font::TICK * layout::TITLE_LINE) {
+    for l in draw::thinned_labels(num_layers, cell_h, font::TICK * layout::TITLE_LINE) {
         let y = row_y(l - 1) + cell_h / 2.0;
         draw::left_tick(c, gx0, y, &l.to_string())?;
     }
@@ -388,8 +388,8 @@ fn grid_axes<DB: DrawingBackend>(
         (gy0 + gy1) / 2.0,
         label.vertical().anchor(HPos::Center, VPos::Top),
     )?;
-    let widest_head = c.text_width(&grid.num_heads.to_string(), tick)?;
-    for hd in draw::thinned_labels(grid.num_heads, cell_w, widest_head + 6.0) {
+    let widest_head = c.text_width(&num_heads.to_string(), tick)?;
+    for hd in draw::thinned_labels(num_heads, cell_w, widest_head + 6.0) {
         let x = gx0 + (hd as f64 - 0.5) * cell_w;
         draw::bottom_tick(c, x, gy1, &hd.to_string())?;
     }

@@ -27,6 +27,7 @@ mod attention_map;
 mod contact_map;
 mod draw;
 mod flip_curves;
+mod head_overlap;
 mod heatmap;
 mod layer_profile;
 pub mod palette;
@@ -46,6 +47,7 @@ pub use attention_map::{attention_map, AttentionMap};
 pub use contact_map::{contact_map_plot, ContactMapPlot};
 pub use draw::{capitalise, FONT_FAMILY};
 pub use flip_curves::{flip_curves, FlipCurve, FlipCurves};
+pub use head_overlap::{head_overlap, HeadOverlap};
 pub use heatmap::{head_heatmap, HeadGrid};
 pub use layer_profile::{layer_profile, LayerProfile, LayerSeries};
 pub use probing::{probing_plot, ProbeSeries, ProbingPlot};
@@ -93,6 +95,7 @@ pub struct Figure {
 #[derive(Debug, Clone)]
 enum Kind {
     HeadHeatmap(HeadGrid),
+    HeadOverlap(HeadOverlap),
     TopHeads(TopHeads),
     LayerProfile(LayerProfile),
     FlipCurves(FlipCurves),
@@ -178,6 +181,7 @@ impl Figure {
         let title = self.title.as_str();
         match &self.kind {
             Kind::HeadHeatmap(x) => heatmap::draw(c, w, h, title, x).map(|_| ()),
+            Kind::HeadOverlap(x) => head_overlap::draw(c, w, h, title, x),
             Kind::TopHeads(x) => top_heads::draw(c, w, h, title, x),
             Kind::LayerProfile(x) => layer_profile::draw(c, w, h, title, x),
             Kind::FlipCurves(x) => flip_curves::draw(c, w, h, title, x),
@@ -356,6 +360,7 @@ impl Figure {
                 }
             ),
             Kind::ContactMap(x) => contact_map::caption(x),
+            Kind::HeadOverlap(x) => head_overlap::caption(x),
             Kind::FlipCurves(x) => flip_curves::caption(x),
             Kind::Randomisation(x) => randomisation::caption(x),
             Kind::Probing(x) => probing::caption(x),
@@ -377,6 +382,7 @@ impl Figure {
     pub fn data_csv(&self) -> String {
         let table = match &self.kind {
             Kind::HeadHeatmap(x) => heatmap::data(x),
+            Kind::HeadOverlap(x) => head_overlap::data(x),
             Kind::TopHeads(x) => top_heads::data(x),
             Kind::LayerProfile(x) => layer_profile::data(x),
             Kind::FlipCurves(x) => flip_curves::data(x),

@@ -117,7 +117,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
             lines: &p.methods,
             legend: &legend,
             dashed: None,
-            x_title: "Randomised: none, the head, then the layers from the top down to layer …",
+            x_title:
+                "Shuffled: none, the head, then every layer from the top down to the one named",
             y_title: "Spearman ρ with the original map",
         },
     )

@@ -28,8 +28,13 @@ use crate::attention::contacts::{
 };
 use crate::attention::heads::{HeadStatistics, Weighting};
 use crate::attention::{attention_frame, attention_maps, AttentionFilter};
+use crate::attribution::comparison::compare_methods;
+use crate::attribution::flip::{aopc_frame, flip_frame, FlipOptions, Replacement};
 use crate::attribution::runner::{run_attribution, summary_path, AttributionJob};
-use crate::attribution::{Baseline, IgOptions, LatentDerivative, Quadrature};
+use crate::attribution::sanity::{cascading_randomisation, randomisation_frame};
+use crate::attribution::{
+    AttributionMethod, Baseline, ExplainOptions, IgOptions, LatentDerivative, Quadrature,
+};
 use crate::frame::{read_table, side_path, stack_frames, write_table};
 use crate::io::{header_fields, spread_sample, FastaRecord};
 use crate::model::outputs::{predicted_classes, predictions_in_batches};
@@ -82,6 +87,11 @@ pub struct DemoOptions {
     /// Score at most this many antibodies per compared model, spread evenly (None = all):
     /// pseudo-log-likelihood costs one forward pass per residue.
     pub score_limit: Option<usize>,
+    /// Antibodies (of those with integrated gradients, spread evenly) on which the attribution
+    /// methods are compared by residue flipping; 0 skips the methods section.
+    pub methods_antibodies: usize,
+    /// Of those, how many go through the cascading randomisation (a model copy per layer).
+    pub randomisation_antibodies: usize,
 }
 
 impl DemoOptions {
@@ -107,6 +117,8 @@ impl DemoOptions {
             structure_test: None,
             compare: Vec::new(),
             score_limit: Some(48),
+            methods_antibodies: 12,
+            randomisation_antibodies: 4,
         }
     }
 }
@@ -172,6 +184,7 @@ pub fn run_antibody_demo(
         .map_or(&[][..], |s| s.contacts.as_slice());
     probing_stage(&mut run, &model, &records, contact_examples)?;
     models_stage(&mut run, &records, &entries)?;
+    methods_stage(&mut run, &model, &ig_seqs, &predictions)?;
     let structure_chains = structure.as_ref().map(|s| (s.train, s.test));
     let views = views_stage(&mut run, &model, &cdr_stats)?;
     let hints = ReportHints {
@@ -800,6 +813,113 @@ fn models_stage(run: &mut DemoRun, records: &[FastaRecord], entries: &[Entry]) -
     Ok(())
 }
 
+/// The methods compared: flip steps (xai-proteins' `ec/flip.py`: n = 1, 2, 4, …, 64, alanine,
+/// 10 random repeats).
+const METHOD_FLIP_KS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+const COMPARED_METHODS: [AttributionMethod; 4] = [
+    AttributionMethod::IntegratedGradients,
+    AttributionMethod::AttnLrp,
+    AttributionMethod::GradientXInput,
+    AttributionMethod::Rollout,
+];
+
+/// Which explanation to trust on this model: IG, AttnLRP, gradient × input and attention
+/// rollout of the predicted species on the same antibodies, residue flipping of each
+/// (`methods_flip` with its `.aopc`), how alike they rank residues (`methods_agreement`) and
+/// the cascading randomisation (`methods_randomisation`; the model copies are removed after).
+fn methods_stage(
+    run: &mut DemoRun,
+    model: &ProteinModel,
+    ig_seqs: &[EncodedSequence],
+    predictions: &DataFrame,
+) -> Result<()> {
+    let options = run.options;
+    if options.methods_antibodies == 0 || ig_seqs.is_empty() {
+        return Ok(());
+    }
+    let predicted = predicted_classes(predictions, "species")?;
+    let seqs: Vec<EncodedSequence> =
+        spread_sample(ig_seqs.to_vec(), Some(options.methods_antibodies))
+            .into_iter()
+            .filter(|s| predicted.contains_key(&s.id))
+            .collect();
+    let targets: Vec<usize> = seqs.iter().map(|s| predicted[&s.id]).collect();
+    let explain_options = ExplainOptions {
+        ig: IgOptions {
+            steps: options.steps,
+            method: Quadrature::GaussLegendre,
+            baseline: Baseline::Pad,
+            latent: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let flip = FlipOptions {
+        ks: METHOD_FLIP_KS.to_vec(),
+        replacement: Replacement::Alanine,
+        random_repeats: 10,
+        batch_size: options.batch_size.max(16),
+        ..Default::default()
+    };
+    run.progress
+        .stage("attribution methods", COMPARED_METHODS.len() * seqs.len());
+    let progress = &mut *run.progress;
+    let compared = compare_methods(
+        model,
+        &seqs,
+        "species",
+        &targets,
+        &COMPARED_METHODS,
+        &explain_options,
+        &flip,
+        || progress.advance(),
+    )?;
+    let flip_path = run.out().join("methods_flip.parquet");
+    write_table(&mut flip_frame(&compared.flips)?, &flip_path)?;
+    write_table(
+        &mut aopc_frame(&compared.aopc)?,
+        &side_path(&flip_path, "aopc"),
+    )?;
+    write_table(
+        &mut compared.agreement_frame()?,
+        &run.out().join("methods_agreement.parquet"),
+    )?;
+    let randomised = seqs.len().min(options.randomisation_antibodies);
+    if randomised > 0 {
+        let work_dir = run.out().join(".methods_randomised");
+        let rows = cascading_randomisation(
+            model,
+            &seqs[..randomised],
+            "species",
+            &targets[..randomised],
+            &COMPARED_METHODS,
+            &explain_options,
+            &work_dir,
+            0,
+        );
+        // The copies are a full model each: gone whether or not the check succeeded.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        write_table(
+            &mut randomisation_frame(&rows?)?,
+            &run.out().join("methods_randomisation.parquet"),
+        )?;
+    }
+    let best = compared
+        .faithfulness()
+        .into_iter()
+        .max_by(|a, b| a.aopc_top.total_cmp(&b.aopc_top));
+    run.finish(
+        "attribution methods",
+        &format!(
+            "{} methods on {} antibodies (randomisation on {randomised}); highest AOPC: {}",
+            COMPARED_METHODS.len(),
+            seqs.len(),
+            best.map_or("none".into(), |b| format!("{} {:.2}", b.method, b.aopc_top))
+        ),
+    );
+    Ok(())
+}
+
 /// The run's provenance (`run.json`), its report hints (`report.json`) and the report built
 /// from the run folder, as `protscope report --from` builds it.
 fn report_stage(
@@ -855,6 +975,23 @@ fn report_stage(
             .parameter(
                 "contacts.cutoff",
                 format!("{CONTACT_CUTOFF} Å (Cβ, Cα for glycine)"),
+            );
+    }
+    if options.methods_antibodies > 0 {
+        let names: Vec<&str> = COMPARED_METHODS.iter().map(|m| m.name()).collect();
+        provenance
+            .parameter("methods.compared", names.join(", "))
+            .parameter("methods.antibodies", options.methods_antibodies)
+            .parameter(
+                "methods.flip",
+                "alanine, k = 1, 2, 4, …, 64, 10 random orders",
+            )
+            .parameter(
+                "methods.randomisation",
+                format!(
+                    "{} antibodies, weights shuffled (seed 0)",
+                    options.randomisation_antibodies
+                ),
             );
     }
     provenance

@@ -10,7 +10,7 @@ mod attention_maps;
 mod attribution;
 mod comparison;
 mod files;
-mod flips;
+mod methods;
 mod predictions;
 mod regions;
 mod relevance;
@@ -60,6 +60,12 @@ pub enum TableKind {
     /// DSSP states per residue (`secondary-structure`).
     SecondaryStructure,
     Flip,
+    /// AOPC per method and protein (`<flip stem>.aopc`).
+    FlipAopc,
+    /// Cascading randomisation of attribution methods (`sanity`).
+    Randomisation,
+    /// How alike methods rank residues (`methods_agreement`).
+    MethodAgreement,
     /// Residue scores per IMGT region of one compared model (`demo --models`).
     RegionScores,
     Other,
@@ -88,6 +94,9 @@ impl TableKind {
             "probe" => TableKind::Probe,
             "secondary_structure" => TableKind::SecondaryStructure,
             "flip" => TableKind::Flip,
+            "flip_aopc" => TableKind::FlipAopc,
+            "randomisation" => TableKind::Randomisation,
+            "method_agreement" => TableKind::MethodAgreement,
             "region_scores" => TableKind::RegionScores,
             "antibodies" => TableKind::Antibodies,
             "features" => TableKind::Features,
@@ -243,7 +252,7 @@ pub fn report_from_dir(dir: &Path, options: &ReportOptions) -> Result<FolderRepo
     builder.attention_maps()?;
     builder.structure()?;
     builder.views(dir)?;
-    builder.flips()?;
+    builder.methods()?;
     builder.comparison(&comparison::compared_runs(dir, &options.compare)?)?;
     builder.files();
     let Builder {
