@@ -131,6 +131,8 @@ if (existsSync(path.join(out, 'demo-report.html'))) {
     ${PIXELS}
     const section = document.querySelector('section.ps-structure-view');
     const s = section.psView;
+    const a0 = document.querySelector('section.ps-attention-view').psView.state;
+    const opened = { layer: a0.layer, heads: a0.heads.filter(Boolean).length };
     const first = await pixels(s.png());
     const pairs = s.pairsDrawn;
     // The tiny model's near-uniform attention has no pair above 0.1: colour by attention
@@ -142,10 +144,11 @@ if (existsSync(path.join(out, 'demo-report.html'))) {
     const other = await pixels(s.png());
     const a = document.querySelector('section.ps-attention-view');
     const canvases = await Promise.all([...a.querySelectorAll('canvas')].map(pixels));
-    return { first, byReceived, other, pairs, canvases, bytes: document.documentElement.outerHTML.length,
+    return { opened, first, byReceived, other, pairs, canvases, bytes: document.documentElement.outerHTML.length,
       figures: document.querySelectorAll('figure svg, figure img').length };
   })()`);
   console.log(`demo-report.html: page ${(r.bytes / 1e6).toFixed(2)} MB, ${r.figures} static figures, loaded in ${loadMs} ms`);
+  check(r.opened.heads === 1, `demo report: the attention view opens on one head (layer ${r.opened.layer + 1}, ${r.opened.heads} heads)`);
   check(r.first.sd > 5, `demo report: 3D view drawn (grey sd ${r.first.sd.toFixed(1)}), ${r.pairs} cylinders`);
   check(r.other.hash !== r.byReceived.hash, 'demo report: another head changes the 3D picture (coloured by attention received)');
   r.canvases.forEach((p, i) => check(p.sd > 3, `demo report: attention view canvas ${i + 1} not blank (sd ${p.sd.toFixed(1)})`));

@@ -261,11 +261,19 @@ pub fn run_view(args: ViewArgs) -> anyhow::Result<()> {
                 None => Ok(Vec::new()),
             }
         };
+        let layers = list(&args.layers, "layer")?;
+        let heads = list(&args.heads, "head")?;
+        // With a structure, the head drawn on it (when shown); else the first layer, all heads.
+        let shown = |given: &[usize], i: usize| given.is_empty() || given.contains(&i);
+        let open =
+            (args.structure.is_some() && shown(&layers, args.layer) && shown(&heads, args.head))
+                .then_some((args.layer, args.head));
         let options = AttentionViewOptions {
             floor: args.floor,
             top_k: args.top_k,
-            layers: list(&args.layers, "layer")?,
-            heads: list(&args.heads, "head")?,
+            layers,
+            heads,
+            open,
         };
         views.push(Box::new(AttentionView::from_maps(
             &maps, &residues, &options,

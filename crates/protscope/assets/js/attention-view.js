@@ -302,11 +302,12 @@
       if (h < 0 || h >= H || li < 0 || li >= L) return;
       state.layer = li; layerSelect.value = li; setHeads([h]);
     });
-    var name = d.protein + '_layer' + d.layers[state.layer];
-    savePng.addEventListener('click', function () { download(headCanvas.toDataURL('image/png'), name + '_heads.png'); });
+    // Named after the layer open when saving.
+    function name() { return d.protein + '_layer' + (d.layers[state.layer] + 1); }
+    savePng.addEventListener('click', function () { download(headCanvas.toDataURL('image/png'), name() + '_heads.png'); });
     saveSvg.addEventListener('click', function () {
       var url = URL.createObjectURL(new Blob([drawHead(true)], { type: 'image/svg+xml' }));
-      download(url, name + '_heads.svg');
+      download(url, name() + '_heads.svg');
       setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
     });
     var api = {
@@ -326,6 +327,11 @@
       openMs: 0
     };
     section.psView = api;
+    if (d.open) {
+      // The page opens on one head (e.g. the report's CDR3 head), the others a click away.
+      state.layer = d.open[0]; layerSelect.value = d.open[0];
+      for (var h5 = 0; h5 < H; h5++) { state.heads[h5] = h5 === d.open[1]; headBoxes[h5].checked = state.heads[h5]; }
+    }
     drawHead();
     drawModelFrame();
     api.openMs = performance.now() - t0;

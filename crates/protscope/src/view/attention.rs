@@ -20,6 +20,9 @@ pub struct AttentionViewOptions {
     pub layers: Vec<usize>,
     /// 0-based heads shown (`include_heads`); empty = all.
     pub heads: Vec<usize>,
+    /// The 0-based (layer, head) the page opens on, alone; `None` opens the first shown layer
+    /// with every shown head.
+    pub open: Option<(usize, usize)>,
 }
 
 impl Default for AttentionViewOptions {
@@ -29,6 +32,7 @@ impl Default for AttentionViewOptions {
             top_k: 8,
             layers: Vec::new(),
             heads: Vec::new(),
+            open: None,
         }
     }
 }
@@ -108,6 +112,15 @@ impl AttentionView {
         };
         let layers: Vec<usize> = all(&options.layers, maps.num_layers);
         let heads: Vec<usize> = all(&options.heads, maps.num_heads);
+        if let Some((layer, head)) = options.open {
+            if !layers.contains(&layer) || !heads.contains(&head) {
+                return Err(Error::setting(
+                    "open",
+                    format!("layer {} head {}", layer + 1, head + 1),
+                    "must be one of the shown layers and heads",
+                ));
+            }
+        }
         let (mut counts, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         let mut row_edges: Vec<(usize, f32)> = Vec::with_capacity(n);
         for &layer in &layers {
@@ -187,6 +200,13 @@ impl AttentionView {
             "num_heads": self.num_heads,
             "layers": self.layers,
             "heads": self.heads,
+            // Indices into `layers` and `heads`, as the page's controls count them.
+            "open": self.options.open.map(|(layer, head)| {
+                [
+                    self.layers.iter().position(|&l| l == layer),
+                    self.heads.iter().position(|&h| h == head),
+                ]
+            }),
             "floor": self.options.floor,
             "top_k": self.options.top_k,
             "edges": self.edges(),
@@ -372,8 +392,13 @@ mod tests {
             top_k: 3,
             layers: vec![1],
             heads: vec![0],
+            open: Some((1, 0)),
         };
         let view = AttentionView::from_maps(&maps, "ACD", &options).unwrap();
+        assert!(
+            view.to_html().unwrap().contains("\"open\":[0,0]"),
+            "shown indices"
+        );
         // floor 0, top_k 3 over 3 residues: the whole residue map of layer 1, head 0.
         assert_eq!(view.edges(), 9);
         let html = view.to_html().unwrap();
@@ -393,6 +418,12 @@ mod tests {
             ..Default::default()
         })
         .contains("layer 5"));
+        assert!(bad(AttentionViewOptions {
+            layers: vec![0],
+            open: Some((1, 0)),
+            ..Default::default()
+        })
+        .contains("layer 2 head 1"));
         assert!(AttentionView::from_maps(&maps, "AC", &AttentionViewOptions::default()).is_err());
         assert!(decode_attention_block(&[1, 2, 3], 1, 3).is_err());
     }

@@ -71,8 +71,15 @@ impl Builder<'_> {
                 colouring: first_colouring,
             },
         )?;
-        let attention_view =
-            AttentionView::from_maps(&maps, residues, &AttentionViewOptions::default())?;
+        // Opens on the head the 3D view draws, so both views start on the same story.
+        let attention_view = AttentionView::from_maps(
+            &maps,
+            residues,
+            &AttentionViewOptions {
+                open: Some((hints.layer, hints.head)),
+                ..Default::default()
+            },
+        )?;
 
         let head = reading::head_label(hints.layer as i64, hints.head as i64);
         let relevance = match &hints.relevance_target {
@@ -120,7 +127,7 @@ impl Builder<'_> {
             format!(
                 "{}: every layer and head's attention (the attention table, weights ≥ {}; each \
                  residue's {} strongest edges of at least {} are drawn). Click a thumbnail of \
-                 the model view to open its head.",
+                 the model view to open its head; it opens on head {head}.",
                 hints.protein,
                 hints.attention_floor,
                 AttentionViewOptions::default().top_k,
