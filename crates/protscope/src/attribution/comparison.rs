@@ -55,6 +55,8 @@ pub fn compare_methods(
     }
     let mut explanations = Vec::with_capacity(methods.len());
     let mut flips: Vec<FlipRow> = Vec::new();
+    // The first method's rows per sequence: its random-order columns serve every method.
+    let mut first_rows: Vec<Vec<FlipRow>> = Vec::with_capacity(seqs.len());
     for (mi, &method) in methods.iter().enumerate() {
         // The random orders depend on the seed and the protein only: the first method flips
         // them, the others reuse its results (a third of the forward passes for four methods).
@@ -64,17 +66,14 @@ pub fn compare_methods(
             ..flip.clone()
         };
         let mut explained = Vec::with_capacity(seqs.len());
-        for (seq, &target) in seqs.iter().zip(targets) {
+        for (si, (seq, &target)) in seqs.iter().zip(targets).enumerate() {
             let x = explain(model, seq, output, target, method, options)?;
             let mut rows = flip_residues(model, seq, output, target, x.residue_embedding(), &flip)?;
-            if mi > 0 {
-                for row in &mut rows {
-                    let first = flips
-                        .iter()
-                        .find(|r| {
-                            r.protein == row.protein && r.k == row.k && r.fraction == row.fraction
-                        })
-                        .expect("the first method flipped the same protein and k");
+            if mi == 0 {
+                first_rows.push(rows.clone());
+            } else {
+                // Same protein and the same ks, so the rows line up one to one.
+                for (row, first) in rows.iter_mut().zip(&first_rows[si]) {
                     row.logit_random_mean = first.logit_random_mean;
                     row.logit_random_sd = first.logit_random_sd;
                     row.drop_random = first.drop_random;

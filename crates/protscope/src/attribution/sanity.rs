@@ -238,16 +238,7 @@ pub fn significant_heads(
 /// `jaccard.py` compares a fine-tuned model with the same architecture with shuffled weights:
 /// an overlap near 0 says the significant heads come from what was learned). NaN when both
 /// sets are empty.
-pub fn jaccard_index(
-    a: &std::collections::BTreeSet<(i64, i64)>,
-    b: &std::collections::BTreeSet<(i64, i64)>,
-) -> f64 {
-    let union = a.union(b).count();
-    if union == 0 {
-        return f64::NAN;
-    }
-    a.intersection(b).count() as f64 / union as f64
-}
+pub use crate::stats::jaccard_index;
 
 /// The significant heads of a model's `relevance-stats` table and of its control's (`column` <
 /// `alpha`) on one layer × head grid, for [`crate::plot::head_overlap`]; the grid spans the

@@ -40,11 +40,7 @@ const BOTH: RGBColor = palette::CATEGORICAL[6];
 impl HeadOverlap {
     /// Jaccard overlap |A ∩ B| / |A ∪ B| (NaN when neither set has a head).
     pub fn jaccard(&self) -> f64 {
-        let union = self.trained.union(&self.control).count();
-        if union == 0 {
-            return f64::NAN;
-        }
-        self.trained.intersection(&self.control).count() as f64 / union as f64
+        crate::stats::jaccard_index(&self.trained, &self.control)
     }
 
     fn membership(&self, layer: usize, head: usize) -> Membership {

@@ -111,6 +111,19 @@ pub fn median(x: &[f64]) -> f64 {
     }
 }
 
+/// Jaccard overlap |A ∩ B| / |A ∪ B| of two sets of (layer, head) pairs; NaN when both are
+/// empty.
+pub fn jaccard_index(
+    a: &std::collections::BTreeSet<(i64, i64)>,
+    b: &std::collections::BTreeSet<(i64, i64)>,
+) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return f64::NAN;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
