@@ -18,10 +18,16 @@ pub use mimalloc::MiMalloc;
 /// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h` (the version `libmimalloc-sys` builds;
 /// the Rust bindings do not name it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// `mi_option_allow_thp` in the same header: 0 stops mimalloc's `madvise(MADV_HUGEPAGE)`.
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// Tells mimalloc never to purge freed memory (delay −1); call first thing in `main`. Harmless
-/// when mimalloc is not the global allocator.
+/// Tells mimalloc never to purge freed memory (delay −1) and not to ask for transparent huge
+/// pages; call first thing in `main`, before large allocations. Harmless when mimalloc is not the
+/// global allocator.
 pub fn keep_freed_memory() {
     // SAFETY: setting an option is a plain store into mimalloc's option table.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
+    }
 }
