@@ -220,6 +220,79 @@ fn library_matches_provis_procedure_in_every_form() {
     }
 }
 
+/// The streaming pass (maps consumed layer by layer, batches of three) adds exactly what adding
+/// each protein's kept maps adds, for sites, contacts and amino acids.
+#[test]
+fn streamed_layers_add_what_kept_maps_add() {
+    use protscope::attention::analysis::{
+        accumulate_head_statistics, ContactMap, HeadInput, PropertyValues,
+    };
+    let exp = expected();
+    let model = ProteinModel::load(&model_fixture("bert_cls"), &Device::Cpu).unwrap();
+    let max_len = exp["max_len"].as_u64().unwrap() as usize;
+    let (l, h) = (model.num_layers(), model.num_heads());
+    let w = Weighting::WeightAbove(0.05);
+    let (kept, kept_aa) = library_stats(&model, &exp, w);
+    let sites = protscope::annotation::read_sites(&fixtures().join("heads/sites.jsonl")).unwrap();
+    let full: HashMap<_, _> = sites
+        .iter()
+        .map(|s| (s.id.clone(), s.sequence.clone()))
+        .collect();
+    let prots = proteins(&exp);
+    let inputs = |values: &dyn Fn(&Protein) -> PropertyValues| -> Vec<_> {
+        prots
+            .iter()
+            .map(|(id, p)| {
+                Ok(HeadInput {
+                    sequence: model.encode_sequence(id, &full[id], Some(max_len)).unwrap(),
+                    values: values(p),
+                })
+            })
+            .collect()
+    };
+    let mut streamed_sites = HeadStatistics::new(l, h, w, vec!["site".into()]).unwrap();
+    let mut streamed_contacts = HeadStatistics::new(l, h, w, vec!["contact".into()]).unwrap();
+    let mut streamed_aa = HeadStatistics::amino_acids(l, h, w).unwrap();
+    let sites_in = inputs(&|p| PropertyValues::Sites(vec![p.site.clone()]));
+    accumulate_head_statistics(&model, &mut streamed_sites, sites_in, 3, |_| {}).unwrap();
+    let contacts_in = inputs(&|p| {
+        PropertyValues::Contacts(ContactMap {
+            len: p.residues.len(),
+            contact: p.contact.clone(),
+            known: p.known.clone(),
+        })
+    });
+    accumulate_head_statistics(&model, &mut streamed_contacts, contacts_in, 3, |_| {}).unwrap();
+    accumulate_head_statistics(
+        &model,
+        &mut streamed_aa,
+        inputs(&|_| PropertyValues::AminoAcids),
+        3,
+        |_| {},
+    )
+    .unwrap();
+    let rows = |s: &HeadStatistics, property: &str| -> Vec<(f64, f64, f64)> {
+        s.rows(0.0)
+            .into_iter()
+            .filter(|r| r.property == property)
+            .map(|r| (r.n_edges, r.n_property_edges, r.background))
+            .collect()
+    };
+    for (streamed, property) in [(&streamed_sites, "site"), (&streamed_contacts, "contact")] {
+        let (a, b) = (rows(streamed, property), rows(&kept, property));
+        assert_eq!(a.len(), l * h);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x.0 - y.0).abs() <= 1e-9 * y.0.max(1.0), "{property} edges");
+            assert!((x.1 - y.1).abs() <= 1e-9 * y.1.max(1.0), "{property} hits");
+            assert_eq!(x.2, y.2, "{property} background");
+        }
+    }
+    for a in AMINO_ACIDS {
+        let name = format!("aa_to_{a}");
+        assert_eq!(rows(&streamed_aa, &name), rows(&kept_aa, &name), "{name}");
+    }
+}
+
 #[test]
 fn amino_acid_analysis_matches_scipy() {
     let exp = expected();

@@ -1,9 +1,10 @@
 //! The streaming pass behind `protscope heads`: proteins with their property values go through
-//! the model in padded batches, and each protein's attention maps are folded into a
-//! [`HeadStatistics`] and dropped, so memory holds one batch of maps at a time.
+//! the model in padded batches, and each layer's attention maps are folded into a
+//! [`HeadStatistics`] as the model computes them and dropped, so memory holds one layer of one
+//! batch's maps at a time.
 
-use super::attention_maps;
-use super::heads::{HeadStatistics, ProteinProperty, Weighting};
+use super::heads::{contact_maps, EdgeSums, HeadStatistics, HeadSums, ProteinProperty, Weighting};
+use super::visit_layer_maps;
 use crate::annotation::antibody::{CdrSites, CDR_PROPERTIES};
 use crate::model::{EncodedSequence, ProteinModel};
 use crate::structure::DistanceMatrix;
@@ -146,9 +147,9 @@ where
                 Ok(input) => input.sequence.len(),
                 Err(_) => 0,
             };
-            // One more protein's maps: the copy a reader makes of a batch member's strided maps.
+            // The maps are read layer by layer as they are computed: one layer's of the batch.
             let need =
-                (batch.len() + 2) * forward_bytes_per_sequence(model, longest.max(len), true);
+                (batch.len() + 1) * forward_bytes_per_sequence(model, longest.max(len), false);
             if !batch.is_empty() && need > free {
                 break;
             }
@@ -156,62 +157,113 @@ where
             if batch.is_empty() {
                 // Alone it must fit: the same check and message as a whole set's.
                 let id = input.sequence.id.clone();
-                forward_batches(model, &[&id], &[len], 1, true, budget)?;
+                forward_batches(model, &[&id], &[len], 1, false, budget)?;
             }
             longest = longest.max(len);
             batch.push(input);
         }
-        let refs: Vec<&EncodedSequence> = batch.iter().map(|b| &b.sequence).collect();
-        let started = std::time::Instant::now();
-        let maps = attention_maps(model, &refs)?;
-        times.model_seconds += started.elapsed().as_secs_f64();
-        for (input, maps) in batch.iter().zip(maps) {
-            let started = std::time::Instant::now();
-            let n = maps.residues();
-            match &input.values {
-                PropertyValues::Sites(columns) => {
-                    let cut: Vec<&[bool]> = columns
-                        .iter()
-                        .map(|c| {
-                            c.get(..n).ok_or_else(|| {
-                                Error::sequence(
-                                    &input.sequence.id,
-                                    format!(
-                                        "site indicator covers {} residues, the model saw {n}",
-                                        c.len()
-                                    ),
-                                )
-                            })
-                        })
-                        .collect::<Result<_>>()?;
-                    let props: Vec<ProteinProperty> =
-                        cut.into_iter().map(ProteinProperty::Sites).collect();
-                    stats.add(&maps, &props)?;
-                }
-                PropertyValues::Contacts(map) => {
-                    let (contact, known) = map
-                        .cut(n)
-                        .map_err(|e| Error::sequence(&input.sequence.id, e.to_string()))?;
-                    stats.add(
-                        &maps,
-                        &[ProteinProperty::Contacts {
-                            contact: &contact,
-                            known: &known,
-                        }],
-                    )?;
-                }
-                PropertyValues::AminoAcids => {
-                    stats.add(
-                        &maps,
-                        &[ProteinProperty::AminoAcids(&input.sequence.residues)],
-                    )?;
-                }
-            }
-            times.statistics_seconds += started.elapsed().as_secs_f64();
-            on_protein(&input.sequence.id);
-        }
+        add_batch(model, stats, &batch, &mut times, &mut on_protein)?;
     }
     Ok(times)
+}
+
+/// One batch of [`accumulate_head_statistics_within`]: the maps are consumed layer by layer as
+/// the model computes them ([`visit_layer_maps`]), each protein's per-head sums collected and
+/// added once its last layer is done.
+fn add_batch(
+    model: &ProteinModel,
+    stats: &mut HeadStatistics,
+    batch: &[HeadInput],
+    times: &mut StageTimes,
+    on_protein: &mut impl FnMut(&str),
+) -> Result<()> {
+    // Annotations cut to the residues the model saw, checked before the model runs.
+    let mut cut_contacts: Vec<Option<(Vec<bool>, Vec<bool>)>> = Vec::with_capacity(batch.len());
+    for input in batch {
+        let n = input.sequence.residues.len();
+        cut_contacts.push(match &input.values {
+            PropertyValues::Contacts(map) => Some(
+                map.cut(n)
+                    .map_err(|e| Error::sequence(&input.sequence.id, e.to_string()))?,
+            ),
+            _ => None,
+        });
+    }
+    let mut properties: Vec<Vec<ProteinProperty>> = Vec::with_capacity(batch.len());
+    for (input, contacts) in batch.iter().zip(&cut_contacts) {
+        let n = input.sequence.residues.len();
+        let props = match (&input.values, contacts) {
+            (PropertyValues::Sites(columns), _) => columns
+                .iter()
+                .map(|c| {
+                    c.get(..n).map(ProteinProperty::Sites).ok_or_else(|| {
+                        Error::sequence(
+                            &input.sequence.id,
+                            format!(
+                                "site indicator covers {} residues, the model saw {n}",
+                                c.len()
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            (PropertyValues::Contacts(_), Some((contact, known))) => {
+                vec![ProteinProperty::Contacts { contact, known }]
+            }
+            (PropertyValues::Contacts(_), None) => unreachable!("cut above"),
+            (PropertyValues::AminoAcids, _) => {
+                vec![ProteinProperty::AminoAcids(&input.sequence.residues)]
+            }
+        };
+        stats.check_protein(
+            &input.sequence.id,
+            model.num_layers(),
+            model.num_heads(),
+            n,
+            &props,
+        )?;
+        properties.push(props);
+    }
+    let contacts: Vec<Vec<&[bool]>> = properties.iter().map(|p| contact_maps(p)).collect();
+    let mut per_protein: Vec<Vec<HeadSums>> = batch
+        .iter()
+        .map(|_| Vec::with_capacity(model.num_layers() * model.num_heads()))
+        .collect();
+    let refs: Vec<&EncodedSequence> = batch.iter().map(|b| &b.sequence).collect();
+    let started = std::time::Instant::now();
+    let mut statistics_seconds = 0.0;
+    {
+        let reader: &HeadStatistics = stats;
+        visit_layer_maps(model, &refs, &mut |maps| {
+            let started = std::time::Instant::now();
+            if maps.residue_count > 0 {
+                per_protein[maps.protein].extend(reader.head_sums(
+                    maps.weights,
+                    maps.padded,
+                    maps.residue_start,
+                    maps.residue_count,
+                    &contacts[maps.protein],
+                ));
+            }
+            statistics_seconds += started.elapsed().as_secs_f64();
+            Ok(())
+        })?;
+    }
+    let started_adding = std::time::Instant::now();
+    for ((input, props), sums) in batch.iter().zip(&properties).zip(per_protein) {
+        let n = input.sequence.residues.len();
+        if n > 0 {
+            let sums = EdgeSums::from_heads(sums, contact_maps(props).len());
+            stats.add_edge_sums(n, model.is_causal(), sums, props);
+        } else {
+            stats.count_empty_protein();
+        }
+        on_protein(&input.sequence.id);
+    }
+    statistics_seconds += started_adding.elapsed().as_secs_f64();
+    times.statistics_seconds += statistics_seconds;
+    times.model_seconds += started.elapsed().as_secs_f64() - statistics_seconds;
+    Ok(())
 }
 
 /// Residue indicator of 1-based `sites` over a sequence of `len` residues; a site outside

@@ -154,33 +154,64 @@ impl HeadStatistics {
     /// annotations covering exactly the residues the model saw, filling the property names in
     /// order (an `AminoAcids` value fills 20). Nothing is added when an annotation is invalid.
     pub fn add(&mut self, maps: &AttentionMaps, properties: &[ProteinProperty]) -> Result<()> {
-        if maps.num_layers != self.num_layers || maps.num_heads != self.num_heads {
+        let n = maps.residues();
+        self.check_protein(
+            &maps.protein,
+            maps.num_layers,
+            maps.num_heads,
+            n,
+            properties,
+        )?;
+        if n == 0 {
+            self.proteins += 1;
+            return Ok(());
+        }
+        let contacts = contact_maps(properties);
+        let sums = self.edge_sums(maps, &contacts)?;
+        self.add_edge_sums(n, maps.causal, sums, properties);
+        Ok(())
+    }
+
+    /// Counts a protein without residues (nothing to add).
+    pub(crate) fn count_empty_protein(&mut self) {
+        self.proteins += 1;
+    }
+
+    /// Checks a protein's shape and annotations against the statistics before anything is added.
+    pub(crate) fn check_protein(
+        &self,
+        protein: &str,
+        num_layers: usize,
+        num_heads: usize,
+        n: usize,
+        properties: &[ProteinProperty],
+    ) -> Result<()> {
+        if num_layers != self.num_layers || num_heads != self.num_heads {
             return Err(Error::sequence(
-                &maps.protein,
+                protein,
                 format!(
-                    "attention maps have {} layers × {} heads, the statistics {} × {}",
-                    maps.num_layers, maps.num_heads, self.num_layers, self.num_heads
+                    "attention maps have {num_layers} layers × {num_heads} heads, the statistics {} × {}",
+                    self.num_layers, self.num_heads
                 ),
             ));
         }
         let width: usize = properties.iter().map(ProteinProperty::width).sum();
         if width != self.properties.len() {
             return Err(Error::sequence(
-                &maps.protein,
+                protein,
                 format!(
                     "{width} property values given for {} properties",
                     self.properties.len()
                 ),
             ));
         }
-        let n = maps.residues();
         for prop in properties {
             let (len, expected) = match prop {
                 ProteinProperty::Sites(s) => (s.len(), n),
                 ProteinProperty::Contacts { contact, known } => {
                     if contact.len() != known.len() {
                         return Err(Error::sequence(
-                            &maps.protein,
+                            protein,
                             "contact and known-pair maps differ in size",
                         ));
                     }
@@ -190,7 +221,7 @@ impl HeadStatistics {
             };
             if len != expected {
                 return Err(Error::sequence(
-                    &maps.protein,
+                    protein,
                     format!(
                         "annotation has {len} values but the model saw {n} residues (expected \
                          {expected}); cut annotations to `max_len` as the sequence is cut"
@@ -198,18 +229,18 @@ impl HeadStatistics {
                 ));
             }
         }
-        if n == 0 {
-            self.proteins += 1;
-            return Ok(());
-        }
-        let contacts: Vec<&[bool]> = properties
-            .iter()
-            .filter_map(|p| match p {
-                ProteinProperty::Contacts { contact, .. } => Some(*contact),
-                _ => None,
-            })
-            .collect();
-        let sums = self.edge_sums(maps, &contacts)?;
+        Ok(())
+    }
+
+    /// Adds a protein from its edge sums (every layer's heads in order, see
+    /// [`Self::head_sums`]); `check_protein` has passed and `n` > 0.
+    pub(crate) fn add_edge_sums(
+        &mut self,
+        n: usize,
+        causal: bool,
+        sums: EdgeSums,
+        properties: &[ProteinProperty],
+    ) {
         let lh = self.num_layers * self.num_heads;
         // Σ_j into[h, j] · x[j] for every head h.
         let weigh = |x: &dyn Fn(usize) -> f64| -> Vec<f64> {
@@ -229,7 +260,6 @@ impl HeadStatistics {
         // causal decoder's query i sees keys 0..=i only, so key j has n − j possible edges and
         // the background counts those (pairs j ≤ i); a bidirectional map has n per key, which
         // gives the share of residues with the property.
-        let causal = maps.causal;
         let edges_to = |j: usize| if causal { (n - j) as f64 } else { 1.0 };
         let possible: f64 = (0..n).map(edges_to).sum();
         let sites_background = |is_site: &dyn Fn(usize) -> bool| -> (f64, f64) {
@@ -281,18 +311,12 @@ impl HeadStatistics {
             *t += v;
         }
         self.proteins += 1;
-        Ok(())
     }
 
-    /// One pass over the residue part of every head's map (heads in parallel): per head the
-    /// total edge value, the edge value landing on each residue j (Σ_i e_ij), and for each
-    /// contact map Σ_ij e_ij c_ij. Sums are f64, so threshold counts are exact integers; the
-    /// threshold comparison runs in f32 (θ rounded to f32), as torch compares a float32 tensor.
+    /// One pass over the residue part of every head's map (heads in parallel), see
+    /// [`Self::head_sums`].
     fn edge_sums(&self, maps: &AttentionMaps, contacts: &[&[bool]]) -> Result<EdgeSums> {
-        use rayon::prelude::*;
-        let n = maps.residues();
         let t = maps.tokens;
-        let s = maps.residue_start;
         let lh = self.num_layers * self.num_heads;
         let weights = maps
             .weights
@@ -317,13 +341,32 @@ impl HeadStatistics {
                 ),
             ));
         }
+        let per_head = self.head_sums(all, t, maps.residue_start, maps.residues(), contacts);
+        Ok(EdgeSums::from_heads(per_head, contacts.len()))
+    }
+
+    /// Per head of `heads` (consecutive `padded` × `padded` maps, e.g. one layer of a padded
+    /// batch; residues at tokens `start..start + n`): the edge value landing on each residue j
+    /// (Σ_i e_ij) and, for each contact map, Σ_ij e_ij c_ij. Sums are f64, so threshold counts are
+    /// exact integers; the threshold comparison runs in f32 (θ rounded to f32), as torch compares
+    /// a float32 tensor.
+    pub(crate) fn head_sums(
+        &self,
+        heads: &[f32],
+        padded: usize,
+        start: usize,
+        n: usize,
+        contacts: &[&[bool]],
+    ) -> Vec<HeadSums> {
+        use rayon::prelude::*;
         let weighting = self.weighting;
-        let per_head: Vec<(Vec<f64>, Vec<f64>)> = all
-            .par_chunks(t * t)
+        heads
+            .par_chunks(padded * padded)
             .map(|head| {
                 let mut into = vec![0f64; n];
                 // Residue rows/columns: the special tokens are left out.
-                let rows = (0..n).map(|i| &head[(i + s) * t + s..(i + s) * t + s + n]);
+                let rows = (0..n)
+                    .map(|i| &head[(i + start) * padded + start..(i + start) * padded + start + n]);
                 crate::model::fastmath::dispatch(EdgeRows {
                     weighting,
                     into: &mut into,
@@ -343,22 +386,9 @@ impl HeadStatistics {
                             .sum()
                     })
                     .collect();
-                (into, contact_hits)
+                HeadSums { into, contact_hits }
             })
-            .collect();
-        let mut sums = EdgeSums {
-            totals: Vec::with_capacity(lh),
-            into: Vec::with_capacity(lh * n),
-            contact_hits: vec![Vec::with_capacity(lh); contacts.len()],
-        };
-        for (into, hits) in per_head {
-            sums.totals.push(into.iter().sum());
-            sums.into.extend(into);
-            for (acc, h) in sums.contact_hits.iter_mut().zip(hits) {
-                acc.push(h);
-            }
-        }
-        Ok(sums)
+            .collect()
     }
 
     /// Σ edge values per (layer, head), row-major.
@@ -704,13 +734,53 @@ impl<'a, R: Iterator<Item = &'a [f32]>> crate::model::fastmath::Kernel for EdgeR
 }
 
 /// Per-head sums of one protein's edges (see [`HeadStatistics::edge_sums`]).
-struct EdgeSums {
+pub(crate) struct EdgeSums {
     /// Σ_ij e_ij per head.
     totals: Vec<f64>,
     /// Σ_i e_ij, (heads, n) row-major.
     into: Vec<f64>,
     /// Per contact property, Σ_ij e_ij c_ij per head.
     contact_hits: Vec<Vec<f64>>,
+}
+
+/// One head's part of [`EdgeSums`].
+pub(crate) struct HeadSums {
+    /// Σ_i e_ij per residue j.
+    into: Vec<f64>,
+    /// Per contact property, Σ_ij e_ij c_ij.
+    contact_hits: Vec<f64>,
+}
+
+impl EdgeSums {
+    /// Every layer's heads in order.
+    pub(crate) fn from_heads(heads: Vec<HeadSums>, contacts: usize) -> Self {
+        let lh = heads.len();
+        let n = heads.first().map_or(0, |h| h.into.len());
+        let mut sums = EdgeSums {
+            totals: Vec::with_capacity(lh),
+            into: Vec::with_capacity(lh * n),
+            contact_hits: vec![Vec::with_capacity(lh); contacts],
+        };
+        for head in heads {
+            sums.totals.push(head.into.iter().sum());
+            sums.into.extend(head.into);
+            for (acc, h) in sums.contact_hits.iter_mut().zip(head.contact_hits) {
+                acc.push(h);
+            }
+        }
+        sums
+    }
+}
+
+/// The contact maps among `properties`, in order.
+pub(crate) fn contact_maps<'a>(properties: &[ProteinProperty<'a>]) -> Vec<&'a [bool]> {
+    properties
+        .iter()
+        .filter_map(|p| match p {
+            ProteinProperty::Contacts { contact, .. } => Some(*contact),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod esm;
 pub mod esmc;
 pub mod fairseq;
 pub(crate) mod fastmath;
+mod fused_attention;
 pub mod gpt2;
 pub mod hub;
 pub mod memory;
@@ -35,7 +36,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 pub use config::{Family, ModelConfig};
-pub use encoder::{Capture, EncoderOutput, ForwardOptions, GradientRule, SegmentIds};
+pub use encoder::{
+    AttentionSink, Capture, EncoderOutput, ForwardOptions, GradientRule, SegmentIds,
+};
 pub use output::{ContactHead, Output, OutputLevel, SequencePooling};
 
 /// Where a per-residue value such as relevance is read: the embedding output, or the context

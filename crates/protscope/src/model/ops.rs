@@ -310,7 +310,7 @@ fn is_half(x: &Tensor) -> bool {
 }
 
 /// Whether `x` goes through the CPU kernels (f32 on CPU, generic path not forced).
-fn is_cpu_f32(x: &Tensor) -> bool {
+pub(crate) fn is_cpu_f32(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32 && !generic_ops_forced()
 }
 

@@ -230,31 +230,56 @@ impl SelfAttention {
     }
 
     /// Self-attention context (B, T, hidden), before the output projection, computed without a
-    /// gradient path; returns what the backward pass needs.
+    /// gradient path; returns what the backward pass needs. With `probs_into` (a contiguous
+    /// (B, heads, rows, T) tensor, e.g. this layer's part of the kept maps), the probabilities
+    /// are written there and the saved probabilities are that tensor.
     pub(super) fn context(
         &self,
         x: &Tensor,
         bias: &Tensor,
         positions: &PositionInputs,
         query_rows: usize,
+        probs_into: Option<&Tensor>,
     ) -> Result<(Tensor, SavedAttention)> {
         let rotary = positions.rotary.as_ref();
         let (b, t, _) = x.dims3()?;
         let (qkv, qk_projected) = self.normalize_qk(self.qkv.forward_detached(x)?)?;
         let (q, k, v) = self.split_heads(qkv, b, t, query_rows)?;
         let (q, k, score_scale) = self.score_operands(q, k, rotary, false)?;
-        let mut scores = ops::batched_matmul(&q, &k.t()?, score_scale)?;
-        if let Some(relative) = &self.relative {
-            let terms = relative.scores(&q, positions, true)?;
-            scores = (scores + (terms * score_scale)?)?;
-        }
         // A full bias (relative positions) has a row per query: keep the rows computed.
         let bias = if bias.dim(2)? > 1 && query_rows < t {
             bias.narrow(2, 0, query_rows)?
         } else {
             bias.clone()
         };
-        let probs = ops::masked_softmax(&scores, &bias)?;
+        let fused = match &self.relative {
+            None => crate::model::fused_attention::attention_probs(
+                &q,
+                &k,
+                score_scale,
+                &bias,
+                probs_into,
+            )?,
+            Some(_) => None,
+        };
+        let probs = match fused {
+            Some(probs) => probs,
+            None => {
+                let mut scores = ops::batched_matmul(&q, &k.t()?, score_scale)?;
+                if let Some(relative) = &self.relative {
+                    let terms = relative.scores(&q, positions, true)?;
+                    scores = (scores + (terms * score_scale)?)?;
+                }
+                let probs = ops::masked_softmax(&scores, &bias)?;
+                match probs_into {
+                    Some(into) => {
+                        into.slice_set(&probs.contiguous()?, 0, 0)?;
+                        into.clone()
+                    }
+                    None => probs,
+                }
+            }
+        };
         let context = ops::batched_matmul(&probs, &v, 1.0)?
             .transpose(1, 2)?
             .reshape((b, query_rows, self.context_size()))?; // (B, rows, context)

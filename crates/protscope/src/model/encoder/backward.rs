@@ -41,7 +41,7 @@ impl ops::Backward for LayerBackward {
             KeptForBackward::Recompute { bias, rows } => {
                 recomputed = self
                     .layer
-                    .forward(x, bias, &self.positions, *rows)
+                    .forward(x, bias, &self.positions, *rows, None)
                     .map_err(to_candle)?
                     .saved;
                 &recomputed

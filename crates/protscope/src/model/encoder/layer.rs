@@ -95,13 +95,15 @@ impl EncoderLayer {
     }
 
     /// The layer on `x` without a gradient path (see
-    /// [`Encoder::forward`](super::Encoder::forward) for how gradients reach `x`).
+    /// [`Encoder::forward`](super::Encoder::forward) for how gradients reach `x`); the attention
+    /// probabilities go into `probs_into` when given (see [`SelfAttention::context`]).
     pub(super) fn forward(
         &self,
         x: &Tensor,
         bias: &Tensor,
         positions: &PositionInputs,
         rows: usize,
+        probs_into: Option<&Tensor>,
     ) -> Result<LayerForward> {
         let x = x.detach();
         let x_rows = if rows < x.dim(1)? {
@@ -111,7 +113,9 @@ impl EncoderLayer {
         };
         Ok(match self.norm {
             NormPlacement::Post => {
-                let (context, attention) = self.attention.context(&x, bias, positions, rows)?;
+                let (context, attention) = self
+                    .attention
+                    .context(&x, bias, positions, rows, probs_into)?;
                 let attention_sum = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let h = self.attention_norm.forward(&attention_sum)?;
                 let (ff, ff_pre) = self.feed_forward.forward(&h)?;
@@ -129,8 +133,9 @@ impl EncoderLayer {
             }
             NormPlacement::Pre => {
                 let normed = self.attention_norm.forward(&x)?;
-                let (context, attention) =
-                    self.attention.context(&normed, bias, positions, rows)?;
+                let (context, attention) = self
+                    .attention
+                    .context(&normed, bias, positions, rows, probs_into)?;
                 let h = (self.attention.output.forward_detached(&context)? + &x_rows)?;
                 let (ff, ff_pre) = self.feed_forward.forward(&self.output_norm.forward(&h)?)?;
                 LayerForward {

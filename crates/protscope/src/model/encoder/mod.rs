@@ -162,6 +162,21 @@ pub struct ForwardOptions<'a> {
     pub recompute_layers: bool,
     /// The backward pass the layers attach (and the final normalisation's).
     pub gradient_rule: GradientRule,
+    /// Called with each layer's index and attention probabilities (B, heads, rows, T) as soon as
+    /// the layer is computed: commands that only need statistics of the maps read them here and
+    /// keep none (memory for one layer's maps instead of all layers').
+    pub attention_sink: Option<AttentionSink<'a>>,
+}
+
+/// Receives each layer's attention probabilities during a pass (see
+/// [`ForwardOptions::attention_sink`]); an error stops the pass.
+#[derive(Clone, Copy)]
+pub struct AttentionSink<'a>(pub &'a dyn Fn(usize, &Tensor) -> Result<()>);
+
+impl std::fmt::Debug for AttentionSink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttentionSink")
+    }
 }
 
 /// Everything one encoder pass produced.
@@ -360,17 +375,34 @@ impl Encoder {
         }
         let mut x = embeddings.clone();
         let mut x_dot = options.tangent.cloned();
+        let num_layers = self.layers.len();
+        if capture.attentions {
+            // Every layer's maps go into one buffer, each layer's softmax writing its part: a
+            // single sequence's maps are the whole buffer, handed out without a copy, and each
+            // protein of a batch gets a view into it. Allocated untouched (zero pages).
+            let (b, heads) = (embeddings.dim(0)?, self.config.num_heads);
+            out.attention_stack = Some(Tensor::zeros(
+                (num_layers, b, heads, t, t),
+                embeddings.dtype(),
+                embeddings.device(),
+            )?);
+        }
         for (i, layer) in self.layers.iter().enumerate() {
             let probe = options.context_probes.map(|p| &p[i]);
             let rows = match options.last_layer_rows {
-                Some(n) if i + 1 == self.layers.len() => n.clamp(1, t),
+                Some(n) if i + 1 == num_layers => n.clamp(1, t),
                 _ => t,
+            };
+            // A layer run for fewer query rows keeps its maps on its own (see `keep`).
+            let probs_into = match &out.attention_stack {
+                Some(stack) if rows == t => Some(stack.get(i)?),
+                _ => None,
             };
             let LayerForward {
                 output,
                 context,
                 saved,
-            } = layer.forward(&x, &bias, &positions, rows)?;
+            } = layer.forward(&x, &bias, &positions, rows, probs_into.as_ref())?;
             if let Some(direction) = x_dot.take() {
                 let is_last = i + 1 == self.layers.len();
                 let (context_dot, out_dot) =
@@ -379,6 +411,9 @@ impl Encoder {
                 x_dot = out_dot;
             }
             let probs = saved.attention.probs.clone();
+            if let Some(sink) = options.attention_sink {
+                (sink.0)(i, &probs)?;
+            }
             // The whole layer is one node of the gradient graph: its backward pass is the
             // closed-form one of `EncoderLayer::backward`, and ∂F/∂context goes to the probe.
             let tracked = x.track_op() || probe.is_some_and(|p| p.track_op());
@@ -404,7 +439,7 @@ impl Encoder {
             } else {
                 output
             };
-            keep(&mut out, capture, probs, context, self.layers.len())?;
+            keep(&mut out, capture, probs, probs_into, context);
             let is_last = i + 1 == self.layers.len();
             if capture.hidden_states && !(is_last && self.final_norm.is_some()) {
                 out.hidden_states.push(x.clone());
@@ -421,32 +456,20 @@ impl Encoder {
     }
 }
 
+/// Adds one layer's captured values to `out`. Maps written into the attention stack are a view
+/// into it already; a layer run for fewer query rows (only ever the last) keeps its own maps, and
+/// the stack is then no longer the whole of the maps.
 fn keep(
     out: &mut EncoderOutput,
     capture: Capture,
     probs: Tensor,
+    probs_in_stack: Option<Tensor>,
     context: Tensor,
-    num_layers: usize,
-) -> Result<()> {
+) {
     if capture.attentions {
-        let layer = out.attentions.len();
-        let (b, heads, rows, t) = probs.dims4()?;
-        // Every layer's maps go into one buffer: a single sequence's maps are the whole stack,
-        // handed out without a copy, and each protein of a batch gets a view into it.
-        if layer == 0 && rows == t {
-            // Allocated untouched (zero pages): each layer's maps are written once, below.
-            out.attention_stack = Some(Tensor::zeros(
-                (num_layers, b, heads, t, t),
-                probs.dtype(),
-                probs.device(),
-            )?);
-        }
-        match &out.attention_stack {
-            Some(stack) if rows == t => {
-                stack.slice_set(&probs.contiguous()?.unsqueeze(0)?, 0, layer)?;
-                out.attentions.push(stack.get(layer)?);
-            }
-            _ => {
+        match probs_in_stack {
+            Some(view) => out.attentions.push(view),
+            None => {
                 out.attention_stack = None;
                 out.attentions.push(probs);
             }
@@ -455,5 +478,4 @@ fn keep(
     if capture.contexts {
         out.contexts.push(context);
     }
-    Ok(())
 }
