@@ -4,6 +4,7 @@
 
 use crate::common::*;
 use candle_core::{Device, Tensor};
+use protscope::model::weights::{with_linear_layout, LinearLayout};
 use protscope::model::{ForwardOptions, ProteinModel};
 
 const TOL: f32 = 1e-4;
@@ -14,6 +15,37 @@ fn check_model(name: &str) {
     let model = load_fixture_model(name);
     check_parity(name, &model, "", TOL);
     protscope::model::ops::with_generic_ops(|| check_parity(name, &model, "", TOL));
+    // The layout large models get (Wᵀ only, W read as its transposed view): the same outputs,
+    // and the same input gradients through the backward products that read the view.
+    let transposed = with_linear_layout(LinearLayout::TransposedOnly, || load_fixture_model(name));
+    check_parity(name, &transposed, "", TOL);
+    let d = max_abs_diff(
+        &embedding_gradient(name, &model),
+        &embedding_gradient(name, &transposed),
+    );
+    assert!(
+        d <= 1e-5,
+        "{name}: gradients under the Wᵀ-only layout differ by {d}"
+    );
+}
+
+/// ∂(Σ of every output's logits)/∂(embeddings) for the fixture's first reference sequence.
+fn embedding_gradient(name: &str, model: &ProteinModel) -> Tensor {
+    let s = &reference_sequences(&model_fixture(name))[0];
+    let enc = model.encode_sequence(&s.id, &s.sequence, None).unwrap();
+    let (emb, _, out) = capture_all(model, &enc, true);
+    let mut total = Tensor::zeros((), candle_core::DType::F32, &Device::Cpu).unwrap();
+    for head in model.outputs() {
+        let logits = model.output_logits(&head.name, &out).unwrap();
+        total = (total
+            + logits
+                .to_dtype(candle_core::DType::F32)
+                .unwrap()
+                .sum_all()
+                .unwrap())
+        .unwrap();
+    }
+    total.backward().unwrap().get(&emb).unwrap().clone()
 }
 
 /// Compares `model` with the references `{prefix}s{i}.*` of fixture `name` within `tol` (max

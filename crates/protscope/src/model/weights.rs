@@ -1,8 +1,10 @@
 //! Weight loading: `model.safetensors`, sharded safetensors (`*.index.json`) or
 //! `pytorch_model.bin`, into one name → tensor map with errors that name the file and tensor.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::Embedding;
@@ -10,20 +12,66 @@ use candle_nn::Embedding;
 use crate::{Error, Result};
 
 /// The weight files found in a model folder, in the order they were read.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Weights {
-    tensors: HashMap<String, Tensor>,
+    /// Behind a lock so that linear layers of large models can take their weights out while the
+    /// model is built (see [`LinearLayout::TransposedOnly`]).
+    tensors: Mutex<HashMap<String, Tensor>>,
     /// Shown in errors: the file (or folder, for shards) the tensors came from.
     source: PathBuf,
     device: Device,
-    /// Whether linear layers keep a contiguous Wᵀ copy (see [`Linear`]).
-    transposed_copies: bool,
+    /// How linear layers keep their weights.
+    linear_layout: LinearLayout,
 }
 
 /// Models whose weights take at most this many bytes get contiguous Wᵀ copies of their linear
-/// layers on CPU (a faster forward gemm for a second copy of the weights); larger models (e.g.
-/// ProtBert, ESM-2 650M and up) are not doubled in memory.
+/// layers on CPU beside W ([`LinearLayout::WithTransposedCopy`]); larger models (e.g. ProtBert,
+/// ESM-2 650M and up) keep Wᵀ only ([`LinearLayout::TransposedOnly`]), not doubled in memory.
 pub const TRANSPOSED_COPY_LIMIT: usize = 1 << 30;
+
+/// How a [`Linear`] keeps its weight matrix. The CPU gemm runs 5–25 % faster on a contiguous
+/// (in, out) Wᵀ in the forward product `x Wᵀ` than on W (out, in) read transposed (BENCHMARKS.md,
+/// "Forward speed"), while the backward product `g W` is faster on W itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinearLayout {
+    /// W as stored (GPUs, half precision).
+    AsStored,
+    /// W and a contiguous Wᵀ copy: both products fast, twice the memory (f32 CPU models up to
+    /// [`TRANSPOSED_COPY_LIMIT`]).
+    WithTransposedCopy,
+    /// Wᵀ only, laid out once at load, W read as its transposed view: forward fast, backward
+    /// slower, one copy of the weights (larger f32 CPU models). The file's W is released as
+    /// each layer is built, so the load peak holds one copy plus one tensor.
+    TransposedOnly,
+}
+
+thread_local! {
+    static FORCED_LAYOUT: Cell<Option<LinearLayout>> = const { Cell::new(None) };
+}
+
+/// Loads made by `f` on this thread use `layout` for their linear layers (on CPU, f32) whatever
+/// the model's size: e.g. Wᵀ only for a small model to save memory, or to test that layout.
+pub fn with_linear_layout<R>(layout: LinearLayout, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<LinearLayout>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCED_LAYOUT.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FORCED_LAYOUT.with(|c| c.replace(Some(layout))));
+    f()
+}
+
+impl Clone for Weights {
+    fn clone(&self) -> Self {
+        Weights {
+            tensors: Mutex::new(self.map().clone()),
+            source: self.source.clone(),
+            device: self.device.clone(),
+            linear_layout: self.linear_layout,
+        }
+    }
+}
 
 impl Weights {
     /// Reads the weights of a Hugging Face model folder onto `device` as f32. Prefers
@@ -110,13 +158,20 @@ impl Weights {
             out.insert(name, t);
         }
         let bytes: usize = out.values().map(|t| t.elem_count() * 4).sum();
+        // The fast CPU gemm (and so the Wᵀ layouts) is for f32 only.
+        let linear_layout = if !(device.is_cpu() && dtype == DType::F32) {
+            LinearLayout::AsStored
+        } else if let Some(forced) = FORCED_LAYOUT.with(Cell::get) {
+            forced
+        } else if bytes <= TRANSPOSED_COPY_LIMIT {
+            LinearLayout::WithTransposedCopy
+        } else {
+            LinearLayout::TransposedOnly
+        };
         Ok(Weights {
-            tensors: out,
+            tensors: Mutex::new(out),
             source: source.into(),
-            // The fast CPU gemm (and so the Wᵀ copies) is for f32 only.
-            transposed_copies: device.is_cpu()
-                && dtype == DType::F32
-                && bytes <= TRANSPOSED_COPY_LIMIT,
+            linear_layout,
             device: device.clone(),
         })
     }
@@ -130,24 +185,48 @@ impl Weights {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
+        self.map().contains_key(name)
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(|s| s.as_str())
+    /// The names of the tensors held (those taken by linear layers already built are gone).
+    pub fn names(&self) -> Vec<String> {
+        self.map().keys().cloned().collect()
     }
 
-    pub fn tensors(&self) -> &HashMap<String, Tensor> {
-        &self.tensors
+    /// The layout linear layers built from these weights get.
+    pub fn linear_layout(&self) -> LinearLayout {
+        self.linear_layout
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tensor>> {
+        // A panic while the lock was held cannot leave the map half-changed (single inserts and
+        // removals): the data stays usable.
+        self.tensors.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The tensor `name`, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let t = self.tensors.get(name).ok_or_else(|| {
+        self.fetch(name, shape, false)
+    }
+
+    /// A linear layer's weight: with [`LinearLayout::TransposedOnly`] taken out of the map (the
+    /// layer keeps Wᵀ only, and the file's W is freed as soon as it is transposed).
+    fn linear_weight(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.fetch(
+            name,
+            shape,
+            self.linear_layout == LinearLayout::TransposedOnly,
+        )
+    }
+
+    fn fetch(&self, name: &str, shape: &[usize], take: bool) -> Result<Tensor> {
+        let mut map = self.map();
+        let t = map.get(name).ok_or_else(|| {
             Error::tensor(
                 &self.source,
                 name,
-                "missing; the weights do not match the architecture in config.json",
+                "missing; the weights do not match the architecture in config.json (or it was \
+                 already built into a linear layer)",
             )
         })?;
         if t.dims() != shape {
@@ -161,7 +240,11 @@ impl Weights {
                 ),
             ));
         }
-        Ok(t.clone())
+        let t = t.clone();
+        if take {
+            map.remove(name);
+        }
+        Ok(t)
     }
 
     /// The first of `names` the checkpoint holds (e.g. an untied decoder weight, else the word
@@ -177,9 +260,9 @@ impl Weights {
 
     /// `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
     pub fn linear(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
-        let w = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
+        let w = self.linear_weight(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
         let b = self.get(&format!("{prefix}.bias"), &[out_dim])?;
-        Ok(Linear::new(w, Some(b)).with_transposed_copy(self.transposed_copies))
+        Ok(Linear::new(w, Some(b)).with_layout(self.linear_layout)?)
     }
 
     pub fn layer_norm(&self, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm> {
@@ -221,9 +304,10 @@ impl Weights {
     /// GPT-2's `Conv1D`: `{prefix}.weight` stored (in, out), `y = x W + b`; as a [`Linear`],
     /// whose weight is (out, in).
     pub fn conv1d(&self, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Linear> {
-        let w = self.get(&format!("{prefix}.weight"), &[in_dim, out_dim])?;
+        let w = self.linear_weight(&format!("{prefix}.weight"), &[in_dim, out_dim])?;
         let b = self.get(&format!("{prefix}.bias"), &[out_dim])?;
-        Ok(Linear::new(w.t()?.contiguous()?, Some(b)).with_transposed_copy(self.transposed_copies))
+        // Stored as Wᵀ already: the transposed-only layout keeps it as it is.
+        Ok(Linear::from_transposed(w, Some(b), self.linear_layout)?)
     }
 
     /// `{prefix}.weight` (out, in) and no bias (T5, ESM C).
@@ -233,8 +317,8 @@ impl Weights {
         in_dim: usize,
         out_dim: usize,
     ) -> Result<Linear> {
-        let w = self.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
-        Ok(Linear::new(w, None).with_transposed_copy(self.transposed_copies))
+        let w = self.linear_weight(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
+        Ok(Linear::new(w, None).with_layout(self.linear_layout)?)
     }
 
     pub fn embedding(&self, name: &str, count: usize, hidden: usize) -> Result<Embedding> {
@@ -243,7 +327,7 @@ impl Weights {
 
     /// Checks every tensor for NaN/inf so corrupt weights fail at load, not as NaN outputs.
     pub fn check_finite(&self) -> Result<()> {
-        for (name, t) in &self.tensors {
+        for (name, t) in self.map().iter() {
             // In f32: a half-precision sum would overflow where the values do not. Values that
             // overflowed when converted to f16 are caught here. A plain sum (no |x| copy of every
             // weight): NaN and ±inf make it non-finite, and weights are far from f32's range.
@@ -515,12 +599,12 @@ impl LayerNorm {
 /// (unneeded) weight gradient, a third of the work of integrated gradients.
 #[derive(Debug, Clone)]
 pub struct Linear {
+    /// W (out, in): the stored matrix, or with [`LinearLayout::TransposedOnly`] a transposed
+    /// view of `weight_t`.
     weight: Tensor,
     bias: Option<Tensor>,
-    /// CPU only, for models up to [`TRANSPOSED_COPY_LIMIT`]: Wᵀ stored contiguously (in, out)
-    /// for the forward pass. The CPU gemm runs up to ~25 % faster on a contiguous right-hand
-    /// side than on W read transposed, while the backward pass (g W) reads W itself; the price
-    /// is a second copy of the weights.
+    /// CPU f32 only: Wᵀ (in, out) stored contiguously for the forward gemm (see
+    /// [`LinearLayout`]).
     weight_t: Option<Tensor>,
 }
 
@@ -533,14 +617,66 @@ impl Linear {
         }
     }
 
+    /// From a stored Wᵀ (in, out) (GPT-2's `Conv1D`), laid out as `layout` asks.
+    pub fn from_transposed(
+        weight_t: Tensor,
+        bias: Option<Tensor>,
+        layout: LinearLayout,
+    ) -> candle_core::Result<Self> {
+        if layout == LinearLayout::TransposedOnly && weight_t.device().is_cpu() {
+            let weight_t = weight_t.contiguous()?;
+            return Ok(Linear {
+                weight: weight_t.t()?,
+                bias,
+                weight_t: Some(weight_t),
+            });
+        }
+        Linear::new(super::ops::transpose_contiguous(&weight_t)?, bias).with_layout(layout)
+    }
+
     /// Keeps (or drops) a contiguous Wᵀ copy for the forward gemm; only CPU tensors get one.
-    pub fn with_transposed_copy(mut self, keep: bool) -> Self {
-        self.weight_t = if keep && self.weight.device().is_cpu() && self.weight.rank() == 2 {
-            self.weight.t().and_then(|w| w.contiguous()).ok()
+    pub fn with_transposed_copy(self, keep: bool) -> Self {
+        let layout = if keep {
+            LinearLayout::WithTransposedCopy
         } else {
-            None
+            LinearLayout::AsStored
         };
-        self
+        // Only the transposed-only layout can fail (its copy replaces W).
+        let fallback = self.clone();
+        self.with_layout(layout).unwrap_or(fallback)
+    }
+
+    /// The layer with its weight laid out as `layout` asks (CPU only; other devices keep W).
+    pub fn with_layout(mut self, layout: LinearLayout) -> candle_core::Result<Self> {
+        if !(self.weight.device().is_cpu() && self.weight.rank() == 2) || layout == self.layout() {
+            return Ok(self);
+        }
+        let weight_t = match self.weight_t.take() {
+            Some(wt) => wt,
+            None => super::ops::transpose_contiguous(&self.weight)?,
+        };
+        match layout {
+            LinearLayout::AsStored => self.weight = self.weight.contiguous()?,
+            LinearLayout::WithTransposedCopy => {
+                self.weight = self.weight.contiguous()?;
+                self.weight_t = Some(weight_t);
+            }
+            LinearLayout::TransposedOnly => {
+                // W (a view of Wᵀ from now on) is dropped here unless someone else holds it.
+                self.weight = weight_t.t()?;
+                self.weight_t = Some(weight_t);
+            }
+        }
+        Ok(self)
+    }
+
+    /// How this layer keeps its weight.
+    pub fn layout(&self) -> LinearLayout {
+        match &self.weight_t {
+            None => LinearLayout::AsStored,
+            Some(_) if self.weight.is_contiguous() => LinearLayout::WithTransposedCopy,
+            Some(_) => LinearLayout::TransposedOnly,
+        }
     }
 
     pub fn weight(&self) -> &Tensor {
@@ -550,19 +686,16 @@ impl Linear {
     /// The same layer with weight and bias multiplied by `factor` (folds a constant scaling of
     /// the output, e.g. ESM C's residual scaling, into the weights).
     pub fn scaled(&self, factor: f64) -> candle_core::Result<Linear> {
-        let keep = self.weight_t.is_some();
         let bias = match &self.bias {
             Some(b) => Some((b * factor)?),
             None => None,
         };
-        Ok(Linear::new((&self.weight * factor)?, bias).with_transposed_copy(keep))
+        Linear::new((&self.weight * factor)?, bias).with_layout(self.layout())
     }
 
     /// One layer computing the outputs of `parts` side by side (weights stacked along the output
     /// dimension): one larger gemm instead of several (e.g. query, key and value).
     pub fn concat_outputs(parts: &[&Linear]) -> candle_core::Result<Linear> {
-        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
-        let weight = Tensor::cat(&weights, 0)?;
         let bias = if parts.iter().any(|l| l.bias.is_some()) {
             let biases = parts
                 .iter()
@@ -575,8 +708,25 @@ impl Linear {
         } else {
             None
         };
+        let layout = parts.first().map_or(LinearLayout::AsStored, |l| l.layout());
+        if parts
+            .iter()
+            .all(|l| l.layout() == LinearLayout::TransposedOnly)
+        {
+            // Wᵀ side by side along the output columns: the stacked Wᵀ directly.
+            let parts_t: Vec<&Tensor> = parts.iter().filter_map(|l| l.weight_t.as_ref()).collect();
+            let weight_t = Tensor::cat(&parts_t, 1)?;
+            return Ok(Linear {
+                weight: weight_t.t()?,
+                bias,
+                weight_t: Some(weight_t),
+            });
+        }
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        let weight = Tensor::cat(&weights, 0)?;
         let keep = parts.iter().all(|l| l.weight_t.is_some());
-        Ok(Linear::new(weight, bias).with_transposed_copy(keep))
+        let layout = if keep { layout } else { LinearLayout::AsStored };
+        Linear::new(weight, bias).with_layout(layout)
     }
 
     /// Output without a gradient path (the input is detached).
@@ -628,5 +778,74 @@ impl Linear {
                 weight: self.weight.clone(),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+
+    /// Wᵀ only: the file's W leaves the map as the layer is built, and the forward and backward
+    /// products (alone and stacked, as q/k/v are) equal those of W as stored.
+    #[test]
+    fn transposed_only_layout_takes_the_weights_and_computes_the_same() {
+        let d = Device::Cpu;
+        let mut map = HashMap::new();
+        for name in ["q", "k"] {
+            map.insert(
+                format!("{name}.weight"),
+                Tensor::randn(0f32, 1.0, (6, 5), &d).unwrap(),
+            );
+            map.insert(
+                format!("{name}.bias"),
+                Tensor::randn(0f32, 1.0, 6, &d).unwrap(),
+            );
+        }
+        let stored = Weights::from_map(map.clone(), "test", &d).unwrap();
+        assert_eq!(stored.linear_layout(), LinearLayout::WithTransposedCopy);
+        let w = with_linear_layout(LinearLayout::TransposedOnly, || {
+            Weights::from_map(map, "test", &d).unwrap()
+        });
+        assert_eq!(w.linear_layout(), LinearLayout::TransposedOnly);
+        let q = w.linear("q", 5, 6).unwrap();
+        let k = w.linear("k", 5, 6).unwrap();
+        assert_eq!(q.layout(), LinearLayout::TransposedOnly);
+        assert!(!w.contains("q.weight") && w.contains("q.bias"));
+        assert!(
+            w.linear("q", 5, 6).is_err(),
+            "a weight is built into one layer only"
+        );
+        let x = Tensor::randn(0f32, 1.0, (2, 3, 5), &d).unwrap();
+        let g = Tensor::randn(0f32, 1.0, (2, 3, 6), &d).unwrap();
+        for (ours, theirs) in [
+            (&q, stored.linear("q", 5, 6).unwrap()),
+            (&k, stored.linear("k", 5, 6).unwrap()),
+        ] {
+            assert!(max_diff(&ours.forward(&x).unwrap(), &theirs.forward(&x).unwrap()) < 1e-5);
+            assert!(
+                max_diff(
+                    &ours.backward_input(&g).unwrap(),
+                    &theirs.backward_input(&g).unwrap()
+                ) < 1e-5
+            );
+        }
+        let qk = Linear::concat_outputs(&[&q, &k]).unwrap();
+        assert_eq!(qk.layout(), LinearLayout::TransposedOnly);
+        let both = Tensor::cat(&[q.forward(&x).unwrap(), k.forward(&x).unwrap()], 2).unwrap();
+        assert!(max_diff(&qk.forward(&x).unwrap(), &both) < 1e-6);
+        let scaled = qk.scaled(0.5).unwrap();
+        assert_eq!(scaled.layout(), LinearLayout::TransposedOnly);
+        assert!(max_diff(&scaled.forward(&x).unwrap(), &(both * 0.5).unwrap()) < 1e-5);
     }
 }
