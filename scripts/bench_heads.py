@@ -9,6 +9,9 @@ pairs, as provis' `analyze_heads` does. Prints one JSON object: proteins, residu
 (model forward and pair loops separately) and per-(layer, head) totals, so the Rust output can
 be compared on the same proteins.
 
+Other model folders (e.g. `protscope dev random-model --preset esm2-150m`) load with HF's
+AutoModel (eager attention) and are tokenised one residue per token from their vocab.txt.
+
 Usage: python scripts/bench_heads.py --model ~/.cache/protscope/antiberty --fasta FILE
            [--limit 20] [--max-len 512] [--min-attn 0.3] [--out totals.json]
 """
@@ -49,6 +52,16 @@ def load_antiberty(folder):
     return model
 
 
+def load_auto(folder):
+    """Any HF folder with vocab.txt: (model, ids of a residue string)."""
+    from transformers import AutoModel
+    model = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
+    vocab = {t: i for i, t in enumerate((folder / "vocab.txt").read_text().split("\n"))}
+    esm = model.config.model_type == "esm"
+    cls, sep = ("<cls>", "<eos>") if esm else ("[CLS]", "[SEP]")
+    return model, lambda residues: [vocab[cls]] + [vocab[r] for r in residues] + [vocab[sep]]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True, type=Path)
@@ -61,9 +74,13 @@ def main():
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_antiberty(args.model)
-    tok = BertTokenizer(vocab=str(args.model / "vocab.txt"), do_lower_case=False)
-    assert tok.vocab_size > 5, "vocabulary not loaded"
+    if (args.model / "pytorch_model.bin").is_file():
+        model = load_antiberty(args.model)
+        tok = BertTokenizer(vocab=str(args.model / "vocab.txt"), do_lower_case=False)
+        assert tok.vocab_size > 5, "vocabulary not loaded"
+        encode = lambda residues: tok(" ".join(residues))["input_ids"]
+    else:
+        model, encode = load_auto(args.model)
     n_layers, n_heads = model.config.num_hidden_layers, model.config.num_attention_heads
     records = read_fasta(args.fasta)[: args.limit]
 
@@ -73,7 +90,7 @@ def main():
     pairs = 0
     for _, seq in records:
         residues = seq[: args.max_len - 2]
-        ids = tok(" ".join(residues))["input_ids"]
+        ids = encode(residues)
         assert len(ids) == len(residues) + 2
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -97,6 +114,7 @@ def main():
         "pair_loop_seconds": loops_s,
         "seconds": forward_s + loops_s,
         "torch_threads": torch.get_num_threads(),
+        "peak_rss_gb": __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss / 2**20,
         "total": total.flatten().tolist(),
         "sums": {k: v.flatten().tolist() for k, v in sorted(sums.items())},
     }

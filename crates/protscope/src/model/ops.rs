@@ -1015,7 +1015,10 @@ mod tests {
         for src in [m.clone(), m.t().unwrap()] {
             let ours = transpose_contiguous(&src).unwrap();
             assert!(ours.is_contiguous());
-            assert_eq!(max_diff(&ours, &src.t().unwrap().contiguous().unwrap()), 0.0);
+            assert_eq!(
+                max_diff(&ours, &src.t().unwrap().contiguous().unwrap()),
+                0.0
+            );
         }
 
         // Batched products through transposed views, with a scale.

@@ -216,8 +216,8 @@ impl SelfAttention {
                 let rows = q.dim(2)?;
                 let (cos_q, sin_q) = (cos.narrow(0, 0, rows)?, sin.narrow(0, 0, rows)?);
                 (
-                    Rotary::apply(&(q * self.scale())?, &cos_q, &sin_q)?,
-                    Rotary::apply(&k, cos, sin)?,
+                    Rotary::apply_scaled(&q, &cos_q, &sin_q, self.scale())?,
+                    Rotary::apply_scaled(&k, cos, sin, 1.0)?,
                     1.0,
                 )
             }
