@@ -224,7 +224,8 @@ pub fn run_heads(args: HeadsArgs) -> anyhow::Result<()> {
             &ids,
             &lengths,
             args.batch_size,
-            true,
+            // The pass reads each layer's maps as they are computed and keeps none.
+            false,
             budget,
         )?;
     }

@@ -241,7 +241,8 @@ pub fn run_contacts_predict(args: ContactsPredictArgs) -> anyhow::Result<()> {
         &seqs,
         args.batch_size,
         args.memory.bytes()?,
-        true,
+        // The contact head reads each layer's maps as they are computed and keeps none.
+        false,
         &out,
         "contacts",
         contacts_frame(&[])?,

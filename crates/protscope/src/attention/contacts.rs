@@ -11,7 +11,7 @@ use std::borrow::Borrow;
 use candle_core::{DType, Tensor};
 use polars::prelude::*;
 
-use super::{attention_maps, AttentionMaps};
+use super::{attention_maps, visit_layer_maps, AttentionMaps};
 use crate::model::{ContactHead, EncodedSequence, ProteinModel};
 use crate::stats::logistic::{fit_l1_logistic, L1LogisticFit, L1LogisticOptions};
 use crate::{Error, Result};
@@ -41,8 +41,12 @@ pub fn layer_pair_features(maps: &AttentionMaps, layer: usize) -> Result<Tensor>
             maps.num_layers
         )));
     }
-    let x = maps.residue_weights()?.get(layer)?.to_dtype(DType::F32)?; // (heads, n, n)
-    let sym = (&x + x.transpose(1, 2)?)?;
+    pair_features(&maps.residue_weights()?.get(layer)?.to_dtype(DType::F32)?)
+}
+
+/// Pair features of one layer's residue maps `x` (heads, n, n).
+pub fn pair_features(x: &Tensor) -> Result<Tensor> {
+    let sym = (x + x.transpose(1, 2)?)?;
     let row = sym.sum_keepdim(2)?; // (heads, n, 1)
     let column = sym.sum_keepdim(1)?; // (heads, 1, n)
     let total = sym.sum_keepdim(2)?.sum_keepdim(1)?; // (heads, 1, 1)
@@ -50,35 +54,56 @@ pub fn layer_pair_features(maps: &AttentionMaps, layer: usize) -> Result<Tensor>
     Ok((sym - average)?)
 }
 
+/// Adds `head`'s weighted pair features of one layer's residue maps `x` (heads, n, n) to the
+/// contact `logits` (n × n).
+fn add_layer_logits(
+    logits: &mut [f32],
+    x: &Tensor,
+    head: &ContactHead,
+    layer: usize,
+) -> Result<()> {
+    let n = x.dim(1)?;
+    let features: Vec<f32> = pair_features(x)?.flatten_all()?.to_vec1()?;
+    for (h, &w) in head.layer_weights(layer).iter().enumerate() {
+        let map = &features[h * n * n..(h + 1) * n * n];
+        for (logit, &f) in logits.iter_mut().zip(map) {
+            *logit += w * f;
+        }
+    }
+    Ok(())
+}
+
+fn check_head_shape(head: &ContactHead, num_layers: usize, num_heads: usize) -> Result<()> {
+    if (head.num_layers(), head.num_heads()) != (num_layers, num_heads) {
+        return Err(Error::invalid(format!(
+            "the contact head is for {} layers × {} heads, the model has {num_layers} × {num_heads}",
+            head.num_layers(),
+            head.num_heads(),
+        )));
+    }
+    Ok(())
+}
+
 /// Contact probabilities of one protein from its attention maps and a contact head of the
 /// same shape. Feature maps are formed a layer at a time (memory: heads · n² values).
 pub fn contact_map(maps: &AttentionMaps, head: &ContactHead) -> Result<ContactMap> {
-    if (head.num_layers(), head.num_heads()) != (maps.num_layers, maps.num_heads) {
-        return Err(Error::invalid(format!(
-            "the contact head is for {} layers × {} heads, the model has {} × {}",
-            head.num_layers(),
-            head.num_heads(),
-            maps.num_layers,
-            maps.num_heads
-        )));
-    }
+    check_head_shape(head, maps.num_layers, maps.num_heads)?;
     let n = maps.residues();
     let mut logits = vec![head.bias(); n * n];
+    let residue_maps = maps.residue_weights()?;
     for layer in 0..maps.num_layers {
-        let features: Vec<f32> = layer_pair_features(maps, layer)?.flatten_all()?.to_vec1()?;
-        for (h, &w) in head.layer_weights(layer).iter().enumerate() {
-            let map = &features[h * n * n..(h + 1) * n * n];
-            for (logit, &f) in logits.iter_mut().zip(map) {
-                *logit += w * f;
-            }
-        }
+        let x = residue_maps.get(layer)?.to_dtype(DType::F32)?;
+        add_layer_logits(&mut logits, &x, head, layer)?;
     }
-    let probabilities = logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect();
     Ok(ContactMap {
         protein: maps.protein.clone(),
         residues: n,
-        probabilities,
+        probabilities: sigmoid(&logits),
     })
+}
+
+fn sigmoid(logits: &[f32]) -> Vec<f32> {
+    logits.iter().map(|&x| 1.0 / (1.0 + (-x).exp())).collect()
 }
 
 /// The model's own contact head, or an error saying it has none.
@@ -107,10 +132,34 @@ pub fn predict_contacts_with<S: Borrow<EncodedSequence>>(
     head: &ContactHead,
     seqs: &[S],
 ) -> Result<Vec<ContactMap>> {
-    attention_maps(model, seqs)?
+    check_head_shape(head, model.num_layers(), model.num_heads())?;
+    // Each layer's maps are folded into the logits as the model computes them: memory for one
+    // layer's maps, not every layer's.
+    let seqs: Vec<&EncodedSequence> = seqs.iter().map(Borrow::borrow).collect();
+    let mut logits: Vec<Vec<f32>> = seqs
         .iter()
-        .map(|maps| contact_map(maps, head))
-        .collect()
+        .map(|s| vec![head.bias(); s.residues.len() * s.residues.len()])
+        .collect();
+    visit_layer_maps(model, &seqs, &mut |maps| {
+        if maps.residue_count > 0 {
+            add_layer_logits(
+                &mut logits[maps.protein],
+                &maps.residue_tensor()?,
+                head,
+                maps.layer,
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(seqs
+        .iter()
+        .zip(logits)
+        .map(|(s, logits)| ContactMap {
+            protein: s.id.clone(),
+            residues: s.residues.len(),
+            probabilities: sigmoid(&logits),
+        })
+        .collect())
 }
 
 /// `protein, i, j, probability` for every residue pair i < j (1-based positions).

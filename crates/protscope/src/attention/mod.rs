@@ -176,6 +176,22 @@ pub struct LayerMaps<'a> {
     pub residue_count: usize,
 }
 
+impl LayerMaps<'_> {
+    /// The protein's residue maps of this layer, (heads, n, n) on the CPU: special-token rows
+    /// and columns dropped, weights not renormalised (as [`AttentionMaps::residue_weights`]).
+    pub fn residue_tensor(&self) -> Result<Tensor> {
+        let (p, s, n) = (self.padded, self.residue_start, self.residue_count);
+        let heads = self.weights.len() / (p * p).max(1);
+        let mut out = Vec::with_capacity(heads * n * n);
+        for head in self.weights.chunks(p * p) {
+            for i in s..s + n {
+                out.extend_from_slice(&head[i * p + s..i * p + s + n]);
+            }
+        }
+        Ok(Tensor::from_vec(out, (heads, n, n), &Device::Cpu)?)
+    }
+}
+
 /// Runs `seqs` as one padded batch and calls `visit` with every protein's maps of each layer as
 /// soon as the layer is computed; no layer's maps are kept. For statistics over many proteins
 /// (head statistics, contact and probing features): memory holds one layer of one batch's maps,

@@ -1,9 +1,9 @@
 //! Contact probing from attention: the features of residue pair (i, j) at layer l are layer
 //! l's heads' maps symmetrised and APC-corrected exactly as the contact head's
-//! ([`layer_pair_features`]); every pair with j − i ≥ `min_separation` (6) whose target is
-//! defined is one example, its target a contact from the structure. Layers are numbered 1..L
-//! (the attention of block l), as the hidden states of block l are layer l in the residue
-//! tasks.
+//! ([`pair_features`], read layer by layer as the model computes them); every pair with
+//! j − i ≥ `min_separation` (6) whose target is defined is one example, its target a contact
+//! from the structure. Layers are numbered 1..L (the attention of block l), as the hidden
+//! states of block l are layer l in the residue tasks.
 //!
 //! Score: precision at L/5 as esm computes it per protein ([`contact_precisions`] over every
 //! separation ≥ `min_separation`, L the residues with coordinates), averaged over the split's
@@ -18,8 +18,8 @@ use std::borrow::Borrow;
 use super::{
     encoded, probe_layers, split_proteins, LayerExamples, ProbeOptions, ProbeRow, ProteinSplit,
 };
-use crate::attention::attention_maps;
-use crate::attention::contacts::layer_pair_features;
+use crate::attention::contacts::pair_features;
+use crate::attention::visit_layer_maps;
 use crate::model::{EncodedSequence, ProteinModel};
 use crate::stats::contacts::contact_precisions;
 use crate::{Error, Result};
@@ -51,21 +51,24 @@ pub fn probe_contacts<S: Borrow<EncodedSequence>>(
                 ),
             ));
         }
-        let maps = attention_maps(model, &[seq])?.remove(0);
         let pairs: Vec<(usize, usize)> = (0..n)
             .flat_map(|i| (i + min_separation.max(1)..n).map(move |j| (i, j)))
             .filter(|&(i, j)| targets[i * n + j] >= 0)
             .collect();
-        for (layer, out) in features.iter_mut().enumerate() {
-            let f: Vec<f32> = layer_pair_features(&maps, layer)?
-                .flatten_all()?
-                .to_vec1()?;
+        // Each layer's pair features as the model computes the layer (one layer's maps held).
+        visit_layer_maps(model, &[seq], &mut |maps| {
             let mut rows = Vec::with_capacity(pairs.len() * heads);
-            for &(i, j) in &pairs {
-                rows.extend((0..heads).map(|h| f[h * n * n + i * n + j]));
+            if n > 0 {
+                let f: Vec<f32> = pair_features(&maps.residue_tensor()?)?
+                    .flatten_all()?
+                    .to_vec1()?;
+                for &(i, j) in &pairs {
+                    rows.extend((0..heads).map(|h| f[h * n * n + i * n + j]));
+                }
             }
-            out.push(rows);
-        }
+            features[maps.layer].push(rows);
+            Ok(())
+        })?;
         labels.push(
             pairs
                 .iter()
