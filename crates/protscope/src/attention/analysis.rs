@@ -250,10 +250,15 @@ fn add_batch(
         })?;
     }
     let started_adding = std::time::Instant::now();
-    for ((input, props), sums) in batch.iter().zip(&properties).zip(per_protein) {
+    for (((input, props), sums), contacts) in batch
+        .iter()
+        .zip(&properties)
+        .zip(per_protein)
+        .zip(&contacts)
+    {
         let n = input.sequence.residues.len();
         if n > 0 {
-            let sums = EdgeSums::from_heads(sums, contact_maps(props).len());
+            let sums = EdgeSums::from_heads(sums, contacts.len());
             stats.add_edge_sums(n, model.is_causal(), sums, props);
         } else {
             stats.count_empty_protein();
